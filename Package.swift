@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// Kernels are compiled with -Ounchecked and, unless CONVNET_PORTABLE=1 is set when building,
+// with -march=native (AVX2 / AVX-512 on x86-64). Build where you run. SwiftPM refuses unsafe
+// flags in versioned dependencies: depend on ConvNet by path or branch (see README).
+let portable = ProcessInfo.processInfo.environment["CONVNET_PORTABLE"] == "1"
+let kernelFlags: [String] = portable ? ["-Ounchecked"] : ["-Ounchecked", "-Xcc", "-march=native"]
+let nativeFlags: [String] = portable ? [] : ["-Xcc", "-march=native"]
+
+let package = Package(
+    name: "ConvNet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ConvNet", targets: ["ConvNet"]),
+        .executable(name: "convnet", targets: ["convnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "ConvNetKernels",
+            path: "Sources/ConvNetKernels",
+            swiftSettings: [.unsafeFlags(kernelFlags)]
+        ),
+        .target(
+            name: "ConvNet",
+            dependencies: ["ConvNetKernels"],
+            path: "Sources/ConvNet",
+            resources: [.copy("Resources/digits")],
+            swiftSettings: [.unsafeFlags(["-O"] + nativeFlags)]
+        ),
+        .executableTarget(
+            name: "convnet",
+            dependencies: [
+                "ConvNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/convnet"
+        ),
+        .testTarget(
+            name: "ConvNetTests",
+            dependencies: ["ConvNet", "ConvNetKernels"],
+            path: "Tests/ConvNetTests",
+            swiftSettings: [.unsafeFlags(["-O"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,55 @@
+extension KernelScalar {
+    /// Portable GEMM used by `Double` (and by `Float` until a faster path overrides it):
+    /// op(B) is copied into a contiguous k×n panel, then each row of C is built as a sum of
+    /// scaled rows of that panel (an axpy the compiler vectorises). Rows of C are split
+    /// between the machine's cores.
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+    ) {
+        portableGemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+}
+
+/// Row-panel GEMM in plain Swift; see `KernelScalar.gemm`.
+@inline(__always)
+func portableGemm<Scalar: KernelScalar>(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Scalar,
+    a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+    beta: Scalar, c: UnsafeMutablePointer<Scalar>, ldc: Int
+) {
+    guard m > 0, n > 0 else { return }
+    // Packed op(B): k rows of n contiguous elements.
+    let panel = UnsafeMutablePointer<Scalar>.allocate(capacity: max(k * n, 1))
+    defer { panel.deallocate() }
+    for p in 0..<k {
+        let row = panel + p * n
+        if transposeB {
+            for j in 0..<n { row[j] = b[j * ldb + p] }
+        } else {
+            (row).update(from: b + p * ldb, count: n)
+        }
+    }
+    let panelAddress = UnsafePointer(panel)
+    let work = { (rowStart: Int, rowEnd: Int) in
+        for i in rowStart..<rowEnd {
+            let cRow = c + i * ldc
+            if beta == 0 {
+                cRow.update(repeating: 0, count: n)
+            } else if beta != 1 {
+                for j in 0..<n { cRow[j] *= beta }
+            }
+            for p in 0..<k {
+                let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
+                if scale == 0 { continue }
+                let bRow = panelAddress + p * n
+                for j in 0..<n { cRow[j] += scale * bRow[j] }
+            }
+        }
+    }
+    let parts = m * n * k >= 1 << 18 ? min(ThreadPool.coreCount, m) : 1
+    ThreadPool.run(parts: parts) { part in work(part * m / parts, (part + 1) * m / parts) }
+}

@@ -1,0 +1,107 @@
+extension KernelScalar {
+    public static func maxPoolForward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
+    ) {
+        let g = geometry
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let source = input + planeIndex * plane
+            let target = output + planeIndex * outputPlane
+            let winners = argmax + planeIndex * outputPlane
+            for y in 0..<outputHeight {
+                let top = y * g.strideHeight - g.paddingHeight
+                for x in 0..<outputWidth {
+                    let left = x * g.strideWidth - g.paddingWidth
+                    var best = -Self.infinity
+                    var bestOffset = -1
+                    for i in max(top, 0)..<min(top + g.kernelHeight, g.height) {
+                        for j in max(left, 0)..<min(left + g.kernelWidth, g.width) {
+                            let value = source[i * g.width + j]
+                            // `>` keeps the first maximum in row-major order, as PyTorch does;
+                            // NaN wins so that it propagates.
+                            if value > best || bestOffset < 0 || value.isNaN && !best.isNaN {
+                                best = value
+                                bestOffset = i * g.width + j
+                            }
+                        }
+                    }
+                    target[y * outputWidth + x] = best
+                    winners[y * outputWidth + x] = Int32(bestOffset)
+                }
+            }
+        }
+    }
+
+    public static func maxPoolBackward(
+        _ outputGradient: UnsafePointer<Self>, argmax: UnsafePointer<Int32>,
+        _ inputGradient: UnsafeMutablePointer<Self>, _ geometry: WindowGeometry
+    ) {
+        let g = geometry
+        let plane = g.height * g.width, outputPlane = g.outputPlane
+        inputGradient.update(repeating: 0, count: g.inputCount)
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let target = inputGradient + planeIndex * plane
+            let source = outputGradient + planeIndex * outputPlane
+            let winners = argmax + planeIndex * outputPlane
+            for o in 0..<outputPlane where winners[o] >= 0 {
+                target[Int(winners[o])] += source[o]
+            }
+        }
+    }
+
+    public static func averagePoolForward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        _ geometry: WindowGeometry
+    ) {
+        let g = geometry
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        let scale = 1 / Self(g.kernelHeight * g.kernelWidth)
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let source = input + planeIndex * plane
+            let target = output + planeIndex * outputPlane
+            for y in 0..<outputHeight {
+                let top = y * g.strideHeight - g.paddingHeight
+                for x in 0..<outputWidth {
+                    let left = x * g.strideWidth - g.paddingWidth
+                    var sum: Self = 0
+                    for i in max(top, 0)..<min(top + g.kernelHeight, g.height) {
+                        for j in max(left, 0)..<min(left + g.kernelWidth, g.width) {
+                            sum += source[i * g.width + j]
+                        }
+                    }
+                    target[y * outputWidth + x] = sum * scale
+                }
+            }
+        }
+    }
+
+    public static func averagePoolBackward(
+        _ outputGradient: UnsafePointer<Self>, _ inputGradient: UnsafeMutablePointer<Self>,
+        _ geometry: WindowGeometry
+    ) {
+        let g = geometry
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        let scale = 1 / Self(g.kernelHeight * g.kernelWidth)
+        inputGradient.update(repeating: 0, count: g.inputCount)
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let target = inputGradient + planeIndex * plane
+            let source = outputGradient + planeIndex * outputPlane
+            for y in 0..<outputHeight {
+                let top = y * g.strideHeight - g.paddingHeight
+                for x in 0..<outputWidth {
+                    let left = x * g.strideWidth - g.paddingWidth
+                    let share = source[y * outputWidth + x] * scale
+                    for i in max(top, 0)..<min(top + g.kernelHeight, g.height) {
+                        for j in max(left, 0)..<min(left + g.kernelWidth, g.width) {
+                            target[i * g.width + j] += share
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
