@@ -1,0 +1,112 @@
+/// Dense (affine, PyTorch's `nn.Linear`): y = x·Wᵀ + b.
+///
+/// input [N, d1, ..., dk] is read as [N, D] with D = d1·...·dk → output [N, outputSize].
+/// weight [outputSize, inputSize] (PyTorch's layout), bias [outputSize].
+/// Backward: dW = dyᵀ·x, db = Σ_n dy, dx = dy·W (reshaped to the input's shape).
+public final class Dense<Scalar: KernelScalar>: Layer {
+    /// D, the flattened size of one input sample.
+    public let inputSize: Int
+    /// The number of output units.
+    public let outputSize: Int
+    /// weight [outputSize, inputSize].
+    public let weight: Parameter<Scalar>
+    /// bias [outputSize].
+    public let bias: Parameter<Scalar>
+
+    private var input: Tensor<Scalar>?
+
+    /// A dense layer initialised by `initializer` (biases per `initializer.biasInitializer`).
+    public init(
+        inputSize: Int, outputSize: Int, initializer: Initializer = .heNormal,
+        random: inout SeededRandom
+    ) throws {
+        guard inputSize > 0, outputSize > 0 else {
+            throw ConvNetError.invalidArgument(
+                "Dense needs positive sizes, found inputSize \(inputSize), outputSize \(outputSize)")
+        }
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        weight = Parameter(
+            name: "weight",
+            value: initializer.makeTensor(
+                shape: [outputSize, inputSize], fanIn: inputSize, fanOut: outputSize, random: &random),
+            isRegularized: true)
+        bias = Parameter(
+            name: "bias",
+            value: initializer.biasInitializer.makeTensor(
+                shape: [outputSize], fanIn: inputSize, fanOut: outputSize, random: &random),
+            isRegularized: false)
+    }
+
+    public var description: String { "Dense(\(inputSize) → \(outputSize))" }
+
+    public var parameters: [Parameter<Scalar>] { [weight, bias] }
+
+    public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
+        guard inputShape.reduce(1, *) == inputSize else {
+            throw ConvNetError.shapeMismatch(
+                "Dense(\(inputSize) → \(outputSize)) expects samples of \(inputSize) values, "
+                    + "found \(describe(inputShape)) = \(inputShape.reduce(1, *))")
+        }
+        return [outputSize]
+    }
+
+    public func forwardFlops(forInputShape inputShape: [Int]) throws -> Int {
+        inputSize * outputSize
+    }
+
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard input.rank >= 1 else {
+            throw ConvNetError.shapeMismatch("Dense expects a batch [N, ...], found a scalar")
+        }
+        _ = try outputShape(forInputShape: Array(input.shape.dropFirst()))
+        let batch = input.shape[0]
+        self.input = input
+        var output = Tensor<Scalar>(zeros: [batch, outputSize])
+        input.withUnsafeBufferPointer { x in
+            weight.value.withUnsafeBufferPointer { w in
+                bias.value.withUnsafeBufferPointer { b in
+                    output.withUnsafeMutableBufferPointer { y in
+                        Scalar.gemm(
+                            transposeA: false, transposeB: true, m: batch, n: outputSize, k: inputSize,
+                            alpha: 1, a: x.baseAddress!, lda: inputSize, b: w.baseAddress!, ldb: inputSize,
+                            beta: 0, c: y.baseAddress!, ldc: outputSize)
+                        Scalar.addRowBias(y.baseAddress!, bias: b.baseAddress!, rows: batch, columns: outputSize)
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard let input else {
+            throw ConvNetError.invalidArgument("Dense: backward called before forward")
+        }
+        let batch = input.shape[0]
+        try requireGradient(outputGradient, shape: [batch, outputSize], layer: "Dense")
+        var inputGradient = Tensor<Scalar>(zeros: input.shape)
+        outputGradient.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                weight.gradient.withUnsafeMutableBufferPointer { dw in
+                    Scalar.gemm(
+                        transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: batch,
+                        alpha: 1, a: dy.baseAddress!, lda: outputSize, b: x.baseAddress!, ldb: inputSize,
+                        beta: 0, c: dw.baseAddress!, ldc: inputSize)
+                }
+            }
+            bias.gradient.withUnsafeMutableBufferPointer { db in
+                Scalar.sumRows(dy.baseAddress!, db.baseAddress!, rows: batch, columns: outputSize)
+            }
+            weight.value.withUnsafeBufferPointer { w in
+                inputGradient.withUnsafeMutableBufferPointer { dx in
+                    Scalar.gemm(
+                        transposeA: false, transposeB: false, m: batch, n: inputSize, k: outputSize,
+                        alpha: 1, a: dy.baseAddress!, lda: outputSize, b: w.baseAddress!, ldb: inputSize,
+                        beta: 0, c: dx.baseAddress!, ldc: inputSize)
+                }
+            }
+        }
+        return inputGradient
+    }
+}

@@ -1,0 +1,32 @@
+/// Flatten: [N, d1, ..., dk] → [N, d1·...·dk] (PyTorch's `nn.Flatten()`); backward restores
+/// the input shape. No data moves: NCHW is already row-major.
+public final class Flatten<Scalar: KernelScalar>: Layer {
+    private var inputShape: [Int]?
+
+    public init() {}
+
+    public var description: String { "Flatten()" }
+
+    public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
+        [inputShape.reduce(1, *)]
+    }
+
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard input.rank >= 1 else {
+            throw ConvNetError.shapeMismatch("Flatten expects a batch [N, ...], found a scalar")
+        }
+        inputShape = input.shape
+        return Tensor(uncheckedShape: [input.shape[0], input.count / max(input.shape[0], 1)], scalars: input.scalars)
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard let inputShape else {
+            throw ConvNetError.invalidArgument("Flatten: backward called before forward")
+        }
+        guard outputGradient.count == inputShape.reduce(1, *) else {
+            throw ConvNetError.shapeMismatch(
+                "Flatten backward expects \(inputShape.reduce(1, *)) elements, found \(outputGradient.count)")
+        }
+        return Tensor(uncheckedShape: inputShape, scalars: outputGradient.scalars)
+    }
+}

@@ -1,0 +1,150 @@
+/// The window arithmetic shared by `MaxPool2D` and `AvgPool2D`.
+///
+/// input [N, C, H, W] → output [N, C, H', W'], H' = ⌊(H + 2·padding − kernel) / stride⌋ + 1
+/// (PyTorch's floor rule: a last partial window is dropped). padding ≤ kernel / 2.
+public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
+    /// The window's side.
+    public let kernelSize: Int
+    /// The step between windows (PyTorch's default is the kernel size).
+    public let stride: Int
+    /// Implicit padding on every side (−∞ for max, 0 for average).
+    public let padding: Int
+
+    /// Validates the window.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+        let stride = stride ?? kernelSize
+        guard kernelSize > 0, stride > 0, padding >= 0, padding <= kernelSize / 2 else {
+            throw ConvNetError.invalidArgument(
+                "pooling needs kernel > 0, stride > 0 and 0 ≤ padding ≤ kernel/2, found kernel "
+                    + "\(kernelSize), stride \(stride), padding \(padding)")
+        }
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public var description: String { "kernel \(kernelSize), stride \(stride), padding \(padding)" }
+
+    /// The geometry for a batch of samples of shape [C, H, W].
+    func geometry(batch: Int, sampleShape: [Int], layer: String) throws -> WindowGeometry {
+        guard sampleShape.count == 3 else {
+            throw ConvNetError.shapeMismatch(
+                "\(layer) expects input [N, C, H, W], found [N, "
+                    + sampleShape.map(String.init).joined(separator: ", ") + "]")
+        }
+        let g = WindowGeometry(
+            batch: batch, channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
+            kernelHeight: kernelSize, kernelWidth: kernelSize, strideHeight: stride, strideWidth: stride,
+            paddingHeight: padding, paddingWidth: padding)
+        guard sampleShape[1] + 2 * padding >= kernelSize, sampleShape[2] + 2 * padding >= kernelSize else {
+            throw ConvNetError.shapeMismatch(
+                "\(layer): input \(sampleShape[1])×\(sampleShape[2]) is smaller than the \(kernelSize)×\(kernelSize) window")
+        }
+        return g
+    }
+}
+
+/// Max pooling: each output is the largest input of its window. Backward routes each output
+/// gradient to the input that won (the first one in row-major order on ties, as PyTorch).
+public final class MaxPool2D<Scalar: KernelScalar>: Layer {
+    /// Kernel, stride and padding.
+    public let window: PoolingWindow
+    private var geometry: WindowGeometry?
+    private var winners: [Int32] = []
+
+    /// A max pool with `kernelSize`, `stride` (default: the kernel size) and `padding`.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+
+    public var description: String { "MaxPool2D(\(window))" }
+
+    public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
+        let g = try window.geometry(batch: 1, sampleShape: inputShape, layer: description)
+        return [g.channels, g.outputHeight, g.outputWidth]
+    }
+
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard input.rank == 4 else {
+            throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
+        }
+        let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+        geometry = g
+        let outputCount = g.batch * g.channels * g.outputPlane
+        if winners.count != outputCount { winners = [Int32](repeating: 0, count: outputCount) }
+        var output = Tensor<Scalar>(zeros: [g.batch, g.channels, g.outputHeight, g.outputWidth])
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                winners.withUnsafeMutableBufferPointer { w in
+                    Scalar.maxPoolForward(x.baseAddress!, y.baseAddress!, argmax: w.baseAddress!, g)
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try requireGradient(
+            outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
+            layer: description)
+        let g = geometry!
+        var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
+        outputGradient.withUnsafeBufferPointer { dy in
+            winners.withUnsafeBufferPointer { w in
+                inputGradient.withUnsafeMutableBufferPointer { dx in
+                    Scalar.maxPoolBackward(dy.baseAddress!, argmax: w.baseAddress!, dx.baseAddress!, g)
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Average pooling: each output is the mean of its window (padding counts as zeros, divided by
+/// kernel², PyTorch's `count_include_pad=True`). Backward spreads each gradient evenly.
+public final class AvgPool2D<Scalar: KernelScalar>: Layer {
+    /// Kernel, stride and padding.
+    public let window: PoolingWindow
+    private var geometry: WindowGeometry?
+
+    /// An average pool with `kernelSize`, `stride` (default: the kernel size) and `padding`.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+
+    public var description: String { "AvgPool2D(\(window))" }
+
+    public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
+        let g = try window.geometry(batch: 1, sampleShape: inputShape, layer: description)
+        return [g.channels, g.outputHeight, g.outputWidth]
+    }
+
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard input.rank == 4 else {
+            throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
+        }
+        let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+        geometry = g
+        var output = Tensor<Scalar>(zeros: [g.batch, g.channels, g.outputHeight, g.outputWidth])
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                Scalar.averagePoolForward(x.baseAddress!, y.baseAddress!, g)
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try requireGradient(
+            outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
+            layer: description)
+        let g = geometry!
+        var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
+        outputGradient.withUnsafeBufferPointer { dy in
+            inputGradient.withUnsafeMutableBufferPointer { dx in
+                Scalar.averagePoolBackward(dy.baseAddress!, dx.baseAddress!, g)
+            }
+        }
+        return inputGradient
+    }
+}

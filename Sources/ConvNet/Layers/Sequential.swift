@@ -1,0 +1,74 @@
+/// Layers applied in order (PyTorch's `nn.Sequential`). Parameters are named as in its
+/// `state_dict`: `"\(index).\(name)"`, e.g. `0.weight`, `4.bias`, where index counts every
+/// layer including those without parameters.
+public final class Sequential<Scalar: KernelScalar>: Layer {
+    /// The layers, first applied first.
+    public let layers: [any Layer<Scalar>]
+
+    /// A sequence of layers.
+    public init(_ layers: [any Layer<Scalar>]) {
+        self.layers = layers
+    }
+
+    public var description: String {
+        "Sequential(\n" + layers.enumerated().map { "  (\($0)): \($1)" }.joined(separator: "\n") + "\n)"
+    }
+
+    public var parameters: [Parameter<Scalar>] { layers.flatMap { $0.parameters } }
+
+    /// Parameters with their state_dict names, in state_dict order.
+    public var namedParameters: [(name: String, parameter: Parameter<Scalar>)] {
+        layers.enumerated().flatMap { index, layer in
+            layer.parameters.map { (name: "\(index).\($0.name)", parameter: $0) }
+        }
+    }
+
+    public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
+        try layers.reduce(inputShape) { shape, layer in try layer.outputShape(forInputShape: shape) }
+    }
+
+    /// The per-sample shape after each layer, for a summary.
+    public func layerShapes(forInputShape inputShape: [Int]) throws -> [[Int]] {
+        var shapes: [[Int]] = []
+        var shape = inputShape
+        for layer in layers {
+            shape = try layer.outputShape(forInputShape: shape)
+            shapes.append(shape)
+        }
+        return shapes
+    }
+
+    public func forwardFlops(forInputShape inputShape: [Int]) throws -> Int {
+        var total = 0
+        var shape = inputShape
+        for layer in layers {
+            total += try layer.forwardFlops(forInputShape: shape)
+            shape = try layer.outputShape(forInputShape: shape)
+        }
+        return total
+    }
+
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try layers.reduce(input) { x, layer in try layer.forward(x) }
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try layers.reversed().reduce(outputGradient) { gradient, layer in try layer.backward(gradient) }
+    }
+
+    /// Copies every parameter value from `other` (same architecture, any element type).
+    public func copyParameters<Other: KernelScalar>(from other: Sequential<Other>) throws {
+        let mine = namedParameters, theirs = other.namedParameters
+        guard mine.count == theirs.count else {
+            throw ConvNetError.shapeMismatch("parameter count differs: \(mine.count) vs \(theirs.count)")
+        }
+        for (target, source) in zip(mine, theirs) {
+            guard target.name == source.name, target.parameter.value.shape == source.parameter.value.shape else {
+                throw ConvNetError.shapeMismatch(
+                    "\(target.name) \(describe(target.parameter.value.shape)) vs "
+                        + "\(source.name) \(describe(source.parameter.value.shape))")
+            }
+            target.parameter.value = source.parameter.value.converted()
+        }
+    }
+}

@@ -1,0 +1,31 @@
+/// AdaGrad (`torch.optim.Adagrad` with no decay): s ← s + g²; w ← w − lr·g / (√s + ε).
+/// Defaults lr = 1e−2, ε = 1e−10 (PyTorch's).
+public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
+    public var learningRate: Double
+    /// ε, > 0.
+    public let epsilon: Double
+    private var sumOfSquares = SlotBuffers<Scalar>()
+
+    /// Validates the hyper-parameters.
+    public init(learningRate: Double = 1e-2, epsilon: Double = 1e-10) throws {
+        try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
+        try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
+        self.learningRate = learningRate
+        self.epsilon = epsilon
+    }
+
+    public func update(_ parameters: [Parameter<Scalar>]) throws {
+        try sumOfSquares.prepare(for: parameters)
+        for (index, parameter) in parameters.enumerated() {
+            sumOfSquares.buffers[index].withUnsafeMutableBufferPointer { s in
+                withPointers(parameter) { w, g, count in
+                    Scalar.adagradStep(
+                        w, g, sumOfSquares: s.baseAddress!, count: count, learningRate: Scalar(learningRate),
+                        epsilon: Scalar(epsilon))
+                }
+            }
+        }
+    }
+
+    public var state: [String: [[Scalar]]] { ["sum_of_squares": sumOfSquares.buffers] }
+}

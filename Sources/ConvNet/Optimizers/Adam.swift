@@ -1,0 +1,60 @@
+/// Adam with bias correction (`torch.optim.Adam`, the classic `adam`), at step t = 1, 2, …:
+/// m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; m̂ = m / (1 − β1ᵗ); v̂ = v / (1 − β2ᵗ);
+/// w ← w − lr·m̂ / (√v̂ + ε). Defaults lr = 1e−3, β1 = 0.9, β2 = 0.999, ε = 1e−8.
+public final class Adam<Scalar: KernelScalar>: Optimizer {
+    public var learningRate: Double
+    /// β1, in [0, 1).
+    public let beta1: Double
+    /// β2, in [0, 1).
+    public let beta2: Double
+    /// ε, > 0.
+    public let epsilon: Double
+    /// Steps taken so far.
+    public private(set) var step = 0
+    private var firstMoment = SlotBuffers<Scalar>()
+    private var secondMoment = SlotBuffers<Scalar>()
+
+    /// Validates the hyper-parameters.
+    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) throws {
+        try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
+        try requireHyperparameter(beta1, "beta1", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try requireHyperparameter(beta2, "beta2", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    public func update(_ parameters: [Parameter<Scalar>]) throws {
+        try firstMoment.prepare(for: parameters)
+        try secondMoment.prepare(for: parameters)
+        step += 1
+        let correction1 = 1 - pow(beta1, Double(step))
+        let correction2 = 1 - pow(beta2, Double(step))
+        for (index, parameter) in parameters.enumerated() {
+            firstMoment.buffers[index].withUnsafeMutableBufferPointer { m in
+                secondMoment.buffers[index].withUnsafeMutableBufferPointer { v in
+                    withPointers(parameter) { w, g, count in
+                        Scalar.adamStep(
+                            w, g, firstMoment: m.baseAddress!, secondMoment: v.baseAddress!, count: count,
+                            learningRate: Scalar(learningRate), beta1: Scalar(beta1), beta2: Scalar(beta2),
+                            epsilon: Scalar(epsilon), correction1: Scalar(correction1),
+                            correction2: Scalar(correction2))
+                    }
+                }
+            }
+        }
+    }
+
+    public var state: [String: [[Scalar]]] {
+        ["first_moment": firstMoment.buffers, "second_moment": secondMoment.buffers, "step": [[Scalar(step)]]]
+    }
+}
+
+/// x^n for the bias corrections (Foundation-free).
+func pow(_ base: Double, _ exponent: Double) -> Double {
+    var result = 1.0
+    for _ in 0..<Int(exponent) { result *= base }
+    return result
+}

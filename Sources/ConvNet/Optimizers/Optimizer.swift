@@ -1,0 +1,51 @@
+/// Updates parameters from their gradients. Optimizers keep per-parameter state (velocity,
+/// moments), matched to parameters by their position in the list given to `update`, so always
+/// pass the same list (a model's `parameters`).
+public protocol Optimizer<Scalar>: AnyObject {
+    /// Float or Double.
+    associatedtype Scalar: KernelScalar
+    /// The step size; the Solver multiplies it by the decay after each epoch.
+    var learningRate: Double { get set }
+    /// Applies one step to every parameter from its `gradient`.
+    func update(_ parameters: [Parameter<Scalar>]) throws
+    /// The optimizer's state (moments, step count) for checkpoints, by state name.
+    var state: [String: [[Scalar]]] { get }
+}
+
+/// Per-parameter buffers of one kind (a velocity, a moment), created on first use.
+struct SlotBuffers<Scalar: KernelScalar> {
+    var buffers: [[Scalar]] = []
+
+    /// Makes sure there is one zero buffer per parameter, sized like it.
+    mutating func prepare(for parameters: [Parameter<Scalar>]) throws {
+        if buffers.isEmpty {
+            buffers = parameters.map { [Scalar](repeating: 0, count: $0.value.count) }
+        }
+        guard buffers.count == parameters.count,
+            zip(buffers, parameters).allSatisfy({ $0.count == $1.value.count })
+        else {
+            throw ConvNetError.invalidArgument(
+                "optimizer state was made for other parameters (\(buffers.count) tensors); "
+                    + "use one optimizer per model")
+        }
+    }
+}
+
+/// Checks a hyper-parameter.
+func requireHyperparameter(_ value: Double, _ name: String, _ valid: (Double) -> Bool, _ rule: String) throws {
+    guard value.isFinite, valid(value) else {
+        throw ConvNetError.invalidArgument("\(name) must be \(rule), found \(value)")
+    }
+}
+
+/// Runs `body` with value and gradient pointers of one parameter.
+func withPointers<Scalar: KernelScalar>(
+    _ parameter: Parameter<Scalar>,
+    _ body: (UnsafeMutablePointer<Scalar>, UnsafePointer<Scalar>, Int) -> Void
+) {
+    parameter.gradient.withUnsafeBufferPointer { g in
+        parameter.value.withUnsafeMutableBufferPointer { w in
+            body(w.baseAddress!, g.baseAddress!, w.count)
+        }
+    }
+}

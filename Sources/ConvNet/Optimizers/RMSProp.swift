@@ -1,0 +1,35 @@
+/// RMSProp (`torch.optim.RMSprop`, the classic `rmsprop`): s ← ρ·s + (1 − ρ)·g²;
+/// w ← w − lr·g / (√s + ε). Defaults ρ = 0.99, ε = 1e−8.
+public final class RMSProp<Scalar: KernelScalar>: Optimizer {
+    public var learningRate: Double
+    /// ρ, the decay of the running mean of squares, in [0, 1).
+    public let decayRate: Double
+    /// ε, added to the root for stability, > 0.
+    public let epsilon: Double
+    private var squareAverage = SlotBuffers<Scalar>()
+
+    /// Validates the hyper-parameters.
+    public init(learningRate: Double = 1e-2, decayRate: Double = 0.99, epsilon: Double = 1e-8) throws {
+        try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
+        try requireHyperparameter(decayRate, "decay rate", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
+        self.learningRate = learningRate
+        self.decayRate = decayRate
+        self.epsilon = epsilon
+    }
+
+    public func update(_ parameters: [Parameter<Scalar>]) throws {
+        try squareAverage.prepare(for: parameters)
+        for (index, parameter) in parameters.enumerated() {
+            squareAverage.buffers[index].withUnsafeMutableBufferPointer { s in
+                withPointers(parameter) { w, g, count in
+                    Scalar.rmspropStep(
+                        w, g, squareAverage: s.baseAddress!, count: count, learningRate: Scalar(learningRate),
+                        decayRate: Scalar(decayRate), epsilon: Scalar(epsilon))
+                }
+            }
+        }
+    }
+
+    public var state: [String: [[Scalar]]] { ["square_average": squareAverage.buffers] }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// How the Solver trains. Defaults follow the classic Solver.
+public struct SolverOptions: Sendable {
+    /// The optimizer by name (`sgd`, `sgd_momentum`, `nesterov`, `rmsprop`, `adam`, `adagrad`).
+    public var updateRule: String = "sgd"
+    /// Its configuration (`learning_rate`, `momentum`, `beta1`, …); unknown keys are errors.
+    public var optimizerConfiguration: [String: Double] = [:]
+    /// The learning rate is multiplied by this after every epoch, in (0, 1].
+    public var learningRateDecay: Double = 1
+    /// Samples per step: N for full-batch gradient descent, 1 for stochastic.
+    public var batchSize: Int = 100
+    /// Passes over the training data.
+    public var epochs: Int = 10
+    /// Log the loss every this many steps when verbose (0: never).
+    public var printEvery: Int = 0
+    /// Log one line per epoch.
+    public var verbose: Bool = true
+    /// Train accuracy is measured on this many training samples (nil: all of them).
+    public var trainAccuracySamples: Int? = 1000
+    /// Drop the last batch of an epoch when it is smaller than `batchSize`.
+    public var dropLast: Bool = false
+    /// Seeds the shuffling.
+    public var seed: UInt64 = 0
+    /// Batch size for evaluation passes.
+    public var evaluationBatchSize: Int = 256
+
+    public init() {}
+
+    /// Throws on values no run could use.
+    public func validate() throws {
+        guard batchSize > 0 else { throw ConvNetError.invalidArgument("batch size must be > 0, found \(batchSize)") }
+        guard epochs >= 0 else { throw ConvNetError.invalidArgument("epochs must be ≥ 0, found \(epochs)") }
+        guard learningRateDecay > 0, learningRateDecay <= 1 else {
+            throw ConvNetError.invalidArgument("learning-rate decay must be in (0, 1], found \(learningRateDecay)")
+        }
+        guard printEvery >= 0 else { throw ConvNetError.invalidArgument("print-every must be ≥ 0, found \(printEvery)") }
+        if let samples = trainAccuracySamples, samples <= 0 {
+            throw ConvNetError.invalidArgument("train accuracy samples must be > 0, found \(samples)")
+        }
+        guard evaluationBatchSize > 0 else {
+            throw ConvNetError.invalidArgument("evaluation batch size must be > 0, found \(evaluationBatchSize)")
+        }
+    }
+}
+
+/// Trains a `Model` with mini-batch gradient descent (the classic Solver).
+///
+/// Each epoch visits every training sample exactly once in a seeded shuffled order, in
+/// batches of `batchSize` (the last one may be smaller unless `dropLast`). Full-batch,
+/// mini-batch and stochastic gradient descent are this one loop with batchSize = N, B or 1.
+/// After each epoch it measures train accuracy (on a subsample), validation loss and accuracy
+/// and the epoch's time, keeps the weights with the best validation accuracy, and decays the
+/// learning rate. `train()` restores the best weights at the end.
+public final class Solver<Scalar: KernelScalar> {
+    /// What is trained.
+    public let model: Model<Scalar>
+    /// The options in force.
+    public let options: SolverOptions
+    /// The optimizer built from `options.updateRule`.
+    public let optimizer: any Optimizer<Scalar>
+    /// Records so far.
+    public private(set) var history = TrainingHistory()
+    /// Where verbose lines go (stdout by default).
+    public var log: (String) -> Void = { print($0) }
+    /// Called after every step (for progress bars): (record, batch index in epoch, batches per
+    /// epoch, samples in batch).
+    public var onIteration: ((IterationRecord, Int, Int, Int) -> Void)?
+    /// Called after every epoch.
+    public var onEpoch: ((EpochRecord) -> Void)?
+
+    private let trainInputs: Tensor<Scalar>
+    private let trainTargets: Tensor<Scalar>
+    private let validationInputs: Tensor<Scalar>?
+    private let validationTargets: Tensor<Scalar>?
+    private var random: SeededRandom
+
+    /// Validates data (shapes, label counts and ranges, finiteness) and options once.
+    public init(
+        model: Model<Scalar>, trainInputs: Tensor<Scalar>, trainTargets: Tensor<Scalar>,
+        validationInputs: Tensor<Scalar>? = nil, validationTargets: Tensor<Scalar>? = nil,
+        options: SolverOptions = SolverOptions()
+    ) throws {
+        try options.validate()
+        try model.validate(inputs: trainInputs, name: "training input")
+        try Solver.validate(targets: trainTargets, count: trainInputs.shape[0], model: model, name: "training")
+        guard trainInputs.shape[0] > 0 else { throw ConvNetError.invalidArgument("the training set is empty") }
+        if (validationInputs == nil) != (validationTargets == nil) {
+            throw ConvNetError.invalidArgument("give validation inputs and targets together")
+        }
+        if let validationInputs, let validationTargets {
+            try model.validate(inputs: validationInputs, name: "validation input")
+            try Solver.validate(targets: validationTargets, count: validationInputs.shape[0], model: model, name: "validation")
+        }
+        self.model = model
+        self.options = options
+        self.optimizer = try UpdateRule(named: options.updateRule)
+            .makeOptimizer(configuration: options.optimizerConfiguration)
+        self.trainInputs = trainInputs
+        self.trainTargets = trainTargets
+        self.validationInputs = validationInputs
+        self.validationTargets = validationTargets
+        self.random = SeededRandom(seed: options.seed)
+    }
+
+    private static func validate(targets: Tensor<Scalar>, count: Int, model: Model<Scalar>, name: String) throws {
+        guard targets.shape.first == count else {
+            throw ConvNetError.invalidLabels(
+                "\(name) set has \(count) samples but \(targets.shape.first ?? 0) targets (shape \(describe(targets.shape)))")
+        }
+        try targets.checkFinite("\(name) targets")
+        // A zero-score pass checks label ranges and target shapes through the loss itself.
+        let probe = Tensor<Scalar>(repeating: 0.5, shape: [count] + model.outputShape)
+        _ = try model.loss.evaluate(scores: probe, targets: targets)
+    }
+
+    /// The batches of one epoch: a seeded permutation cut into runs of `batchSize`.
+    public func epochBatches() -> [ArraySlice<Int>] {
+        let count = trainInputs.shape[0]
+        let order = random.permutation(count)
+        var batches: [ArraySlice<Int>] = []
+        var start = 0
+        while start < count {
+            let end = min(start + options.batchSize, count)
+            if end - start < options.batchSize && options.dropLast && !batches.isEmpty { break }
+            batches.append(order[start..<end])
+            start = end
+        }
+        return batches
+    }
+
+    /// Runs `options.epochs` epochs, then restores the best weights; returns the history.
+    @discardableResult
+    public func train() throws -> TrainingHistory {
+        var bestWeights: [Tensor<Scalar>]?
+        var bestAccuracy = -Double.infinity
+        for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
+            let started = Date()
+            let batches = epochBatches()
+            var lossSum = 0.0
+            for (batchIndex, indices) in batches.enumerated() {
+                let inputs = trainInputs.gathering(samples: indices)
+                let targets = trainTargets.gathering(samples: indices)
+                let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
+                guard loss.isFinite else {
+                    throw ConvNetError.diverged(
+                        "loss is \(loss) at iteration \(history.iterations.count + 1) (epoch \(epoch)); "
+                            + "try a smaller learning rate")
+                }
+                let record = IterationRecord(
+                    iteration: history.iterations.count + 1, epoch: epoch, loss: loss,
+                    learningRate: optimizer.learningRate)
+                try optimizer.update(model.parameters)
+                history.iterations.append(record)
+                lossSum += loss
+                onIteration?(record, batchIndex + 1, batches.count, indices.count)
+                if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
+                    log("(iteration \(record.iteration)) loss \(format(loss, 6))")
+                }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let trainAccuracy = try subsampleAccuracy()
+            var record = EpochRecord(
+                epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)), trainAccuracy: trainAccuracy,
+                validationLoss: nil, validationAccuracy: nil, seconds: seconds)
+            if let validationInputs, let validationTargets {
+                let evaluation = try model.evaluate(
+                    inputs: validationInputs, targets: validationTargets, batchSize: options.evaluationBatchSize)
+                record.validationLoss = evaluation.loss
+                record.validationAccuracy = evaluation.accuracy
+            }
+            history.epochs.append(record)
+            let score = record.validationAccuracy ?? Double(epoch)
+            if score > bestAccuracy {
+                bestAccuracy = score
+                bestWeights = model.parameters.map(\.value)
+                history.bestEpoch = epoch
+                history.bestValidationAccuracy = record.validationAccuracy
+            }
+            if options.verbose { log(Solver.epochSummary(record, of: options.epochs)) }
+            onEpoch?(record)
+            optimizer.learningRate *= options.learningRateDecay
+        }
+        if let bestWeights {
+            for (parameter, value) in zip(model.parameters, bestWeights) { parameter.value = value }
+        }
+        return history
+    }
+
+    /// The classic one-line epoch summary.
+    public static func epochSummary(_ record: EpochRecord, of epochs: Int) -> String {
+        var line = "epoch \(record.epoch)/\(epochs)  loss \(format(record.trainLoss, 4))  train acc \(format(record.trainAccuracy, 4))"
+        if let accuracy = record.validationAccuracy { line += "  val acc \(format(accuracy, 4))" }
+        return line + "  \(format(record.seconds, 2)) s"
+    }
+
+    private func subsampleAccuracy() throws -> Double {
+        var inputs = trainInputs, targets = trainTargets
+        let count = trainInputs.shape[0]
+        if let limit = options.trainAccuracySamples, limit < count {
+            var sampler = SeededRandom(seed: options.seed &+ UInt64(history.epochs.count) &+ 1)
+            let indices = Array(sampler.permutation(count).prefix(limit))
+            inputs = trainInputs.gathering(samples: indices)
+            targets = trainTargets.gathering(samples: indices)
+        }
+        return try model.evaluate(inputs: inputs, targets: targets, batchSize: options.evaluationBatchSize).accuracy
+    }
+
+    /// Loss and accuracy on any dataset, in batches.
+    public func evaluate(_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>) throws -> (loss: Double, accuracy: Double) {
+        try model.validate(inputs: inputs)
+        let evaluation = try model.evaluate(inputs: inputs, targets: targets, batchSize: options.evaluationBatchSize)
+        return (evaluation.loss, evaluation.accuracy)
+    }
+}
+
+/// A number with `digits` decimals.
+func format(_ value: Double, _ digits: Int) -> String {
+    String(format: "%.\(digits)f", value)
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+
+/// `convnet`: train, evaluate and inspect convolutional networks from the command line.
+@main
+struct ConvNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convnet",
+        abstract: "Train convolutional neural networks on the CPU, in Swift.",
+        subcommands: [Train.self],
+        defaultSubcommand: Train.self)
+
+    /// Runs the command; any error becomes one line on stderr and exit code 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ConvNetError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data("error: \(fullMessage(for: error).split(separator: "\n").first ?? "")\n".utf8))
+            FileHandle.standardError.write(Data("(see 'convnet --help')\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}
