@@ -6,7 +6,7 @@ import Foundation
 // with -march=native (AVX2 / AVX-512 on x86-64). Build where you run. SwiftPM refuses unsafe
 // flags in versioned dependencies: depend on ConvNet by path or branch (see README).
 let portable = ProcessInfo.processInfo.environment["CONVNET_PORTABLE"] == "1"
-let kernelFlags: [String] = portable ? ["-Ounchecked"] : ["-Ounchecked", "-Xcc", "-march=native"]
+let kernelFlags: [String] = ["-Ounchecked"] + (portable ? [] : ["-Xcc", "-march=native"])
 let nativeFlags: [String] = portable ? [] : ["-Xcc", "-march=native"]
 
 let package = Package(
@@ -44,6 +44,7 @@ let package = Package(
             name: "ConvNetTests",
             dependencies: ["ConvNet", "ConvNetKernels"],
             path: "Tests/ConvNetTests",
+            exclude: ["Optimizers/reference_optimizers.py"],
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
     ],

@@ -1,0 +1,149 @@
+import Testing
+@testable import ConvNet
+
+/// Every layer and loss through a central-difference gradient check in Double
+/// (cs231n's eval_numerical_gradient): f(x) = Σ layer(x) · dy for random dy, so that
+/// d f / d x is exactly what `backward(dy)` returns. Input and parameter gradients both.
+struct GradientCheckTests {
+    struct LayerCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let inputShape: [Int]
+        /// Whole networks chain 7–12 layers, each adding round-off to small gradient entries;
+        /// they are held to 1e-6, every single layer to 1e-7.
+        var tolerance = 1e-7
+        let make: @Sendable () throws -> any Layer<Double>
+        var testDescription: String { name }
+    }
+
+    static let layerCases: [LayerCase] = [
+        LayerCase(name: "Dense 12→5", inputShape: [3, 12]) {
+            var random = SeededRandom(seed: 1)
+            return try Dense<Double>(inputSize: 12, outputSize: 5, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Dense on [N, 3, 2, 2]", inputShape: [2, 3, 2, 2]) {
+            var random = SeededRandom(seed: 2)
+            return try Dense<Double>(inputSize: 12, outputSize: 4, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k3 s1 p1", inputShape: [2, 3, 5, 5]) {
+            var random = SeededRandom(seed: 3)
+            return try Conv2D<Double>(inputChannels: 3, outputChannels: 4, kernelSize: 3, padding: 1, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k3 s2 p1", inputShape: [2, 3, 7, 7]) {
+            var random = SeededRandom(seed: 4)
+            return try Conv2D<Double>(inputChannels: 3, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k4 s2 p1", inputShape: [2, 3, 4, 4]) {
+            var random = SeededRandom(seed: 5)
+            return try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k4 s3 p2", inputShape: [1, 2, 6, 6]) {
+            var random = SeededRandom(seed: 6)
+            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 4, stride: 3, padding: 2, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k1", inputShape: [2, 2, 3, 3]) {
+            var random = SeededRandom(seed: 7)
+            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 1, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "MaxPool2D k2 s2", inputShape: [2, 3, 4, 4]) { try MaxPool2D<Double>(kernelSize: 2) },
+        LayerCase(name: "MaxPool2D k3 s2", inputShape: [2, 2, 7, 7]) { try MaxPool2D<Double>(kernelSize: 3, stride: 2) },
+        LayerCase(name: "MaxPool2D k3 s1 p1", inputShape: [1, 2, 5, 5]) { try MaxPool2D<Double>(kernelSize: 3, stride: 1, padding: 1) },
+        LayerCase(name: "MaxPool2D k2 s1", inputShape: [1, 2, 4, 5]) { try MaxPool2D<Double>(kernelSize: 2, stride: 1) },
+        LayerCase(name: "AvgPool2D k2 s2", inputShape: [2, 3, 4, 4]) { try AvgPool2D<Double>(kernelSize: 2) },
+        LayerCase(name: "AvgPool2D k3 s2 p1", inputShape: [2, 2, 7, 7]) { try AvgPool2D<Double>(kernelSize: 3, stride: 2, padding: 1) },
+        LayerCase(name: "AvgPool2D k2 s3", inputShape: [1, 2, 8, 8]) { try AvgPool2D<Double>(kernelSize: 2, stride: 3) },
+        LayerCase(name: "ReLU", inputShape: [4, 6]) { ReLU<Double>() },
+        LayerCase(name: "Sigmoid", inputShape: [4, 6]) { Sigmoid<Double>() },
+        LayerCase(name: "Tanh", inputShape: [2, 3, 2, 2]) { Tanh<Double>() },
+        LayerCase(name: "Flatten", inputShape: [2, 3, 2, 2]) { Flatten<Double>() },
+        LayerCase(name: "Sequential ThreeLayerConvNet", inputShape: [2, 3, 8, 8], tolerance: 1e-6) {
+            try ThreeLayerConvNet.make(
+                inputShape: [3, 8, 8], filters: 4, filterSize: 3, hiddenSize: 7, classes: 5, weightScale: 0.3,
+                seed: 8, scalar: Double.self)
+        },
+        LayerCase(name: "Sequential LeNet5 on 12x12", inputShape: [2, 1, 12, 12], tolerance: 1e-6) {
+            try LeNet5.make(inputShape: [1, 12, 12], classes: 3, seed: 9, scalar: Double.self)
+        },
+    ]
+
+    @Test(arguments: layerCases)
+    func layerGradients(_ testCase: LayerCase) throws {
+        let layer = try testCase.make()
+        let input: Tensor<Double> = randomTensor(testCase.inputShape, seed: 11)
+        let output = try layer.forward(input)
+        let upstream: Tensor<Double> = randomTensor(output.shape, seed: 12)
+        let analyticInput = try layer.backward(upstream)
+        let analyticParameters = layer.parameters.map(\.gradient.scalars)
+
+        var worst = 0.0
+        let numericInput = try numericGradient(at: input, upstream: upstream) { try layer.forward($0) }
+        let inputError = relativeError(analyticInput.scalars, numericInput)
+        worst = max(worst, inputError)
+        for (parameter, analytic) in zip(layer.parameters, analyticParameters) {
+            let value = parameter.value
+            let numeric = try numericGradient(at: value, upstream: upstream) {
+                parameter.value = $0
+                return try layer.forward(input)
+            }
+            parameter.value = value
+            let error = relativeError(analytic, numeric)
+            worst = max(worst, error)
+            #expect(error < testCase.tolerance, "\(testCase.name) \(parameter.name) gradient relative error \(error)")
+        }
+        print("gradient check \(testCase.name): max relative error \(worst)")
+        #expect(inputError < testCase.tolerance, "\(testCase.name) input gradient relative error \(inputError)")
+    }
+
+    struct LossCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let loss: any Loss
+        let scores: Tensor<Double>
+        let targets: Tensor<Double>
+        var testDescription: String { name }
+    }
+
+    static let lossCases: [LossCase] = {
+        let labels = try! Tensor<Double>(shape: [5], scalars: [0, 3, 1, 2, 3])
+        var random = SeededRandom(seed: 21)
+        let probabilities = try! Tensor<Double>(shape: [3, 4], scalars: (0..<12).map { _ in random.uniform(in: 0.05, 0.95) })
+        let binaryTargets = try! Tensor<Double>(shape: [3, 4], scalars: (0..<12).map { _ in random.uniform() < 0.5 ? 0 : 1 })
+        return [
+            LossCase(name: "SoftmaxCrossEntropy", loss: SoftmaxCrossEntropy(), scores: randomTensor([5, 4], seed: 22), targets: labels),
+            LossCase(name: "MulticlassHinge", loss: MulticlassHinge(), scores: randomTensor([5, 4], seed: 23), targets: labels),
+            LossCase(name: "MeanSquaredError", loss: MeanSquaredError(), scores: randomTensor([3, 4], seed: 24), targets: randomTensor([3, 4], seed: 25)),
+            LossCase(name: "BinaryCrossEntropy", loss: BinaryCrossEntropy(), scores: probabilities, targets: binaryTargets),
+        ]
+    }()
+
+    @Test(arguments: lossCases)
+    func lossGradient(_ testCase: LossCase) throws {
+        let analytic = try testCase.loss.evaluate(scores: testCase.scores, targets: testCase.targets).gradient
+        let numeric = try numericGradient(at: testCase.scores) { try testCase.loss.evaluate(scores: $0, targets: testCase.targets).loss }
+        let error = relativeError(analytic.scalars, numeric)
+        print("gradient check \(testCase.name): max relative error \(error)")
+        #expect(error < 1e-7)
+    }
+
+    @Test func l2RegularizationGradient() throws {
+        let network = try ThreeLayerConvNet.make(
+            inputShape: [1, 6, 6], filters: 3, filterSize: 3, hiddenSize: 5, classes: 4, weightScale: 0.3, seed: 31,
+            scalar: Double.self)
+        let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: [1, 6, 6], regularization: 0.7)
+        let inputs: Tensor<Double> = randomTensor([3, 1, 6, 6], seed: 32)
+        let labels = try Tensor<Double>(shape: [3], scalars: [0, 3, 2])
+        _ = try model.lossAndGradients(inputs: inputs, targets: labels)
+        var worst = 0.0
+        for parameter in model.parameters {
+            let analytic = parameter.gradient.scalars
+            let value = parameter.value
+            let numeric = try numericGradient(at: value) {
+                parameter.value = $0
+                let scores = try network.forward(inputs)
+                return try model.loss.evaluate(scores: scores, targets: labels).loss + model.regularizationLoss
+            }
+            parameter.value = value
+            worst = max(worst, relativeError(analytic, numeric))
+        }
+        print("gradient check Model with L2 (reg 0.7): max relative error \(worst)")
+        #expect(worst < 1e-7)
+    }
+}
