@@ -24,8 +24,9 @@ struct ConvNetCommand: ParsableCommand {
             if code == .success {
                 exit(withError: error)
             }
-            FileHandle.standardError.write(Data("error: \(fullMessage(for: error).split(separator: "\n").first ?? "")\n".utf8))
-            FileHandle.standardError.write(Data("(see 'convnet --help')\n".utf8))
+            var text = String(fullMessage(for: error).split(separator: "\n").first ?? "")
+            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+            FileHandle.standardError.write(Data("error: \(text) (see 'convnet --help')\n".utf8))
             Foundation.exit(1)
         }
     }

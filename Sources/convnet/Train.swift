@@ -92,13 +92,13 @@ struct Train: ParsableCommand {
             inputShape: splits.train.sampleShape, classes: splits.train.classNames.count,
             hiddenSizes: hiddenSizes, weightScale: weightScale, regularization: reg, seed: seed, scalar: Float.self)
         let options = try solverOptions(defaultRule: "adam", defaultRate: 2e-3, defaultBatch: 32, defaultEpochs: 15)
+        let solver = try Solver(
+            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         if !quiet {
             print("digits (bundled): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test; "
                 + "model \(preset.rawValue), \(options.updateRule), batch \(options.batchSize), \(options.epochs) epochs")
         }
-        let solver = try Solver(
-            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
-            validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         let started = Date()
         let history = try solver.train()
         let seconds = Date().timeIntervalSince(started)

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// Runs the built `convnet` binary: bad input gives one line on stderr and exit code 1.
+struct CommandLineTests {
+    struct Result {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    static var binary: URL? {
+        let candidate = productsDirectory().appendingPathComponent("convnet")
+        return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
+    }
+
+    func run(_ arguments: [String]) throws -> Result? {
+        guard let binary = Self.binary else {
+            print("skipping: convnet binary not found next to the tests in \(productsDirectory().path)")
+            return nil
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            error: String(decoding: errorData, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        (["train", "--model", "resnet"], "unknown model 'resnet'"),
+        (["train", "--optimizer", "adamw"], "unknown update rule 'adamw'"),
+        (["train", "--learning-rate=-1"], "learning rate must be ≥ 0"),
+        (["train", "--learning-rate", "-1"], "Missing value for '--learning-rate"),
+        (["train", "--batch-size", "0"], "batch size must be > 0"),
+        (["train", "--lr-decay", "2"], "decay must be in (0, 1]"),
+        (["train", "--optimizer", "adam", "--momentum", "0.9"], "--momentum applies to"),
+        (["train", "--hidden", "10,x", "--model", "mlp"], "--hidden takes positive integers"),
+        (["train", "--epochs", "abc"], "error:"),
+        (["train", "--no-such-flag"], "error:"),
+    ])
+    func badInputIsOneLineAndExitOne(arguments: [String], expected: String) throws {
+        guard let result = try run(arguments) else { return }
+        #expect(result.status == 1, "\(arguments): exit \(result.status)")
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("error: ") == true, "\(arguments): \(result.error)")
+        #expect(lines.first?.contains(expected) == true, "\(arguments): \(result.error)")
+        #expect(result.output.isEmpty)
+    }
+
+    @Test func xorPrintsFourPredictions() throws {
+        guard let result = try run(["train", "--model", "xor", "--batch-size", "2", "--epochs", "3000"]) else { return }
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("mini-batch gradient descent"))
+        #expect(result.output.split(separator: "\n").filter { $0.contains(" xor ") }.count == 4)
+        #expect(result.output.contains("accuracy 1.00"))
+    }
+
+    @Test func helpExitsZero() throws {
+        guard let result = try run(["--help"]) else { return }
+        #expect(result.status == 0)
+        #expect(result.output.contains("train"))
+    }
+}
