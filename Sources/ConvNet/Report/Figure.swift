@@ -61,7 +61,7 @@ public struct Figure: Sendable {
 
     /// The width in pixels of `text` drawn at `size` (same in PNG and, nearly, in SVG).
     public static func textWidth(_ text: String, size: Int) -> Double {
-        let n = text.utf8.count
+        let n = text.unicodeScalars.count
         return n == 0 ? 0 : Double(n * BitmapFont.cellWidth * size - size)
     }
 

@@ -132,7 +132,7 @@ struct Canvas {
     mutating func text(_ text: String, x: Double, y: Double, size: Int, color: RGBColor,
                        anchor: Figure.TextAnchor, vertical: Bool) {
         let s = max(1, size)
-        let bytes = Array(text.utf8)
+        let bytes = BitmapFont.codes(text)
         let total = Figure.textWidth(text, size: s)
         var offset: Double
         switch anchor {
@@ -144,7 +144,7 @@ struct Canvas {
         let ax = Int(x.rounded()), ay = Int(y.rounded())
         for (i, ch) in bytes.enumerated() {
             for column in 0..<5 {
-                for row in 0..<BitmapFont.glyphHeight where BitmapFont.isSet(ch, column: column, row: row) {
+                for row in 0..<BitmapFont.rows where BitmapFont.isSet(ch, column: column, row: row) {
                     let u = Int(offset) + (i * BitmapFont.cellWidth + column) * s  // along the reading direction
                     let v = (BitmapFont.glyphHeight - row) * s                      // above the baseline
                     for dy in 0..<s {

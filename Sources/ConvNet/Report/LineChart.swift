@@ -39,16 +39,27 @@ public struct LineChart: Sendable {
     public var yRange: ClosedRange<Double>?
     /// Whether x tick labels must be integers (iterations, epochs).
     public var integerX: Bool
+    /// Where the legend goes inside the plot area.
+    public var legendPosition: LegendPosition
+
+    /// A corner of the plot area for the legend.
+    public enum LegendPosition: Sendable {
+        /// Top right (for falling curves such as loss).
+        case topRight
+        /// Bottom right (for rising curves such as accuracy).
+        case bottomRight
+    }
 
     /// Creates a chart.
     public init(title: String, xLabel: String, yLabel: String, series: [Series],
-                yRange: ClosedRange<Double>? = nil, integerX: Bool = true) {
+                yRange: ClosedRange<Double>? = nil, integerX: Bool = true, legendPosition: LegendPosition = .topRight) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
         self.yRange = yRange
         self.integerX = integerX
+        self.legendPosition = legendPosition
     }
 
     /// Draws the chart into `figure` inside the rectangle with top-left (`x`, `y`).
@@ -65,6 +76,11 @@ public struct LineChart: Sendable {
         }
         var xMin = finite.map(\.x).min()!, xMax = finite.map(\.x).max()!
         if xMax == xMin { xMin -= 1; xMax += 1 }
+        if series.contains(where: \.markers) {
+            // Keep the end markers inside the frame (matplotlib's axes margins).
+            let margin = (xMax - xMin) * 0.03
+            xMin -= margin; xMax += margin
+        }
         let xTicks = niceTicks(xMin, xMax, targetCount: max(2, Int(plotWidth / 90)), integer: integerX)
 
         var yMin: Double, yMax: Double
@@ -119,7 +135,8 @@ public struct LineChart: Sendable {
         if named.count >= 2 {
             let textWidth = named.map { Figure.textWidth($0.name, size: 1) }.max() ?? 0
             let boxWidth = textWidth + 44, boxHeight = Double(named.count) * 16 + 8
-            let bx = right - boxWidth - 8, by = top + 8
+            let bx = right - boxWidth - 8
+            let by = legendPosition == .topRight ? top + 8 : bottom - boxHeight - 8
             figure.add(.rect(x: bx, y: by, width: boxWidth, height: boxHeight, fill: .white, stroke: RGBColor(180, 180, 180)))
             for (i, s) in named.enumerated() {
                 let ly = by + 12 + Double(i) * 16

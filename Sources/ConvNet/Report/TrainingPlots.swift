@@ -49,7 +49,7 @@ public enum TrainingPlots {
         let validation = epochs.compactMap { e in e.validationAccuracy.map { (Double(e.epoch), $0) } }
         if !train.isEmpty { series.append(LineChart.Series(name: "train", points: train.map { ($0, $1) }, color: .blue, markers: true)) }
         if !validation.isEmpty { series.append(LineChart.Series(name: "validation", points: validation.map { ($0, $1) }, color: .orange, markers: true)) }
-        return LineChart(title: "Classification accuracy", xLabel: "Epoch", yLabel: "Accuracy", series: series)
+        return LineChart(title: "Classification accuracy", xLabel: "Epoch", yLabel: "Accuracy", series: series, legendPosition: .bottomRight)
     }
 
     /// The loss-per-iteration figure (800×420).
