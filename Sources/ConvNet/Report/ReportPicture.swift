@@ -12,6 +12,9 @@ public struct ReportPicture: Sendable {
     public var png: [UInt8]
     /// SVG document text.
     public var svg: String
+    /// Whether `report.html` shows it (the single loss and accuracy charts are left out of the
+    /// report when the two-panel figure already shows them; their files are still written).
+    public var showInReport: Bool = true
 
     /// Renders `figure` to PNG and SVG.
     public init(name: String, title: String, caption: String, figure: Figure) {
@@ -35,18 +38,21 @@ public struct ReportPicture: Sendable {
                 caption: "Above: mini-batch loss per iteration with its moving average. Below: train and validation accuracy after each epoch.",
                 figure: TrainingPlots.summaryFigure(iterations: record.iterations, epochs: record.epochs, smoothingWindow: smoothingWindow)))
         }
+        let hasSummary = !pictures.isEmpty
         if !record.iterations.isEmpty {
             let window = smoothingWindow ?? TrainingPlots.defaultSmoothingWindow(count: record.iterations.count)
             pictures.append(ReportPicture(
                 name: "loss", title: "Training loss per iteration",
                 caption: "Light line: loss of each mini-batch. Bold line: trailing moving average over \(window) iterations.",
                 figure: TrainingPlots.lossFigure(record.iterations, smoothingWindow: smoothingWindow)))
+            pictures[pictures.count - 1].showInReport = !hasSummary
         }
         if hasAccuracy {
             pictures.append(ReportPicture(
                 name: "accuracy", title: "Accuracy per epoch",
                 caption: "Train and validation accuracy measured at the end of each epoch.",
                 figure: TrainingPlots.accuracyFigure(record.epochs)))
+            pictures[pictures.count - 1].showInReport = !hasSummary
         }
         if let filters = record.firstLayerFilters {
             pictures.append(ReportPicture(
