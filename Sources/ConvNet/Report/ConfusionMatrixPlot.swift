@@ -30,16 +30,17 @@ public enum ConfusionMatrixPlot {
         let top = 56
         let gridSize = cell * k
         let bottomLabels = verticalColumnLabels ? labelWidth + 12 : 20
-        let width = max(left + gridSize + 30, 360)
+        let total = matrix.joined().reduce(0, +)
+        let correct = (0..<k).reduce(0) { $0 + matrix[$1][$1] }
+        let accuracy = total > 0 ? String(format: "%.2f%%", 100 * Double(correct) / Double(total)) : "n/a"
+        let subtitle = "\(total) samples, accuracy \(accuracy); colour = share of the true class"
+        let width = max(left + gridSize + 30, Int(Figure.textWidth(subtitle, size: 1)) + 24, 360)
         let height = top + gridSize + bottomLabels + 34
 
         var figure = Figure(width: width, height: height)
         let centre = Double(left) + Double(gridSize) / 2
         figure.add(.text("Confusion matrix", x: Double(width) / 2, y: 22, size: 2, color: .ink, anchor: .middle, vertical: false))
-        let total = matrix.joined().reduce(0, +)
-        let correct = (0..<k).reduce(0) { $0 + matrix[$1][$1] }
-        let accuracy = total > 0 ? String(format: "%.2f%%", 100 * Double(correct) / Double(total)) : "n/a"
-        figure.add(.text("\(total) samples, accuracy \(accuracy); colour = share of the true class",
+        figure.add(.text(subtitle,
                          x: Double(width) / 2, y: 42, size: 1, color: RGBColor(90, 90, 90), anchor: .middle, vertical: false))
 
         let light = RGBColor(247, 251, 255), dark = RGBColor(8, 48, 107)

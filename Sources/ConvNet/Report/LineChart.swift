@@ -103,17 +103,18 @@ public struct LineChart: Sendable {
 
         // Grid and tick labels.
         let xDecimals = decimals(for: xTicks), yDecimals = decimals(for: yTicks)
-        for t in yTicks {
+        let yLabels = formatTicks(yTicks, decimals: yDecimals), xLabels = formatTicks(xTicks, decimals: xDecimals)
+        for (t, label) in zip(yTicks, yLabels) {
             let yy = py(t).rounded()
             figure.add(.rect(x: left, y: yy, width: plotWidth, height: 1, fill: .grid, stroke: nil))
             figure.add(.rect(x: left - 5, y: yy, width: 5, height: 1, fill: .ink, stroke: nil))
-            figure.add(.text(formatTick(t, decimals: yDecimals), x: left - 8, y: yy + 4, size: 1, color: .ink, anchor: .end, vertical: false))
+            figure.add(.text(label, x: left - 8, y: yy + 4, size: 1, color: .ink, anchor: .end, vertical: false))
         }
-        for t in xTicks {
+        for (t, label) in zip(xTicks, xLabels) {
             let xx = px(t).rounded()
             figure.add(.rect(x: xx, y: top, width: 1, height: plotHeight, fill: .grid, stroke: nil))
             figure.add(.rect(x: xx, y: bottom, width: 1, height: 5, fill: .ink, stroke: nil))
-            figure.add(.text(formatTick(t, decimals: xDecimals), x: xx, y: bottom + 17, size: 1, color: .ink, anchor: .middle, vertical: false))
+            figure.add(.text(label, x: xx, y: bottom + 17, size: 1, color: .ink, anchor: .middle, vertical: false))
         }
         figure.add(.rect(x: left, y: top, width: plotWidth + 1, height: plotHeight + 1, fill: nil, stroke: .ink))
         figure.add(.text(xLabel, x: (left + right) / 2, y: bottom + 36, size: 1, color: .ink, anchor: .middle, vertical: false))
@@ -172,9 +173,17 @@ func decimals(for ticks: [Double]) -> Int {
     return max(0, min(6, Int((-log10(step)).rounded(.up))))
 }
 
+/// Tick labels for one axis: fixed decimals; when the largest tick reaches 10,000 every round
+/// label is shortened with k / M, so the axis reads 0, 5k, 10k rather than 5000, 10k.
+func formatTicks(_ ticks: [Double], decimals: Int) -> [String] {
+    let large = decimals == 0 && (ticks.map { abs($0) }.max() ?? 0) >= 10_000
+    return ticks.map { large ? formatTick($0, decimals: 0, shorten: true) : String(format: "%.\(decimals)f", $0) }
+}
+
 /// A tick label: fixed decimals; large round numbers shortened with k / M.
-func formatTick(_ value: Double, decimals: Int) -> String {
-    if decimals == 0 && abs(value) >= 10_000 {
+func formatTick(_ value: Double, decimals: Int, shorten: Bool = false) -> String {
+    if value == 0 { return String(format: "%.\(decimals)f", 0.0) }
+    if decimals == 0 && (abs(value) >= 10_000 || shorten) {
         if abs(value) >= 1_000_000, value.truncatingRemainder(dividingBy: 100_000) == 0 {
             return formatTick(value / 1_000_000, decimals: value.truncatingRemainder(dividingBy: 1_000_000) == 0 ? 0 : 1) + "M"
         }
