@@ -1,0 +1,162 @@
+import Foundation
+
+/// Writes TensorBoard event files (`events.out.tfevents.<unix time>.<hostname>`) with scalar
+/// summaries, readable by TensorBoard (`tensorboard --logdir DIR`).
+///
+/// The file is a TFRecord stream: each record is the data length (UInt64 little-endian), the
+/// masked CRC-32C of those 8 bytes, the data, and the masked CRC-32C of the data. The first
+/// record is an `Event` with `file_version = "brain.Event:2"`; every later one is an `Event`
+/// with `wall_time`, `step` and a `Summary` of `{tag, simple_value}` values. The protobuf is
+/// hand-encoded (tensorflow/core/util/event.proto: wall_time = 1 double, step = 2 int64,
+/// file_version = 3 string, summary = 5; summary.proto: Summary.value = 1, Value.tag = 1,
+/// Value.simple_value = 2 float).
+///
+/// Not thread-safe: use one writer from one thread (the training loop).
+public final class TensorBoardEventWriter {
+    /// The event file being written.
+    public let fileURL: URL
+    private let handle: FileHandle
+
+    /// Creates `directory` if needed and starts a new event file in it.
+    /// - Parameters:
+    ///   - directory: the log directory (one per run, as TensorBoard expects).
+    ///   - startTime: used for the file name and the first record's wall time.
+    ///   - hostname: the file name's last part; defaults to this machine's host name.
+    /// - Throws: `ReportError.io` when the directory or file cannot be created.
+    public init(directory: URL, startTime: Date = Date(), hostname: String? = nil) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ReportError.io(path: directory.path, reason: error.localizedDescription)
+        }
+        let host = (hostname ?? ProcessInfo.processInfo.hostName)
+            .replacingOccurrences(of: "/", with: "_")
+        let seconds = Int(startTime.timeIntervalSince1970)
+        fileURL = directory.appendingPathComponent("events.out.tfevents.\(seconds).\(host.isEmpty ? "localhost" : host)")
+        guard FileManager.default.createFile(atPath: fileURL.path, contents: nil) else {
+            throw ReportError.io(path: fileURL.path, reason: "cannot create the event file")
+        }
+        do {
+            handle = try FileHandle(forWritingTo: fileURL)
+        } catch {
+            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+        }
+        var event = ProtobufWriter()
+        event.double(field: 1, startTime.timeIntervalSince1970)
+        event.string(field: 3, "brain.Event:2")
+        try writeRecord(event.bytes)
+    }
+
+    deinit {
+        try? handle.close()
+    }
+
+    /// Appends one event holding a scalar `value` under `tag` (e.g. `"loss"`, `"accuracy/val"`).
+    /// - Throws: `ReportError.io` on write failure.
+    public func addScalar(tag: String, value: Double, step: Int, wallTime: Date = Date()) throws {
+        try addScalars([(tag, value)], step: step, wallTime: wallTime)
+    }
+
+    /// Appends one event holding several scalars for the same step.
+    /// - Throws: `ReportError.io` on write failure.
+    public func addScalars(_ values: [(tag: String, value: Double)], step: Int, wallTime: Date = Date()) throws {
+        var summary = ProtobufWriter()
+        for (tag, value) in values {
+            var entry = ProtobufWriter()
+            entry.string(field: 1, tag)
+            entry.float(field: 2, Float(value))
+            summary.message(field: 1, entry.bytes)
+        }
+        var event = ProtobufWriter()
+        event.double(field: 1, wallTime.timeIntervalSince1970)
+        event.int64(field: 2, Int64(step))
+        event.message(field: 5, summary.bytes)
+        try writeRecord(event.bytes)
+    }
+
+    /// Forces written events to disk so a running TensorBoard sees them.
+    /// - Throws: `ReportError.io` on failure.
+    public func flush() throws {
+        do { try handle.synchronize() } catch {
+            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Closes the file; later writes throw.
+    /// - Throws: `ReportError.io` on failure.
+    public func close() throws {
+        do { try handle.close() } catch {
+            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// One TFRecord: length, masked CRC of length, data, masked CRC of data.
+    static func record(_ data: [UInt8]) -> [UInt8] {
+        var length: [UInt8] = []
+        var n = UInt64(data.count)
+        for _ in 0..<8 { length.append(UInt8(n & 0xFF)); n >>= 8 }
+        var out = length
+        appendLittleEndian(CRC32C.masked(length), to: &out)
+        out += data
+        appendLittleEndian(CRC32C.masked(data), to: &out)
+        return out
+    }
+
+    static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
+        bytes += [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)]
+    }
+
+    private func writeRecord(_ data: [UInt8]) throws {
+        do {
+            try handle.write(contentsOf: Data(Self.record(data)))
+        } catch {
+            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+        }
+    }
+}
+
+/// The few protobuf wire-format encodings an `Event` needs.
+struct ProtobufWriter {
+    var bytes: [UInt8] = []
+
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    mutating func key(field: Int, wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
+
+    /// Wire type 1, 8 bytes little-endian.
+    mutating func double(field: Int, _ value: Double) {
+        key(field: field, wireType: 1)
+        var bits = value.bitPattern
+        for _ in 0..<8 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
+    }
+
+    /// Wire type 5, 4 bytes little-endian.
+    mutating func float(field: Int, _ value: Float) {
+        key(field: field, wireType: 5)
+        var bits = value.bitPattern
+        for _ in 0..<4 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
+    }
+
+    /// Wire type 0; negative values take ten bytes (two's complement), as protobuf's int64 does.
+    mutating func int64(field: Int, _ value: Int64) {
+        key(field: field, wireType: 0)
+        varint(UInt64(bitPattern: value))
+    }
+
+    /// Wire type 2, UTF-8.
+    mutating func string(field: Int, _ value: String) { message(field: field, Array(value.utf8)) }
+
+    /// Wire type 2, length-delimited bytes.
+    mutating func message(field: Int, _ value: [UInt8]) {
+        key(field: field, wireType: 2)
+        varint(UInt64(value.count))
+        bytes += value
+    }
+}
