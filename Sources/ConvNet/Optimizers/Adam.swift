@@ -1,3 +1,5 @@
+import Foundation
+
 /// Adam with bias correction (`torch.optim.Adam`, the classic `adam`), at step t = 1, 2, …:
 /// m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; m̂ = m / (1 − β1ᵗ); v̂ = v / (1 − β2ᵗ);
 /// w ← w − lr·m̂ / (√v̂ + ε). Defaults lr = 1e−3, β1 = 0.9, β2 = 0.999, ε = 1e−8.
@@ -50,11 +52,4 @@ public final class Adam<Scalar: KernelScalar>: Optimizer {
     public var state: [String: [[Scalar]]] {
         ["first_moment": firstMoment.buffers, "second_moment": secondMoment.buffers, "step": [[Scalar(step)]]]
     }
-}
-
-/// x^n for the bias corrections (Foundation-free).
-func pow(_ base: Double, _ exponent: Double) -> Double {
-    var result = 1.0
-    for _ in 0..<Int(exponent) { result *= base }
-    return result
 }

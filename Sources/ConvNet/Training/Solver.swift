@@ -189,7 +189,8 @@ public final class Solver<Scalar: KernelScalar> {
 
     /// The classic one-line epoch summary.
     public static func epochSummary(_ record: EpochRecord, of epochs: Int) -> String {
-        var line = "epoch \(record.epoch)/\(epochs)  loss \(format(record.trainLoss, 4))  train acc \(format(record.trainAccuracy, 4))"
+        var line = "epoch \(record.epoch)/\(epochs)  loss \(format(record.trainLoss ?? .nan, 4))"
+        if let accuracy = record.trainAccuracy { line += "  train acc \(format(accuracy, 4))" }
         if let accuracy = record.validationAccuracy { line += "  val acc \(format(accuracy, 4))" }
         return line + "  \(format(record.seconds, 2)) s"
     }

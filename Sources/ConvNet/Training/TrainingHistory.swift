@@ -1,30 +1,5 @@
-/// One optimisation step.
-public struct IterationRecord: Codable, Sendable, Equatable {
-    /// 1-based step count over the whole run.
-    public var iteration: Int
-    /// 1-based epoch the step belongs to.
-    public var epoch: Int
-    /// Training loss of the batch (data + regularisation).
-    public var loss: Double
-    /// Learning rate used for the step.
-    public var learningRate: Double
-}
-
-/// The summary of one epoch.
-public struct EpochRecord: Codable, Sendable, Equatable {
-    /// 1-based epoch.
-    public var epoch: Int
-    /// Mean training loss over the epoch's batches.
-    public var trainLoss: Double
-    /// Accuracy on (a subsample of) the training data after the epoch.
-    public var trainAccuracy: Double
-    /// Validation data loss, when there is validation data.
-    public var validationLoss: Double?
-    /// Validation accuracy, when there is validation data.
-    public var validationAccuracy: Double?
-    /// Wall-clock seconds of the epoch's training steps.
-    public var seconds: Double
-}
+// IterationRecord and EpochRecord live in Report/RunRecord.swift: the Solver produces them and
+// the run directory stores them.
 
 /// Everything the Solver records (the classic `loss_history`, `train_acc_history`,
 /// `val_acc_history`).
@@ -44,7 +19,7 @@ public struct TrainingHistory: Codable, Sendable, Equatable {
     /// Loss per iteration.
     public var lossHistory: [Double] { iterations.map(\.loss) }
     /// Train accuracy per epoch.
-    public var trainAccuracyHistory: [Double] { epochs.map(\.trainAccuracy) }
+    public var trainAccuracyHistory: [Double] { epochs.compactMap(\.trainAccuracy) }
     /// Validation accuracy per epoch.
     public var validationAccuracyHistory: [Double] { epochs.compactMap(\.validationAccuracy) }
 }
