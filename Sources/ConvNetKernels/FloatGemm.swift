@@ -21,16 +21,25 @@ import Darwin
 /// Tile and block sizes of the Float GEMM, tuned on AVX-512 (32 vector registers: the
 /// rowTile × columnTile/16 accumulators plus the B̂ vectors and one broadcast must fit).
 enum FloatGemmBlocking {
-    /// Rows of C per micro-kernel call (MR).
+    /// Rows of C per micro-kernel call (MR) for most shapes.
     static var rowTile: Int { 14 }
+    /// Rows of C per micro-kernel call for small m that 8 divides better than 14 (m = 32).
+    static var narrowRowTile: Int { 8 }
     /// Columns of C per micro-kernel call (NR): whole SIMD16<Float> vectors.
     static var columnTile: Int { 32 }
     /// Largest depth (k) block (KC): one B̂ micro-panel is depthBlock × columnTile floats.
     static var depthBlock: Int { 256 }
-    /// Rows of op(A) packed at a time (MC, a multiple of rowTile): Â stays in L2.
-    static var rowBlock: Int { 14 * 24 }
+    /// Row micro-panels of op(A) packed at a time (MC = rowTile · this): Â stays in L2.
+    static var rowTilesPerBlock: Int { 24 }
     /// Columns of op(B) packed at a time (NC, a multiple of columnTile): B̂ stays in L2/L3.
     static var columnBlock: Int { 32 * 64 }
+    /// The row tile for a product with m rows: the narrow one when it pads m at least 10 %
+    /// less than the wide one.
+    static func rowTile(rows m: Int) -> Int {
+        let wide = (m + rowTile - 1) / rowTile * rowTile
+        let narrow = (m + narrowRowTile - 1) / narrowRowTile * narrowRowTile
+        return narrow * 10 < wide * 9 ? narrowRowTile : rowTile
+    }
     /// Below this many multiply-adds (m·n·k) the product runs on one thread.
     static var parallelThreshold: Int { 1 << 21 }
 }
@@ -78,7 +87,7 @@ func floatGemm(
         scaleFloatMatrix(c, rows: m, columns: n, ldc: ldc, by: beta)
         return
     }
-    let rowTile = FloatGemmBlocking.rowTile
+    let rowTile = FloatGemmBlocking.rowTile(rows: m)
     let columnTile = FloatGemmBlocking.columnTile
     let depthBlock = FloatGemmBlocking.depthBlock
 
@@ -106,7 +115,8 @@ func floatGemm(
         let scratch = FloatGemmScratchPool.shared.checkOut()
         floatGemmSerial(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, scratch: scratch)
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile,
+            scratch: scratch)
         FloatGemmScratchPool.shared.giveBack(scratch)
 
     case .columns:
@@ -119,7 +129,7 @@ func floatGemm(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k,
                 alpha: alpha, a: a, lda: lda,
                 b: transposeB ? b + start * ldb : b + start, ldb: ldb,
-                beta: beta, c: c + start, ldc: ldc, scratch: scratch)
+                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, scratch: scratch)
             FloatGemmScratchPool.shared.giveBack(scratch)
         }
 
@@ -132,7 +142,8 @@ func floatGemm(
             floatGemmSerial(
                 transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k,
                 alpha: alpha, a: transposeA ? a + start : a + start * lda, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, scratch: scratch)
+                b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, rowTile: rowTile,
+                scratch: scratch)
             FloatGemmScratchPool.shared.giveBack(scratch)
         }
 
@@ -152,7 +163,7 @@ func floatGemm(
                 alpha: alpha, a: transposeA ? a + start * lda : a + start, lda: lda,
                 b: transposeB ? b + start : b + start * ldb, ldb: ldb,
                 beta: part == 0 ? beta : 0, c: target, ldc: part == 0 ? ldc : n,
-                scratch: scratch)
+                rowTile: rowTile, scratch: scratch)
             FloatGemmScratchPool.shared.giveBack(scratch)
         }
         for part in 1..<parts {
@@ -183,18 +194,20 @@ private func scaleFloatMatrix(
 }
 
 /// One thread's packed GEMM over the whole (sub)problem; same contract as `floatGemm`
-/// (requires m, n, k > 0). Uses `scratch`'s buffers, growing them on first use.
+/// (requires m, n, k > 0), with micro-kernels of `rowTile` rows (`rowTile` or
+/// `narrowRowTile`). Uses `scratch`'s buffers, growing them on first use.
 private func floatGemmSerial(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, scratch: FloatGemmScratch
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowTile: Int,
+    scratch: FloatGemmScratch
 ) {
-    let rowTile = FloatGemmBlocking.rowTile
     let columnTile = FloatGemmBlocking.columnTile
     // Equal depth blocks no larger than depthBlock (no thin remainder block).
     let depthBlocks = (k + FloatGemmBlocking.depthBlock - 1) / FloatGemmBlocking.depthBlock
     let depthBlock = (k + depthBlocks - 1) / depthBlocks
-    let rowBlock = min(FloatGemmBlocking.rowBlock, (m + rowTile - 1) / rowTile * rowTile)
+    let rowBlock = min(
+        FloatGemmBlocking.rowTilesPerBlock * rowTile, (m + rowTile - 1) / rowTile * rowTile)
     let columnBlock = min(
         FloatGemmBlocking.columnBlock, (n + columnTile - 1) / columnTile * columnTile)
     scratch.reserve(packedA: rowBlock * depthBlock, packedB: depthBlock * columnBlock)
@@ -222,7 +235,7 @@ private func floatGemmSerial(
                     transpose: transposeA,
                     a: transposeA
                         ? a + depthStart * lda + rowStart : a + rowStart * lda + depthStart,
-                    lda: lda, rows: rows, depth: depth, into: packedA)
+                    lda: lda, rows: rows, depth: depth, rowTile: rowTile, into: packedA)
                 var tileColumn = 0
                 while tileColumn < columns {
                     let tileColumns = min(columnTile, columns - tileColumn)
@@ -234,11 +247,11 @@ private func floatGemmSerial(
                         let cTile = c + (rowStart + tileRow) * ldc + columnStart + tileColumn
                         if tileRows == rowTile && tileColumns == columnTile {
                             floatMicroKernel(
-                                depth: depth, packedA: aPanel, packedB: bPanel,
+                                rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
                                 alpha: alpha, beta: blockBeta, c: cTile, ldc: ldc)
                         } else {
                             floatMicroKernel(
-                                depth: depth, packedA: aPanel, packedB: bPanel,
+                                rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
                                 alpha: alpha, beta: 0, c: tile, ldc: columnTile)
                             for i in 0..<tileRows {
                                 let cRow = cTile + i * ldc
@@ -299,9 +312,22 @@ private func packFloatB(
                 }
             }
         } else {
+            // op(B)[p, j] = b[j·ldb + p]: whole 16×16 blocks go through a SIMD transpose.
+            var transposed = 0
+            if width == columnTile {
+                while transposed + 16 <= depth {
+                    for half in stride(from: 0, to: columnTile, by: 16) {
+                        transposeFloat16x16(
+                            source: b + (panelStart + half) * ldb + transposed, sourceStride: ldb,
+                            target: panel + transposed * columnTile + half,
+                            targetStride: columnTile)
+                    }
+                    transposed += 16
+                }
+            }
             for j in 0..<width {
                 let source = b + (panelStart + j) * ldb
-                for p in 0..<depth { panel[p * columnTile + j] = source[p] }
+                for p in transposed..<depth { panel[p * columnTile + j] = source[p] }
             }
             if width < columnTile {
                 for p in 0..<depth {
@@ -318,10 +344,9 @@ private func packFloatB(
 /// micro-panels, each [depth × rowTile] with the rowTile values of one depth step adjacent,
 /// zero-padded at the bottom. op(A)[i, p] is a[i·lda + p], or a[p·lda + i] when `transpose`.
 private func packFloatA(
-    transpose: Bool, a: UnsafePointer<Float>, lda: Int, rows: Int, depth: Int,
+    transpose: Bool, a: UnsafePointer<Float>, lda: Int, rows: Int, depth: Int, rowTile: Int,
     into packed: UnsafeMutablePointer<Float>
 ) {
-    let rowTile = FloatGemmBlocking.rowTile
     var panel = packed
     var panelStart = 0
     while panelStart < rows {
@@ -439,12 +464,171 @@ final class FloatGemmScratchPool: @unchecked Sendable {
     }
 }
 
+/// Calls the micro-kernel with `rows` (rowTile or narrowRowTile) rows.
+@inline(__always)
+private func floatMicroKernel(
+    rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if rows == 14 {
+        floatMicroKernel14x32(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    } else {
+        floatMicroKernel8x32(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    }
+}
+
+/// Transposes a 16×16 block: target[p·targetStride + j] = source[j·sourceStride + p] for
+/// j, p in 0..<16. Four rounds of even/odd unzipping (each a two-source permute); each round
+/// rotates the 8-bit (row, column) index right by one bit, so four rounds swap row and column.
+@inline(__always)
+private func transposeFloat16x16(
+    source: UnsafePointer<Float>, sourceStride: Int, target: UnsafeMutablePointer<Float>,
+    targetStride: Int
+) {
+    let from = UnsafeRawPointer(source)
+    let to = UnsafeMutableRawPointer(target)
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
+    let toRow = targetStride * MemoryLayout<Float>.stride
+    let row0 = from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self)
+    let row1 = from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self)
+    let row2 = from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self)
+    let row3 = from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self)
+    let row4 = from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self)
+    let row5 = from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self)
+    let row6 = from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self)
+    let row7 = from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self)
+    let row8 = from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Float>.self)
+    let row9 = from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Float>.self)
+    let row10 = from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Float>.self)
+    let row11 = from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Float>.self)
+    let row12 = from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Float>.self)
+    let row13 = from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Float>.self)
+    let row14 = from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Float>.self)
+    let row15 = from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Float>.self)
+    let pair0x0 = SIMD32<Float>(lowHalf: row0, highHalf: row1)
+    let round0x0 = pair0x0.evenHalf
+    let round0x8 = pair0x0.oddHalf
+    let pair0x1 = SIMD32<Float>(lowHalf: row2, highHalf: row3)
+    let round0x1 = pair0x1.evenHalf
+    let round0x9 = pair0x1.oddHalf
+    let pair0x2 = SIMD32<Float>(lowHalf: row4, highHalf: row5)
+    let round0x2 = pair0x2.evenHalf
+    let round0x10 = pair0x2.oddHalf
+    let pair0x3 = SIMD32<Float>(lowHalf: row6, highHalf: row7)
+    let round0x3 = pair0x3.evenHalf
+    let round0x11 = pair0x3.oddHalf
+    let pair0x4 = SIMD32<Float>(lowHalf: row8, highHalf: row9)
+    let round0x4 = pair0x4.evenHalf
+    let round0x12 = pair0x4.oddHalf
+    let pair0x5 = SIMD32<Float>(lowHalf: row10, highHalf: row11)
+    let round0x5 = pair0x5.evenHalf
+    let round0x13 = pair0x5.oddHalf
+    let pair0x6 = SIMD32<Float>(lowHalf: row12, highHalf: row13)
+    let round0x6 = pair0x6.evenHalf
+    let round0x14 = pair0x6.oddHalf
+    let pair0x7 = SIMD32<Float>(lowHalf: row14, highHalf: row15)
+    let round0x7 = pair0x7.evenHalf
+    let round0x15 = pair0x7.oddHalf
+    let pair1x0 = SIMD32<Float>(lowHalf: round0x0, highHalf: round0x1)
+    let round1x0 = pair1x0.evenHalf
+    let round1x8 = pair1x0.oddHalf
+    let pair1x1 = SIMD32<Float>(lowHalf: round0x2, highHalf: round0x3)
+    let round1x1 = pair1x1.evenHalf
+    let round1x9 = pair1x1.oddHalf
+    let pair1x2 = SIMD32<Float>(lowHalf: round0x4, highHalf: round0x5)
+    let round1x2 = pair1x2.evenHalf
+    let round1x10 = pair1x2.oddHalf
+    let pair1x3 = SIMD32<Float>(lowHalf: round0x6, highHalf: round0x7)
+    let round1x3 = pair1x3.evenHalf
+    let round1x11 = pair1x3.oddHalf
+    let pair1x4 = SIMD32<Float>(lowHalf: round0x8, highHalf: round0x9)
+    let round1x4 = pair1x4.evenHalf
+    let round1x12 = pair1x4.oddHalf
+    let pair1x5 = SIMD32<Float>(lowHalf: round0x10, highHalf: round0x11)
+    let round1x5 = pair1x5.evenHalf
+    let round1x13 = pair1x5.oddHalf
+    let pair1x6 = SIMD32<Float>(lowHalf: round0x12, highHalf: round0x13)
+    let round1x6 = pair1x6.evenHalf
+    let round1x14 = pair1x6.oddHalf
+    let pair1x7 = SIMD32<Float>(lowHalf: round0x14, highHalf: round0x15)
+    let round1x7 = pair1x7.evenHalf
+    let round1x15 = pair1x7.oddHalf
+    let pair2x0 = SIMD32<Float>(lowHalf: round1x0, highHalf: round1x1)
+    let round2x0 = pair2x0.evenHalf
+    let round2x8 = pair2x0.oddHalf
+    let pair2x1 = SIMD32<Float>(lowHalf: round1x2, highHalf: round1x3)
+    let round2x1 = pair2x1.evenHalf
+    let round2x9 = pair2x1.oddHalf
+    let pair2x2 = SIMD32<Float>(lowHalf: round1x4, highHalf: round1x5)
+    let round2x2 = pair2x2.evenHalf
+    let round2x10 = pair2x2.oddHalf
+    let pair2x3 = SIMD32<Float>(lowHalf: round1x6, highHalf: round1x7)
+    let round2x3 = pair2x3.evenHalf
+    let round2x11 = pair2x3.oddHalf
+    let pair2x4 = SIMD32<Float>(lowHalf: round1x8, highHalf: round1x9)
+    let round2x4 = pair2x4.evenHalf
+    let round2x12 = pair2x4.oddHalf
+    let pair2x5 = SIMD32<Float>(lowHalf: round1x10, highHalf: round1x11)
+    let round2x5 = pair2x5.evenHalf
+    let round2x13 = pair2x5.oddHalf
+    let pair2x6 = SIMD32<Float>(lowHalf: round1x12, highHalf: round1x13)
+    let round2x6 = pair2x6.evenHalf
+    let round2x14 = pair2x6.oddHalf
+    let pair2x7 = SIMD32<Float>(lowHalf: round1x14, highHalf: round1x15)
+    let round2x7 = pair2x7.evenHalf
+    let round2x15 = pair2x7.oddHalf
+    let pair3x0 = SIMD32<Float>(lowHalf: round2x0, highHalf: round2x1)
+    let round3x0 = pair3x0.evenHalf
+    let round3x8 = pair3x0.oddHalf
+    let pair3x1 = SIMD32<Float>(lowHalf: round2x2, highHalf: round2x3)
+    let round3x1 = pair3x1.evenHalf
+    let round3x9 = pair3x1.oddHalf
+    let pair3x2 = SIMD32<Float>(lowHalf: round2x4, highHalf: round2x5)
+    let round3x2 = pair3x2.evenHalf
+    let round3x10 = pair3x2.oddHalf
+    let pair3x3 = SIMD32<Float>(lowHalf: round2x6, highHalf: round2x7)
+    let round3x3 = pair3x3.evenHalf
+    let round3x11 = pair3x3.oddHalf
+    let pair3x4 = SIMD32<Float>(lowHalf: round2x8, highHalf: round2x9)
+    let round3x4 = pair3x4.evenHalf
+    let round3x12 = pair3x4.oddHalf
+    let pair3x5 = SIMD32<Float>(lowHalf: round2x10, highHalf: round2x11)
+    let round3x5 = pair3x5.evenHalf
+    let round3x13 = pair3x5.oddHalf
+    let pair3x6 = SIMD32<Float>(lowHalf: round2x12, highHalf: round2x13)
+    let round3x6 = pair3x6.evenHalf
+    let round3x14 = pair3x6.oddHalf
+    let pair3x7 = SIMD32<Float>(lowHalf: round2x14, highHalf: round2x15)
+    let round3x7 = pair3x7.evenHalf
+    let round3x15 = pair3x7.oddHalf
+    to.storeBytes(of: round3x0, toByteOffset: 0 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x1, toByteOffset: 1 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x2, toByteOffset: 2 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x3, toByteOffset: 3 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x4, toByteOffset: 4 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x5, toByteOffset: 5 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x6, toByteOffset: 6 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x7, toByteOffset: 7 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x8, toByteOffset: 8 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x9, toByteOffset: 9 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x10, toByteOffset: 10 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x11, toByteOffset: 11 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x12, toByteOffset: 12 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x13, toByteOffset: 13 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x14, toByteOffset: 14 * toRow, as: SIMD16<Float>.self)
+    to.storeBytes(of: round3x15, toByteOffset: 15 * toRow, as: SIMD16<Float>.self)
+}
+
 /// The register-tiled micro-kernel: C[14×32] = alpha · Â · B̂ + beta · C, where Â is a packed
 /// row micro-panel [depth × 14] (the 14 rows of one depth step are adjacent) and B̂ a packed
 /// column micro-panel [depth × 32]. The 14×2 accumulators (SIMD16 each) stay in registers;
 /// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
 @inline(never)
-private func floatMicroKernel(
+private func floatMicroKernel14x32(
     depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
     alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
@@ -682,6 +866,158 @@ private func floatMicroKernel(
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
             of: (c13x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[8×32] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 8] (the 8 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32]. The 8×2 accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel8x32(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>(); var c0x1 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>(); var c1x1 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>(); var c2x1 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>(); var c3x1 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>(); var c4x1 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>(); var c5x1 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>(); var c6x1 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>(); var c7x1 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = bPointer.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = c0x0.addingProduct(a0, b0)
+        c0x1 = c0x1.addingProduct(a0, b1)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = c1x0.addingProduct(a1, b0)
+        c1x1 = c1x1.addingProduct(a1, b1)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = c2x0.addingProduct(a2, b0)
+        c2x1 = c2x1.addingProduct(a2, b1)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = c3x0.addingProduct(a3, b0)
+        c3x1 = c3x1.addingProduct(a3, b1)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = c4x0.addingProduct(a4, b0)
+        c4x1 = c4x1.addingProduct(a4, b1)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = c5x0.addingProduct(a5, b0)
+        c5x1 = c5x1.addingProduct(a5, b1)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = c6x0.addingProduct(a6, b0)
+        c6x1 = c6x1.addingProduct(a6, b1)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = c7x0.addingProduct(a7, b0)
+        c7x1 = c7x1.addingProduct(a7, b1)
+        aPointer += 8
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c0x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c1x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c2x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c3x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c4x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c5x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c6x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c7x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: (c0x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c0x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c1x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c1x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c2x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c2x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c3x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c3x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c4x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c4x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c5x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c5x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c6x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c6x1 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c7x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: (c7x1 * scale).addingProduct(
                 betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
     }
