@@ -28,7 +28,7 @@ enum FloatGemmBlocking {
     /// Columns of C per micro-kernel call (NR): whole SIMD16<Float> vectors.
     static var columnTile: Int { 32 }
     /// Largest depth (k) block (KC): one B̂ micro-panel is depthBlock × columnTile floats.
-    static var depthBlock: Int { 256 }
+    static var depthBlock: Int { 512 }
     /// Row micro-panels of op(A) packed at a time (MC = rowTile · this): Â stays in L2.
     static var rowTilesPerBlock: Int { 24 }
     /// Columns of op(B) packed at a time (NC, a multiple of columnTile): B̂ stays in L2/L3.
@@ -286,53 +286,62 @@ private func packFloatB(
     into packed: UnsafeMutablePointer<Float>
 ) {
     let columnTile = FloatGemmBlocking.columnTile
+    if !transpose {
+        // op(B)[p, j] = b[p·ldb + j]: read each row of the block front to back (sequential
+        // for the prefetcher), scattering its columnTile-wide pieces over the micro-panels.
+        let wholePanels = columns / columnTile
+        let panelStride = depth * columnTile
+        for p in 0..<depth {
+            let source = UnsafeRawPointer(b + p * ldb)
+            let target = UnsafeMutableRawPointer(packed + p * columnTile)
+            for panelIndex in 0..<wholePanels {
+                for vector in 0..<(columnTile / 16) {
+                    target.storeBytes(
+                        of: source.loadUnaligned(
+                            fromByteOffset: (panelIndex * columnTile + vector * 16) * 4,
+                            as: SIMD16<Float>.self),
+                        toByteOffset: (panelIndex * panelStride + vector * 16) * 4,
+                        as: SIMD16<Float>.self)
+                }
+            }
+        }
+        let edgeStart = wholePanels * columnTile
+        if edgeStart < columns {
+            let width = columns - edgeStart
+            let panel = packed + wholePanels * panelStride
+            for p in 0..<depth {
+                let source = b + p * ldb + edgeStart
+                let row = panel + p * columnTile
+                for j in 0..<width { row[j] = source[j] }
+                for j in width..<columnTile { row[j] = 0 }
+            }
+        }
+        return
+    }
     var panel = packed
     var panelStart = 0
     while panelStart < columns {
         let width = min(columnTile, columns - panelStart)
-        if !transpose {
-            var source = b + panelStart
-            if width == columnTile {
-                let target = UnsafeMutableRawPointer(panel)
-                for p in 0..<depth {
-                    let row = UnsafeRawPointer(source)
-                    for vector in 0..<(columnTile / 16) {
-                        target.storeBytes(
-                            of: row.loadUnaligned(fromByteOffset: vector * 64, as: SIMD16<Float>.self),
-                            toByteOffset: (p * columnTile + vector * 16) * 4, as: SIMD16<Float>.self)
-                    }
-                    source += ldb
+        // op(B)[p, j] = b[j·ldb + p]: whole 16×16 blocks go through a SIMD transpose.
+        var transposed = 0
+        if width == columnTile {
+            while transposed + 16 <= depth {
+                for half in stride(from: 0, to: columnTile, by: 16) {
+                    transposeFloat16x16(
+                        source: b + (panelStart + half) * ldb + transposed, sourceStride: ldb,
+                        target: panel + transposed * columnTile + half,
+                        targetStride: columnTile)
                 }
-            } else {
-                for p in 0..<depth {
-                    let row = panel + p * columnTile
-                    for j in 0..<width { row[j] = source[j] }
-                    for j in width..<columnTile { row[j] = 0 }
-                    source += ldb
-                }
+                transposed += 16
             }
-        } else {
-            // op(B)[p, j] = b[j·ldb + p]: whole 16×16 blocks go through a SIMD transpose.
-            var transposed = 0
-            if width == columnTile {
-                while transposed + 16 <= depth {
-                    for half in stride(from: 0, to: columnTile, by: 16) {
-                        transposeFloat16x16(
-                            source: b + (panelStart + half) * ldb + transposed, sourceStride: ldb,
-                            target: panel + transposed * columnTile + half,
-                            targetStride: columnTile)
-                    }
-                    transposed += 16
-                }
-            }
-            for j in 0..<width {
-                let source = b + (panelStart + j) * ldb
-                for p in transposed..<depth { panel[p * columnTile + j] = source[p] }
-            }
-            if width < columnTile {
-                for p in 0..<depth {
-                    for j in width..<columnTile { panel[p * columnTile + j] = 0 }
-                }
+        }
+        for j in 0..<width {
+            let source = b + (panelStart + j) * ldb
+            for p in transposed..<depth { panel[p * columnTile + j] = source[p] }
+        }
+        if width < columnTile {
+            for p in 0..<depth {
+                for j in width..<columnTile { panel[p * columnTile + j] = 0 }
             }
         }
         panel += depth * columnTile
