@@ -322,27 +322,30 @@ private func packFloatB(
     var panelStart = 0
     while panelStart < columns {
         let width = min(columnTile, columns - panelStart)
-        // op(B)[p, j] = b[j·ldb + p]: whole 16×16 blocks go through a SIMD transpose.
-        var transposed = 0
-        if width == columnTile {
-            while transposed + 16 <= depth {
-                for half in stride(from: 0, to: columnTile, by: 16) {
+        // op(B)[p, j] = b[j·ldb + p]: 16×16 blocks go through a SIMD transpose (missing
+        // rows of a narrow edge panel read as zeros); the last depth % 16 steps one by one.
+        let wholeDepth = depth / 16 * 16
+        for half in stride(from: 0, to: columnTile, by: 16) {
+            let rows = min(16, width - half)
+            var p = 0
+            while p < wholeDepth {
+                if rows > 0 {
                     transposeFloat16x16(
-                        source: b + (panelStart + half) * ldb + transposed, sourceStride: ldb,
-                        target: panel + transposed * columnTile + half,
-                        targetStride: columnTile)
+                        source: b + (panelStart + half) * ldb + p, sourceStride: ldb, rows: rows,
+                        target: panel + p * columnTile + half, targetStride: columnTile,
+                        lanes: 16)
+                } else {
+                    for step in p..<(p + 16) {
+                        (panel + step * columnTile + half).update(repeating: 0, count: 16)
+                    }
                 }
-                transposed += 16
+                p += 16
             }
         }
-        for j in 0..<width {
-            let source = b + (panelStart + j) * ldb
-            for p in transposed..<depth { panel[p * columnTile + j] = source[p] }
-        }
-        if width < columnTile {
-            for p in 0..<depth {
-                for j in width..<columnTile { panel[p * columnTile + j] = 0 }
-            }
+        for p in wholeDepth..<depth {
+            let row = panel + p * columnTile
+            for j in 0..<width { row[j] = b[(panelStart + j) * ldb + p] }
+            for j in width..<columnTile { row[j] = 0 }
         }
         panel += depth * columnTile
         panelStart += columnTile
@@ -369,14 +372,21 @@ private func packFloatA(
                 source += lda
             }
         } else {
-            for i in 0..<height {
-                let source = a + (panelStart + i) * lda
-                for p in 0..<depth { panel[p * rowTile + i] = source[p] }
+            // op(A)[i, p] = a[i·lda + p]: 16×16 SIMD transposes (rows past `height` read as
+            // zeros, only rowTile lanes stored); the last depth % 16 steps one by one.
+            let wholeDepth = depth / 16 * 16
+            let source = a + panelStart * lda
+            var p = 0
+            while p < wholeDepth {
+                transposeFloat16x16(
+                    source: source + p, sourceStride: lda, rows: height,
+                    target: panel + p * rowTile, targetStride: rowTile, lanes: rowTile)
+                p += 16
             }
-            if height < rowTile {
-                for p in 0..<depth {
-                    for i in height..<rowTile { panel[p * rowTile + i] = 0 }
-                }
+            for p in wholeDepth..<depth {
+                let target = panel + p * rowTile
+                for i in 0..<height { target[i] = source[i * lda + p] }
+                for i in height..<rowTile { target[i] = 0 }
             }
         }
         panel += depth * rowTile
@@ -490,34 +500,53 @@ private func floatMicroKernel(
     }
 }
 
-/// Transposes a 16×16 block: target[p·targetStride + j] = source[j·sourceStride + p] for
-/// j, p in 0..<16. Four rounds of even/odd unzipping (each a two-source permute); each round
-/// rotates the 8-bit (row, column) index right by one bit, so four rounds swap row and column.
+/// Transposes a 16×16 block: target[p·targetStride + i] = source[i·sourceStride + p] for
+/// p in 0..<16 and i in 0..<lanes, where source rows i ≥ `rows` read as zeros (rows ≤ 16,
+/// lanes ∈ {16, 14, 8} or any count ≤ 16). Four rounds of even/odd unzipping, each a
+/// two-source permute: each round rotates the 8-bit (row, column) index right by one bit, so
+/// after four rounds row and column have swapped.
 @inline(__always)
 private func transposeFloat16x16(
-    source: UnsafePointer<Float>, sourceStride: Int, target: UnsafeMutablePointer<Float>,
-    targetStride: Int
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
+    target: UnsafeMutablePointer<Float>, targetStride: Int, lanes: Int
 ) {
     let from = UnsafeRawPointer(source)
     let to = UnsafeMutableRawPointer(target)
     let fromRow = sourceStride * MemoryLayout<Float>.stride
     let toRow = targetStride * MemoryLayout<Float>.stride
-    let row0 = from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self)
-    let row1 = from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self)
-    let row2 = from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self)
-    let row3 = from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self)
-    let row4 = from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self)
-    let row5 = from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self)
-    let row6 = from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self)
-    let row7 = from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self)
-    let row8 = from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Float>.self)
-    let row9 = from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Float>.self)
-    let row10 = from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Float>.self)
-    let row11 = from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Float>.self)
-    let row12 = from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Float>.self)
-    let row13 = from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Float>.self)
-    let row14 = from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Float>.self)
-    let row15 = from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Float>.self)
+    let zero = SIMD16<Float>()
+    let row0 =
+        0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self) : zero
+    let row1 =
+        1 < rows ? from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self) : zero
+    let row2 =
+        2 < rows ? from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self) : zero
+    let row3 =
+        3 < rows ? from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self) : zero
+    let row4 =
+        4 < rows ? from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self) : zero
+    let row5 =
+        5 < rows ? from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self) : zero
+    let row6 =
+        6 < rows ? from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self) : zero
+    let row7 =
+        7 < rows ? from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self) : zero
+    let row8 =
+        8 < rows ? from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Float>.self) : zero
+    let row9 =
+        9 < rows ? from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Float>.self) : zero
+    let row10 =
+        10 < rows ? from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Float>.self) : zero
+    let row11 =
+        11 < rows ? from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Float>.self) : zero
+    let row12 =
+        12 < rows ? from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Float>.self) : zero
+    let row13 =
+        13 < rows ? from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Float>.self) : zero
+    let row14 =
+        14 < rows ? from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Float>.self) : zero
+    let row15 =
+        15 < rows ? from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Float>.self) : zero
     let pair0x0 = SIMD32<Float>(lowHalf: row0, highHalf: row1)
     let round0x0 = pair0x0.evenHalf
     let round0x8 = pair0x0.oddHalf
@@ -614,22 +643,44 @@ private func transposeFloat16x16(
     let pair3x7 = SIMD32<Float>(lowHalf: round2x14, highHalf: round2x15)
     let round3x7 = pair3x7.evenHalf
     let round3x15 = pair3x7.oddHalf
-    to.storeBytes(of: round3x0, toByteOffset: 0 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x1, toByteOffset: 1 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x2, toByteOffset: 2 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x3, toByteOffset: 3 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x4, toByteOffset: 4 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x5, toByteOffset: 5 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x6, toByteOffset: 6 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x7, toByteOffset: 7 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x8, toByteOffset: 8 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x9, toByteOffset: 9 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x10, toByteOffset: 10 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x11, toByteOffset: 11 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x12, toByteOffset: 12 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x13, toByteOffset: 13 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x14, toByteOffset: 14 * toRow, as: SIMD16<Float>.self)
-    to.storeBytes(of: round3x15, toByteOffset: 15 * toRow, as: SIMD16<Float>.self)
+    storeFloatLanes(round3x0, count: lanes, to: to + 0 * toRow)
+    storeFloatLanes(round3x1, count: lanes, to: to + 1 * toRow)
+    storeFloatLanes(round3x2, count: lanes, to: to + 2 * toRow)
+    storeFloatLanes(round3x3, count: lanes, to: to + 3 * toRow)
+    storeFloatLanes(round3x4, count: lanes, to: to + 4 * toRow)
+    storeFloatLanes(round3x5, count: lanes, to: to + 5 * toRow)
+    storeFloatLanes(round3x6, count: lanes, to: to + 6 * toRow)
+    storeFloatLanes(round3x7, count: lanes, to: to + 7 * toRow)
+    storeFloatLanes(round3x8, count: lanes, to: to + 8 * toRow)
+    storeFloatLanes(round3x9, count: lanes, to: to + 9 * toRow)
+    storeFloatLanes(round3x10, count: lanes, to: to + 10 * toRow)
+    storeFloatLanes(round3x11, count: lanes, to: to + 11 * toRow)
+    storeFloatLanes(round3x12, count: lanes, to: to + 12 * toRow)
+    storeFloatLanes(round3x13, count: lanes, to: to + 13 * toRow)
+    storeFloatLanes(round3x14, count: lanes, to: to + 14 * toRow)
+    storeFloatLanes(round3x15, count: lanes, to: to + 15 * toRow)
+}
+
+/// Stores the first `count` lanes of `vector` (count ≤ 16) at `target`.
+@inline(__always)
+private func storeFloatLanes(
+    _ vector: SIMD16<Float>, count: Int, to target: UnsafeMutableRawPointer
+) {
+    switch count {
+    case 16:
+        target.storeBytes(of: vector, as: SIMD16<Float>.self)
+    case 14:
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
+        target.storeBytes(of: vector.highHalf.lowHalf, toByteOffset: 32, as: SIMD4<Float>.self)
+        target.storeBytes(
+            of: vector.highHalf.highHalf.lowHalf, toByteOffset: 48, as: SIMD2<Float>.self)
+    case 8:
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
+    default:
+        for lane in 0..<count {
+            target.storeBytes(of: vector[lane], toByteOffset: lane * 4, as: Float.self)
+        }
+    }
 }
 
 /// The register-tiled micro-kernel: C[14×32] = alpha · Â · B̂ + beta · C, where Â is a packed
