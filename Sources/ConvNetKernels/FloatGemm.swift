@@ -250,9 +250,17 @@ private func floatGemmSerial(
                                 rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
                                 alpha: alpha, beta: blockBeta, c: cTile, ldc: ldc)
                         } else {
-                            floatMicroKernel(
-                                rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
-                                alpha: alpha, beta: 0, c: tile, ldc: columnTile)
+                            // An edge tile: compute into `tile`, then merge the valid part.
+                            if tileColumns <= 16 {
+                                // Narrow right edge: only the left half of the B̂ micro-panel.
+                                floatHalfWidthMicroKernel(
+                                    rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
+                                    alpha: alpha, beta: 0, c: tile, ldc: columnTile)
+                            } else {
+                                floatMicroKernel(
+                                    rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
+                                    alpha: alpha, beta: 0, c: tile, ldc: columnTile)
+                            }
                             for i in 0..<tileRows {
                                 let cRow = cTile + i * ldc
                                 let tileRow = tile + i * columnTile
@@ -495,6 +503,24 @@ private func floatMicroKernel(
             ldc: ldc)
     } else {
         floatMicroKernel8x32(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    }
+}
+
+/// Calls the half-width (16-column) micro-kernel with `rows` (rowTile or narrowRowTile) rows;
+/// it reads the left 16 columns of a [depth × columnTile] B̂ micro-panel.
+@inline(__always)
+private func floatHalfWidthMicroKernel(
+    rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if rows == 14 {
+        floatMicroKernel14x16(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    } else {
+        floatMicroKernel8x16(
             depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
             ldc: ldc)
     }
@@ -1080,5 +1106,273 @@ private func floatMicroKernel8x32(
             of: (c7x1 * scale).addingProduct(
                 betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[14×16] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 14] (the 14 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32] of which the first 16 columns are used. The 14×1
+/// accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel14x16(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>()
+    var c8x0 = SIMD16<Float>()
+    var c9x0 = SIMD16<Float>()
+    var c10x0 = SIMD16<Float>()
+    var c11x0 = SIMD16<Float>()
+    var c12x0 = SIMD16<Float>()
+    var c13x0 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = c0x0.addingProduct(a0, b0)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = c1x0.addingProduct(a1, b0)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = c2x0.addingProduct(a2, b0)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = c3x0.addingProduct(a3, b0)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = c4x0.addingProduct(a4, b0)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = c5x0.addingProduct(a5, b0)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = c6x0.addingProduct(a6, b0)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = c7x0.addingProduct(a7, b0)
+        let a8 = SIMD16<Float>(repeating: aPointer[8])
+        c8x0 = c8x0.addingProduct(a8, b0)
+        let a9 = SIMD16<Float>(repeating: aPointer[9])
+        c9x0 = c9x0.addingProduct(a9, b0)
+        let a10 = SIMD16<Float>(repeating: aPointer[10])
+        c10x0 = c10x0.addingProduct(a10, b0)
+        let a11 = SIMD16<Float>(repeating: aPointer[11])
+        c11x0 = c11x0.addingProduct(a11, b0)
+        let a12 = SIMD16<Float>(repeating: aPointer[12])
+        c12x0 = c12x0.addingProduct(a12, b0)
+        let a13 = SIMD16<Float>(repeating: aPointer[13])
+        c13x0 = c13x0.addingProduct(a13, b0)
+        aPointer += 14
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c8x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c9x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c10x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c11x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c12x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c13x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: (c0x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c1x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c2x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c3x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c4x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c5x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c6x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c7x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c8x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c9x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c10x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c11x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c12x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c13x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[8×16] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 8] (the 8 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32] of which the first 16 columns are used. The 8×1
+/// accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel8x16(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = c0x0.addingProduct(a0, b0)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = c1x0.addingProduct(a1, b0)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = c2x0.addingProduct(a2, b0)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = c3x0.addingProduct(a3, b0)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = c4x0.addingProduct(a4, b0)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = c5x0.addingProduct(a5, b0)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = c6x0.addingProduct(a6, b0)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = c7x0.addingProduct(a7, b0)
+        aPointer += 8
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: (c0x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c1x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c2x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c3x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c4x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c5x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c6x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: (c7x0 * scale).addingProduct(
+                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
     }
 }
