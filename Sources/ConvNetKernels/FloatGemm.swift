@@ -63,6 +63,21 @@ extension Float {
     }
 }
 
+/// accumulator + x · y, lane by lane, as one fused multiply-add instruction (vfmadd231ps) when
+/// the kernels are built with -march=native. A portable x86-64 build has no FMA instructions,
+/// where `addingProduct` would call `fmaf` once per lane, so Package.swift defines
+/// CONVNET_PORTABLE there and this multiplies, then adds (arm64 always has FMA).
+@inline(__always)
+private func floatMultiplyAdd(
+    _ accumulator: SIMD16<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>
+) -> SIMD16<Float> {
+    #if CONVNET_PORTABLE && arch(x86_64)
+    return accumulator + x * y
+    #else
+    return accumulator.addingProduct(x, y)
+    #endif
+}
+
 /// How a product is split between threads.
 private enum FloatGemmSplit {
     /// One thread does everything.
@@ -738,47 +753,47 @@ private func floatMicroKernel14x32(
         let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
         let b1 = bPointer.load(fromByteOffset: 64, as: SIMD16<Float>.self)
         let a0 = SIMD16<Float>(repeating: aPointer[0])
-        c0x0 = c0x0.addingProduct(a0, b0)
-        c0x1 = c0x1.addingProduct(a0, b1)
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        c0x1 = floatMultiplyAdd(c0x1, a0, b1)
         let a1 = SIMD16<Float>(repeating: aPointer[1])
-        c1x0 = c1x0.addingProduct(a1, b0)
-        c1x1 = c1x1.addingProduct(a1, b1)
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        c1x1 = floatMultiplyAdd(c1x1, a1, b1)
         let a2 = SIMD16<Float>(repeating: aPointer[2])
-        c2x0 = c2x0.addingProduct(a2, b0)
-        c2x1 = c2x1.addingProduct(a2, b1)
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        c2x1 = floatMultiplyAdd(c2x1, a2, b1)
         let a3 = SIMD16<Float>(repeating: aPointer[3])
-        c3x0 = c3x0.addingProduct(a3, b0)
-        c3x1 = c3x1.addingProduct(a3, b1)
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        c3x1 = floatMultiplyAdd(c3x1, a3, b1)
         let a4 = SIMD16<Float>(repeating: aPointer[4])
-        c4x0 = c4x0.addingProduct(a4, b0)
-        c4x1 = c4x1.addingProduct(a4, b1)
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        c4x1 = floatMultiplyAdd(c4x1, a4, b1)
         let a5 = SIMD16<Float>(repeating: aPointer[5])
-        c5x0 = c5x0.addingProduct(a5, b0)
-        c5x1 = c5x1.addingProduct(a5, b1)
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        c5x1 = floatMultiplyAdd(c5x1, a5, b1)
         let a6 = SIMD16<Float>(repeating: aPointer[6])
-        c6x0 = c6x0.addingProduct(a6, b0)
-        c6x1 = c6x1.addingProduct(a6, b1)
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        c6x1 = floatMultiplyAdd(c6x1, a6, b1)
         let a7 = SIMD16<Float>(repeating: aPointer[7])
-        c7x0 = c7x0.addingProduct(a7, b0)
-        c7x1 = c7x1.addingProduct(a7, b1)
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        c7x1 = floatMultiplyAdd(c7x1, a7, b1)
         let a8 = SIMD16<Float>(repeating: aPointer[8])
-        c8x0 = c8x0.addingProduct(a8, b0)
-        c8x1 = c8x1.addingProduct(a8, b1)
+        c8x0 = floatMultiplyAdd(c8x0, a8, b0)
+        c8x1 = floatMultiplyAdd(c8x1, a8, b1)
         let a9 = SIMD16<Float>(repeating: aPointer[9])
-        c9x0 = c9x0.addingProduct(a9, b0)
-        c9x1 = c9x1.addingProduct(a9, b1)
+        c9x0 = floatMultiplyAdd(c9x0, a9, b0)
+        c9x1 = floatMultiplyAdd(c9x1, a9, b1)
         let a10 = SIMD16<Float>(repeating: aPointer[10])
-        c10x0 = c10x0.addingProduct(a10, b0)
-        c10x1 = c10x1.addingProduct(a10, b1)
+        c10x0 = floatMultiplyAdd(c10x0, a10, b0)
+        c10x1 = floatMultiplyAdd(c10x1, a10, b1)
         let a11 = SIMD16<Float>(repeating: aPointer[11])
-        c11x0 = c11x0.addingProduct(a11, b0)
-        c11x1 = c11x1.addingProduct(a11, b1)
+        c11x0 = floatMultiplyAdd(c11x0, a11, b0)
+        c11x1 = floatMultiplyAdd(c11x1, a11, b1)
         let a12 = SIMD16<Float>(repeating: aPointer[12])
-        c12x0 = c12x0.addingProduct(a12, b0)
-        c12x1 = c12x1.addingProduct(a12, b1)
+        c12x0 = floatMultiplyAdd(c12x0, a12, b0)
+        c12x1 = floatMultiplyAdd(c12x1, a12, b1)
         let a13 = SIMD16<Float>(repeating: aPointer[13])
-        c13x0 = c13x0.addingProduct(a13, b0)
-        c13x1 = c13x1.addingProduct(a13, b1)
+        c13x0 = floatMultiplyAdd(c13x0, a13, b0)
+        c13x1 = floatMultiplyAdd(c13x1, a13, b1)
         aPointer += 14
         bPointer += 128
     }
@@ -830,129 +845,157 @@ private func floatMicroKernel14x32(
     } else {
         let betaVector = SIMD16<Float>(repeating: beta)
         row.storeBytes(
-            of: (c0x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c0x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c1x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c1x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c2x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c2x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c3x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c3x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c4x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c4x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c5x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c5x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c6x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c6x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c7x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c7x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c8x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c8x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c8x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c8x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c9x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c9x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c9x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c9x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c10x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c10x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c10x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c10x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c11x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c11x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c11x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c11x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c12x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c12x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c12x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c12x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c13x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c13x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c13x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c13x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
     }
 }
@@ -980,29 +1023,29 @@ private func floatMicroKernel8x32(
         let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
         let b1 = bPointer.load(fromByteOffset: 64, as: SIMD16<Float>.self)
         let a0 = SIMD16<Float>(repeating: aPointer[0])
-        c0x0 = c0x0.addingProduct(a0, b0)
-        c0x1 = c0x1.addingProduct(a0, b1)
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        c0x1 = floatMultiplyAdd(c0x1, a0, b1)
         let a1 = SIMD16<Float>(repeating: aPointer[1])
-        c1x0 = c1x0.addingProduct(a1, b0)
-        c1x1 = c1x1.addingProduct(a1, b1)
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        c1x1 = floatMultiplyAdd(c1x1, a1, b1)
         let a2 = SIMD16<Float>(repeating: aPointer[2])
-        c2x0 = c2x0.addingProduct(a2, b0)
-        c2x1 = c2x1.addingProduct(a2, b1)
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        c2x1 = floatMultiplyAdd(c2x1, a2, b1)
         let a3 = SIMD16<Float>(repeating: aPointer[3])
-        c3x0 = c3x0.addingProduct(a3, b0)
-        c3x1 = c3x1.addingProduct(a3, b1)
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        c3x1 = floatMultiplyAdd(c3x1, a3, b1)
         let a4 = SIMD16<Float>(repeating: aPointer[4])
-        c4x0 = c4x0.addingProduct(a4, b0)
-        c4x1 = c4x1.addingProduct(a4, b1)
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        c4x1 = floatMultiplyAdd(c4x1, a4, b1)
         let a5 = SIMD16<Float>(repeating: aPointer[5])
-        c5x0 = c5x0.addingProduct(a5, b0)
-        c5x1 = c5x1.addingProduct(a5, b1)
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        c5x1 = floatMultiplyAdd(c5x1, a5, b1)
         let a6 = SIMD16<Float>(repeating: aPointer[6])
-        c6x0 = c6x0.addingProduct(a6, b0)
-        c6x1 = c6x1.addingProduct(a6, b1)
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        c6x1 = floatMultiplyAdd(c6x1, a6, b1)
         let a7 = SIMD16<Float>(repeating: aPointer[7])
-        c7x0 = c7x0.addingProduct(a7, b0)
-        c7x1 = c7x1.addingProduct(a7, b1)
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        c7x1 = floatMultiplyAdd(c7x1, a7, b1)
         aPointer += 8
         bPointer += 128
     }
@@ -1036,75 +1079,91 @@ private func floatMicroKernel8x32(
     } else {
         let betaVector = SIMD16<Float>(repeating: beta)
         row.storeBytes(
-            of: (c0x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c0x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c1x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c1x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c2x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c2x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c3x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c3x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c4x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c4x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c5x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c5x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c6x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c6x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c7x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row.storeBytes(
-            of: (c7x1 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
             toByteOffset: 64, as: SIMD16<Float>.self)
     }
 }
@@ -1138,33 +1197,33 @@ private func floatMicroKernel14x16(
     for _ in 0..<depth {
         let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
         let a0 = SIMD16<Float>(repeating: aPointer[0])
-        c0x0 = c0x0.addingProduct(a0, b0)
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
         let a1 = SIMD16<Float>(repeating: aPointer[1])
-        c1x0 = c1x0.addingProduct(a1, b0)
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
         let a2 = SIMD16<Float>(repeating: aPointer[2])
-        c2x0 = c2x0.addingProduct(a2, b0)
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
         let a3 = SIMD16<Float>(repeating: aPointer[3])
-        c3x0 = c3x0.addingProduct(a3, b0)
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
         let a4 = SIMD16<Float>(repeating: aPointer[4])
-        c4x0 = c4x0.addingProduct(a4, b0)
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
         let a5 = SIMD16<Float>(repeating: aPointer[5])
-        c5x0 = c5x0.addingProduct(a5, b0)
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
         let a6 = SIMD16<Float>(repeating: aPointer[6])
-        c6x0 = c6x0.addingProduct(a6, b0)
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
         let a7 = SIMD16<Float>(repeating: aPointer[7])
-        c7x0 = c7x0.addingProduct(a7, b0)
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
         let a8 = SIMD16<Float>(repeating: aPointer[8])
-        c8x0 = c8x0.addingProduct(a8, b0)
+        c8x0 = floatMultiplyAdd(c8x0, a8, b0)
         let a9 = SIMD16<Float>(repeating: aPointer[9])
-        c9x0 = c9x0.addingProduct(a9, b0)
+        c9x0 = floatMultiplyAdd(c9x0, a9, b0)
         let a10 = SIMD16<Float>(repeating: aPointer[10])
-        c10x0 = c10x0.addingProduct(a10, b0)
+        c10x0 = floatMultiplyAdd(c10x0, a10, b0)
         let a11 = SIMD16<Float>(repeating: aPointer[11])
-        c11x0 = c11x0.addingProduct(a11, b0)
+        c11x0 = floatMultiplyAdd(c11x0, a11, b0)
         let a12 = SIMD16<Float>(repeating: aPointer[12])
-        c12x0 = c12x0.addingProduct(a12, b0)
+        c12x0 = floatMultiplyAdd(c12x0, a12, b0)
         let a13 = SIMD16<Float>(repeating: aPointer[13])
-        c13x0 = c13x0.addingProduct(a13, b0)
+        c13x0 = floatMultiplyAdd(c13x0, a13, b0)
         aPointer += 14
         bPointer += 128
     }
@@ -1202,73 +1261,87 @@ private func floatMicroKernel14x16(
     } else {
         let betaVector = SIMD16<Float>(repeating: beta)
         row.storeBytes(
-            of: (c0x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c1x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c2x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c3x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c4x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c5x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c6x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c7x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c8x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c8x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c9x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c9x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c10x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c10x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c11x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c11x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c12x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c12x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c13x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c13x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
     }
 }
@@ -1296,21 +1369,21 @@ private func floatMicroKernel8x16(
     for _ in 0..<depth {
         let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
         let a0 = SIMD16<Float>(repeating: aPointer[0])
-        c0x0 = c0x0.addingProduct(a0, b0)
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
         let a1 = SIMD16<Float>(repeating: aPointer[1])
-        c1x0 = c1x0.addingProduct(a1, b0)
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
         let a2 = SIMD16<Float>(repeating: aPointer[2])
-        c2x0 = c2x0.addingProduct(a2, b0)
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
         let a3 = SIMD16<Float>(repeating: aPointer[3])
-        c3x0 = c3x0.addingProduct(a3, b0)
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
         let a4 = SIMD16<Float>(repeating: aPointer[4])
-        c4x0 = c4x0.addingProduct(a4, b0)
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
         let a5 = SIMD16<Float>(repeating: aPointer[5])
-        c5x0 = c5x0.addingProduct(a5, b0)
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
         let a6 = SIMD16<Float>(repeating: aPointer[6])
-        c6x0 = c6x0.addingProduct(a6, b0)
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
         let a7 = SIMD16<Float>(repeating: aPointer[7])
-        c7x0 = c7x0.addingProduct(a7, b0)
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
         aPointer += 8
         bPointer += 128
     }
@@ -1336,43 +1409,51 @@ private func floatMicroKernel8x16(
     } else {
         let betaVector = SIMD16<Float>(repeating: beta)
         row.storeBytes(
-            of: (c0x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c1x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c2x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c3x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c4x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c5x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c6x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
         row += rowBytes
         row.storeBytes(
-            of: (c7x0 * scale).addingProduct(
-                betaVector, row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
     }
 }
