@@ -3,10 +3,13 @@ import PackageDescription
 import Foundation
 
 // Kernels are compiled with -Ounchecked and, unless CONVNET_PORTABLE=1 is set when building,
-// with -march=native (AVX2 / AVX-512 on x86-64). Build where you run. SwiftPM refuses unsafe
+// with -march=native (AVX2 / AVX-512 on x86-64); a portable build defines CONVNET_PORTABLE in
+// the kernels instead (FloatGemm.swift then multiplies and adds rather than calling fmaf per
+// lane, as a target without FMA instructions would). Build where you run. SwiftPM refuses unsafe
 // flags in versioned dependencies: depend on ConvNet by path or branch (see README).
 let portable = ProcessInfo.processInfo.environment["CONVNET_PORTABLE"] == "1"
-let kernelFlags: [String] = ["-Ounchecked"] + (portable ? [] : ["-Xcc", "-march=native"])
+let kernelFlags: [String] =
+    portable ? ["-Ounchecked", "-D", "CONVNET_PORTABLE"] : ["-Ounchecked", "-Xcc", "-march=native"]
 let nativeFlags: [String] = portable ? [] : ["-Xcc", "-march=native"]
 
 let package = Package(

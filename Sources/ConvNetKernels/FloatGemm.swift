@@ -1,0 +1,1469 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// A packed, register-tiled, multithreaded single-precision GEMM in the style of GotoBLAS / BLIS
+// (Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication", 2008; BLIS's
+// five-loop structure around one micro-kernel).
+//
+// Loops, outermost first (C is m×n, op(A) is m×k, op(B) is k×n):
+//   columns of C in blocks of `columnBlock`          (jc)
+//     depth in blocks of at most `depthBlock`        (pc)  pack op(B)[pc.., jc..] → B̂
+//       rows of C in blocks of `rowBlock`            (ic)  pack op(A)[ic.., pc..] → Â
+//         column micro-panels of `columnTile`        (jr)  one B̂ micro-panel, reused from L1/L2
+//           row micro-panels of `rowTile`            (ir)  micro-kernel: C tile += Â panel · B̂ panel
+// B̂ holds [depth × columnTile] micro-panels, Â holds [depth × rowTile] micro-panels; both are
+// zero-padded to whole tiles, so the micro-kernel never sees an edge. Edge tiles of C go through a
+// small scratch tile. Packing is where the four transpose combinations are handled; the
+// k-contiguous cases (op(A) = A, op(B) = Bᵀ) go through 16×16 SIMD transposes.
+// The micro-kernels at the end of the file are written out long-hand, one variable per
+// accumulator, so that the accumulators live in registers for the whole depth loop; the inner
+// step is `c = c + a · b` as a fused multiply-add on SIMD16<Float> (vfmadd231ps with AVX-512).
+
+/// Tile and block sizes of the Float GEMM, tuned on a 2-core AMD EPYC (Zen 5, AVX-512, 48 KiB
+/// L1d, 1 MiB L2 per core). AVX-512 has 32 vector registers: the rowTile × columnTile/16
+/// accumulators plus the B̂ vectors and one broadcast must fit.
+///
+/// Measured single-thread GFLOP/s (best of several runs, noisy machine), 1024³ NN:
+/// depth block 256 → 195, 512 → 215 (1024 → 210); 8×32 kernel 248 vs 14×32 241, so the
+/// 8-row kernel is the default and the 14-row one is used where it pads m less.
+enum FloatGemmBlocking {
+    /// Rows of C per micro-kernel call (MR) of the taller kernel.
+    static var rowTile: Int { 14 }
+    /// Rows of C per micro-kernel call of the default kernel (as fast per FLOP as 14 rows).
+    static var narrowRowTile: Int { 8 }
+    /// Columns of C per micro-kernel call (NR): whole SIMD16<Float> vectors.
+    static var columnTile: Int { 32 }
+    /// Largest depth (k) block (KC): one B̂ micro-panel is depthBlock × columnTile floats.
+    static var depthBlock: Int { 512 }
+    /// Row micro-panels of op(A) packed at a time (MC = rowTile · this): Â stays in L2.
+    static var rowTilesPerBlock: Int { 24 }
+    /// Columns of op(B) packed at a time (NC, a multiple of columnTile): B̂ stays in L2/L3
+    /// (1024 and 4096 measured the same within noise).
+    static var columnBlock: Int { 32 * 64 }
+    /// The row tile for a product with m rows: narrowRowTile unless rowTile pads m less
+    /// (m = 14, 28, 42, 56, 70, ...).
+    static func rowTile(rows m: Int) -> Int {
+        let wide = (m + rowTile - 1) / rowTile * rowTile
+        let narrow = (m + narrowRowTile - 1) / narrowRowTile * narrowRowTile
+        return narrow <= wide ? narrowRowTile : rowTile
+    }
+    /// Below this many multiply-adds (m·n·k) the product runs on one thread.
+    static var parallelThreshold: Int { 1 << 21 }
+}
+
+extension Float {
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op(A) is m×k, op(B) is k×n.
+    ///
+    /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored (A is stored k×m when
+    /// `transposeA`, B is stored n×k when `transposeB`). beta == 0 overwrites C without reading
+    /// it (NaN in the old contents is ignored); alpha == 0 or k == 0 only scales C by beta.
+    /// Packed and register-tiled (`FloatGemm.swift`); large products are split between cores.
+    /// The reference it is tested against is `naiveGemm`.
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        floatGemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+}
+
+/// accumulator + x · y, lane by lane, as one fused multiply-add instruction (vfmadd231ps) when
+/// the kernels are built with -march=native. A portable x86-64 build has no FMA instructions,
+/// where `addingProduct` would call `fmaf` once per lane, so Package.swift defines
+/// CONVNET_PORTABLE there and this multiplies, then adds (arm64 always has FMA).
+@inline(__always)
+private func floatMultiplyAdd(
+    _ accumulator: SIMD16<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>
+) -> SIMD16<Float> {
+    #if CONVNET_PORTABLE && arch(x86_64)
+    return accumulator + x * y
+    #else
+    return accumulator.addingProduct(x, y)
+    #endif
+}
+
+/// How a product is split between threads.
+private enum FloatGemmSplit {
+    /// One thread does everything.
+    case none
+    /// Each part computes a contiguous range of whole column tiles of C.
+    case columns
+    /// Each part computes a contiguous range of whole row tiles of C.
+    case rows
+    /// Each part computes the full C over a contiguous range of k; parts other than the first
+    /// write into private buffers that are added into C afterwards (for small C, large k).
+    case depth
+}
+
+/// The packed GEMM behind `Float.gemm`; same contract.
+func floatGemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 || alpha == 0 {
+        scaleFloatMatrix(c, rows: m, columns: n, ldc: ldc, by: beta)
+        return
+    }
+    let rowTile = FloatGemmBlocking.rowTile(rows: m)
+    let columnTile = FloatGemmBlocking.columnTile
+    let depthBlock = FloatGemmBlocking.depthBlock
+
+    // Choose how to split between threads.
+    let threads = ThreadPool.coreCount
+    let rowTiles = (m + rowTile - 1) / rowTile
+    let columnTiles = (n + columnTile - 1) / columnTile
+    var split = FloatGemmSplit.none
+    if threads > 1, m * n * k >= FloatGemmBlocking.parallelThreshold {
+        if columnTiles >= 4 * threads {
+            split = .columns
+        } else if rowTiles >= 4 * threads {
+            split = .rows
+        } else if k >= 2 * depthBlock * threads {
+            split = .depth
+        } else if columnTiles >= threads {
+            split = .columns
+        } else if rowTiles >= threads {
+            split = .rows
+        }
+    }
+
+    switch split {
+    case .none:
+        let scratch = FloatGemmScratchPool.shared.checkOut()
+        floatGemmSerial(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile,
+            scratch: scratch)
+        FloatGemmScratchPool.shared.giveBack(scratch)
+
+    case .columns:
+        let parts = min(threads, columnTiles)
+        ThreadPool.run(parts: parts) { part in
+            let start = part * columnTiles / parts * columnTile
+            let end = min(n, (part + 1) * columnTiles / parts * columnTile)
+            let scratch = FloatGemmScratchPool.shared.checkOut()
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k,
+                alpha: alpha, a: a, lda: lda,
+                b: transposeB ? b + start * ldb : b + start, ldb: ldb,
+                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, scratch: scratch)
+            FloatGemmScratchPool.shared.giveBack(scratch)
+        }
+
+    case .rows:
+        let parts = min(threads, rowTiles)
+        ThreadPool.run(parts: parts) { part in
+            let start = part * rowTiles / parts * rowTile
+            let end = min(m, (part + 1) * rowTiles / parts * rowTile)
+            let scratch = FloatGemmScratchPool.shared.checkOut()
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k,
+                alpha: alpha, a: transposeA ? a + start : a + start * lda, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, rowTile: rowTile,
+                scratch: scratch)
+            FloatGemmScratchPool.shared.giveBack(scratch)
+        }
+
+    case .depth:
+        let parts = threads
+        // Parts 1..<parts write alpha · op(A)[:, range] · op(B)[range, :] into partial[part − 1]
+        // (each m×n, row stride n); part 0 applies beta and writes C directly.
+        let reduction = FloatGemmScratchPool.shared.checkOut()
+        let partials = reduction.partialBuffer(count: (parts - 1) * m * n)
+        ThreadPool.run(parts: parts) { part in
+            let start = part * k / parts
+            let end = (part + 1) * k / parts
+            let scratch = FloatGemmScratchPool.shared.checkOut()
+            let target = part == 0 ? c : partials + (part - 1) * m * n
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: end - start,
+                alpha: alpha, a: transposeA ? a + start * lda : a + start, lda: lda,
+                b: transposeB ? b + start : b + start * ldb, ldb: ldb,
+                beta: part == 0 ? beta : 0, c: target, ldc: part == 0 ? ldc : n,
+                rowTile: rowTile, scratch: scratch)
+            FloatGemmScratchPool.shared.giveBack(scratch)
+        }
+        for part in 1..<parts {
+            let partial = UnsafePointer(partials + (part - 1) * m * n)
+            for i in 0..<m {
+                let cRow = c + i * ldc
+                let partialRow = partial + i * n
+                for j in 0..<n { cRow[j] += partialRow[j] }
+            }
+        }
+        FloatGemmScratchPool.shared.giveBack(reduction)
+    }
+}
+
+/// C[rows×columns] = factor · C (factor == 0 writes zeros, ignoring NaN in C).
+private func scaleFloatMatrix(
+    _ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int, by factor: Float
+) {
+    if factor == 1 { return }
+    for i in 0..<rows {
+        let row = c + i * ldc
+        if factor == 0 {
+            row.update(repeating: 0, count: columns)
+        } else {
+            for j in 0..<columns { row[j] *= factor }
+        }
+    }
+}
+
+/// One thread's packed GEMM over the whole (sub)problem; same contract as `floatGemm`
+/// (requires m, n, k > 0), with micro-kernels of `rowTile` rows (`rowTile` or
+/// `narrowRowTile`). Uses `scratch`'s buffers, growing them on first use.
+private func floatGemmSerial(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowTile: Int,
+    scratch: FloatGemmScratch
+) {
+    let columnTile = FloatGemmBlocking.columnTile
+    // Equal depth blocks no larger than depthBlock (no thin remainder block).
+    let depthBlocks = (k + FloatGemmBlocking.depthBlock - 1) / FloatGemmBlocking.depthBlock
+    let depthBlock = (k + depthBlocks - 1) / depthBlocks
+    let rowBlock = min(
+        FloatGemmBlocking.rowTilesPerBlock * rowTile, (m + rowTile - 1) / rowTile * rowTile)
+    let columnBlock = min(
+        FloatGemmBlocking.columnBlock, (n + columnTile - 1) / columnTile * columnTile)
+    scratch.reserve(packedA: rowBlock * depthBlock, packedB: depthBlock * columnBlock)
+    let packedA = scratch.packedA
+    let packedB = scratch.packedB
+    let tile = scratch.tile
+
+    var columnStart = 0
+    while columnStart < n {
+        let columns = min(columnBlock, n - columnStart)
+        var depthStart = 0
+        while depthStart < k {
+            let depth = min(depthBlock, k - depthStart)
+            // The first depth block applies the caller's beta; later ones accumulate.
+            let blockBeta: Float = depthStart == 0 ? beta : 1
+            packFloatB(
+                transpose: transposeB,
+                b: transposeB
+                    ? b + columnStart * ldb + depthStart : b + depthStart * ldb + columnStart,
+                ldb: ldb, depth: depth, columns: columns, into: packedB)
+            var rowStart = 0
+            while rowStart < m {
+                let rows = min(rowBlock, m - rowStart)
+                packFloatA(
+                    transpose: transposeA,
+                    a: transposeA
+                        ? a + depthStart * lda + rowStart : a + rowStart * lda + depthStart,
+                    lda: lda, rows: rows, depth: depth, rowTile: rowTile, into: packedA)
+                var tileColumn = 0
+                while tileColumn < columns {
+                    let tileColumns = min(columnTile, columns - tileColumn)
+                    let bPanel = UnsafePointer(packedB + tileColumn * depth)
+                    var tileRow = 0
+                    while tileRow < rows {
+                        let tileRows = min(rowTile, rows - tileRow)
+                        let aPanel = UnsafePointer(packedA + tileRow * depth)
+                        let cTile = c + (rowStart + tileRow) * ldc + columnStart + tileColumn
+                        if tileRows == rowTile && tileColumns == columnTile {
+                            floatMicroKernel(
+                                rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
+                                alpha: alpha, beta: blockBeta, c: cTile, ldc: ldc)
+                        } else {
+                            // An edge tile: compute into `tile`, then merge the valid part.
+                            if tileColumns <= 16 {
+                                // Narrow right edge: only the left half of the B̂ micro-panel.
+                                floatHalfWidthMicroKernel(
+                                    rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
+                                    alpha: alpha, beta: 0, c: tile, ldc: columnTile)
+                            } else {
+                                floatMicroKernel(
+                                    rows: rowTile, depth: depth, packedA: aPanel, packedB: bPanel,
+                                    alpha: alpha, beta: 0, c: tile, ldc: columnTile)
+                            }
+                            for i in 0..<tileRows {
+                                let cRow = cTile + i * ldc
+                                let tileRow = tile + i * columnTile
+                                if blockBeta == 0 {
+                                    for j in 0..<tileColumns { cRow[j] = tileRow[j] }
+                                } else {
+                                    for j in 0..<tileColumns {
+                                        cRow[j] = tileRow[j] + blockBeta * cRow[j]
+                                    }
+                                }
+                            }
+                        }
+                        tileRow += rowTile
+                    }
+                    tileColumn += columnTile
+                }
+                rowStart += rows
+            }
+            depthStart += depth
+        }
+        columnStart += columns
+    }
+}
+
+/// Packs the block op(B)[depth × columns] (top-left at `b`) into B̂: ⌈columns / columnTile⌉
+/// micro-panels, each [depth × columnTile] with the columnTile values of one depth step
+/// adjacent, zero-padded on the right. op(B)[p, j] is b[p·ldb + j], or b[j·ldb + p] when
+/// `transpose`.
+private func packFloatB(
+    transpose: Bool, b: UnsafePointer<Float>, ldb: Int, depth: Int, columns: Int,
+    into packed: UnsafeMutablePointer<Float>
+) {
+    let columnTile = FloatGemmBlocking.columnTile
+    if !transpose {
+        // op(B)[p, j] = b[p·ldb + j]: read each row of the block front to back (sequential
+        // for the prefetcher), scattering its columnTile-wide pieces over the micro-panels.
+        let wholePanels = columns / columnTile
+        let panelStride = depth * columnTile
+        for p in 0..<depth {
+            let source = UnsafeRawPointer(b + p * ldb)
+            let target = UnsafeMutableRawPointer(packed + p * columnTile)
+            for panelIndex in 0..<wholePanels {
+                for vector in 0..<(columnTile / 16) {
+                    target.storeBytes(
+                        of: source.loadUnaligned(
+                            fromByteOffset: (panelIndex * columnTile + vector * 16) * 4,
+                            as: SIMD16<Float>.self),
+                        toByteOffset: (panelIndex * panelStride + vector * 16) * 4,
+                        as: SIMD16<Float>.self)
+                }
+            }
+        }
+        let edgeStart = wholePanels * columnTile
+        if edgeStart < columns {
+            let width = columns - edgeStart
+            let panel = packed + wholePanels * panelStride
+            for p in 0..<depth {
+                let source = b + p * ldb + edgeStart
+                let row = panel + p * columnTile
+                for j in 0..<width { row[j] = source[j] }
+                for j in width..<columnTile { row[j] = 0 }
+            }
+        }
+        return
+    }
+    var panel = packed
+    var panelStart = 0
+    while panelStart < columns {
+        let width = min(columnTile, columns - panelStart)
+        // op(B)[p, j] = b[j·ldb + p]: 16×16 blocks go through a SIMD transpose (missing
+        // rows of a narrow edge panel read as zeros); the last depth % 16 steps one by one.
+        let wholeDepth = depth / 16 * 16
+        for half in stride(from: 0, to: columnTile, by: 16) {
+            let rows = min(16, width - half)
+            var p = 0
+            while p < wholeDepth {
+                if rows > 0 {
+                    transposeFloat16x16(
+                        source: b + (panelStart + half) * ldb + p, sourceStride: ldb, rows: rows,
+                        target: panel + p * columnTile + half, targetStride: columnTile,
+                        lanes: 16)
+                } else {
+                    for step in p..<(p + 16) {
+                        (panel + step * columnTile + half).update(repeating: 0, count: 16)
+                    }
+                }
+                p += 16
+            }
+        }
+        for p in wholeDepth..<depth {
+            let row = panel + p * columnTile
+            for j in 0..<width { row[j] = b[(panelStart + j) * ldb + p] }
+            for j in width..<columnTile { row[j] = 0 }
+        }
+        panel += depth * columnTile
+        panelStart += columnTile
+    }
+}
+
+/// Packs the block op(A)[rows × depth] (top-left at `a`) into Â: ⌈rows / rowTile⌉
+/// micro-panels, each [depth × rowTile] with the rowTile values of one depth step adjacent,
+/// zero-padded at the bottom. op(A)[i, p] is a[i·lda + p], or a[p·lda + i] when `transpose`.
+private func packFloatA(
+    transpose: Bool, a: UnsafePointer<Float>, lda: Int, rows: Int, depth: Int, rowTile: Int,
+    into packed: UnsafeMutablePointer<Float>
+) {
+    var panel = packed
+    var panelStart = 0
+    while panelStart < rows {
+        let height = min(rowTile, rows - panelStart)
+        if transpose {
+            var source = a + panelStart
+            for p in 0..<depth {
+                let target = panel + p * rowTile
+                for i in 0..<height { target[i] = source[i] }
+                for i in height..<rowTile { target[i] = 0 }
+                source += lda
+            }
+        } else {
+            // op(A)[i, p] = a[i·lda + p]: 16×16 SIMD transposes (rows past `height` read as
+            // zeros, only rowTile lanes stored); the last depth % 16 steps one by one.
+            let wholeDepth = depth / 16 * 16
+            let source = a + panelStart * lda
+            var p = 0
+            while p < wholeDepth {
+                transposeFloat16x16(
+                    source: source + p, sourceStride: lda, rows: height,
+                    target: panel + p * rowTile, targetStride: rowTile, lanes: rowTile)
+                p += 16
+            }
+            for p in wholeDepth..<depth {
+                let target = panel + p * rowTile
+                for i in 0..<height { target[i] = source[i * lda + p] }
+                for i in height..<rowTile { target[i] = 0 }
+            }
+        }
+        panel += depth * rowTile
+        panelStart += rowTile
+    }
+}
+
+/// One thread's packing buffers (64-byte aligned), grown on demand and kept for reuse.
+final class FloatGemmScratch {
+    /// Â: rowBlock × depthBlock floats.
+    private(set) var packedA: UnsafeMutablePointer<Float>
+    /// B̂: depthBlock × columnBlock floats.
+    private(set) var packedB: UnsafeMutablePointer<Float>
+    /// One rowTile × columnTile tile for edge tiles of C.
+    let tile: UnsafeMutablePointer<Float>
+    /// Partial products of the depth split.
+    private var partial: UnsafeMutablePointer<Float>
+    private var capacityA = 0
+    private var capacityB = 0
+    private var capacityPartial = 0
+
+    init() {
+        packedA = Self.allocate(count: 0)
+        packedB = Self.allocate(count: 0)
+        partial = Self.allocate(count: 0)
+        tile = Self.allocate(count: FloatGemmBlocking.rowTile * FloatGemmBlocking.columnTile)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(packedA).deallocate()
+        UnsafeMutableRawPointer(packedB).deallocate()
+        UnsafeMutableRawPointer(partial).deallocate()
+        UnsafeMutableRawPointer(tile).deallocate()
+    }
+
+    /// Makes packedA hold at least `packedA` floats and packedB at least `packedB`.
+    func reserve(packedA countA: Int, packedB countB: Int) {
+        if countA > capacityA {
+            UnsafeMutableRawPointer(packedA).deallocate()
+            packedA = Self.allocate(count: countA)
+            capacityA = countA
+        }
+        if countB > capacityB {
+            UnsafeMutableRawPointer(packedB).deallocate()
+            packedB = Self.allocate(count: countB)
+            capacityB = countB
+        }
+    }
+
+    /// A buffer of at least `count` floats for partial products.
+    func partialBuffer(count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacityPartial {
+            UnsafeMutableRawPointer(partial).deallocate()
+            partial = Self.allocate(count: count)
+            capacityPartial = count
+        }
+        return partial
+    }
+
+    private static func allocate(count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 16))
+    }
+}
+
+/// The scratch buffers not in use, shared by all threads behind a mutex: each part of a GEMM
+/// checks one out and gives it back, so a steady-state call allocates nothing.
+final class FloatGemmScratchPool: @unchecked Sendable {
+    /// The process-wide pool.
+    static let shared = FloatGemmScratchPool()
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var available: [FloatGemmScratch] = []
+
+    private init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        available.reserveCapacity(64)
+    }
+
+    /// Takes a scratch set out of the pool (a new one if none is free).
+    func checkOut() -> FloatGemmScratch {
+        pthread_mutex_lock(mutex)
+        let scratch = available.popLast()
+        pthread_mutex_unlock(mutex)
+        return scratch ?? FloatGemmScratch()
+    }
+
+    /// Returns a scratch set to the pool.
+    func giveBack(_ scratch: FloatGemmScratch) {
+        pthread_mutex_lock(mutex)
+        available.append(scratch)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// Calls the micro-kernel with `rows` (rowTile or narrowRowTile) rows.
+@inline(__always)
+private func floatMicroKernel(
+    rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if rows == 14 {
+        floatMicroKernel14x32(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    } else {
+        floatMicroKernel8x32(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    }
+}
+
+/// Calls the half-width (16-column) micro-kernel with `rows` (rowTile or narrowRowTile) rows;
+/// it reads the left 16 columns of a [depth × columnTile] B̂ micro-panel.
+@inline(__always)
+private func floatHalfWidthMicroKernel(
+    rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if rows == 14 {
+        floatMicroKernel14x16(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    } else {
+        floatMicroKernel8x16(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    }
+}
+
+/// Transposes a 16×16 block: target[p·targetStride + i] = source[i·sourceStride + p] for
+/// p in 0..<16 and i in 0..<lanes, where source rows i ≥ `rows` read as zeros (rows ≤ 16,
+/// lanes ∈ {16, 14, 8} or any count ≤ 16). Four rounds of even/odd unzipping, each a
+/// two-source permute: each round rotates the 8-bit (row, column) index right by one bit, so
+/// after four rounds row and column have swapped.
+@inline(__always)
+private func transposeFloat16x16(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
+    target: UnsafeMutablePointer<Float>, targetStride: Int, lanes: Int
+) {
+    let from = UnsafeRawPointer(source)
+    let to = UnsafeMutableRawPointer(target)
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
+    let toRow = targetStride * MemoryLayout<Float>.stride
+    let zero = SIMD16<Float>()
+    let row0 =
+        0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self) : zero
+    let row1 =
+        1 < rows ? from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self) : zero
+    let row2 =
+        2 < rows ? from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self) : zero
+    let row3 =
+        3 < rows ? from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self) : zero
+    let row4 =
+        4 < rows ? from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self) : zero
+    let row5 =
+        5 < rows ? from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self) : zero
+    let row6 =
+        6 < rows ? from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self) : zero
+    let row7 =
+        7 < rows ? from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self) : zero
+    let row8 =
+        8 < rows ? from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Float>.self) : zero
+    let row9 =
+        9 < rows ? from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Float>.self) : zero
+    let row10 =
+        10 < rows ? from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Float>.self) : zero
+    let row11 =
+        11 < rows ? from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Float>.self) : zero
+    let row12 =
+        12 < rows ? from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Float>.self) : zero
+    let row13 =
+        13 < rows ? from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Float>.self) : zero
+    let row14 =
+        14 < rows ? from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Float>.self) : zero
+    let row15 =
+        15 < rows ? from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Float>.self) : zero
+    let pair0x0 = SIMD32<Float>(lowHalf: row0, highHalf: row1)
+    let round0x0 = pair0x0.evenHalf
+    let round0x8 = pair0x0.oddHalf
+    let pair0x1 = SIMD32<Float>(lowHalf: row2, highHalf: row3)
+    let round0x1 = pair0x1.evenHalf
+    let round0x9 = pair0x1.oddHalf
+    let pair0x2 = SIMD32<Float>(lowHalf: row4, highHalf: row5)
+    let round0x2 = pair0x2.evenHalf
+    let round0x10 = pair0x2.oddHalf
+    let pair0x3 = SIMD32<Float>(lowHalf: row6, highHalf: row7)
+    let round0x3 = pair0x3.evenHalf
+    let round0x11 = pair0x3.oddHalf
+    let pair0x4 = SIMD32<Float>(lowHalf: row8, highHalf: row9)
+    let round0x4 = pair0x4.evenHalf
+    let round0x12 = pair0x4.oddHalf
+    let pair0x5 = SIMD32<Float>(lowHalf: row10, highHalf: row11)
+    let round0x5 = pair0x5.evenHalf
+    let round0x13 = pair0x5.oddHalf
+    let pair0x6 = SIMD32<Float>(lowHalf: row12, highHalf: row13)
+    let round0x6 = pair0x6.evenHalf
+    let round0x14 = pair0x6.oddHalf
+    let pair0x7 = SIMD32<Float>(lowHalf: row14, highHalf: row15)
+    let round0x7 = pair0x7.evenHalf
+    let round0x15 = pair0x7.oddHalf
+    let pair1x0 = SIMD32<Float>(lowHalf: round0x0, highHalf: round0x1)
+    let round1x0 = pair1x0.evenHalf
+    let round1x8 = pair1x0.oddHalf
+    let pair1x1 = SIMD32<Float>(lowHalf: round0x2, highHalf: round0x3)
+    let round1x1 = pair1x1.evenHalf
+    let round1x9 = pair1x1.oddHalf
+    let pair1x2 = SIMD32<Float>(lowHalf: round0x4, highHalf: round0x5)
+    let round1x2 = pair1x2.evenHalf
+    let round1x10 = pair1x2.oddHalf
+    let pair1x3 = SIMD32<Float>(lowHalf: round0x6, highHalf: round0x7)
+    let round1x3 = pair1x3.evenHalf
+    let round1x11 = pair1x3.oddHalf
+    let pair1x4 = SIMD32<Float>(lowHalf: round0x8, highHalf: round0x9)
+    let round1x4 = pair1x4.evenHalf
+    let round1x12 = pair1x4.oddHalf
+    let pair1x5 = SIMD32<Float>(lowHalf: round0x10, highHalf: round0x11)
+    let round1x5 = pair1x5.evenHalf
+    let round1x13 = pair1x5.oddHalf
+    let pair1x6 = SIMD32<Float>(lowHalf: round0x12, highHalf: round0x13)
+    let round1x6 = pair1x6.evenHalf
+    let round1x14 = pair1x6.oddHalf
+    let pair1x7 = SIMD32<Float>(lowHalf: round0x14, highHalf: round0x15)
+    let round1x7 = pair1x7.evenHalf
+    let round1x15 = pair1x7.oddHalf
+    let pair2x0 = SIMD32<Float>(lowHalf: round1x0, highHalf: round1x1)
+    let round2x0 = pair2x0.evenHalf
+    let round2x8 = pair2x0.oddHalf
+    let pair2x1 = SIMD32<Float>(lowHalf: round1x2, highHalf: round1x3)
+    let round2x1 = pair2x1.evenHalf
+    let round2x9 = pair2x1.oddHalf
+    let pair2x2 = SIMD32<Float>(lowHalf: round1x4, highHalf: round1x5)
+    let round2x2 = pair2x2.evenHalf
+    let round2x10 = pair2x2.oddHalf
+    let pair2x3 = SIMD32<Float>(lowHalf: round1x6, highHalf: round1x7)
+    let round2x3 = pair2x3.evenHalf
+    let round2x11 = pair2x3.oddHalf
+    let pair2x4 = SIMD32<Float>(lowHalf: round1x8, highHalf: round1x9)
+    let round2x4 = pair2x4.evenHalf
+    let round2x12 = pair2x4.oddHalf
+    let pair2x5 = SIMD32<Float>(lowHalf: round1x10, highHalf: round1x11)
+    let round2x5 = pair2x5.evenHalf
+    let round2x13 = pair2x5.oddHalf
+    let pair2x6 = SIMD32<Float>(lowHalf: round1x12, highHalf: round1x13)
+    let round2x6 = pair2x6.evenHalf
+    let round2x14 = pair2x6.oddHalf
+    let pair2x7 = SIMD32<Float>(lowHalf: round1x14, highHalf: round1x15)
+    let round2x7 = pair2x7.evenHalf
+    let round2x15 = pair2x7.oddHalf
+    let pair3x0 = SIMD32<Float>(lowHalf: round2x0, highHalf: round2x1)
+    let round3x0 = pair3x0.evenHalf
+    let round3x8 = pair3x0.oddHalf
+    let pair3x1 = SIMD32<Float>(lowHalf: round2x2, highHalf: round2x3)
+    let round3x1 = pair3x1.evenHalf
+    let round3x9 = pair3x1.oddHalf
+    let pair3x2 = SIMD32<Float>(lowHalf: round2x4, highHalf: round2x5)
+    let round3x2 = pair3x2.evenHalf
+    let round3x10 = pair3x2.oddHalf
+    let pair3x3 = SIMD32<Float>(lowHalf: round2x6, highHalf: round2x7)
+    let round3x3 = pair3x3.evenHalf
+    let round3x11 = pair3x3.oddHalf
+    let pair3x4 = SIMD32<Float>(lowHalf: round2x8, highHalf: round2x9)
+    let round3x4 = pair3x4.evenHalf
+    let round3x12 = pair3x4.oddHalf
+    let pair3x5 = SIMD32<Float>(lowHalf: round2x10, highHalf: round2x11)
+    let round3x5 = pair3x5.evenHalf
+    let round3x13 = pair3x5.oddHalf
+    let pair3x6 = SIMD32<Float>(lowHalf: round2x12, highHalf: round2x13)
+    let round3x6 = pair3x6.evenHalf
+    let round3x14 = pair3x6.oddHalf
+    let pair3x7 = SIMD32<Float>(lowHalf: round2x14, highHalf: round2x15)
+    let round3x7 = pair3x7.evenHalf
+    let round3x15 = pair3x7.oddHalf
+    storeFloatLanes(round3x0, count: lanes, to: to + 0 * toRow)
+    storeFloatLanes(round3x1, count: lanes, to: to + 1 * toRow)
+    storeFloatLanes(round3x2, count: lanes, to: to + 2 * toRow)
+    storeFloatLanes(round3x3, count: lanes, to: to + 3 * toRow)
+    storeFloatLanes(round3x4, count: lanes, to: to + 4 * toRow)
+    storeFloatLanes(round3x5, count: lanes, to: to + 5 * toRow)
+    storeFloatLanes(round3x6, count: lanes, to: to + 6 * toRow)
+    storeFloatLanes(round3x7, count: lanes, to: to + 7 * toRow)
+    storeFloatLanes(round3x8, count: lanes, to: to + 8 * toRow)
+    storeFloatLanes(round3x9, count: lanes, to: to + 9 * toRow)
+    storeFloatLanes(round3x10, count: lanes, to: to + 10 * toRow)
+    storeFloatLanes(round3x11, count: lanes, to: to + 11 * toRow)
+    storeFloatLanes(round3x12, count: lanes, to: to + 12 * toRow)
+    storeFloatLanes(round3x13, count: lanes, to: to + 13 * toRow)
+    storeFloatLanes(round3x14, count: lanes, to: to + 14 * toRow)
+    storeFloatLanes(round3x15, count: lanes, to: to + 15 * toRow)
+}
+
+/// Stores the first `count` lanes of `vector` (count ≤ 16) at `target`.
+@inline(__always)
+private func storeFloatLanes(
+    _ vector: SIMD16<Float>, count: Int, to target: UnsafeMutableRawPointer
+) {
+    switch count {
+    case 16:
+        target.storeBytes(of: vector, as: SIMD16<Float>.self)
+    case 14:
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
+        target.storeBytes(of: vector.highHalf.lowHalf, toByteOffset: 32, as: SIMD4<Float>.self)
+        target.storeBytes(
+            of: vector.highHalf.highHalf.lowHalf, toByteOffset: 48, as: SIMD2<Float>.self)
+    case 8:
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
+    default:
+        for lane in 0..<count {
+            target.storeBytes(of: vector[lane], toByteOffset: lane * 4, as: Float.self)
+        }
+    }
+}
+
+/// The register-tiled micro-kernel: C[14×32] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 14] (the 14 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32]. The 14×2 accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel14x32(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>(); var c0x1 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>(); var c1x1 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>(); var c2x1 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>(); var c3x1 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>(); var c4x1 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>(); var c5x1 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>(); var c6x1 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>(); var c7x1 = SIMD16<Float>()
+    var c8x0 = SIMD16<Float>(); var c8x1 = SIMD16<Float>()
+    var c9x0 = SIMD16<Float>(); var c9x1 = SIMD16<Float>()
+    var c10x0 = SIMD16<Float>(); var c10x1 = SIMD16<Float>()
+    var c11x0 = SIMD16<Float>(); var c11x1 = SIMD16<Float>()
+    var c12x0 = SIMD16<Float>(); var c12x1 = SIMD16<Float>()
+    var c13x0 = SIMD16<Float>(); var c13x1 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = bPointer.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        c0x1 = floatMultiplyAdd(c0x1, a0, b1)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        c1x1 = floatMultiplyAdd(c1x1, a1, b1)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        c2x1 = floatMultiplyAdd(c2x1, a2, b1)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        c3x1 = floatMultiplyAdd(c3x1, a3, b1)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        c4x1 = floatMultiplyAdd(c4x1, a4, b1)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        c5x1 = floatMultiplyAdd(c5x1, a5, b1)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        c6x1 = floatMultiplyAdd(c6x1, a6, b1)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        c7x1 = floatMultiplyAdd(c7x1, a7, b1)
+        let a8 = SIMD16<Float>(repeating: aPointer[8])
+        c8x0 = floatMultiplyAdd(c8x0, a8, b0)
+        c8x1 = floatMultiplyAdd(c8x1, a8, b1)
+        let a9 = SIMD16<Float>(repeating: aPointer[9])
+        c9x0 = floatMultiplyAdd(c9x0, a9, b0)
+        c9x1 = floatMultiplyAdd(c9x1, a9, b1)
+        let a10 = SIMD16<Float>(repeating: aPointer[10])
+        c10x0 = floatMultiplyAdd(c10x0, a10, b0)
+        c10x1 = floatMultiplyAdd(c10x1, a10, b1)
+        let a11 = SIMD16<Float>(repeating: aPointer[11])
+        c11x0 = floatMultiplyAdd(c11x0, a11, b0)
+        c11x1 = floatMultiplyAdd(c11x1, a11, b1)
+        let a12 = SIMD16<Float>(repeating: aPointer[12])
+        c12x0 = floatMultiplyAdd(c12x0, a12, b0)
+        c12x1 = floatMultiplyAdd(c12x1, a12, b1)
+        let a13 = SIMD16<Float>(repeating: aPointer[13])
+        c13x0 = floatMultiplyAdd(c13x0, a13, b0)
+        c13x1 = floatMultiplyAdd(c13x1, a13, b1)
+        aPointer += 14
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c0x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c1x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c2x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c3x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c4x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c5x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c6x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c7x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c8x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c8x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c9x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c9x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c10x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c10x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c11x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c11x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c12x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c12x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c13x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c13x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c8x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c8x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c9x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c9x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c10x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c10x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c11x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c11x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c12x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c12x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c13x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c13x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[8×32] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 8] (the 8 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32]. The 8×2 accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel8x32(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>(); var c0x1 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>(); var c1x1 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>(); var c2x1 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>(); var c3x1 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>(); var c4x1 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>(); var c5x1 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>(); var c6x1 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>(); var c7x1 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = bPointer.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        c0x1 = floatMultiplyAdd(c0x1, a0, b1)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        c1x1 = floatMultiplyAdd(c1x1, a1, b1)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        c2x1 = floatMultiplyAdd(c2x1, a2, b1)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        c3x1 = floatMultiplyAdd(c3x1, a3, b1)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        c4x1 = floatMultiplyAdd(c4x1, a4, b1)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        c5x1 = floatMultiplyAdd(c5x1, a5, b1)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        c6x1 = floatMultiplyAdd(c6x1, a6, b1)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        c7x1 = floatMultiplyAdd(c7x1, a7, b1)
+        aPointer += 8
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c0x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c1x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c2x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c3x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c4x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c5x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c6x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(of: c7x1 * scale, toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x1 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)),
+            toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[14×16] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 14] (the 14 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32] of which the first 16 columns are used. The 14×1
+/// accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel14x16(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>()
+    var c8x0 = SIMD16<Float>()
+    var c9x0 = SIMD16<Float>()
+    var c10x0 = SIMD16<Float>()
+    var c11x0 = SIMD16<Float>()
+    var c12x0 = SIMD16<Float>()
+    var c13x0 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        let a8 = SIMD16<Float>(repeating: aPointer[8])
+        c8x0 = floatMultiplyAdd(c8x0, a8, b0)
+        let a9 = SIMD16<Float>(repeating: aPointer[9])
+        c9x0 = floatMultiplyAdd(c9x0, a9, b0)
+        let a10 = SIMD16<Float>(repeating: aPointer[10])
+        c10x0 = floatMultiplyAdd(c10x0, a10, b0)
+        let a11 = SIMD16<Float>(repeating: aPointer[11])
+        c11x0 = floatMultiplyAdd(c11x0, a11, b0)
+        let a12 = SIMD16<Float>(repeating: aPointer[12])
+        c12x0 = floatMultiplyAdd(c12x0, a12, b0)
+        let a13 = SIMD16<Float>(repeating: aPointer[13])
+        c13x0 = floatMultiplyAdd(c13x0, a13, b0)
+        aPointer += 14
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c8x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c9x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c10x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c11x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c12x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c13x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c8x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c9x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c10x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c11x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c12x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c13x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+    }
+}
+
+/// The register-tiled micro-kernel: C[8×16] = alpha · Â · B̂ + beta · C, where Â is a packed
+/// row micro-panel [depth × 8] (the 8 rows of one depth step are adjacent) and B̂ a packed
+/// column micro-panel [depth × 32] of which the first 16 columns are used. The 8×1
+/// accumulators (SIMD16 each) stay in registers;
+/// beta == 0 stores without reading C, so NaN in C's old contents is ignored.
+@inline(never)
+private func floatMicroKernel8x16(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0x0 = SIMD16<Float>()
+    var c1x0 = SIMD16<Float>()
+    var c2x0 = SIMD16<Float>()
+    var c3x0 = SIMD16<Float>()
+    var c4x0 = SIMD16<Float>()
+    var c5x0 = SIMD16<Float>()
+    var c6x0 = SIMD16<Float>()
+    var c7x0 = SIMD16<Float>()
+    var aPointer = packedA
+    var bPointer = UnsafeRawPointer(packedB)
+    for _ in 0..<depth {
+        let b0 = bPointer.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: aPointer[0])
+        c0x0 = floatMultiplyAdd(c0x0, a0, b0)
+        let a1 = SIMD16<Float>(repeating: aPointer[1])
+        c1x0 = floatMultiplyAdd(c1x0, a1, b0)
+        let a2 = SIMD16<Float>(repeating: aPointer[2])
+        c2x0 = floatMultiplyAdd(c2x0, a2, b0)
+        let a3 = SIMD16<Float>(repeating: aPointer[3])
+        c3x0 = floatMultiplyAdd(c3x0, a3, b0)
+        let a4 = SIMD16<Float>(repeating: aPointer[4])
+        c4x0 = floatMultiplyAdd(c4x0, a4, b0)
+        let a5 = SIMD16<Float>(repeating: aPointer[5])
+        c5x0 = floatMultiplyAdd(c5x0, a5, b0)
+        let a6 = SIMD16<Float>(repeating: aPointer[6])
+        c6x0 = floatMultiplyAdd(c6x0, a6, b0)
+        let a7 = SIMD16<Float>(repeating: aPointer[7])
+        c7x0 = floatMultiplyAdd(c7x0, a7, b0)
+        aPointer += 8
+        bPointer += 128
+    }
+    let scale = SIMD16<Float>(repeating: alpha)
+    var row = UnsafeMutableRawPointer(c)
+    let rowBytes = ldc * MemoryLayout<Float>.stride
+    if beta == 0 {
+        row.storeBytes(of: c0x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c1x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c2x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c3x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c4x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c5x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c6x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(of: c7x0 * scale, toByteOffset: 0, as: SIMD16<Float>.self)
+    } else {
+        let betaVector = SIMD16<Float>(repeating: beta)
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c0x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c1x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c2x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c3x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c4x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c5x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c6x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+        row += rowBytes
+        row.storeBytes(
+            of: floatMultiplyAdd(
+                c7x0 * scale, betaVector,
+                row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
+            toByteOffset: 0, as: SIMD16<Float>.self)
+    }
+}

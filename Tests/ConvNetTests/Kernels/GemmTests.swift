@@ -1,0 +1,223 @@
+import Testing
+@testable import ConvNetKernels
+
+/// Checks the packed `Float.gemm` (FloatGemm.swift) against its naive twin `naiveGemm`
+/// (Double accumulation) on odd shapes, all four transpose combinations, padded strides, and
+/// several alpha/beta values, including beta == 0 over NaN.
+@Suite("Float GEMM against naiveGemm")
+struct GemmTests {
+    /// A deterministic pseudo-random generator (SplitMix64) so failures reproduce.
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// One product to check: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
+    struct Case: CustomTestStringConvertible, Sendable {
+        var m: Int, n: Int, k: Int
+        var transposeA: Bool, transposeB: Bool
+        var alpha: Float, beta: Float
+        /// Extra elements beyond the minimal row stride of A, B and C.
+        var padding: Int
+        /// Fill C with NaN before the call (only meaningful with beta == 0).
+        var nanInC: Bool
+
+        var testDescription: String {
+            "m=\(m) n=\(n) k=\(k) \(transposeA ? "T" : "N")\(transposeB ? "T" : "N") "
+                + "alpha=\(alpha) beta=\(beta) pad=\(padding)\(nanInC ? " NaN" : "")"
+        }
+    }
+
+    /// Runs one case through `Float.gemm` and `naiveGemm` and returns the largest violation of
+    /// |fast − reference| ≤ tolerance · (1 + |reference|), as a ratio (≤ 1 passes), plus
+    /// whether the padding between rows of C was left untouched.
+    static func check(_ testCase: Case, seed: UInt64) -> (worstRatio: Double, paddingIntact: Bool) {
+        var generator = SplitMix64(state: seed)
+        let (m, n, k) = (testCase.m, testCase.n, testCase.k)
+        // Stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed).
+        let aRows = testCase.transposeA ? k : m
+        let aColumns = testCase.transposeA ? m : k
+        let bRows = testCase.transposeB ? n : k
+        let bColumns = testCase.transposeB ? k : n
+        let lda = aColumns + testCase.padding
+        let ldb = bColumns + testCase.padding
+        let ldc = n + testCase.padding
+        let a = (0..<max(aRows * lda, 1)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<max(bRows * ldb, 1)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let sentinel: Float = 12345
+        var initial = [Float](repeating: sentinel, count: max(m * ldc, 1))
+        for i in 0..<m {
+            for j in 0..<n {
+                initial[i * ldc + j] =
+                    testCase.nanInC ? .nan : Float.random(in: -1...1, using: &generator)
+            }
+        }
+        var fast = initial
+        var reference = initial
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                fast.withUnsafeMutableBufferPointer { c in
+                    Float.gemm(
+                        transposeA: testCase.transposeA, transposeB: testCase.transposeB,
+                        m: m, n: n, k: k, alpha: testCase.alpha,
+                        a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                        beta: testCase.beta, c: c.baseAddress!, ldc: ldc)
+                }
+                reference.withUnsafeMutableBufferPointer { c in
+                    naiveGemm(
+                        transposeA: testCase.transposeA, transposeB: testCase.transposeB,
+                        m: m, n: n, k: k, alpha: testCase.alpha,
+                        a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                        beta: testCase.beta, c: c.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        // Float rounding grows roughly like sqrt(k) for random-sign sums.
+        let tolerance = 1e-5 * (4 + Double(k).squareRoot())
+        var worst = 0.0
+        var paddingIntact = true
+        for i in 0..<m {
+            for j in 0..<ldc {
+                let index = i * ldc + j
+                if j >= n {
+                    if fast[index] != sentinel { paddingIntact = false }
+                    continue
+                }
+                let expected = Double(reference[index])
+                let actual = Double(fast[index])
+                let ratio =
+                    actual.isFinite
+                    ? abs(actual - expected) / (tolerance * (1 + abs(expected))) : .infinity
+                worst = max(worst, ratio)
+            }
+        }
+        return (worst, paddingIntact)
+    }
+
+    static let sizes = [1, 2, 3, 7, 15, 17, 31, 33, 65, 129, 300]
+
+    /// Every (m, n, k) from `sizes` would be 1331 triples × 4 transposes; this takes a fixed,
+    /// spread-out subset: each size appears in each position, paired with small and large
+    /// partners, plus the tile-size neighbours.
+    static let shapes: [(Int, Int, Int)] = {
+        var shapes: [(Int, Int, Int)] = []
+        for (index, size) in sizes.enumerated() {
+            let partner = sizes[(index * 7 + 3) % sizes.count]
+            let other = sizes[(index * 5 + 1) % sizes.count]
+            shapes.append((size, partner, other))
+            shapes.append((partner, size, other))
+            shapes.append((other, partner, size))
+        }
+        shapes += [(1, 1, 1), (14, 32, 1), (28, 64, 256), (15, 33, 257), (13, 31, 513), (300, 300, 300)]
+        return shapes
+    }()
+
+    @Test("odd shapes, all transposes, alpha and beta", arguments: [false, true], [false, true])
+    func oddShapes(transposeA: Bool, transposeB: Bool) {
+        let scalings: [(alpha: Float, beta: Float, nanInC: Bool)] = [
+            (1, 0, true), (0.5, 1, false), (1, -0.5, false), (0.5, 0, false),
+        ]
+        for (shapeIndex, (m, n, k)) in Self.shapes.enumerated() {
+            for (scalingIndex, scaling) in scalings.enumerated() {
+                let testCase = Case(
+                    m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                    alpha: scaling.alpha, beta: scaling.beta,
+                    padding: (shapeIndex + scalingIndex) % 3 * 3, nanInC: scaling.nanInC)
+                let result = Self.check(testCase, seed: UInt64(shapeIndex * 16 + scalingIndex))
+                #expect(result.worstRatio <= 1, "\(testCase.testDescription)")
+                #expect(result.paddingIntact, "\(testCase.testDescription) wrote past n")
+            }
+        }
+    }
+
+    @Test("k == 0 scales C by beta; beta == 0 clears NaN; m or n == 0 touches nothing")
+    func degenerateSizes() {
+        var c: [Float] = [1, 2, .nan, 4]
+        let one: [Float] = [1]
+        one.withUnsafeBufferPointer { x in
+            c.withUnsafeMutableBufferPointer { c in
+                Float.gemm(
+                    transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1,
+                    a: x.baseAddress!, lda: 1, b: x.baseAddress!, ldb: 2, beta: 0,
+                    c: c.baseAddress!, ldc: 2)
+            }
+        }
+        #expect(c == [0, 0, 0, 0])
+        c = [1, 2, 3, 4]
+        one.withUnsafeBufferPointer { x in
+            c.withUnsafeMutableBufferPointer { c in
+                Float.gemm(
+                    transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1,
+                    a: x.baseAddress!, lda: 1, b: x.baseAddress!, ldb: 2, beta: -0.5,
+                    c: c.baseAddress!, ldc: 2)
+                Float.gemm(
+                    transposeA: false, transposeB: false, m: 0, n: 2, k: 3, alpha: 1,
+                    a: x.baseAddress!, lda: 1, b: x.baseAddress!, ldb: 2, beta: 0,
+                    c: c.baseAddress!, ldc: 2)
+                Float.gemm(
+                    transposeA: false, transposeB: false, m: 2, n: 0, k: 3, alpha: 1,
+                    a: x.baseAddress!, lda: 1, b: x.baseAddress!, ldb: 2, beta: 0,
+                    c: c.baseAddress!, ldc: 2)
+            }
+        }
+        #expect(c == [-0.5, -1, -1.5, -2])
+    }
+
+    /// Shapes large enough to be split between threads (by columns, by rows, and by depth),
+    /// shaped like the convolution products they stand for; checked on a sample of entries
+    /// so the naive reference stays cheap.
+    @Test(
+        "large products split between threads",
+        arguments: [
+            // (m, n, k, transposeA, transposeB)
+            (32, 4099, 147, false, false),  // forward: W · cols, split by columns
+            (32, 147, 20000, false, true),  // weight gradient: dY · colsᵀ, split by depth
+            (147, 2050, 32, true, false),  // input gradient: Wᵀ · dY
+            (300, 77, 1000, false, false),  // split by rows
+        ])
+    func largeProducts(shape: (Int, Int, Int, Bool, Bool)) {
+        let (m, n, k, transposeA, transposeB) = shape
+        var generator = SplitMix64(state: UInt64(m * n + k))
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let lda = transposeA ? m : k
+        let ldb = transposeB ? k : n
+        var c = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let original = c
+        let alpha: Float = 0.75
+        let beta: Float = 0.5
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    Float.gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        alpha: alpha, a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                        beta: beta, c: c.baseAddress!, ldc: n)
+                }
+            }
+        }
+        let tolerance = 1e-5 * (4 + Double(k).squareRoot())
+        var worst = 0.0
+        // Every row, and a stride of columns that reaches both edges of every tile.
+        for i in 0..<m {
+            for j in stride(from: i % 5, to: n, by: 5) + [n - 1] {
+                var sum = 0.0
+                for p in 0..<k {
+                    let aValue = transposeA ? a[p * lda + i] : a[i * lda + p]
+                    let bValue = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += Double(aValue) * Double(bValue)
+                }
+                let expected = Double(alpha) * sum + Double(beta) * Double(original[i * n + j])
+                let ratio = abs(Double(c[i * n + j]) - expected) / (tolerance * (1 + abs(expected)))
+                worst = max(worst, ratio)
+            }
+        }
+        #expect(worst <= 1, "m=\(m) n=\(n) k=\(k)")
+    }
+}
