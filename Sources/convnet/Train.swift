@@ -50,6 +50,12 @@ struct Train: ParsableCommand {
     @Flag(help: "Print nothing but the final result.")
     var quiet = false
 
+    @Option(help: "Run directory: metrics.csv, history.json, TensorBoard events, pictures, report.html.")
+    var out: String?
+
+    @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out.")
+    var noTensorBoard = false
+
     func run() throws {
         let preset = try ModelPreset(named: model)
         let hiddenSizes = try hidden.split(separator: ",").map { part -> Int in
@@ -95,17 +101,45 @@ struct Train: ParsableCommand {
         let solver = try Solver(
             model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
             validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
+        let dataText = "digits (bundled): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test"
+        let recorder = try RunRecorder(
+            model: model, title: "\(preset.rawValue) on the bundled 8x8 digits",
+            directory: out.map { URL(fileURLWithPath: $0) },
+            configuration: [
+                KeyValue("data", dataText), KeyValue("model", preset.rawValue),
+                KeyValue("input", "[1, 8, 8], pixels / 16"), KeyValue("seed", String(seed)),
+                KeyValue("command", CommandLine.arguments.joined(separator: " ")),
+            ],
+            hyperParameters: hyperParameters(options),
+            classNames: splits.train.classNames, progress: .standardOutput(quiet: quiet),
+            tensorBoard: !noTensorBoard)
+        recorder.attach(to: solver)
         if !quiet {
-            print("digits (bundled): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test; "
-                + "model \(preset.rawValue), \(options.updateRule), batch \(options.batchSize), \(options.epochs) epochs")
+            print("\(dataText); model \(preset.rawValue), \(options.updateRule), batch \(options.batchSize), \(options.epochs) epochs")
         }
         let started = Date()
         let history = try solver.train()
         let seconds = Date().timeIntervalSince(started)
-        let test = try solver.evaluate(splits.test.inputs, splits.test.labels)
+        let test = try recorder.finish(testInputs: splits.test.inputs, testLabels: splits.test.labels)!
         print(String(
             format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
             test.accuracy, splits.test.count, test.loss, history.bestEpoch, seconds))
+        if let out, !quiet {
+            print("run directory: \(out) (report.html, pictures, metrics.csv, history.json, TensorBoard events)")
+        }
+    }
+
+    private func hyperParameters(_ options: SolverOptions) -> [KeyValue] {
+        var pairs = [KeyValue("update rule", options.updateRule)]
+        for (key, value) in options.optimizerConfiguration.sorted(by: { $0.key < $1.key }) {
+            pairs.append(KeyValue(key, "\(value)"))
+        }
+        pairs += [
+            KeyValue("learning-rate decay", "\(options.learningRateDecay)"), KeyValue("batch size", "\(options.batchSize)"),
+            KeyValue("epochs", "\(options.epochs)"), KeyValue("L2 regularisation", "\(reg)"),
+            KeyValue("drop last batch", "\(options.dropLast)"),
+        ]
+        return pairs
     }
 
     private func trainXOR(hiddenSizes: [Int]) throws {

@@ -63,7 +63,9 @@ public final class ProgressBar {
     public static func standardOutput(quiet: Bool = false) -> ProgressBar {
         let mode: Mode = quiet ? .quiet : (isatty(STDOUT_FILENO) != 0 ? .terminal : .plain)
         return ProgressBar(mode: mode) { text in
-            FileHandle.standardOutput.write(Data(text.utf8))
+            // Through C stdio, like `print`, so that both keep their order.
+            print(text, terminator: "")
+            fflush(nil)
         }
     }
 

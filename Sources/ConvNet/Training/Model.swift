@@ -14,6 +14,9 @@ public final class Model<Scalar: KernelScalar> {
     public let inputShape: [Int]
     /// The shape of one output sample.
     public let outputShape: [Int]
+    /// How many samples of the last `lossAndGradients` batch were classified correctly (for
+    /// running accuracy in progress bars).
+    public private(set) var lastCorrectCount = 0
 
     /// Checks that the network accepts `inputShape` and that its output fits the loss.
     public init(network: Sequential<Scalar>, loss: any Loss, inputShape: [Int], regularization: Double = 0) throws {
@@ -63,6 +66,7 @@ public final class Model<Scalar: KernelScalar> {
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
         let value = try loss.evaluate(scores: scores, targets: targets)
+        lastCorrectCount = try loss.correctCount(scores: scores, targets: targets)
         _ = try network.backward(value.gradient)
         if regularization > 0 {
             let reg = Scalar(regularization)

@@ -63,9 +63,10 @@ public final class Solver<Scalar: KernelScalar> {
     public private(set) var history = TrainingHistory()
     /// Where verbose lines go (stdout by default).
     public var log: (String) -> Void = { print($0) }
-    /// Called after every step (for progress bars): (record, batch index in epoch, batches per
-    /// epoch, samples in batch).
-    public var onIteration: ((IterationRecord, Int, Int, Int) -> Void)?
+    /// Called before every epoch with (epoch, batches in it), for progress bars.
+    public var onEpochStart: ((Int, Int) -> Void)?
+    /// Called after every step, for progress bars and metric logs.
+    public var onIteration: ((StepProgress) -> Void)?
     /// Called after every epoch.
     public var onEpoch: ((EpochRecord) -> Void)?
 
@@ -137,6 +138,7 @@ public final class Solver<Scalar: KernelScalar> {
         for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
             let started = Date()
             let batches = epochBatches()
+            onEpochStart?(epoch, batches.count)
             var lossSum = 0.0
             for (batchIndex, indices) in batches.enumerated() {
                 let inputs = trainInputs.gathering(samples: indices)
@@ -153,7 +155,9 @@ public final class Solver<Scalar: KernelScalar> {
                 try optimizer.update(model.parameters)
                 history.iterations.append(record)
                 lossSum += loss
-                onIteration?(record, batchIndex + 1, batches.count, indices.count)
+                onIteration?(StepProgress(
+                    record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
+                    correct: model.lastCorrectCount))
                 if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
                     log("(iteration \(record.iteration)) loss \(format(loss, 6))")
                 }
@@ -213,6 +217,20 @@ public final class Solver<Scalar: KernelScalar> {
         let evaluation = try model.evaluate(inputs: inputs, targets: targets, batchSize: options.evaluationBatchSize)
         return (evaluation.loss, evaluation.accuracy)
     }
+}
+
+/// What `Solver.onIteration` reports after each step.
+public struct StepProgress: Sendable {
+    /// The step's record (iteration, epoch, loss, learning rate).
+    public var record: IterationRecord
+    /// 1-based batch index within the epoch.
+    public var batch: Int
+    /// Batches in the epoch.
+    public var batches: Int
+    /// Samples in this batch.
+    public var samples: Int
+    /// Samples of this batch classified correctly (before the update).
+    public var correct: Int
 }
 
 /// A number with `digits` decimals.

@@ -69,3 +69,22 @@ struct CommandLineTests {
         #expect(result.output.contains("train"))
     }
 }
+
+extension CommandLineTests {
+    @Test func trainWithRunDirectoryThenPlot() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-cli-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard let result = try run(["train", "--epochs", "2", "--out", directory.path]) else { return }
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("Epoch ") }.count == 2, "plain lines off a terminal: \(result.output)")
+        #expect(result.output.contains("test accuracy"))
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("report.html"))
+        guard let plot = try run(["plot", directory.path]) else { return }
+        #expect(plot.status == 0, "\(plot.error)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("report.html").path))
+        guard let missing = try run(["plot", directory.appendingPathComponent("nothing").path]) else { return }
+        #expect(missing.status == 1)
+        #expect(missing.error.hasPrefix("error: "))
+    }
+}

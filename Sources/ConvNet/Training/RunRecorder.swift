@@ -1,0 +1,138 @@
+import Foundation
+
+/// Watches a Solver and leaves everything a person needs to see the run: a progress bar (or
+/// one plain line per epoch), and, with a run directory, metrics.csv, history.json, run.json,
+/// TensorBoard events, the pictures (PNG + SVG) and report.html.
+///
+/// ```swift
+/// let recorder = try RunRecorder(model: model, title: "digits", directory: url)
+/// recorder.attach(to: solver)
+/// try solver.train()
+/// try recorder.finish(testInputs: x, testLabels: y)
+/// ```
+public final class RunRecorder<Scalar: KernelScalar> {
+    /// The record being built (also what is saved).
+    public private(set) var record: RunRecord
+    /// The run directory, when artifacts are written.
+    public let directory: RunDirectory?
+    private let model: Model<Scalar>
+    private let progress: ProgressBar
+    private var events: TensorBoardEventWriter?
+    private let started = Date()
+
+    /// - Parameters:
+    ///   - directory: where to write artifacts (created if missing); nil for console only.
+    ///   - progress: the console output (default: a bar on a terminal, plain lines otherwise).
+    ///   - tensorBoard: whether to write `events.out.tfevents.*` into the directory.
+    public init(
+        model: Model<Scalar>, title: String, directory: URL?, configuration: [KeyValue] = [],
+        hyperParameters: [KeyValue] = [], classNames: [String] = [],
+        progress: ProgressBar = .standardOutput(), tensorBoard: Bool = true
+    ) throws {
+        self.model = model
+        self.progress = progress
+        let summary = try ModelSummary(model.network, inputShape: model.inputShape)
+        record = RunRecord(
+            title: title, startedAt: Date(), configuration: configuration, hyperParameters: hyperParameters,
+            modelSummary: summary.layers.map {
+                ModelSummaryRow(layer: "\($0.index): \($0.layer)", outputShape: describe($0.outputShape), parameterCount: $0.parameters)
+            },
+            classNames: classNames)
+        if let directory {
+            do {
+                self.directory = try RunDirectory(url: directory, create: true)
+                if tensorBoard { events = try TensorBoardEventWriter(directory: directory) }
+            } catch let error as ReportError {
+                throw ConvNetError.fileSystem(error.description)
+            }
+        } else {
+            self.directory = nil
+        }
+    }
+
+    /// Hooks the recorder into the solver's callbacks (replacing any set before) and turns the
+    /// solver's own epoch lines off.
+    public func attach(to solver: Solver<Scalar>) {
+        solver.log = { _ in }
+        solver.onEpochStart = { [progress] epoch, batches in
+            progress.startEpoch(epoch, of: solver.options.epochs, batches: batches)
+        }
+        solver.onIteration = { [weak self] step in
+            guard let self else { return }
+            self.progress.update(
+                batch: step.batch, batchSize: step.samples, loss: step.record.loss,
+                accuracy: Double(step.correct) / Double(max(step.samples, 1)))
+            self.record.iterations.append(step.record)
+            try? self.events?.addScalars(
+                [("loss", step.record.loss), ("learning_rate", step.record.learningRate)], step: step.record.iteration)
+        }
+        solver.onEpoch = { [weak self] epoch in
+            guard let self else { return }
+            var extra: [String] = []
+            if let accuracy = epoch.trainAccuracy { extra.append("train acc " + format(accuracy, 4)) }
+            if let accuracy = epoch.validationAccuracy { extra.append("val acc " + format(accuracy, 4)) }
+            if let loss = epoch.validationLoss { extra.append("val loss " + format(loss, 4)) }
+            self.progress.finishEpoch(extra: extra.joined(separator: "  "))
+            self.record.epochs.append(epoch)
+            var scalars: [(tag: String, value: Double)] = []
+            if let accuracy = epoch.trainAccuracy { scalars.append(("accuracy/train", accuracy)) }
+            if let accuracy = epoch.validationAccuracy { scalars.append(("accuracy/val", accuracy)) }
+            if let loss = epoch.validationLoss { scalars.append(("loss/val", loss)) }
+            let step = self.record.iterations.last?.iteration ?? 0
+            try? self.events?.addScalars(scalars, step: step)
+            try? self.events?.flush()
+            try? self.directory?.write(self.record)
+        }
+    }
+
+    /// After training: evaluates the test set (when given), fills the confusion matrix, the
+    /// first layer's filters and the final metrics, saves everything and renders the pictures
+    /// and report. Returns the test evaluation.
+    @discardableResult
+    public func finish(testInputs: Tensor<Scalar>? = nil, testLabels: Tensor<Scalar>? = nil) throws -> Evaluation<Scalar>? {
+        var evaluation: Evaluation<Scalar>?
+        if let testInputs, let testLabels {
+            let result = try model.evaluate(inputs: testInputs, targets: testLabels)
+            evaluation = result
+            record.finalMetrics.testLoss = result.loss
+            record.finalMetrics.testAccuracy = result.accuracy
+            if model.loss.targetKind == .classLabels {
+                record.confusionMatrix = ConfusionMatrix.counts(scores: result.scores, labels: testLabels)
+            }
+        }
+        record.finalMetrics.totalSeconds = Date().timeIntervalSince(started)
+        if let convolution = model.network.layers.lazy.compactMap({ $0 as? Conv2D<Scalar> }).first {
+            let w = convolution.weight.value
+            record.firstLayerFilters = try? FilterBank(
+                count: w.shape[0], channels: w.shape[1], height: w.shape[2], width: w.shape[3],
+                values: w.scalars.map { Float($0.doubleValue) })
+        }
+        try events?.close()
+        if let directory {
+            do {
+                try directory.write(record)
+                _ = try directory.renderArtifacts(for: record)
+            } catch let error as ReportError {
+                throw ConvNetError.fileSystem(error.description)
+            }
+        }
+        return evaluation
+    }
+}
+
+/// Confusion counts from scores and labels.
+public enum ConfusionMatrix {
+    /// counts[true][predicted] for scores [N, C] and labels [N].
+    public static func counts<Scalar: KernelScalar>(scores: Tensor<Scalar>, labels: Tensor<Scalar>) -> [[Int]] {
+        guard scores.rank == 2 else { return [] }
+        let (count, classes) = (scores.shape[0], scores.shape[1])
+        var matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        for n in 0..<min(count, labels.count) {
+            let row = scores.scalars[(n * classes)..<((n + 1) * classes)]
+            let predicted = row.indices.max { row[$0] < row[$1] }! - n * classes
+            let truth = Int(labels.scalars[n].doubleValue)
+            if truth >= 0 && truth < classes { matrix[truth][predicted] += 1 }
+        }
+        return matrix
+    }
+}
