@@ -75,6 +75,11 @@ public final class Solver<Scalar: KernelScalar> {
     private let validationInputs: Tensor<Scalar>?
     private let validationTargets: Tensor<Scalar>?
     private var random: SeededRandom
+    /// Epochs finished so far (a resumed run starts after them).
+    public private(set) var completedEpochs = 0
+    /// The weights of the best epoch so far.
+    public private(set) var bestWeights: [Tensor<Scalar>]?
+    private var bestScore: Double?
 
     /// Validates data (shapes, label counts and ranges, finiteness) and options once.
     public init(
@@ -130,65 +135,101 @@ public final class Solver<Scalar: KernelScalar> {
         return batches
     }
 
-    /// Runs `options.epochs` epochs, then restores the best weights; returns the history.
+    /// Runs the remaining epochs up to `options.epochs` (or stops after epoch `stopAfterEpoch`,
+    /// to be resumed later), then, once all epochs are done, restores the best weights.
+    /// Returns the history.
     @discardableResult
-    public func train() throws -> TrainingHistory {
-        var bestWeights: [Tensor<Scalar>]?
-        var bestAccuracy = -Double.infinity
-        for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
-            let started = Date()
-            let batches = epochBatches()
-            onEpochStart?(epoch, batches.count)
-            var lossSum = 0.0
-            for (batchIndex, indices) in batches.enumerated() {
-                let inputs = trainInputs.gathering(samples: indices)
-                let targets = trainTargets.gathering(samples: indices)
-                let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
-                guard loss.isFinite else {
-                    throw ConvNetError.diverged(
-                        "loss is \(loss) at iteration \(history.iterations.count + 1) (epoch \(epoch)); "
-                            + "try a smaller learning rate")
-                }
-                let record = IterationRecord(
-                    iteration: history.iterations.count + 1, epoch: epoch, loss: loss,
-                    learningRate: optimizer.learningRate)
-                try optimizer.update(model.parameters)
-                history.iterations.append(record)
-                lossSum += loss
-                onIteration?(StepProgress(
-                    record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
-                    correct: model.lastCorrectCount))
-                if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
-                    log("(iteration \(record.iteration)) loss \(format(loss, 6))")
-                }
-            }
-            let seconds = Date().timeIntervalSince(started)
-            let trainAccuracy = try subsampleAccuracy()
-            var record = EpochRecord(
-                epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)), trainAccuracy: trainAccuracy,
-                validationLoss: nil, validationAccuracy: nil, seconds: seconds)
-            if let validationInputs, let validationTargets {
-                let evaluation = try model.evaluate(
-                    inputs: validationInputs, targets: validationTargets, batchSize: options.evaluationBatchSize)
-                record.validationLoss = evaluation.loss
-                record.validationAccuracy = evaluation.accuracy
-            }
-            history.epochs.append(record)
-            let score = record.validationAccuracy ?? Double(epoch)
-            if score > bestAccuracy {
-                bestAccuracy = score
-                bestWeights = model.parameters.map(\.value)
-                history.bestEpoch = epoch
-                history.bestValidationAccuracy = record.validationAccuracy
-            }
-            if options.verbose { log(Solver.epochSummary(record, of: options.epochs)) }
-            onEpoch?(record)
-            optimizer.learningRate *= options.learningRateDecay
+    public func train(stopAfterEpoch: Int? = nil) throws -> TrainingHistory {
+        let lastEpoch = min(options.epochs, stopAfterEpoch ?? options.epochs)
+        var epoch = completedEpochs + 1
+        while epoch <= lastEpoch {
+            try trainEpoch(epoch)
+            epoch += 1
         }
-        if let bestWeights {
+        if completedEpochs >= options.epochs, let bestWeights {
             for (parameter, value) in zip(model.parameters, bestWeights) { parameter.value = value }
         }
         return history
+    }
+
+    private func trainEpoch(_ epoch: Int) throws {
+        let started = Date()
+        let batches = epochBatches()
+        onEpochStart?(epoch, batches.count)
+        var lossSum = 0.0
+        for (batchIndex, indices) in batches.enumerated() {
+            let inputs = trainInputs.gathering(samples: indices)
+            let targets = trainTargets.gathering(samples: indices)
+            let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
+            guard loss.isFinite else {
+                throw ConvNetError.diverged(
+                    "loss is \(loss) at iteration \(history.iterations.count + 1) (epoch \(epoch)); "
+                        + "try a smaller learning rate")
+            }
+            let record = IterationRecord(
+                iteration: history.iterations.count + 1, epoch: epoch, loss: loss,
+                learningRate: optimizer.learningRate)
+            try optimizer.update(model.parameters)
+            history.iterations.append(record)
+            lossSum += loss
+            onIteration?(StepProgress(
+                record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
+                correct: model.lastCorrectCount))
+            if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
+                log("(iteration \(record.iteration)) loss \(format(loss, 6))")
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let trainAccuracy = try subsampleAccuracy()
+        var record = EpochRecord(
+            epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)), trainAccuracy: trainAccuracy,
+            validationLoss: nil, validationAccuracy: nil, seconds: seconds)
+        if let validationInputs, let validationTargets {
+            let evaluation = try model.evaluate(
+                inputs: validationInputs, targets: validationTargets, batchSize: options.evaluationBatchSize)
+            record.validationLoss = evaluation.loss
+            record.validationAccuracy = evaluation.accuracy
+        }
+        history.epochs.append(record)
+        let score = record.validationAccuracy ?? Double(epoch)
+        if bestScore.map({ score > $0 }) ?? true {
+            bestScore = score
+            bestWeights = model.parameters.map(\.value)
+            history.bestEpoch = epoch
+            history.bestValidationAccuracy = record.validationAccuracy
+        }
+        completedEpochs = epoch
+        optimizer.learningRate *= options.learningRateDecay
+        if options.verbose { log(Solver.epochSummary(record, of: options.epochs)) }
+        onEpoch?(record)
+    }
+
+    /// Everything besides the weights and the optimizer's buffers that a stopped run needs to
+    /// continue exactly where it stopped.
+    public var state: SolverState {
+        SolverState(
+            completedEpochs: completedEpochs, random: random, history: history,
+            learningRate: optimizer.learningRate, bestScore: bestScore)
+    }
+
+    /// Continues from `state` (and the best weights so far, when known); the model's weights
+    /// and the optimizer's buffers are restored separately.
+    public func restore(_ state: SolverState, bestWeights: [Tensor<Scalar>]? = nil) throws {
+        guard state.completedEpochs >= 0, state.completedEpochs <= options.epochs else {
+            throw ConvNetError.invalidArgument(
+                "the saved run completed \(state.completedEpochs) epochs; this run has \(options.epochs)")
+        }
+        if let bestWeights {
+            guard bestWeights.map(\.shape) == model.parameters.map(\.value.shape) else {
+                throw ConvNetError.shapeMismatch("the saved best weights do not fit this model")
+            }
+        }
+        completedEpochs = state.completedEpochs
+        random = state.random
+        history = state.history
+        optimizer.learningRate = state.learningRate
+        bestScore = state.bestScore
+        self.bestWeights = bestWeights
     }
 
     /// The classic one-line epoch summary.
@@ -217,6 +258,21 @@ public final class Solver<Scalar: KernelScalar> {
         let evaluation = try model.evaluate(inputs: inputs, targets: targets, batchSize: options.evaluationBatchSize)
         return (evaluation.loss, evaluation.accuracy)
     }
+}
+
+/// The Solver's progress, saved beside a checkpoint so that `--resume` continues a stopped run
+/// bit for bit.
+public struct SolverState: Codable, Sendable, Equatable {
+    /// Epochs finished.
+    public var completedEpochs: Int
+    /// The shuffling generator, as it stands after those epochs.
+    public var random: SeededRandom
+    /// Records so far.
+    public var history: TrainingHistory
+    /// The (decayed) learning rate for the next epoch.
+    public var learningRate: Double
+    /// The best validation accuracy so far (or the best epoch number without validation data).
+    public var bestScore: Double?
 }
 
 /// What `Solver.onIteration` reports after each step.

@@ -64,3 +64,32 @@ struct MiniBatchTests {
         #expect(stochastic.epochBatches().count == 10)
     }
 }
+
+extension MiniBatchTests {
+    /// Stopping after epoch 2 and continuing gives bit-identical weights and history to an
+    /// uninterrupted run with the same seed.
+    @Test func stoppedAndContinuedRunIsBitIdentical() throws {
+        func makeSolver() throws -> Solver<Float> {
+            let splits = try BundledData.digitsSplits(Float.self)
+            let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, seed: 5, scalar: Float.self)
+            var options = SolverOptions()
+            options.updateRule = "adam"
+            options.learningRateDecay = 0.9
+            options.batchSize = 50
+            options.epochs = 4
+            options.verbose = false
+            return try Solver(
+                model: model, trainInputs: splits.train.inputs.slicing(samples: 0..<400),
+                trainTargets: splits.train.labels.slicing(samples: 0..<400),
+                validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
+        }
+        let whole = try makeSolver()
+        try whole.train()
+        let stopped = try makeSolver()
+        try stopped.train(stopAfterEpoch: 2)
+        #expect(stopped.completedEpochs == 2 && stopped.history.epochs.count == 2)
+        try stopped.train()
+        #expect(stopped.history.iterations == whole.history.iterations)
+        #expect(stopped.model.parameters.map(\.value) == whole.model.parameters.map(\.value))
+    }
+}
