@@ -36,26 +36,6 @@ func numericGradient(at x: Tensor<Double>, step: Double = 1e-5, _ f: (Tensor<Dou
     return gradient
 }
 
-/// Central differences of Σ_j layer(x)_j · dy_j, summed as Σ_j (y₊ − y₋)_j · dy_j / 2h so that
-/// the subtraction happens element by element (far less cancellation than subtracting two
-/// large sums).
-func numericGradient(at x: Tensor<Double>, upstream: Tensor<Double>, step: Double = 1e-5, _ f: (Tensor<Double>) throws -> Tensor<Double>) rethrows -> [Double] {
-    var gradient = [Double](repeating: 0, count: x.count)
-    var moved = x
-    for i in 0..<x.count {
-        let saved = moved.scalars[i]
-        moved.scalars[i] = saved + step
-        let plus = try f(moved)
-        moved.scalars[i] = saved - step
-        let minus = try f(moved)
-        moved.scalars[i] = saved
-        var sum = 0.0
-        for j in 0..<plus.count { sum += (plus.scalars[j] - minus.scalars[j]) * upstream.scalars[j] }
-        gradient[i] = sum / (2 * step)
-    }
-    return gradient
-}
-
 /// Σ output · weights: a scalar whose gradient w.r.t. the output is `weights`.
 func weightedSum(_ output: Tensor<Double>, _ weights: Tensor<Double>) -> Double {
     zip(output.scalars, weights.scalars).reduce(0) { $0 + $1.0 * $1.1 }
