@@ -10,30 +10,16 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         self.input = input
-        var output = Tensor<Scalar>(zeros: input.shape)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                Scalar.reluForward(x.baseAddress!, y.baseAddress!, count: x.count)
-            }
-        }
-        return output
+        return mapElements(input, Scalar.reluForward)
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")
-        var inputGradient = Tensor<Scalar>(zeros: outputGradient.shape)
-        input!.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dy in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Scalar.reluBackward(input: x.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: x.count)
-                }
-            }
-        }
-        return inputGradient
+        try requireGradient(outputGradient, shape: input?.shape, layer: description)
+        return mapElements(input!, outputGradient) { Scalar.reluBackward(input: $0, $1, $2, count: $3) }
     }
 }
 
-/// Sigmoid: y = 1 / (1 + e^−x), element-wise. dx = dy · y · (1 − y).
+/// Sigmoid: y = 1 / (1 + e^−x), element-wise, any shape. dx = dy · y · (1 − y).
 public final class Sigmoid<Scalar: KernelScalar>: Layer {
     private var output: Tensor<Scalar>?
 
@@ -44,31 +30,17 @@ public final class Sigmoid<Scalar: KernelScalar>: Layer {
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        var output = Tensor<Scalar>(zeros: input.shape)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                Scalar.sigmoidForward(x.baseAddress!, y.baseAddress!, count: x.count)
-            }
-        }
-        self.output = output
-        return output
+        output = mapElements(input, Scalar.sigmoidForward)
+        return output!
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: output?.shape, layer: "Sigmoid")
-        var inputGradient = Tensor<Scalar>(zeros: outputGradient.shape)
-        output!.withUnsafeBufferPointer { y in
-            outputGradient.withUnsafeBufferPointer { dy in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Scalar.sigmoidBackward(output: y.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: y.count)
-                }
-            }
-        }
-        return inputGradient
+        try requireGradient(outputGradient, shape: output?.shape, layer: description)
+        return mapElements(output!, outputGradient) { Scalar.sigmoidBackward(output: $0, $1, $2, count: $3) }
     }
 }
 
-/// Tanh: y = tanh x, element-wise. dx = dy · (1 − y²).
+/// Tanh: y = tanh x, element-wise, any shape. dx = dy · (1 − y²).
 public final class Tanh<Scalar: KernelScalar>: Layer {
     private var output: Tensor<Scalar>?
 
@@ -79,26 +51,41 @@ public final class Tanh<Scalar: KernelScalar>: Layer {
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        var output = Tensor<Scalar>(zeros: input.shape)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                Scalar.tanhForward(x.baseAddress!, y.baseAddress!, count: x.count)
-            }
-        }
-        self.output = output
-        return output
+        output = mapElements(input, Scalar.tanhForward)
+        return output!
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: output?.shape, layer: "Tanh")
-        var inputGradient = Tensor<Scalar>(zeros: outputGradient.shape)
-        output!.withUnsafeBufferPointer { y in
-            outputGradient.withUnsafeBufferPointer { dy in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Scalar.tanhBackward(output: y.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: y.count)
-                }
+        try requireGradient(outputGradient, shape: output?.shape, layer: description)
+        return mapElements(output!, outputGradient) { Scalar.tanhBackward(output: $0, $1, $2, count: $3) }
+    }
+}
+
+/// A new tensor of `x`'s shape filled by `kernel(x, y, count)`.
+func mapElements<Scalar: KernelScalar>(
+    _ x: Tensor<Scalar>, _ kernel: (UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, Int) -> Void
+) -> Tensor<Scalar> {
+    var y = Tensor<Scalar>(zeros: x.shape)
+    x.withUnsafeBufferPointer { source in
+        y.withUnsafeMutableBufferPointer { target in
+            kernel(source.baseAddress!, target.baseAddress!, source.count)
+        }
+    }
+    return y
+}
+
+/// A new tensor of `a`'s shape filled by `kernel(a, b, result, count)`.
+func mapElements<Scalar: KernelScalar>(
+    _ a: Tensor<Scalar>, _ b: Tensor<Scalar>,
+    _ kernel: (UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, Int) -> Void
+) -> Tensor<Scalar> {
+    var result = Tensor<Scalar>(zeros: a.shape)
+    a.withUnsafeBufferPointer { first in
+        b.withUnsafeBufferPointer { second in
+            result.withUnsafeMutableBufferPointer { target in
+                kernel(first.baseAddress!, second.baseAddress!, target.baseAddress!, first.count)
             }
         }
-        return inputGradient
     }
+    return result
 }

@@ -25,6 +25,19 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "kernel \(kernelSize), stride \(stride), padding \(padding)" }
 
+    /// The geometry for a batch [N, C, H, W].
+    func geometry<Scalar: KernelScalar>(for input: Tensor<Scalar>, layer: String) throws -> WindowGeometry {
+        guard input.rank == 4 else {
+            throw ConvNetError.shapeMismatch("\(layer) expects input [N, C, H, W], found \(describe(input.shape))")
+        }
+        return try geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: layer)
+    }
+
+    /// The output shape [N, C, H', W'] of the last batch seen, for checking gradients.
+    static func outputShape(_ geometry: WindowGeometry?) -> [Int]? {
+        geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] }
+    }
+
     /// The geometry for a batch of samples of shape [C, H, W].
     func geometry(batch: Int, sampleShape: [Int], layer: String) throws -> WindowGeometry {
         guard sampleShape.count == 3 else {
@@ -65,10 +78,7 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        guard input.rank == 4 else {
-            throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
-        }
-        let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+        let g = try window.geometry(for: input, layer: description)
         geometry = g
         let outputCount = g.batch * g.channels * g.outputPlane
         if winners.count != outputCount { winners = [Int32](repeating: 0, count: outputCount) }
@@ -84,9 +94,7 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(
-            outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
-            layer: description)
+        try requireGradient(outputGradient, shape: PoolingWindow.outputShape(geometry), layer: description)
         let g = geometry!
         var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
         outputGradient.withUnsafeBufferPointer { dy in
@@ -120,10 +128,7 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        guard input.rank == 4 else {
-            throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
-        }
-        let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+        let g = try window.geometry(for: input, layer: description)
         geometry = g
         var output = Tensor<Scalar>(zeros: [g.batch, g.channels, g.outputHeight, g.outputWidth])
         input.withUnsafeBufferPointer { x in
@@ -135,9 +140,7 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(
-            outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
-            layer: description)
+        try requireGradient(outputGradient, shape: PoolingWindow.outputShape(geometry), layer: description)
         let g = geometry!
         var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
         outputGradient.withUnsafeBufferPointer { dy in
