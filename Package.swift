@@ -7,10 +7,14 @@ import Foundation
 // the kernels instead (FloatGemm.swift then multiplies and adds rather than calling fmaf per
 // lane, as a target without FMA instructions would). Build where you run. SwiftPM refuses unsafe
 // flags in versioned dependencies: depend on ConvNet by path or branch (see README).
+// On arm64 (Apple silicon) FMA and NEON are baseline, so no CPU flag is needed there.
 let portable = ProcessInfo.processInfo.environment["CONVNET_PORTABLE"] == "1"
-let kernelFlags: [String] =
-    portable ? ["-Ounchecked", "-D", "CONVNET_PORTABLE"] : ["-Ounchecked", "-Xcc", "-march=native"]
+#if arch(x86_64)
 let nativeFlags: [String] = portable ? [] : ["-Xcc", "-march=native"]
+#else
+let nativeFlags: [String] = []
+#endif
+let kernelFlags: [String] = ["-Ounchecked"] + (portable ? ["-D", "CONVNET_PORTABLE"] : nativeFlags)
 
 let package = Package(
     name: "ConvNet",
