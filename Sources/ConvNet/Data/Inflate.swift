@@ -27,6 +27,7 @@ public enum Inflate {
                 default: throw ConvNetError.invalidData("\(name): invalid DEFLATE block type 3")
                 }
             }
+            reader.alignToByte()  // gives back whole bytes read ahead
             return reader.position
         }
         return (output, end)
@@ -58,6 +59,15 @@ public enum Inflate {
             }
         }
 
+        /// Loads whole bytes while fewer than `n` bits are buffered and input remains.
+        mutating func fill(_ n: Int) {
+            while count < n && position < bytes.count {
+                buffer |= UInt64(bytes[position]) << UInt64(count)
+                position += 1
+                count += 8
+            }
+        }
+
         mutating func bits(_ n: Int) throws -> Int {
             if n == 0 { return 0 }
             try need(n)
@@ -80,6 +90,10 @@ public enum Inflate {
     struct Huffman {
         var counts = [Int](repeating: 0, count: 16)
         var symbols: [Int] = []
+        /// For codes of up to `lookupBits` bits: the next `lookupBits` input bits (LSB first)
+        /// → symbol << 4 | length, 0 when the code is longer.
+        var lookup = [UInt16](repeating: 0, count: 1 << Huffman.lookupBits)
+        static let lookupBits = 9
 
         /// Builds the code from per-symbol lengths (0 = unused); rejects over-subscribed sets.
         init(lengths: [Int], name: String) throws {
@@ -98,9 +112,36 @@ public enum Inflate {
                 symbols[offsets[length]] = symbol
                 offsets[length] += 1
             }
+            // Canonical codes (RFC 1951 §3.2.2), bit-reversed into the lookup table.
+            var nextCode = [Int](repeating: 0, count: 16)
+            var code = 0
+            for length in 1..<16 {
+                nextCode[length] = code
+                code = (code + counts[length]) << 1
+            }
+            for (symbol, length) in lengths.enumerated() where length != 0 {
+                let value = nextCode[length]
+                nextCode[length] += 1
+                guard length <= Huffman.lookupBits else { continue }
+                var reversed = 0
+                for bit in 0..<length where value & (1 << (length - 1 - bit)) != 0 { reversed |= 1 << bit }
+                var fill = 0
+                while fill < 1 << (Huffman.lookupBits - length) {
+                    lookup[reversed | fill << length] = UInt16(symbol << 4 | length)
+                    fill += 1
+                }
+            }
         }
 
         func decode(_ reader: inout BitReader) throws -> Int {
+            reader.fill(Huffman.lookupBits)
+            let entry = Int(lookup[Int(reader.buffer & UInt64((1 << Huffman.lookupBits) - 1))])
+            let length = entry & 15
+            if entry != 0 && length <= reader.count {
+                reader.buffer >>= UInt64(length)
+                reader.count -= length
+                return entry >> 4
+            }
             var code = 0, first = 0, index = 0
             for length in 1..<16 {
                 code |= try reader.bits(1)
@@ -218,12 +259,9 @@ public enum Inflate {
                 guard output.count + length <= maximum else {
                     throw ConvNetError.invalidData("\(reader.name): decompressed data exceeds \(maximum) bytes")
                 }
+                // Byte by byte: appending a slice of `output` to itself would copy the whole array.
                 let from = output.count - back
-                if back >= length {
-                    output.append(contentsOf: output[from..<(from + length)])
-                } else {
-                    for i in 0..<length { output.append(output[from + i]) }
-                }
+                for i in 0..<length { output.append(output[from + i]) }
             }
         }
     }
