@@ -84,7 +84,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         return base.appendingPathExtension("state.safetensors")
     }
 
-    /// Writes the state file atomically; buffers as F32 (`precision: .float64` for F64).
+    /// Writes the state file atomically; buffers as F32, or F64 with `float64`.
     public func write(to url: URL, float64: Bool = false) throws {
         var file = SafeTensorsFile()
         for key in optimizerState.keys.sorted() {
