@@ -51,15 +51,11 @@ public struct IDXFile: Sendable, Equatable {
         self.bytes = Array(bytes[headerSize...])
     }
 
-    /// Reads and parses a file.
+    /// Reads and parses a file, raw or gzip-compressed (recognised by its magic, whatever the
+    /// file is called).
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw ConvNetError.fileSystem("cannot read \(url.path): \(error.localizedDescription)")
-        }
-        try self.init(data: data, name: url.lastPathComponent)
+        let bytes = try readPossiblyGzipped(url)
+        try self.init(data: Data(bytes), name: url.lastPathComponent)
     }
 
     /// Serialises an unsigned-byte IDX file (for tests and exports).

@@ -29,3 +29,10 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
 
     public var state: [String: [[Scalar]]] { ["sum_of_squares": sumOfSquares.buffers] }
 }
+
+extension AdaGrad {
+    /// Restores the state captured by `state`; buffers are checked against the parameters at the next step.
+    public func restore(state: [String: [[Scalar]]]) throws {
+        try sumOfSquares.restore(state, key: "sum_of_squares", optimizer: "AdaGrad")
+    }
+}

@@ -53,3 +53,16 @@ public final class Adam<Scalar: KernelScalar>: Optimizer {
         ["first_moment": firstMoment.buffers, "second_moment": secondMoment.buffers, "step": [[Scalar(step)]]]
     }
 }
+
+extension Adam {
+    /// Restores the state captured by `state`; buffers are checked against the parameters at the next step.
+    public func restore(state: [String: [[Scalar]]]) throws {
+        let stepValue = state["step"]?.first?.first ?? 0
+        guard let steps = Int(exactly: stepValue.doubleValue), steps >= 0 else {
+            throw ConvNetError.invalidData("Adam state 'step' is \(stepValue), not a whole number ≥ 0")
+        }
+        try firstMoment.restore(state, key: "first_moment", optimizer: "Adam")
+        try secondMoment.restore(state, key: "second_moment", optimizer: "Adam")
+        step = steps
+    }
+}

@@ -10,6 +10,8 @@ public protocol Optimizer<Scalar>: AnyObject {
     func update(_ parameters: [Parameter<Scalar>]) throws
     /// The optimizer's state (moments, step count) for checkpoints, by state name.
     var state: [String: [[Scalar]]] { get }
+    /// Puts back a `state` captured earlier, to resume training (checkpoints).
+    func restore(state: [String: [[Scalar]]]) throws
 }
 
 /// Per-parameter buffers of one kind (a velocity, a moment), created on first use.
@@ -47,5 +49,21 @@ func withPointers<Scalar: KernelScalar>(
         parameter.value.withUnsafeMutableBufferPointer { w in
             body(w.baseAddress!, g.baseAddress!, w.count)
         }
+    }
+}
+
+extension Optimizer {
+    /// Restores the state captured by `state` (to resume training); the default throws.
+    public func restore(state: [String: [[Scalar]]]) throws {
+        throw ConvNetError.invalidArgument("\(type(of: self)) cannot restore its state")
+    }
+}
+
+extension SlotBuffers {
+    /// Replaces the buffers with `saved[key]` (nothing saved: fresh, as before any step); they
+    /// are checked against the parameters at the next step.
+    mutating func restore(_ saved: [String: [[Scalar]]], key: String, optimizer: String) throws {
+        let buffers = saved[key] ?? []
+        self.buffers = buffers
     }
 }

@@ -33,3 +33,10 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
 
     public var state: [String: [[Scalar]]] { ["square_average": squareAverage.buffers] }
 }
+
+extension RMSProp {
+    /// Restores the state captured by `state`; buffers are checked against the parameters at the next step.
+    public func restore(state: [String: [[Scalar]]]) throws {
+        try squareAverage.restore(state, key: "square_average", optimizer: "RMSProp")
+    }
+}

@@ -49,3 +49,11 @@ public final class SGD<Scalar: KernelScalar>: Optimizer {
 
     public var state: [String: [[Scalar]]] { ["velocity": velocity.buffers] }
 }
+
+extension SGD {
+    /// Restores the state captured by `state`; buffers are checked against the parameters at the next step.
+    public func restore(state: [String: [[Scalar]]]) throws {
+        if momentum == 0 { return }
+        try velocity.restore(state, key: "velocity", optimizer: "SGD")
+    }
+}

@@ -1,0 +1,25 @@
+extension ModelPreset {
+    /// The preset's architecture as a model spec (what its checkpoints record), for `classes`
+    /// outputs; `hiddenSizes` as in `makeModel` (mlp: every entry; three-layer net: the first).
+    /// Building the spec gives the same layers and parameter shapes as the preset; only the
+    /// weight initialisation differs, which a checkpoint does not need.
+    public func spec(classes: Int = 10, hiddenSizes: [Int] = [100]) -> ModelSpec {
+        let text: String
+        switch self {
+        case .digitsCNN:
+            text = "conv(16,k=3,p=1) relu maxpool(2) conv(32,k=3,p=1) relu maxpool(2) flatten dense(64) relu dense(\(classes))"
+        case .threeLayerConvNet:
+            text = "conv(32,k=7,p=3) relu maxpool(2) flatten dense(\(hiddenSizes.first ?? 100)) relu dense(\(classes))"
+        case .lenet5:
+            text = "conv(6,k=5,p=2) relu maxpool(2) conv(16,k=5) relu maxpool(2) flatten dense(120) relu dense(84) relu dense(\(classes))"
+        case .mlp:
+            text = "flatten " + hiddenSizes.map { "dense(\($0)) relu " }.joined() + "dense(\(classes))"
+        case .xor:
+            text = "dense(4) sigmoid dense(1) sigmoid"
+        }
+        return try! ModelSpec(parsing: text)
+    }
+
+    /// The loss the preset trains with.
+    public var lossKind: LossKind { self == .xor ? .meanSquaredError : .softmaxCrossEntropy }
+}
