@@ -184,6 +184,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     }
 }
 
+extension Conv2D {
+    /// Backward for the first layer of a network: parameter gradients only.
+    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
+        _ = try backward(outputGradient)
+    }
+}
+
 /// Grows or shrinks a workspace buffer, reusing its storage when the size is unchanged.
 func resize<Scalar: KernelScalar>(_ buffer: inout [Scalar], to count: Int) {
     if buffer.count != count {

@@ -110,3 +110,10 @@ public final class Dense<Scalar: KernelScalar>: Layer {
         return inputGradient
     }
 }
+
+extension Dense {
+    /// Backward for the first layer of a network: parameter gradients only.
+    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
+        _ = try backward(outputGradient)
+    }
+}

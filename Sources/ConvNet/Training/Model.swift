@@ -63,18 +63,22 @@ public final class Model<Scalar: KernelScalar> {
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
         let value = try loss.evaluate(scores: scores, targets: targets)
-        _ = try network.backward(value.gradient)
-        if regularization > 0 {
-            let reg = Scalar(regularization)
-            for parameter in parameters where parameter.isRegularized {
-                parameter.value.withUnsafeBufferPointer { w in
-                    parameter.gradient.withUnsafeMutableBufferPointer { g in
-                        Scalar.axpy(alpha: reg, w.baseAddress!, g.baseAddress!, count: w.count)
-                    }
+        try network.backwardParametersOnly(value.gradient)
+        addRegularizationGradient()
+        return value.loss + regularizationLoss
+    }
+
+    /// gradient += reg · W for every regularised parameter.
+    func addRegularizationGradient() {
+        guard regularization > 0 else { return }
+        let reg = Scalar(regularization)
+        for parameter in parameters where parameter.isRegularized {
+            parameter.value.withUnsafeBufferPointer { w in
+                parameter.gradient.withUnsafeMutableBufferPointer { g in
+                    Scalar.axpy(alpha: reg, w.baseAddress!, g.baseAddress!, count: w.count)
                 }
             }
         }
-        return value.loss + regularizationLoss
     }
 
     /// Scores for every sample, computed `batchSize` samples at a time.
