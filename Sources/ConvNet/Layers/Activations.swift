@@ -1,6 +1,8 @@
 /// ReLU: y = max(x, 0), element-wise, any shape. dx = dy · [x > 0].
 public final class ReLU<Scalar: KernelScalar>: Layer {
     private var input: Tensor<Scalar>?
+    private var outputs = TensorPair<Scalar>()
+    private var inputGradients = TensorPair<Scalar>()
 
     public init() {}
 
@@ -10,26 +12,31 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         self.input = input
-        var output = Tensor<Scalar>(zeros: input.shape)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                Scalar.reluForward(x.baseAddress!, y.baseAddress!, count: x.count)
-            }
-        }
-        return output
-    }
-
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")
-        var inputGradient = Tensor<Scalar>(zeros: outputGradient.shape)
-        input!.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dy in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Scalar.reluBackward(input: x.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: x.count)
+        return input.withUnsafeBufferPointer { x in
+            let x = x.baseAddress!
+            return outputs.produce(shape: input.shape) { y, count in
+                parallelRanges(count: count) { start, length in
+                    Scalar.reluForward(x + start, y + start, count: length)
                 }
             }
         }
-        return inputGradient
+    }
+
+    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        guard let input, outputGradient.shape == input.shape else {
+            try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")
+            throw ConvNetError.invalidArgument("ReLU: backward called before forward")
+        }
+        return input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                let x = x.baseAddress!, dy = dy.baseAddress!
+                return inputGradients.produce(shape: input.shape) { dx, count in
+                    parallelRanges(count: count) { start, length in
+                        Scalar.reluBackward(input: x + start, dy + start, dx + start, count: length)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -32,8 +32,11 @@ public final class Model<Scalar: KernelScalar> {
         }
     }
 
-    /// The parameters, in state_dict order.
-    public var parameters: [Parameter<Scalar>] { network.parameters }
+    /// The parameters, in state_dict order (computed once: the layers never change).
+    public var parameters: [Parameter<Scalar>] { cachedParameters }
+    private lazy var cachedParameters: [Parameter<Scalar>] = network.parameters
+    /// d loss / d scores, reused across steps (softmax cross-entropy fast path).
+    private var scoreGradients = TensorPair<Scalar>()
 
     /// The number of classes (the output width).
     public var classCount: Int { outputShape.reduce(1, *) }
@@ -62,10 +65,21 @@ public final class Model<Scalar: KernelScalar> {
     /// Solver validates whole datasets once.
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
-        let value = try loss.evaluate(scores: scores, targets: targets)
-        try network.backwardParametersOnly(value.gradient)
+        let dataLoss: Double
+        if loss is SoftmaxCrossEntropy, scores.rank == 2 {
+            var total = 0.0
+            let gradient = try scoreGradients.produce(shape: scores.shape) { g, _ in
+                total = try SoftmaxCrossEntropy.evaluate(scores: scores, targets: targets, gradient: g)
+            }
+            dataLoss = total
+            try network.backwardParametersOnly(gradient)
+        } else {
+            let value = try loss.evaluate(scores: scores, targets: targets)
+            dataLoss = value.loss
+            try network.backwardParametersOnly(value.gradient)
+        }
         addRegularizationGradient()
-        return value.loss + regularizationLoss
+        return dataLoss + regularizationLoss
     }
 
     /// gradient += reg · W for every regularised parameter.
