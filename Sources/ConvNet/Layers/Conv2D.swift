@@ -4,9 +4,10 @@
 /// (the division must be exact: a window that does not fit is an error, as in the classic
 /// layer). weight [F, C, kernel, kernel], bias [F].
 ///
-/// Forward: the batch is unfolded once into columns [C·k·k, N·H'·W'] (im2col), multiplied by
-/// the weight read as [F, C·k·k] in one GEMM, and scattered to NCHW with the bias added.
-/// Backward: dW = dY·colsᵀ, db = Σ dY, dcols = Wᵀ·dY, folded back with col2im.
+/// Forward, image by image (images split between cores, per-core workspace reused across
+/// steps): columns_n = im2col(x_n) [C·k·k, H'·W'], y_n = W·columns_n + b straight into NCHW.
+/// Backward: columns_n recomputed, dW += dY_n·columns_nᵀ, db += Σ dY_n, dX_n = col2im(Wᵀ·dY_n)
+/// (skipped for the first layer of a network); per-core dW/db partials are summed at the end.
 /// `naiveConvolution` (ConvNetKernels) is the seven-loop reference it is tested against.
 public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// C.
