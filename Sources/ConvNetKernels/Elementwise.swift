@@ -49,6 +49,27 @@ extension KernelScalar {
         }
     }
 
+    public static func addColumnBias(
+        _ y: UnsafeMutablePointer<Self>, bias: UnsafePointer<Self>, rows: Int, columns: Int
+    ) {
+        for r in 0..<rows {
+            let row = y + r * columns
+            let b = bias[r]
+            for c in 0..<columns { row[c] += b }
+        }
+    }
+
+    public static func accumulateRowSums(
+        _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int
+    ) {
+        for r in 0..<rows {
+            let row = x + r * columns
+            var sum: Self = 0
+            for c in 0..<columns { sum += row[c] }
+            sums[r] += sum
+        }
+    }
+
     public static func sumRows(
         _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int
     ) {

@@ -96,6 +96,12 @@ public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
     /// sums[r] = Σ_c x[r, c] (overwrites sums).
     static func sumColumns(
         _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    /// y[r, c] += bias[r] for a rows×columns matrix (one image's [F, H'·W'] convolution output).
+    static func addColumnBias(
+        _ y: UnsafeMutablePointer<Self>, bias: UnsafePointer<Self>, rows: Int, columns: Int)
+    /// sums[r] += Σ_c x[r, c] (accumulates).
+    static func accumulateRowSums(
+        _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
     /// y += alpha · x.
     static func axpy(alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// Σ x², accumulated in Double.

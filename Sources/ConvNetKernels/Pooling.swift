@@ -4,6 +4,60 @@ extension KernelScalar {
         argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
     ) {
         let g = geometry
+        if g.kernelHeight == 2, g.kernelWidth == 2, g.strideHeight == 2, g.strideWidth == 2,
+            g.paddingHeight == 0, g.paddingWidth == 0
+        {
+            maxPool2x2Forward(input, output, argmax: argmax, g)
+            return
+        }
+        maxPoolForwardGeneral(input, output, argmax: argmax, g)
+    }
+
+    /// The 2×2, stride-2, unpadded case (the classic nets' pool): same results and tie/NaN
+    /// rules as `maxPoolForwardGeneral`, its reference in the tests.
+    @inline(__always)
+    static func maxPool2x2Forward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        argmax: UnsafeMutablePointer<Int32>, _ g: WindowGeometry
+    ) {
+        let outputHeight = g.outputHeight, outputWidth = g.outputWidth, width = g.width
+        let plane = g.height * width, outputPlane = outputHeight * outputWidth
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let source = input + planeIndex * plane
+            let target = output + planeIndex * outputPlane
+            let winners = argmax + planeIndex * outputPlane
+            for y in 0..<outputHeight {
+                let top = source + 2 * y * width
+                for x in 0..<outputWidth {
+                    let offset = 2 * y * width + 2 * x
+                    var best = top[2 * x]
+                    var bestOffset = offset
+                    let candidates = (top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])
+                    if candidates.0 > best || candidates.0.isNaN && !best.isNaN {
+                        best = candidates.0
+                        bestOffset = offset + 1
+                    }
+                    if candidates.1 > best || candidates.1.isNaN && !best.isNaN {
+                        best = candidates.1
+                        bestOffset = offset + width
+                    }
+                    if candidates.2 > best || candidates.2.isNaN && !best.isNaN {
+                        best = candidates.2
+                        bestOffset = offset + width + 1
+                    }
+                    target[y * outputWidth + x] = best
+                    winners[y * outputWidth + x] = Int32(bestOffset)
+                }
+            }
+        }
+    }
+
+    /// Any window, stride and padding: the reference for the fast paths.
+    public static func maxPoolForwardGeneral(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
+    ) {
+        let g = geometry
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
         let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
         for planeIndex in 0..<(g.batch * g.channels) {

@@ -1,6 +1,8 @@
 /// ReLU: y = max(x, 0), element-wise, any shape. dx = dy · [x > 0].
 public final class ReLU<Scalar: KernelScalar>: Layer {
     private var input: Tensor<Scalar>?
+    private var outputs = TensorPair<Scalar>()
+    private var inputGradients = TensorPair<Scalar>()
 
     public init() {}
 
@@ -10,12 +12,31 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         self.input = input
-        return mapElements(input, Scalar.reluForward)
+        return input.withUnsafeBufferPointer { x in
+            let x = x.baseAddress!
+            return outputs.produce(shape: input.shape) { y, count in
+                parallelRanges(count: count) { start, length in
+                    Scalar.reluForward(x + start, y + start, count: length)
+                }
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: input?.shape, layer: description)
-        return mapElements(input!, outputGradient) { Scalar.reluBackward(input: $0, $1, $2, count: $3) }
+        guard let input, outputGradient.shape == input.shape else {
+            try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")
+            throw ConvNetError.invalidArgument("ReLU: backward called before forward")
+        }
+        return input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                let x = x.baseAddress!, dy = dy.baseAddress!
+                return inputGradients.produce(shape: input.shape) { dx, count in
+                    parallelRanges(count: count) { start, length in
+                        Scalar.reluBackward(input: x + start, dy + start, dx + start, count: length)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 /// (the division must be exact: a window that does not fit is an error, as in the classic
 /// layer). weight [F, C, kernel, kernel], bias [F].
 ///
-/// Forward: the batch is unfolded once into columns [C·k·k, N·H'·W'] (im2col), multiplied by
-/// the weight read as [F, C·k·k] in one GEMM, and scattered to NCHW with the bias added.
-/// Backward: dW = dY·colsᵀ, db = Σ dY, dcols = Wᵀ·dY, folded back with col2im.
+/// Forward, image by image (images split between cores, per-core workspace reused across
+/// steps): columns_n = im2col(x_n) [C·k·k, H'·W'], y_n = W·columns_n + b straight into NCHW.
+/// Backward: columns_n recomputed, dW += dY_n·columns_nᵀ, db += Σ dY_n, dX_n = col2im(Wᵀ·dY_n)
+/// (skipped for the first layer of a network); per-core dW/db partials are summed at the end.
 /// `naiveConvolution` (ConvNetKernels) is the seven-loop reference it is tested against.
 public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// C.
@@ -24,9 +25,16 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// bias [F].
     public let bias: Parameter<Scalar>
 
+    /// Geometry of the last batch (batch = N) and the shapes it was made for.
     private var geometry: WindowGeometry?
-    private var columns: [Scalar] = []
-    private var product: [Scalar] = []
+    private var cachedInputShape: [Int] = []
+    private var cachedOutputShape: [Int] = []
+    /// The last forward's input (backward recomputes its columns image by image).
+    private var input: Tensor<Scalar>?
+    private var outputs = TensorPair<Scalar>()
+    private var inputGradients = TensorPair<Scalar>()
+    /// Per-thread columns, column gradients and dW / db partial sums.
+    private let workspace = Workspace<Scalar>()
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -96,91 +104,139 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         return outputChannels * g.outputPlane * g.patchSize
     }
 
-    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    /// The geometry for `input`, recomputed only when its shape changes.
+    private func batchGeometry(for input: Tensor<Scalar>) throws -> WindowGeometry {
+        if let geometry, input.shape == cachedInputShape { return geometry }
         guard input.rank == 4 else {
             throw ConvNetError.shapeMismatch(
                 "\(description) expects input [N, C, H, W], found \(describe(input.shape))")
         }
         let g = try makeGeometry(batch: input.shape[0], inputShape: Array(input.shape.dropFirst()))
         geometry = g
-        let columnCount = g.batch * g.outputPlane
-        resize(&columns, to: g.patchSize * columnCount)
-        resize(&product, to: outputChannels * columnCount)
-        var output = Tensor<Scalar>(zeros: [g.batch, outputChannels, g.outputHeight, g.outputWidth])
-        let filters = outputChannels
-        input.withUnsafeBufferPointer { x in
-            columns.withUnsafeMutableBufferPointer { cols in
-                Scalar.im2col(x.baseAddress!, cols.baseAddress!, g)
-            }
-        }
-        columns.withUnsafeBufferPointer { cols in
-            weight.value.withUnsafeBufferPointer { w in
-                product.withUnsafeMutableBufferPointer { y in
-                    Scalar.gemm(
-                        transposeA: false, transposeB: false, m: filters, n: columnCount, k: g.patchSize,
-                        alpha: 1, a: w.baseAddress!, lda: g.patchSize, b: cols.baseAddress!,
-                        ldb: columnCount, beta: 0, c: y.baseAddress!, ldc: columnCount)
+        cachedInputShape = input.shape
+        cachedOutputShape = [g.batch, outputChannels, g.outputHeight, g.outputWidth]
+        return g
+    }
+
+    /// How many threads take whole images: every core when there are at least two images,
+    /// otherwise one (and the GEMM and im2col split their own work between the cores).
+    private func imageParts(_ g: WindowGeometry) -> Int {
+        g.batch >= 2 ? min(ThreadPool.coreCount, g.batch) : 1
+    }
+
+    /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
+    /// (it stays in L2), y_n = W·columns_n + b written straight into the NCHW output. Images
+    /// are split between cores; no batch-sized temporary exists.
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        let g = try batchGeometry(for: input)
+        self.input = input
+        var single = g
+        single.batch = 1
+        let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
+        let imageSize = g.channels * g.height * g.width
+        let parts = imageParts(g)
+        let columns = workspace.reserve(parts * patch * plane)
+        let batch = g.batch
+        return try outputs.produce(shape: cachedOutputShape) { y, _ in
+            input.withUnsafeBufferPointer { x in
+                weight.value.withUnsafeBufferPointer { w in
+                    bias.value.withUnsafeBufferPointer { b in
+                        let x = x.baseAddress!, w = w.baseAddress!, b = b.baseAddress!
+                        ThreadPool.run(parts: parts) { part in
+                            let cols = columns + part * patch * plane
+                            for n in (part * batch / parts)..<((part + 1) * batch / parts) {
+                                let yn = y + n * filters * plane
+                                Scalar.im2col(x + n * imageSize, cols, single)
+                                Scalar.gemm(
+                                    transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
+                                    alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
+                                Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
+                            }
+                        }
+                    }
                 }
             }
         }
-        product.withUnsafeBufferPointer { y in
-            bias.value.withUnsafeBufferPointer { b in
-                output.withUnsafeMutableBufferPointer { out in
-                    Scalar.scatterChannelsAddingBias(
-                        y.baseAddress!, bias: b.baseAddress!, out.baseAddress!, batch: g.batch,
-                        channels: filters, planeSize: g.outputPlane)
-                }
-            }
-        }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        guard let g = geometry else {
+        try backward(outputGradient, inputGradient: true)!
+    }
+
+    /// Backward, image by image on each core: columns_n is recomputed, dW_part += dY_n·columns_nᵀ,
+    /// db_part += Σ dY_n, and (when wanted) dX_n = col2im(Wᵀ·dY_n); the per-core partial dW and
+    /// db are added at the end.
+    private func backward(_ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
+        guard let g = geometry, let input else {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        try requireGradient(
-            outputGradient, shape: [g.batch, outputChannels, g.outputHeight, g.outputWidth],
-            layer: description)
-        let columnCount = g.batch * g.outputPlane
-        let filters = outputChannels
-        // dY as [F, N·H'·W'], reusing the forward product buffer.
-        outputGradient.withUnsafeBufferPointer { dy in
-            product.withUnsafeMutableBufferPointer { gathered in
-                Scalar.gatherChannels(
-                    dy.baseAddress!, gathered.baseAddress!, batch: g.batch, channels: filters,
-                    planeSize: g.outputPlane)
-            }
+        if outputGradient.shape != cachedOutputShape {
+            try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
         }
-        var columnGradient = [Scalar](repeating: 0, count: g.patchSize * columnCount)
-        var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
-        product.withUnsafeBufferPointer { dy in
-            columns.withUnsafeBufferPointer { cols in
-                weight.gradient.withUnsafeMutableBufferPointer { dw in
-                    Scalar.gemm(
-                        transposeA: false, transposeB: true, m: filters, n: g.patchSize, k: columnCount,
-                        alpha: 1, a: dy.baseAddress!, lda: columnCount, b: cols.baseAddress!,
-                        ldb: columnCount, beta: 0, c: dw.baseAddress!, ldc: g.patchSize)
+        var single = g
+        single.batch = 1
+        let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
+        let imageSize = g.channels * g.height * g.width
+        let parts = imageParts(g)
+        let batch = g.batch
+        let perPart = patch * plane * (wantInput ? 2 : 1) + filters * patch + filters
+        let scratch = workspace.reserve(parts * perPart)
+        let weightCount = filters * patch
+        func run(_ dx: UnsafeMutablePointer<Scalar>?) {
+            input.withUnsafeBufferPointer { x in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    weight.value.withUnsafeBufferPointer { w in
+                        let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
+                        ThreadPool.run(parts: parts) { part in
+                            let cols = scratch + part * perPart
+                            let dcols = cols + patch * plane
+                            let dw = scratch + part * perPart + patch * plane * (wantInput ? 2 : 1)
+                            let db = dw + weightCount
+                            db.update(repeating: 0, count: filters)
+                            let first = part * batch / parts
+                            for n in first..<((part + 1) * batch / parts) {
+                                let dyn = dy + n * filters * plane
+                                Scalar.im2col(x + n * imageSize, cols, single)
+                                Scalar.gemm(
+                                    transposeA: false, transposeB: true, m: filters, n: patch, k: plane,
+                                    alpha: 1, a: dyn, lda: plane, b: cols, ldb: plane, beta: n == first ? 0 : 1,
+                                    c: dw, ldc: patch)
+                                Scalar.accumulateRowSums(dyn, db, rows: filters, columns: plane)
+                                if let dx {
+                                    Scalar.gemm(
+                                        transposeA: true, transposeB: false, m: patch, n: plane, k: filters,
+                                        alpha: 1, a: w, lda: patch, b: dyn, ldb: plane, beta: 0, c: dcols, ldc: plane)
+                                    Scalar.col2im(dcols, dx + n * imageSize, single)
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            bias.gradient.withUnsafeMutableBufferPointer { db in
-                Scalar.sumColumns(dy.baseAddress!, db.baseAddress!, rows: filters, columns: columnCount)
-            }
-            weight.value.withUnsafeBufferPointer { w in
-                columnGradient.withUnsafeMutableBufferPointer { dcols in
-                    Scalar.gemm(
-                        transposeA: true, transposeB: false, m: g.patchSize, n: columnCount, k: filters,
-                        alpha: 1, a: w.baseAddress!, lda: g.patchSize, b: dy.baseAddress!,
-                        ldb: columnCount, beta: 0, c: dcols.baseAddress!, ldc: columnCount)
+            weight.gradient.withUnsafeMutableBufferPointer { dw in
+                bias.gradient.withUnsafeMutableBufferPointer { db in
+                    let dw = dw.baseAddress!, db = db.baseAddress!
+                    let partial = scratch + patch * plane * (wantInput ? 2 : 1)
+                    dw.update(from: partial, count: weightCount)
+                    db.update(from: partial + weightCount, count: filters)
+                    for part in 1..<max(parts, 1) {
+                        let other = partial + part * perPart
+                        Scalar.axpy(alpha: 1, other, dw, count: weightCount)
+                        Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
+                    }
                 }
             }
         }
-        columnGradient.withUnsafeBufferPointer { dcols in
-            inputGradient.withUnsafeMutableBufferPointer { dx in
-                Scalar.col2im(dcols.baseAddress!, dx.baseAddress!, g)
-            }
+        if wantInput {
+            return inputGradients.produce(shape: cachedInputShape) { dx, _ in run(dx) }
         }
-        return inputGradient
+        run(nil)
+        return nil
+    }
+
+    /// Backward for the first layer of a network: parameter gradients only (no dX).
+    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
+        _ = try backward(outputGradient, inputGradient: false)
     }
 }
 

@@ -14,6 +14,10 @@ public final class Dense<Scalar: KernelScalar>: Layer {
     public let bias: Parameter<Scalar>
 
     private var input: Tensor<Scalar>?
+    private var cachedInputShape: [Int] = []
+    private var cachedOutputShape: [Int] = []
+    private var outputs = TensorPair<Scalar>()
+    private var inputGradients = TensorPair<Scalar>()
 
     /// A dense layer initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -56,36 +60,50 @@ public final class Dense<Scalar: KernelScalar>: Layer {
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        guard input.rank >= 1 else {
-            throw ConvNetError.shapeMismatch("Dense expects a batch [N, ...], found a scalar")
+        if input.shape != cachedInputShape || cachedOutputShape.isEmpty {
+            guard input.rank >= 1 else {
+                throw ConvNetError.shapeMismatch("Dense expects a batch [N, ...], found a scalar")
+            }
+            _ = try outputShape(forInputShape: Array(input.shape.dropFirst()))
+            cachedInputShape = input.shape
+            cachedOutputShape = [input.shape[0], outputSize]
         }
-        _ = try outputShape(forInputShape: Array(input.shape.dropFirst()))
         let batch = input.shape[0]
         self.input = input
-        var output = Tensor<Scalar>(zeros: [batch, outputSize])
-        input.withUnsafeBufferPointer { x in
+        let (inputSize, outputSize) = (self.inputSize, self.outputSize)
+        return input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
                 bias.value.withUnsafeBufferPointer { b in
-                    output.withUnsafeMutableBufferPointer { y in
+                    outputs.produce(shape: cachedOutputShape) { y, _ in
                         Scalar.gemm(
                             transposeA: false, transposeB: true, m: batch, n: outputSize, k: inputSize,
                             alpha: 1, a: x.baseAddress!, lda: inputSize, b: w.baseAddress!, ldb: inputSize,
-                            beta: 0, c: y.baseAddress!, ldc: outputSize)
-                        Scalar.addRowBias(y.baseAddress!, bias: b.baseAddress!, rows: batch, columns: outputSize)
+                            beta: 0, c: y, ldc: outputSize)
+                        Scalar.addRowBias(y, bias: b.baseAddress!, rows: batch, columns: outputSize)
                     }
                 }
             }
         }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try backward(outputGradient, inputGradient: true)!
+    }
+
+    /// Backward for the first layer of a network: parameter gradients only.
+    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
+        _ = try backward(outputGradient, inputGradient: false)
+    }
+
+    private func backward(_ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
         guard let input else {
             throw ConvNetError.invalidArgument("Dense: backward called before forward")
         }
         let batch = input.shape[0]
-        try requireGradient(outputGradient, shape: [batch, outputSize], layer: "Dense")
-        var inputGradient = Tensor<Scalar>(zeros: input.shape)
+        if outputGradient.shape != cachedOutputShape {
+            try requireGradient(outputGradient, shape: [batch, outputSize], layer: "Dense")
+        }
+        let (inputSize, outputSize) = (self.inputSize, self.outputSize)
         outputGradient.withUnsafeBufferPointer { dy in
             input.withUnsafeBufferPointer { x in
                 weight.gradient.withUnsafeMutableBufferPointer { dw in
@@ -98,15 +116,17 @@ public final class Dense<Scalar: KernelScalar>: Layer {
             bias.gradient.withUnsafeMutableBufferPointer { db in
                 Scalar.sumRows(dy.baseAddress!, db.baseAddress!, rows: batch, columns: outputSize)
             }
+        }
+        guard wantInput else { return nil }
+        return outputGradient.withUnsafeBufferPointer { dy in
             weight.value.withUnsafeBufferPointer { w in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
+                inputGradients.produce(shape: input.shape) { dx, _ in
                     Scalar.gemm(
                         transposeA: false, transposeB: false, m: batch, n: inputSize, k: outputSize,
                         alpha: 1, a: dy.baseAddress!, lda: outputSize, b: w.baseAddress!, ldb: inputSize,
-                        beta: 0, c: dx.baseAddress!, ldc: inputSize)
+                        beta: 0, c: dx, ldc: inputSize)
                 }
             }
         }
-        return inputGradient
     }
 }

@@ -2,6 +2,7 @@
 /// the input shape. No data moves: NCHW is already row-major.
 public final class Flatten<Scalar: KernelScalar>: Layer {
     private var inputShape: [Int]?
+    private var flatShape: [Int] = []
 
     public init() {}
 
@@ -15,8 +16,11 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
         guard input.rank >= 1 else {
             throw ConvNetError.shapeMismatch("Flatten expects a batch [N, ...], found a scalar")
         }
-        inputShape = input.shape
-        return Tensor(uncheckedShape: [input.shape[0], input.count / max(input.shape[0], 1)], scalars: input.scalars)
+        if input.shape != inputShape {
+            inputShape = input.shape
+            flatShape = [input.shape[0], input.count / max(input.shape[0], 1)]
+        }
+        return Tensor(uncheckedShape: flatShape, scalars: input.scalars)
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {

@@ -63,7 +63,11 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     /// Kernel, stride and padding.
     public let window: PoolingWindow
     private var geometry: WindowGeometry?
+    private var cachedInputShape: [Int] = []
+    private var cachedOutputShape: [Int] = []
     private var winners: [Int32] = []
+    private var outputs = TensorPair<Scalar>()
+    private var inputGradients = TensorPair<Scalar>()
 
     /// A max pool with `kernelSize`, `stride` (default: the kernel size) and `padding`.
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
@@ -77,34 +81,66 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
         return [g.channels, g.outputHeight, g.outputWidth]
     }
 
+    /// Runs `body(geometry of a run of planes, first plane)` over the N·C planes, split between cores.
+    private func overPlanes(_ g: WindowGeometry, _ body: (WindowGeometry, Int) -> Void) {
+        let planes = g.batch * g.channels
+        let parts = g.inputCount >= 1 << 15 ? min(ThreadPool.coreCount, planes) : 1
+        ThreadPool.run(parts: parts) { part in
+            let first = part * planes / parts
+            var piece = g
+            piece.batch = 1
+            piece.channels = (part + 1) * planes / parts - first
+            body(piece, first)
+        }
+    }
+
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        let g = try window.geometry(for: input, layer: description)
-        geometry = g
-        let outputCount = g.batch * g.channels * g.outputPlane
-        if winners.count != outputCount { winners = [Int32](repeating: 0, count: outputCount) }
-        var output = Tensor<Scalar>(zeros: [g.batch, g.channels, g.outputHeight, g.outputWidth])
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                winners.withUnsafeMutableBufferPointer { w in
-                    Scalar.maxPoolForward(x.baseAddress!, y.baseAddress!, argmax: w.baseAddress!, g)
+        if geometry == nil || input.shape != cachedInputShape {
+            guard input.rank == 4 else {
+                throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
+            }
+            let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+            geometry = g
+            cachedInputShape = input.shape
+            cachedOutputShape = [g.batch, g.channels, g.outputHeight, g.outputWidth]
+            winners = [Int32](repeating: 0, count: g.batch * g.channels * g.outputPlane)
+        }
+        let g = geometry!
+        let plane = g.height * g.width, outputPlane = g.outputPlane
+        return winners.withUnsafeMutableBufferPointer { w in
+            let w = w.baseAddress!
+            return input.withUnsafeBufferPointer { x in
+                let x = x.baseAddress!
+                return outputs.produce(shape: cachedOutputShape) { y, _ in
+                    overPlanes(g) { piece, first in
+                        Scalar.maxPoolForward(
+                            x + first * plane, y + first * outputPlane, argmax: w + first * outputPlane, piece)
+                    }
                 }
             }
         }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try requireGradient(outputGradient, shape: PoolingWindow.outputShape(geometry), layer: description)
-        let g = geometry!
-        var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
-        outputGradient.withUnsafeBufferPointer { dy in
-            winners.withUnsafeBufferPointer { w in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Scalar.maxPoolBackward(dy.baseAddress!, argmax: w.baseAddress!, dx.baseAddress!, g)
+        guard let g = geometry, outputGradient.shape == cachedOutputShape else {
+            try requireGradient(
+                outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
+                layer: description)
+            throw ConvNetError.invalidArgument("\(description): backward called before forward")
+        }
+        let plane = g.height * g.width, outputPlane = g.outputPlane
+        return winners.withUnsafeBufferPointer { w in
+            let w = w.baseAddress!
+            return outputGradient.withUnsafeBufferPointer { dy in
+                let dy = dy.baseAddress!
+                return inputGradients.produce(shape: cachedInputShape) { dx, _ in
+                    overPlanes(g) { piece, first in
+                        Scalar.maxPoolBackward(
+                            dy + first * outputPlane, argmax: w + first * outputPlane, dx + first * plane, piece)
+                    }
                 }
             }
         }
-        return inputGradient
     }
 }
 

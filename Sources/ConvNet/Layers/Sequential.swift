@@ -56,6 +56,34 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
         try layers.reversed().reduce(outputGradient) { gradient, layer in try layer.backward(gradient) }
     }
 
+    /// Back-propagates through every layer but returns nothing: the first layer only fills its
+    /// parameter gradients and skips d loss / d input, which a training step never uses (a
+    /// third of the first convolution's work). What `Model.lossAndGradients` calls.
+    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
+        guard !layers.isEmpty else { return }
+        var gradient = outputGradient
+        var index = layers.count - 1
+        while index > 0 {
+            gradient = try layers[index].backward(gradient)
+            index -= 1
+        }
+        try backwardFirstLayer(gradient)
+    }
+
+    /// The first layer's backward without its input gradient where the layer can skip it.
+    func backwardFirstLayer(_ outputGradient: Tensor<Scalar>) throws {
+        let first = layers[0]
+        if let convolution = first as? Conv2D<Scalar> {
+            try convolution.backwardParametersOnly(outputGradient)
+        } else if let dense = first as? Dense<Scalar> {
+            try dense.backwardParametersOnly(outputGradient)
+        } else if let nested = first as? Sequential<Scalar> {
+            try nested.backwardParametersOnly(outputGradient)
+        } else {
+            _ = try first.backward(outputGradient)
+        }
+    }
+
     /// Copies every parameter value from `other` (same architecture, any element type).
     public func copyParameters<Other: KernelScalar>(from other: Sequential<Other>) throws {
         let mine = namedParameters, theirs = other.namedParameters

@@ -35,4 +35,41 @@ public struct SoftmaxCrossEntropy: Loss {
         }
         return LossValue(loss: batch > 0 ? total / Double(batch) : 0, gradient: gradient)
     }
+
+    /// The same loss writing d loss / d scores into `gradient` (N·C elements) without
+    /// allocating: what `Model.lossAndGradients` uses. Labels are validated as in `evaluate`.
+    static func evaluate<Scalar: KernelScalar>(
+        scores: Tensor<Scalar>, targets: Tensor<Scalar>, gradient g: UnsafeMutablePointer<Scalar>
+    ) throws -> Double {
+        let (batch, classes) = (scores.shape[0], scores.shape[1])
+        guard targets.rank == 1, targets.shape[0] == batch else {
+            _ = try validatedLabels(targets, scores: scores)
+            return 0
+        }
+        var total = 0.0
+        var bad = false
+        scores.withUnsafeBufferPointer { s in
+            targets.withUnsafeBufferPointer { t in
+                for row in 0..<batch {
+                    let labelValue = t[row].doubleValue
+                    guard let label = Int(exactly: labelValue), label >= 0, label < classes else {
+                        bad = true
+                        return
+                    }
+                    let base = row * classes
+                    var largest = -Double.infinity
+                    for c in 0..<classes { largest = max(largest, s[base + c].doubleValue) }
+                    var sum = 0.0
+                    for c in 0..<classes { sum += Double.exponential(s[base + c].doubleValue - largest) }
+                    total -= s[base + label].doubleValue - largest - Double.logarithm(sum)
+                    for c in 0..<classes {
+                        let p = Double.exponential(s[base + c].doubleValue - largest) / sum - (c == label ? 1 : 0)
+                        g[base + c] = Scalar(p / Double(batch))
+                    }
+                }
+            }
+        }
+        if bad { _ = try validatedLabels(targets, scores: scores) }
+        return batch > 0 ? total / Double(batch) : 0
+    }
 }

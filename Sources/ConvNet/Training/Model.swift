@@ -35,8 +35,11 @@ public final class Model<Scalar: KernelScalar> {
         }
     }
 
-    /// The parameters, in state_dict order.
-    public var parameters: [Parameter<Scalar>] { network.parameters }
+    /// The parameters, in state_dict order (computed once: the layers never change).
+    public var parameters: [Parameter<Scalar>] { cachedParameters }
+    private lazy var cachedParameters: [Parameter<Scalar>] = network.parameters
+    /// d loss / d scores, reused across steps (softmax cross-entropy fast path).
+    private var scoreGradients = TensorPair<Scalar>()
 
     /// The number of classes (the output width).
     public var classCount: Int { outputShape.reduce(1, *) }
@@ -65,20 +68,35 @@ public final class Model<Scalar: KernelScalar> {
     /// Solver validates whole datasets once.
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
-        let value = try loss.evaluate(scores: scores, targets: targets)
         lastCorrectCount = try loss.correctCount(scores: scores, targets: targets)
-        _ = try network.backward(value.gradient)
-        if regularization > 0 {
-            let reg = Scalar(regularization)
-            for parameter in parameters where parameter.isRegularized {
-                parameter.value.withUnsafeBufferPointer { w in
-                    parameter.gradient.withUnsafeMutableBufferPointer { g in
-                        Scalar.axpy(alpha: reg, w.baseAddress!, g.baseAddress!, count: w.count)
-                    }
+        let dataLoss: Double
+        if loss is SoftmaxCrossEntropy, scores.rank == 2 {
+            var total = 0.0
+            let gradient = try scoreGradients.produce(shape: scores.shape) { g, _ in
+                total = try SoftmaxCrossEntropy.evaluate(scores: scores, targets: targets, gradient: g)
+            }
+            dataLoss = total
+            try network.backwardParametersOnly(gradient)
+        } else {
+            let value = try loss.evaluate(scores: scores, targets: targets)
+            dataLoss = value.loss
+            try network.backwardParametersOnly(value.gradient)
+        }
+        addRegularizationGradient()
+        return dataLoss + regularizationLoss
+    }
+
+    /// gradient += reg · W for every regularised parameter.
+    func addRegularizationGradient() {
+        guard regularization > 0 else { return }
+        let reg = Scalar(regularization)
+        for parameter in parameters where parameter.isRegularized {
+            parameter.value.withUnsafeBufferPointer { w in
+                parameter.gradient.withUnsafeMutableBufferPointer { g in
+                    Scalar.axpy(alpha: reg, w.baseAddress!, g.baseAddress!, count: w.count)
                 }
             }
         }
-        return value.loss + regularizationLoss
     }
 
     /// Scores for every sample, computed `batchSize` samples at a time.

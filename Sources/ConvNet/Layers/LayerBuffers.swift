@@ -1,0 +1,74 @@
+/// Output storage a layer reuses from step to step, so that a training step in steady state
+/// allocates nothing.
+///
+/// It alternates between two tensors: the one handed out by the previous call may still be held
+/// by the next layer (as its cached input) until that layer runs again, so it is not written;
+/// the one from two calls ago normally is no longer shared and is overwritten in place. When a
+/// caller does keep an older result, copy-on-write gives the layer a fresh array and the
+/// caller's tensor stays intact: reuse is an optimisation, never visible.
+struct TensorPair<Scalar: KernelScalar> {
+    private var first: Tensor<Scalar>?
+    private var second: Tensor<Scalar>?
+    private var useFirst = false
+
+    /// Returns a tensor of `shape` whose every element `body` has written (`body` gets the
+    /// element pointer and count; the old contents are garbage).
+    mutating func produce(
+        shape: [Int], _ body: (UnsafeMutablePointer<Scalar>, Int) throws -> Void
+    ) rethrows -> Tensor<Scalar> {
+        useFirst.toggle()
+        var tensor: Tensor<Scalar>?
+        if useFirst {
+            tensor = first
+            first = nil
+        } else {
+            tensor = second
+            second = nil
+        }
+        if tensor == nil || tensor!.shape != shape {
+            tensor = nil
+            tensor = Tensor(zeros: shape)
+        }
+        var result = tensor!
+        tensor = nil
+        try result.withUnsafeMutableBufferPointer { try body($0.baseAddress!, $0.count) }
+        if useFirst { first = result } else { second = result }
+        return result
+    }
+}
+
+/// Raw scratch memory owned by a layer, grown on demand and never shrunk (64-byte aligned).
+final class Workspace<Scalar: KernelScalar>: @unchecked Sendable {
+    private(set) var pointer: UnsafeMutablePointer<Scalar>
+    private(set) var capacity = 0
+
+    init() {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            .bindMemory(to: Scalar.self, capacity: 1)
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    /// At least `count` elements (contents undefined after growth).
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+        if count > capacity {
+            UnsafeMutableRawPointer(pointer).deallocate()
+            pointer = UnsafeMutableRawPointer.allocate(
+                byteCount: max(count, 1) * MemoryLayout<Scalar>.stride, alignment: 64
+            ).bindMemory(to: Scalar.self, capacity: max(count, 1))
+            capacity = count
+        }
+        return pointer
+    }
+}
+
+/// Splits 0..<count into contiguous ranges, one per core when count ≥ `minimum` (else one),
+/// and runs `body(start, length)` for each in parallel.
+@inline(__always)
+func parallelRanges(count: Int, minimum: Int = 1 << 15, _ body: (Int, Int) -> Void) {
+    let parts = count >= minimum ? min(ThreadPool.coreCount, max(count / 4096, 1)) : 1
+    ThreadPool.run(parts: parts) { part in
+        let start = part * count / parts
+        body(start, (part + 1) * count / parts - start)
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `convnet bench`: the performance suite (W1, W2, W3 of ../shared/bench/README.md).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark training and inference of the W1/W2/W3 networks (images/s, GFLOP/s, memory, allocations).")
+
+    @Flag(help: "Shorter timing (anchors.py --quick).")
+    var quick = false
+
+    @Option(help: "Comma-separated WORKLOAD:BATCH items (default W1:1,W1:16,W1:64,W1:256,W2:64,W3:64).")
+    var only: String = "W1:1,W1:16,W1:64,W1:256,W2:64,W3:64"
+
+    @Option(help: "Per-layer profiles, WORKLOAD:BATCH items ('' for none).")
+    var profile: String = "W1:1,W1:64,W3:64"
+
+    @Flag(help: "Skip the per-sample loop and image-size studies.")
+    var noStudies = false
+
+    @Flag(inversion: .prefixedNo, help: "Count heap allocations per step (builds an LD_PRELOAD shim with cc and re-runs itself).")
+    var countAllocations = true
+
+    @Flag(help: "Print JSON lines instead of tables.")
+    var json = false
+
+    func run() throws {
+        if countAllocations && !ProcessProbes.isCountingAllocations && getenv("CONVNET_ALLOCATION_SHIM") == nil {
+            reexecWithAllocationShim()
+        }
+        let items = try parseItems(only)
+        let profiles = try parseItems(profile)
+        let runner = BenchmarkRunner(timing: quick ? .quick : .standard)
+        let output = Output(json: json)
+
+        let formatter = ISO8601DateFormatter()
+        output.line(kind: "env", [
+            "date": formatter.string(from: Date()), "cpu": ProcessProbes.cpuModel(),
+            "threads": "\(ConvNetRuntime.threads)",
+            "allocation_counting": ProcessProbes.isCountingAllocations ? "on" : "off",
+        ], text: "ConvNet bench — \(formatter.string(from: Date()))\nCPU: \(ProcessProbes.cpuModel()), "
+            + "threads: \(ConvNetRuntime.threads), allocation counting: \(ProcessProbes.isCountingAllocations ? "on" : "off")")
+
+        let peak = runner.measureGemmPeak()
+        output.encode(kind: "peak", peak, text: "GEMM peak (Float.gemm, square, \(peak.threads) threads): "
+            + peak.measurements.map { "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s" }.joined(separator: ", "))
+
+        if !json {
+            print("\nworkload batch | train img/s  ms/step | infer img/s | train GFLOP/s  of peak | MFLOP/img (train, exact) | peak RSS MiB | allocs/step (train, infer)")
+        }
+        for (workload, batch) in items {
+            let result = try runner.run(workload, batch: batch, gemmPeak: peak.gigaflops)
+            output.encode(kind: "throughput", result, text: workload.rawValue + String(
+                format: " %5d | %11.1f %8.2f | %11.1f | %13.1f  %6.3f | %8.2f, %8.2f | %12.1f | ", batch, result.trainImagesPerSecond, result.trainMillisecondsPerStep,
+                result.inferImagesPerSecond, result.trainGigaflops, result.fractionOfGemmPeak ?? .nan,
+                Double(result.flops.training) / 1e6, Double(result.flops.trainingExact) / 1e6,
+                Double(result.peakResidentBytes) / 1048576)
+                + (result.allocationsPerTrainingStep.map { format($0, 1) } ?? "n/a") + ", "
+                + (result.allocationsPerInference.map { format($0, 1) } ?? "n/a"))
+        }
+
+        if !noStudies {
+            let (loop, batched) = try runner.perSampleVersusBatched(.w1, batch: 64)
+            output.line(kind: "per_sample", [
+                "workload": "W1", "batch": "64", "loop_img_per_s": format(loop, 1),
+                "batched_img_per_s": format(batched, 1), "speedup": format(batched / loop, 2),
+            ], text: "\nW1, 64 images: per-sample loop \(format(loop, 1)) img/s, one batched call "
+                + "\(format(batched, 1)) img/s (\(format(batched / loop, 2))x)")
+            if !json { print("\nW1 image-size scaling (batch 16): size | ms/step | µs/image | time ratio vs 32 | FLOP ratio vs 32 | GFLOP/s") }
+            var base: (Double, Double)?
+            for size in [32, 64, 128] {
+                let result = try runner.run(.w1, batch: 16, imageSize: size, gemmPeak: peak.gigaflops)
+                let ms = result.trainMillisecondsPerStep
+                let flops = Double(result.flops.training)
+                if base == nil { base = (ms, flops) }
+                output.encode(kind: "image_size", result, text: String(
+                    format: "%4d | %8.2f | %8.1f | %6.2f | %6.2f | %7.1f", size, ms, ms * 1000 / 16,
+                    ms / base!.0, flops / base!.1, result.trainGigaflops))
+            }
+        }
+
+        for (workload, batch) in profiles {
+            let profile = try runner.profile(workload, batch: batch)
+            var text = "\nProfile \(workload.rawValue) batch \(batch) (ms; GFLOP/s where the layer multiplies):"
+            for layer in profile.layers {
+                let forwardRate = layer.forwardFlops > 0 ? " (\(format(Double(layer.forwardFlops) / layer.forwardMilliseconds / 1e6, 1)))" : ""
+                let backwardRate = layer.backwardFlops > 0 ? " (\(format(Double(layer.backwardFlops) / layer.backwardMilliseconds / 1e6, 1)))" : ""
+                text += "\n  \(layer.index) \(layer.layer): forward \(format(layer.forwardMilliseconds, 3))\(forwardRate), backward \(format(layer.backwardMilliseconds, 3))\(backwardRate)"
+            }
+            text += "\n  loss \(format(profile.lossMilliseconds, 3)), L2 + SGD update \(format(profile.updateMilliseconds, 3))"
+            output.encode(kind: "profile", profile, text: text)
+        }
+    }
+
+    private func parseItems(_ text: String) throws -> [(BenchmarkWorkload, Int)] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let workload = BenchmarkWorkload(rawValue: String(parts[0]).uppercased()),
+                let batch = Int(parts[1]), batch > 0
+            else {
+                throw ConvNetError.invalidArgument("expected WORKLOAD:BATCH such as W1:64, found '\(item)'")
+            }
+            return (workload, batch)
+        }
+    }
+
+    /// Builds the counting shim and replaces this process with a copy that preloads it.
+    private func reexecWithAllocationShim() {
+        let directory = NSTemporaryDirectory() + "convnet-bench-\(getpid())"
+        guard let library = try? ProcessProbes.buildAllocationShim(in: directory) else {
+            FileHandle.standardError.write(Data("note: no C compiler; allocations are not counted\n".utf8))
+            return
+        }
+        setenv("CONVNET_ALLOCATION_SHIM", library, 1)
+        setenv("LD_PRELOAD", library, 1)
+        let arguments = CommandLine.arguments
+        var cArguments = arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &cArguments)
+        FileHandle.standardError.write(Data("note: could not re-run with the shim; allocations are not counted\n".utf8))
+    }
+}
+
+private func format(_ value: Double, _ digits: Int) -> String {
+    String(format: "%.\(digits)f", value)
+}
+
+/// Prints tables or JSON lines.
+private struct Output {
+    let json: Bool
+
+    func line(kind: String, _ fields: [String: String], text: String) {
+        if json {
+            var object = fields
+            object["kind"] = kind
+            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(text)
+        }
+        fflush(nil)
+    }
+
+    func encode<Value: Encodable>(kind: String, _ value: Value, text: String) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try! encoder.encode(value)
+            var body = String(decoding: data, as: UTF8.self)
+            body.removeFirst()
+            print("{\"kind\":\"\(kind)\",\(body)")
+        } else {
+            print(text)
+        }
+        fflush(nil)
+    }
+}
