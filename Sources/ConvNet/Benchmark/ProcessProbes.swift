@@ -63,7 +63,7 @@ public enum ProcessProbes {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix(name) {
                 let digits = text.dropFirst(name.count).filter { $0.isNumber }
                 return Int(digits)

@@ -137,7 +137,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let parts = imageParts(g)
         let columns = workspace.reserve(parts * patch * plane)
         let batch = g.batch
-        return try outputs.produce(shape: cachedOutputShape) { y, _ in
+        return outputs.produce(shape: cachedOutputShape) { y, _ in
             input.withUnsafeBufferPointer { x in
                 weight.value.withUnsafeBufferPointer { w in
                     bias.value.withUnsafeBufferPointer { b in
