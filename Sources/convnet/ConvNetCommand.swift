@@ -8,7 +8,7 @@ struct ConvNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convnet",
         abstract: "Train convolutional neural networks on the CPU, in Swift.",
-        subcommands: [Train.self, Plot.self, Bench.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, GradCheck.self, Models.self, Plot.self, Bench.self],
         defaultSubcommand: Train.self)
 
     /// Runs the command; any error becomes one line on stderr and exit code 1.

@@ -2,23 +2,68 @@ import ArgumentParser
 import ConvNet
 import Foundation
 
-/// `convnet train`: trains a preset network; with no arguments, the digits CNN on the
-/// bundled 8×8 digits.
+/// `convnet train`: trains a preset network or a spec on a dataset; with no arguments, the
+/// digits CNN on the bundled 8×8 digits.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a network (default: a small CNN on the bundled 8x8 digits).")
+        abstract: "Train a network (default: a small CNN on the bundled 8x8 digits).",
+        discussion: """
+            Datasets: digits (bundled), mnist, fashion-mnist, cifar10 (binary or python batches), \
+            npy (a folder of x_train.npy, y_train.npy, optional x_val/y_val, x_test/y_test, or an .npz).
+            Model specs: layers separated by spaces, e.g. \
+            'conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)'.
+            """)
+
+    @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dataset: String = "digits"
+
+    @Option(name: .customLong("data-dir"), help: "Folder with the dataset's files.")
+    var dataDirectory: String?
+
+    @Option(help: "Layout of .npy images: nchw or nhwc.")
+    var layout: String = "nchw"
+
+    @Flag(help: "Download missing dataset files (MNIST, Fashion-MNIST, CIFAR-10) and check their checksums.")
+    var download = false
+
+    @Option(name: .customLong("num-training"), help: "Use only this many training samples.")
+    var trainingCount: Int?
+
+    @Option(name: .customLong("num-validation"), help: "Validation samples (taken from the end of the training split when the dataset has none).")
+    var validationCount: Int?
+
+    @Option(name: .customLong("num-test"), help: "Use only this many test samples.")
+    var testCount: Int?
+
+    @Option(help: "Mean subtraction: image (mean image of the training split), channel, none (default: none for the bundled digits, image otherwise).")
+    var mean: String?
+
+    @Flag(help: "Divide by the per-channel standard deviation of the training split.")
+    var standardize = false
 
     @Option(help: "Model: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var model: String = ModelPreset.digitsCNN.rawValue
 
+    @Option(help: "A model spec instead of a preset (input shape inferred from the data).")
+    var spec: String?
+
+    @Option(name: .customLong("init"), help: "Start from the weights of this checkpoint.")
+    var initialWeights: String?
+
+    @Option(help: "Continue the stopped run in this run directory (all other options come from it).")
+    var resume: String?
+
+    @Option(name: .customLong("stop-after-epoch"), help: "Stop after this epoch, leaving a run that --resume continues.")
+    var stopAfterEpoch: Int?
+
     @Option(help: "Update rule: \(UpdateRule.allCases.map(\.rawValue).joined(separator: ", ")).")
     var optimizer: String?
 
-    @Option(name: .customLong("learning-rate"), help: "Learning rate (default depends on the model).")
+    @Option(name: .customLong("learning-rate"), help: "Learning rate (default depends on the update rule).")
     var learningRate: Double?
 
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after each epoch, in (0, 1].")
-    var learningRateDecay: Double?
+    var learningRateDecay: Double = 1
 
     @Option(help: "Momentum for sgd_momentum and nesterov.")
     var momentum: Double?
@@ -50,101 +95,90 @@ struct Train: ParsableCommand {
     @Flag(help: "Print nothing but the final result.")
     var quiet = false
 
-    @Option(help: "Run directory: metrics.csv, history.json, TensorBoard events, pictures, report.html.")
+    @Option(help: "Run directory: checkpoints, metrics.csv, history.json, TensorBoard events, pictures, report.html.")
     var out: String?
 
-    @Flag(name: .customLong("no-tensorboard"), help: "Do not write TensorBoard event files into --out.")
-    var noTensorBoard = false
-
     func run() throws {
-        let preset = try ModelPreset(named: model)
         let hiddenSizes = try hidden.split(separator: ",").map { part -> Int in
             guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0 else {
                 throw ConvNetError.invalidArgument("--hidden takes positive integers separated by commas, found '\(hidden)'")
             }
             return size
         }
-        if preset == .xor {
-            try trainXOR(hiddenSizes: hiddenSizes)
+        if spec == nil, try ModelPreset(named: model) == .xor {
+            try trainXOR()
+            return
+        }
+        let log: (String) -> Void = { if !quiet { print($0) } }
+        let job: TrainingJob
+        if let resume {
+            job = try TrainingJob(resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log)
         } else {
-            try trainDigits(preset: preset, hiddenSizes: hiddenSizes)
+            var configuration = TrainingConfiguration()
+            configuration.dataset = dataset
+            configuration.dataDirectory = dataDirectory
+            configuration.layout = layout
+            configuration.download = download
+            configuration.trainingCount = trainingCount
+            configuration.validationCount = validationCount
+            configuration.testCount = testCount
+            configuration.mean = mean ?? (dataset.lowercased() == "digits" ? "none" : "image")
+            configuration.standardize = standardize
+            configuration.model = model
+            configuration.spec = spec
+            configuration.hiddenSizes = hiddenSizes
+            configuration.weightScale = weightScale
+            configuration.initialWeights = initialWeights
+            configuration.updateRule = optimizer ?? "adam"
+            configuration.learningRate = learningRate ?? (optimizer == nil ? 2e-3 : nil)
+            configuration.momentum = momentum
+            configuration.learningRateDecay = learningRateDecay
+            configuration.batchSize = batchSize ?? 32
+            configuration.epochs = epochs ?? 15
+            configuration.regularization = reg
+            configuration.seed = seed
+            configuration.dropLast = dropLast
+            configuration.printEvery = printEvery
+            _ = try configuration.solverOptions()  // options are checked before any data is read
+            if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+            job = try TrainingJob(
+                configuration: configuration, directory: out.map { URL(fileURLWithPath: $0) },
+                progress: .standardOutput(quiet: quiet), log: log)
         }
-    }
-
-    private func solverOptions(defaultRule: String, defaultRate: Double, defaultBatch: Int, defaultEpochs: Int) throws -> SolverOptions {
-        var options = SolverOptions()
-        options.updateRule = optimizer ?? defaultRule
-        let rule = try UpdateRule(named: options.updateRule)
-        options.optimizerConfiguration["learning_rate"] = learningRate ?? defaultRate
-        if let momentum {
-            guard rule == .sgdMomentum || rule == .nesterov else {
-                throw ConvNetError.invalidArgument("--momentum applies to sgd_momentum and nesterov, not \(rule.rawValue)")
-            }
-            options.optimizerConfiguration["momentum"] = momentum
-        }
-        options.learningRateDecay = learningRateDecay ?? 1
-        options.batchSize = batchSize ?? defaultBatch
-        options.epochs = epochs ?? defaultEpochs
-        options.printEvery = printEvery
-        options.dropLast = dropLast
-        options.seed = seed
-        options.verbose = !quiet
-        return options
-    }
-
-    private func trainDigits(preset: ModelPreset, hiddenSizes: [Int]) throws {
-        let splits = try BundledData.digitsSplits(Float.self)
-        let model = try preset.makeModel(
-            inputShape: splits.train.sampleShape, classes: splits.train.classNames.count,
-            hiddenSizes: hiddenSizes, weightScale: weightScale, regularization: reg, seed: seed, scalar: Float.self)
-        let options = try solverOptions(defaultRule: "adam", defaultRate: 2e-3, defaultBatch: 32, defaultEpochs: 15)
-        let solver = try Solver(
-            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
-            validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
-        let dataText = "digits (bundled): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test"
-        let recorder = try RunRecorder(
-            model: model, title: "\(preset.rawValue) on the bundled 8x8 digits",
-            directory: out.map { URL(fileURLWithPath: $0) },
-            configuration: [
-                KeyValue("data", dataText), KeyValue("model", preset.rawValue),
-                KeyValue("input", "[1, 8, 8], pixels / 16"), KeyValue("seed", String(seed)),
-                KeyValue("command", CommandLine.arguments.joined(separator: " ")),
-            ],
-            hyperParameters: hyperParameters(options),
-            classNames: splits.train.classNames, progress: .standardOutput(quiet: quiet),
-            tensorBoard: !noTensorBoard)
-        recorder.attach(to: solver)
+        let configuration = job.configuration
         if !quiet {
-            print("\(dataText); model \(preset.rawValue), \(options.updateRule), batch \(options.batchSize), \(options.epochs) epochs")
+            let resumed = job.solver.completedEpochs > 0 ? " (resumed after epoch \(job.solver.completedEpochs))" : ""
+            print("\(job.dataDescription); model \(configuration.spec ?? configuration.model), \(configuration.updateRule), "
+                + "batch \(configuration.batchSize), \(configuration.epochs) epochs\(resumed)")
         }
         let started = Date()
-        let history = try solver.train()
+        let test = try job.run(stopAfterEpoch: stopAfterEpoch)
         let seconds = Date().timeIntervalSince(started)
-        let test = try recorder.finish(testInputs: splits.test.inputs, testLabels: splits.test.labels)!
-        print(String(
-            format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
-            test.accuracy, splits.test.count, test.loss, history.bestEpoch, seconds))
-        if let out, !quiet {
-            print("run directory: \(out) (report.html, pictures, metrics.csv, history.json, TensorBoard events)")
+        if job.solver.completedEpochs < configuration.epochs {
+            print("stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); continue with --resume")
+        } else if let test {
+            print(String(
+                format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
+                test.accuracy, job.data.splits.test.count, test.loss, job.solver.history.bestEpoch, seconds))
+        } else {
+            print(String(format: "best epoch %d, training %.1f s (no test data)", job.solver.history.bestEpoch, seconds))
+        }
+        if let directory = job.directory, !quiet {
+            print("run directory: \(directory.path) (best.safetensors, last.safetensors, report.html, pictures, metrics)")
         }
     }
 
-    private func hyperParameters(_ options: SolverOptions) -> [KeyValue] {
-        var pairs = [KeyValue("update rule", options.updateRule)]
-        for (key, value) in options.optimizerConfiguration.sorted(by: { $0.key < $1.key }) {
-            pairs.append(KeyValue(key, "\(value)"))
-        }
-        pairs += [
-            KeyValue("learning-rate decay", "\(options.learningRateDecay)"), KeyValue("batch size", "\(options.batchSize)"),
-            KeyValue("epochs", "\(options.epochs)"), KeyValue("L2 regularisation", "\(reg)"),
-            KeyValue("drop last batch", "\(options.dropLast)"),
-        ]
-        return pairs
-    }
-
-    private func trainXOR(hiddenSizes: [Int]) throws {
+    private func trainXOR() throws {
         let model = try ModelPreset.xor.makeModel(inputShape: [2], classes: 1, regularization: reg, seed: seed, scalar: Double.self)
-        var options = try solverOptions(defaultRule: "sgd", defaultRate: 2, defaultBatch: 4, defaultEpochs: 5000)
+        var options = SolverOptions()
+        options.updateRule = optimizer ?? "sgd"
+        options.optimizerConfiguration["learning_rate"] = learningRate ?? 2
+        if let momentum { options.optimizerConfiguration["momentum"] = momentum }
+        options.learningRateDecay = learningRateDecay
+        options.batchSize = batchSize ?? 4
+        options.epochs = epochs ?? 5000
+        options.seed = seed
+        options.dropLast = dropLast
         options.verbose = false
         options.trainAccuracySamples = nil
         let solver = try Solver(model: model, trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)

@@ -22,6 +22,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var history: TrainingHistory
     /// The optimizer's buffers by state name (`Optimizer.state`), as Double.
     public var optimizerState: [String: [[Double]]]
+    /// The best validation accuracy so far (the Solver's choice of best epoch), if any.
+    public var bestScore: Double?
 
     public init(
         updateRule: String, optimizerConfiguration: [String: Double], learningRate: Double, epoch: Int, iteration: Int,
@@ -40,6 +42,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case updateRule = "update_rule", optimizerConfiguration = "optimizer_configuration", learningRate = "learning_rate"
         case epoch, iteration, random, history
+        case bestScore = "best_score"
     }
 
     public init(from decoder: Decoder) throws {
@@ -51,6 +54,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         iteration = try c.decode(Int.self, forKey: .iteration)
         random = try c.decode(SeededRandom.self, forKey: .random)
         history = try c.decode(TrainingHistory.self, forKey: .history)
+        bestScore = try c.decodeIfPresent(Double.self, forKey: .bestScore)
         optimizerState = [:]
     }
 
@@ -63,6 +67,31 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try c.encode(iteration, forKey: .iteration)
         try c.encode(random, forKey: .random)
         try c.encode(history, forKey: .history)
+        try c.encodeIfPresent(bestScore, forKey: .bestScore)
+    }
+
+    /// Everything a Solver needs to continue later, captured after an epoch.
+    public init<Scalar: KernelScalar>(solver: Solver<Scalar>) {
+        let progress = solver.state
+        self.init(
+            updateRule: solver.options.updateRule, optimizerConfiguration: solver.options.optimizerConfiguration,
+            learningRate: progress.learningRate, epoch: progress.completedEpochs,
+            iteration: progress.history.iterations.count, random: progress.random, history: progress.history,
+            optimizerState: TrainingState.capture(solver.optimizer))
+        bestScore = progress.bestScore
+    }
+
+    /// Puts this state back into a Solver built with the same options for the same model
+    /// (whose weights were restored separately), with the best weights so far.
+    public func restore<Scalar: KernelScalar>(into solver: Solver<Scalar>, bestWeights: [Tensor<Scalar>]?) throws {
+        guard solver.options.updateRule == updateRule else {
+            throw ConvNetError.invalidArgument(
+                "the saved run used update rule '\(updateRule)', this one '\(solver.options.updateRule)'")
+        }
+        try restore(into: solver.optimizer)
+        try solver.restore(
+            SolverState(completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore),
+            bestWeights: bestWeights)
     }
 
     /// Captures an optimizer's buffers (kinds not yet created, such as a velocity before the

@@ -38,15 +38,7 @@ public enum ArrayDataset {
             guard x.shape.count >= 2 else {
                 throw ConvNetError.shapeMismatch("x_\(suffix) must be [N, ...], found \(describe(x.shape))")
             }
-            let storage: ImageArray.Storage = x.elementType == .uint8 ? .uint8(x.bytes) : .float32(x.floatValues())
-            var images = try ImageArray(shape: x.shape, storage: storage)
-            if layout == .nhwc {
-                if images.shape.count == 3 {
-                    images = try ImageArray(shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: images.storage)
-                } else {
-                    images = try images.nhwcToNCHW()
-                }
-            }
+            let images = try ImageArray(x, layout: layout)
             guard y.shape.count == 1 || (y.shape.count == 2 && y.shape[1] == 1) else {
                 throw ConvNetError.shapeMismatch("y_\(suffix) must be [N] class indices, found \(describe(y.shape))")
             }
@@ -75,5 +67,22 @@ public enum ArrayDataset {
             names = lines
         }
         return try RawDatasetSplits(train: train, validation: validation, test: test, classNames: names, scale: scale)
+    }
+}
+
+extension ImageArray {
+    /// Images from a NumPy array [N, ...] (uint8 kept as bytes, other types as Float). With
+    /// `.nhwc`, [N, H, W, C] becomes [N, C, H, W] and [N, H, W] becomes [N, 1, H, W].
+    public init(_ array: NumPyArray, layout: ImageLayout) throws {
+        let storage: ImageArray.Storage = array.elementType == .uint8 ? .uint8(array.bytes) : .float32(array.floatValues())
+        var images = try ImageArray(shape: array.shape, storage: storage)
+        if layout == .nhwc {
+            if images.shape.count == 3 {
+                images = try ImageArray(shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: images.storage)
+            } else {
+                images = try images.nhwcToNCHW()
+            }
+        }
+        self = images
     }
 }

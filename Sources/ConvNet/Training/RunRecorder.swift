@@ -50,6 +50,12 @@ public final class RunRecorder<Scalar: KernelScalar> {
         }
     }
 
+    /// Continues a resumed run's records from its saved history.
+    public func resume(with history: TrainingHistory) {
+        record.iterations = history.iterations
+        record.epochs = history.epochs
+    }
+
     /// Hooks the recorder into the solver's callbacks (replacing any set before) and turns the
     /// solver's own epoch lines off.
     public func attach(to solver: Solver<Scalar>) {

@@ -41,7 +41,7 @@ struct CommandLineTests {
         (["train", "--learning-rate", "-1"], "Missing value for '--learning-rate"),
         (["train", "--batch-size", "0"], "batch size must be > 0"),
         (["train", "--lr-decay", "2"], "decay must be in (0, 1]"),
-        (["train", "--optimizer", "adam", "--momentum", "0.9"], "--momentum applies to"),
+        (["train", "--optimizer", "adam", "--momentum", "0.9"], "momentum applies to"),
         (["train", "--hidden", "10,x", "--model", "mlp"], "--hidden takes positive integers"),
         (["train", "--epochs", "abc"], "error:"),
         (["train", "--no-such-flag"], "error:"),

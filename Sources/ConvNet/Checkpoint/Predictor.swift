@@ -1,0 +1,109 @@
+import Foundation
+
+/// A trained classifier loaded from a checkpoint, applying the preprocessing stored with it
+/// (scale, mean image, standardisation) to raw images before scoring them.
+public struct Predictor {
+    /// The model and its metadata.
+    public let checkpoint: LoadedCheckpoint<Float>
+
+    /// Loads `url` (a ConvNet checkpoint).
+    public init(checkpoint url: URL) throws {
+        checkpoint = try Checkpoint.load(from: url, as: Float.self)
+    }
+
+    /// The model.
+    public var model: Model<Float> { checkpoint.model }
+
+    /// Raw images (as stored in the dataset: uint8 or float) → model inputs, with the
+    /// checkpoint's preprocessing, or, when it has none, unchanged values (uint8 / 255).
+    public func inputs(_ images: ImageArray) throws -> Tensor<Float> {
+        guard images.sampleShape == model.inputShape else {
+            throw ConvNetError.shapeMismatch(
+                "the checkpoint expects images [N, \(model.inputShape.map(String.init).joined(separator: ", "))], "
+                    + "found \(describe(images.shape)) (for [N, H, W, C] data use --layout nhwc)")
+        }
+        let preprocessing = try checkpoint.metadata.preprocessing
+            ?? Preprocessing(scale: { if case .uint8 = images.storage { return 255 } else { return 1 } }(), sampleShape: model.inputShape)
+        let tensor: Tensor<Float> = try preprocessing.apply(to: images)
+        try tensor.checkFinite("input images")
+        return tensor
+    }
+
+    /// Raw class scores [N, C].
+    public func scores(_ images: ImageArray) throws -> Tensor<Float> {
+        try model.scores(inputs(images))
+    }
+
+    /// The report on labelled images.
+    public func evaluate(_ data: LabeledImages) throws -> ClassificationReport {
+        let labels = try Tensor<Float>(shape: [data.count], scalars: data.labels.map { Float($0) })
+        return try ClassificationReport(
+            model: model, inputs: inputs(data.images), labels: labels, classNames: checkpoint.metadata.classNames)
+    }
+
+    /// The `k` most probable classes of each row of `scores` [N, C], with softmax probabilities.
+    public func topK(_ scores: Tensor<Float>, k: Int) throws -> [[(index: Int, name: String, probability: Double)]] {
+        guard k > 0 else { throw ConvNetError.invalidArgument("--top-k must be > 0, found \(k)") }
+        let classes = scores.shape.last ?? 0
+        let names = checkpoint.metadata.classNames
+        return (0..<(scores.shape.first ?? 0)).map { row in
+            let values = (0..<classes).map { Double(scores.scalars[row * classes + $0]) }
+            let largest = values.max() ?? 0
+            let exponentials = values.map { Foundation.exp($0 - largest) }
+            let sum = exponentials.reduce(0, +)
+            return exponentials.enumerated().sorted { $0.element > $1.element }.prefix(k).map {
+                (index: $0.offset, name: $0.offset < names.count ? names[$0.offset] : String($0.offset), probability: $0.element / sum)
+            }
+        }
+    }
+}
+
+/// What `convnet models DIR` lists: the checkpoints of a folder with their spec and accuracy.
+public struct CheckpointListing: Sendable {
+    /// One file of the folder.
+    public struct Entry: Sendable {
+        /// The file name.
+        public var file: String
+        /// The checkpoint's metadata, or nil when the file is not a ConvNet checkpoint.
+        public var spec: String?
+        public var inputShape: [Int]?
+        public var epoch: Int?
+        public var validationAccuracy: Double?
+        /// Why the file was skipped, when it was.
+        public var problem: String?
+    }
+
+    /// Every `.safetensors` file of `directory` (other files are skipped silently, state files
+    /// `*.state.safetensors` are noted), sorted by name.
+    public static func scan(_ directory: URL) throws -> [Entry] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        } catch {
+            throw ConvNetError.fileSystem("cannot list \(directory.path): \(error.localizedDescription)")
+        }
+        return names.filter { $0.hasSuffix(".safetensors") }.map { name in
+            var entry = Entry(file: name)
+            if name.hasSuffix(".state.safetensors") {
+                entry.problem = "training state (optimizer buffers), not weights"
+                return entry
+            }
+            do {
+                let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent(name))
+                guard let metadata = try CheckpointMetadata(metadata: file.metadata, name: name) else {
+                    entry.problem = "no ConvNet metadata (saved by another program?)"
+                    return entry
+                }
+                entry.spec = metadata.spec.description
+                entry.inputShape = metadata.inputShape
+                entry.epoch = metadata.extra["epoch"].flatMap { Int($0) }
+                entry.validationAccuracy = metadata.extra["validation_accuracy"].flatMap { Double($0) }
+            } catch let error as ConvNetError {
+                entry.problem = error.description
+            } catch {
+                entry.problem = "\(error)"
+            }
+            return entry
+        }
+    }
+}

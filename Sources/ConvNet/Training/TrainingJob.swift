@@ -1,0 +1,274 @@
+import Foundation
+
+/// Everything that defines a training run from data on disk: what `convnet train` parses, and
+/// what a run directory stores in `config.json` so that `--resume` rebuilds the same run.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    /// `digits` (bundled), `mnist`, `fashion-mnist`, `cifar10` or `npy`.
+    public var dataset = "digits"
+    /// Where the files are (not needed for the bundled digits).
+    public var dataDirectory: String?
+    /// `nchw`, or `nhwc` for `.npy` images stored [N, H, W, C].
+    public var layout = "nchw"
+    /// Fetch missing files from the dataset's usual location.
+    public var download = false
+    /// Subsampling as in the classic get_CIFAR10_data (nil: all).
+    public var trainingCount: Int?
+    public var validationCount: Int?
+    public var testCount: Int?
+    /// Mean subtraction: `image` (the mean image of the training split), `channel` or `none`.
+    public var mean = "image"
+    /// Divide by the per-channel standard deviation of the training split.
+    public var standardize = false
+
+    /// A preset name (`ModelPreset`); ignored when `spec` is given.
+    public var model = ModelPreset.digitsCNN.rawValue
+    /// A model spec such as `conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)`.
+    public var spec: String?
+    /// Hidden sizes for the `mlp` preset.
+    public var hiddenSizes = [100]
+    /// Weight scale of the `three-layer-convnet` preset.
+    public var weightScale = 1e-3
+    /// Start from these weights (a safetensors file).
+    public var initialWeights: String?
+
+    /// Update rule and hyper-parameters.
+    public var updateRule = "adam"
+    public var learningRate: Double?
+    public var momentum: Double?
+    public var learningRateDecay = 1.0
+    public var batchSize = 32
+    public var epochs = 15
+    public var regularization = 0.0
+    public var seed: UInt64 = 0
+    public var dropLast = false
+    public var printEvery = 0
+
+    public init() {}
+
+    /// The Solver options these settings give.
+    public func solverOptions() throws -> SolverOptions {
+        var options = SolverOptions()
+        options.updateRule = updateRule
+        let rule = try UpdateRule(named: updateRule)
+        if let learningRate { options.optimizerConfiguration["learning_rate"] = learningRate }
+        if let momentum {
+            guard rule == .sgdMomentum || rule == .nesterov else {
+                throw ConvNetError.invalidArgument("momentum applies to sgd_momentum and nesterov, not \(rule.rawValue)")
+            }
+            options.optimizerConfiguration["momentum"] = momentum
+        }
+        options.learningRateDecay = learningRateDecay
+        options.batchSize = batchSize
+        options.epochs = epochs
+        options.printEvery = printEvery
+        options.dropLast = dropLast
+        options.seed = seed
+        try options.validate()
+        return options
+    }
+
+    /// The hyper-parameters as report rows.
+    var hyperParameterRows: [KeyValue] {
+        [
+            KeyValue("update rule", updateRule),
+            KeyValue("learning rate", learningRate.map { "\($0)" } ?? "default"),
+            KeyValue("momentum", momentum.map { "\($0)" } ?? "default"),
+            KeyValue("learning-rate decay", "\(learningRateDecay)"), KeyValue("batch size", "\(batchSize)"),
+            KeyValue("epochs", "\(epochs)"), KeyValue("L2 regularisation", "\(regularization)"),
+            KeyValue("drop last batch", "\(dropLast)"), KeyValue("seed", "\(seed)"),
+        ]
+    }
+}
+
+/// A training run from a `TrainingConfiguration`: loads and preprocesses the data, builds the
+/// model, trains with a progress display, and with a run directory saves after every epoch
+/// `last.safetensors` (+ `last.state.safetensors`, for `--resume`) and, when validation
+/// accuracy improves, `best.safetensors`; at the end it writes the pictures and report.
+///
+/// A resumed run (`TrainingJob(resuming:)`) reloads the configuration, the last weights, the
+/// optimizer's buffers, the shuffling generator and the history, and continues bit for bit
+/// as if it had never stopped.
+public final class TrainingJob {
+    /// The settings in force.
+    public let configuration: TrainingConfiguration
+    /// The model being trained.
+    public let model: Model<Float>
+    /// The solver.
+    public let solver: Solver<Float>
+    /// The prepared data.
+    public let data: PreparedData<Float>
+    /// The run directory, if any.
+    public let directory: URL?
+    /// A line describing the data.
+    public let dataDescription: String
+    private let recorder: RunRecorder<Float>
+    private let classNames: [String]
+    private var saveError: Error?
+
+    /// The file names inside a run directory.
+    public static let configurationFileName = "config.json"
+    public static let lastCheckpointName = "last.safetensors"
+    public static let bestCheckpointName = "best.safetensors"
+
+    /// Prepares a new run (writing `config.json` into `directory` when given).
+    public convenience init(
+        configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar = .standardOutput(),
+        log: (String) -> Void = { _ in }
+    ) throws {
+        try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: false)
+    }
+
+    /// Prepares to continue the run saved in `directory`.
+    public convenience init(resuming directory: URL, progress: ProgressBar = .standardOutput(), log: (String) -> Void = { _ in }) throws {
+        let url = directory.appendingPathComponent(TrainingJob.configurationFileName)
+        guard let data = try? Data(contentsOf: url) else {
+            throw ConvNetError.fileSystem("cannot resume: \(url.path) is missing (was the run started with --out?)")
+        }
+        let configuration: TrainingConfiguration
+        do {
+            configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+        } catch {
+            throw ConvNetError.invalidData("cannot resume: \(url.path) is not a valid run configuration: \(error)")
+        }
+        try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: true)
+    }
+
+    private init(
+        configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar, log: (String) -> Void, resume: Bool
+    ) throws {
+        self.configuration = configuration
+        self.directory = directory
+        let options = try configuration.solverOptions()
+        let name = try DatasetName(named: configuration.dataset)
+        guard let layout = ImageLayout(rawValue: configuration.layout.lowercased()) else {
+            throw ConvNetError.invalidArgument("unknown layout '\(configuration.layout)'; use nchw or nhwc")
+        }
+        guard let mean = Preprocessing.MeanMode(rawValue: configuration.mean) else {
+            throw ConvNetError.invalidArgument(
+                "unknown mean mode '\(configuration.mean)'; use " + Preprocessing.MeanMode.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let raw = try DatasetLoader.load(
+            name, directory: configuration.dataDirectory.map { URL(fileURLWithPath: $0) }, download: configuration.download,
+            layout: layout, log: log)
+        data = try raw.prepared(
+            PreparationOptions(
+                trainingCount: configuration.trainingCount, validationCount: configuration.validationCount,
+                testCount: configuration.testCount, mean: mean, standardize: configuration.standardize),
+            as: Float.self)
+        classNames = raw.classNames
+        let splits = data.splits
+        dataDescription = "\(name.rawValue): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test, "
+            + "samples \(describe(splits.train.sampleShape))"
+
+        let network: Sequential<Float>
+        if let spec = configuration.spec {
+            network = try ModelSpec(parsing: spec).makeNetwork(
+                inputShape: splits.train.sampleShape, seed: configuration.seed, scalar: Float.self)
+        } else {
+            let preset = try ModelPreset(named: configuration.model)
+            guard preset != .xor else {
+                throw ConvNetError.invalidArgument("the xor model trains on its own four points; run it without --dataset")
+            }
+            network = try preset.makeModel(
+                inputShape: splits.train.sampleShape, classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes,
+                weightScale: configuration.weightScale, seed: configuration.seed, scalar: Float.self
+            ).network
+        }
+        model = try Model(
+            network: network, loss: SoftmaxCrossEntropy(), inputShape: splits.train.sampleShape,
+            regularization: configuration.regularization)
+        guard model.classCount == raw.classNames.count else {
+            throw ConvNetError.shapeMismatch(
+                "the model outputs \(model.classCount) scores but the data has \(raw.classNames.count) classes")
+        }
+        if let weights = configuration.initialWeights, !resume {
+            try Checkpoint.loadWeights(from: URL(fileURLWithPath: weights), into: network)
+        }
+        solver = try Solver(
+            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            validationInputs: splits.validation.count > 0 ? splits.validation.inputs : nil,
+            validationTargets: splits.validation.count > 0 ? splits.validation.labels : nil, options: options)
+        let title = (configuration.spec ?? configuration.model) + " on " + name.rawValue
+        recorder = try RunRecorder(
+            model: model, title: title, directory: directory,
+            configuration: [
+                KeyValue("data", dataDescription), KeyValue("model", configuration.spec ?? configuration.model),
+                KeyValue("preprocessing", "pixels / \(raw.scale), mean \(configuration.mean)"
+                    + (configuration.standardize ? ", standardised" : "")),
+                KeyValue("command", CommandLine.arguments.joined(separator: " ")),
+            ],
+            hyperParameters: configuration.hyperParameterRows, classNames: raw.classNames, progress: progress)
+        if resume, let directory {
+            try restore(from: directory)
+        } else if let directory {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(
+                String(decoding: try encoder.encode(configuration), as: UTF8.self),
+                to: directory.appendingPathComponent(TrainingJob.configurationFileName))
+        }
+        recorder.attach(to: solver)
+        if directory != nil {
+            let recorderHook = solver.onEpoch
+            solver.onEpoch = { [weak self] record in
+                recorderHook?(record)
+                guard let self, self.saveError == nil else { return }
+                do { try self.saveCheckpoints(after: record) } catch { self.saveError = error }
+            }
+        }
+    }
+
+    private func restore(from directory: URL) throws {
+        let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
+        let stateURL = TrainingState.url(besides: last)
+        guard FileManager.default.fileExists(atPath: last.path), FileManager.default.fileExists(atPath: stateURL.path) else {
+            throw ConvNetError.fileSystem(
+                "cannot resume: \(directory.path) has no \(TrainingJob.lastCheckpointName) with its state file (no epoch finished?)")
+        }
+        try Checkpoint.loadWeights(from: last, into: model.network)
+        let state = try TrainingState(contentsOf: stateURL)
+        var bestWeights: [Tensor<Float>]?
+        let best = directory.appendingPathComponent(TrainingJob.bestCheckpointName)
+        if FileManager.default.fileExists(atPath: best.path) {
+            let loaded = try Checkpoint.load(from: best, as: Float.self)
+            bestWeights = loaded.model.parameters.map(\.value)
+        }
+        try state.restore(into: solver, bestWeights: bestWeights)
+        recorder.resume(with: state.history)
+    }
+
+    private func metadata(extra: [String: String]) throws -> CheckpointMetadata {
+        var extra = extra
+        if configuration.spec == nil { extra["preset"] = configuration.model }
+        return CheckpointMetadata(
+            spec: try ModelSpec(describing: model.network), inputShape: model.inputShape, classNames: classNames,
+            loss: .softmaxCrossEntropy, preprocessing: data.preprocessing,
+            preset: configuration.spec == nil ? configuration.model : nil, extra: extra)
+    }
+
+    private func saveCheckpoints(after record: EpochRecord) throws {
+        guard let directory else { return }
+        var extra = ["epoch": String(record.epoch)]
+        if let accuracy = record.validationAccuracy { extra["validation_accuracy"] = String(accuracy) }
+        let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
+        try Checkpoint.save(model.network, metadata: metadata(extra: extra), to: last)
+        try TrainingState(solver: solver).write(to: TrainingState.url(besides: last))
+        if solver.history.bestEpoch == record.epoch {
+            try Checkpoint.save(model.network, metadata: metadata(extra: extra),
+                                to: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
+        }
+    }
+
+    /// Trains the remaining epochs (stopping after `stopAfterEpoch` if given), then evaluates
+    /// the test split and writes the report. Returns the test evaluation (nil when stopped early
+    /// or when there is no test data).
+    @discardableResult
+    public func run(stopAfterEpoch: Int? = nil) throws -> Evaluation<Float>? {
+        try solver.train(stopAfterEpoch: stopAfterEpoch)
+        if let saveError { throw saveError }
+        guard solver.completedEpochs >= solver.options.epochs else { return nil }
+        let test = data.splits.test
+        return try recorder.finish(
+            testInputs: test.count > 0 ? test.inputs : nil, testLabels: test.count > 0 ? test.labels : nil)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import ConvNet
+
+/// A run stopped after epoch 2 and resumed from its run directory (new objects, everything
+/// read back from the files) ends bit-identical to an uninterrupted run with the same seed.
+struct TrainingJobTests {
+    func temporaryDirectory(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("convnet-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    func configuration() -> TrainingConfiguration {
+        var configuration = TrainingConfiguration()
+        configuration.trainingCount = 300
+        configuration.validationCount = 100
+        configuration.updateRule = "sgd_momentum"
+        configuration.learningRate = 0.05
+        configuration.momentum = 0.9
+        configuration.learningRateDecay = 0.8
+        configuration.batchSize = 25
+        configuration.epochs = 4
+        configuration.seed = 9
+        return configuration
+    }
+
+    @Test func resumedRunIsBitIdentical() throws {
+        let whole = temporaryDirectory("whole"), parts = temporaryDirectory("parts")
+        defer {
+            try? FileManager.default.removeItem(at: whole)
+            try? FileManager.default.removeItem(at: parts)
+        }
+        for directory in [whole, parts] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        let quiet = ProgressBar(mode: .quiet) { _ in }
+        let uninterrupted = try TrainingJob(configuration: configuration(), directory: whole, progress: quiet)
+        let expected = try #require(try uninterrupted.run())
+
+        let first = try TrainingJob(configuration: configuration(), directory: parts, progress: quiet)
+        #expect(try first.run(stopAfterEpoch: 2) == nil)
+        let resumed = try TrainingJob(resuming: parts, progress: quiet)
+        #expect(resumed.solver.completedEpochs == 2)
+        let result = try #require(try resumed.run())
+
+        #expect(result.accuracy == expected.accuracy && result.loss == expected.loss)
+        #expect(resumed.solver.history.iterations == uninterrupted.solver.history.iterations)
+        #expect(resumed.model.parameters.map(\.value) == uninterrupted.model.parameters.map(\.value))
+        for name in [TrainingJob.lastCheckpointName, TrainingJob.bestCheckpointName, "metrics.csv"] {
+            let a = try Data(contentsOf: whole.appendingPathComponent(name))
+            let b = try Data(contentsOf: parts.appendingPathComponent(name))
+            #expect(a == b, "\(name) differs")
+        }
+        // The best checkpoint loads back with the same accuracy on the test split.
+        let predictor = try Predictor(checkpoint: whole.appendingPathComponent(TrainingJob.bestCheckpointName))
+        let raw = try DatasetLoader.bundledDigits()
+        let report = try predictor.evaluate(try #require(raw.test))
+        #expect(abs(report.accuracy - expected.accuracy) < 1e-12)
+    }
+
+    @Test func resumingWithoutARunIsAnError() throws {
+        let empty = temporaryDirectory("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        #expect(throws: ConvNetError.self) { try TrainingJob(resuming: empty, progress: ProgressBar(mode: .quiet) { _ in }) }
+    }
+
+    @Test func badConfigurationsAreErrors() throws {
+        var bad = configuration()
+        bad.spec = "conv(8,k=3) relu maxpol(2)"
+        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        bad = configuration()
+        bad.spec = "conv(8,k=3,p=1) relu flatten dense(7)"  // 7 outputs for 10 classes
+        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        bad = configuration()
+        bad.mean = "median"
+        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        bad = configuration()
+        bad.dataset = "imagenet"
+        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+    }
+}
