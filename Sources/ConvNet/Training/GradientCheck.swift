@@ -71,22 +71,41 @@ public enum GradientCheck {
         return results
     }
 
-    /// Central differences of Σ f(x) · upstream for every element of x.
+    /// Central differences of a scalar function: (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h for every
+    /// element i of x (f receives x with one element moved).
+    public static func numericGradient(
+        at x: Tensor<Double>, step: Double = 1e-5, _ f: (Tensor<Double>) throws -> Double
+    ) rethrows -> [Double] {
+        try centralDifferences(at: x, step: step, evaluate: f, difference: -)
+    }
+
+    /// Central differences of Σ f(x) · upstream for every element of x, subtracting element by
+    /// element: Σ_j (f(x + h·eᵢ) − f(x − h·eᵢ))_j · upstream_j / 2h.
     static func numericGradient(
         at x: Tensor<Double>, upstream: Tensor<Double>, step: Double, _ f: (Tensor<Double>) throws -> Tensor<Double>
+    ) rethrows -> [Double] {
+        try centralDifferences(at: x, step: step, evaluate: f) { plus, minus in
+            var sum = 0.0
+            for j in 0..<plus.count { sum += (plus.scalars[j] - minus.scalars[j]) * upstream.scalars[j] }
+            return sum
+        }
+    }
+
+    /// difference(g(x + h·eᵢ), g(x − h·eᵢ)) / 2h for every element i of x.
+    private static func centralDifferences<Value>(
+        at x: Tensor<Double>, step: Double, evaluate: (Tensor<Double>) throws -> Value,
+        difference: (Value, Value) -> Double
     ) rethrows -> [Double] {
         var gradient = [Double](repeating: 0, count: x.count)
         var moved = x
         for i in 0..<x.count {
             let saved = moved.scalars[i]
             moved.scalars[i] = saved + step
-            let plus = try f(moved)
+            let plus = try evaluate(moved)
             moved.scalars[i] = saved - step
-            let minus = try f(moved)
+            let minus = try evaluate(moved)
             moved.scalars[i] = saved
-            var sum = 0.0
-            for j in 0..<plus.count { sum += (plus.scalars[j] - minus.scalars[j]) * upstream.scalars[j] }
-            gradient[i] = sum / (2 * step)
+            gradient[i] = difference(plus, minus) / (2 * step)
         }
         return gradient
     }

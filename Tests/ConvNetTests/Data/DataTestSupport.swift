@@ -42,15 +42,3 @@ func pythonWith(_ modules: [String], candidates: [String] = ["python3"]) -> Stri
 func writeBytes(_ bytes: [UInt8], _ url: URL) {
     try! Data(bytes).write(to: url)
 }
-
-/// The message of a ConvNetError thrown by `body`, or nil if it did not throw one.
-func thrownMessage(_ body: () throws -> Void) -> String? {
-    do {
-        try body()
-        return nil
-    } catch let error as ConvNetError {
-        return error.description
-    } catch {
-        return "unexpected error type: \(error)"
-    }
-}

@@ -112,7 +112,7 @@ struct GradientCheckTests {
     @Test(arguments: lossCases)
     func lossGradient(_ testCase: LossCase) throws {
         let analytic = try testCase.loss.evaluate(scores: testCase.scores, targets: testCase.targets).gradient
-        let numeric = try numericGradient(at: testCase.scores) { try testCase.loss.evaluate(scores: $0, targets: testCase.targets).loss }
+        let numeric = try GradientCheck.numericGradient(at: testCase.scores) { try testCase.loss.evaluate(scores: $0, targets: testCase.targets).loss }
         let error = relativeError(analytic.scalars, numeric)
         print("gradient check \(testCase.name): max relative error \(error)")
         #expect(error < 1e-7)
@@ -130,7 +130,7 @@ struct GradientCheckTests {
         for parameter in model.parameters {
             let analytic = parameter.gradient.scalars
             let value = parameter.value
-            let numeric = try numericGradient(at: value) {
+            let numeric = try GradientCheck.numericGradient(at: value) {
                 parameter.value = $0
                 let scores = try network.forward(inputs)
                 return try model.loss.evaluate(scores: scores, targets: labels).loss + model.regularizationLoss

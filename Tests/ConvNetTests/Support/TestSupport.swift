@@ -19,26 +19,16 @@ func randomTensor<Scalar: KernelScalar>(_ shape: [Int], seed: UInt64, scale: Dou
     return try! Tensor(shape: shape, scalars: (0..<count).map { _ in Scalar(scale * random.normal()) })
 }
 
-/// Central differences of f at x: (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h for every element i;
-/// f receives x with one element moved.
-func numericGradient(at x: Tensor<Double>, step: Double = 1e-5, _ f: (Tensor<Double>) throws -> Double) rethrows -> [Double] {
-    var gradient = [Double](repeating: 0, count: x.count)
-    var moved = x
-    for i in 0..<x.count {
-        let saved = moved.scalars[i]
-        moved.scalars[i] = saved + step
-        let plus = try f(moved)
-        moved.scalars[i] = saved - step
-        let minus = try f(moved)
-        moved.scalars[i] = saved
-        gradient[i] = (plus - minus) / (2 * step)
+/// The message of a ConvNetError thrown by `body`, or nil if it did not throw one.
+func thrownMessage(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch let error as ConvNetError {
+        return error.description
+    } catch {
+        return "unexpected error type: \(error)"
     }
-    return gradient
-}
-
-/// Σ output · weights: a scalar whose gradient w.r.t. the output is `weights`.
-func weightedSum(_ output: Tensor<Double>, _ weights: Tensor<Double>) -> Double {
-    zip(output.scalars, weights.scalars).reduce(0) { $0 + $1.0 * $1.1 }
 }
 
 /// The folder of the built products (where `convnet` is), next to the test bundle.

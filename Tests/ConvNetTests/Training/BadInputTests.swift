@@ -7,43 +7,32 @@ struct BadInputTests {
         try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
     }
 
-    func message(_ body: () throws -> Void) -> String? {
-        do {
-            try body()
-            return nil
-        } catch let error as ConvNetError {
-            return error.description
-        } catch {
-            return "unexpected error type: \(error)"
-        }
-    }
-
     @Test func shapeMismatch() throws {
         let model = try makeModel()
-        let text = message { _ = try model.scores(Tensor(zeros: [2, 3, 8, 8])) }
+        let text = thrownMessage { _ = try model.scores(Tensor(zeros: [2, 3, 8, 8])) }
         #expect(text?.contains("[N, 1, 8, 8]") == true, "\(text ?? "no error")")
-        #expect(message { _ = try Tensor<Float>(shape: [2, 3], scalars: [1, 2]) }?.contains("needs 6 elements") == true)
+        #expect(thrownMessage { _ = try Tensor<Float>(shape: [2, 3], scalars: [1, 2]) }?.contains("needs 6 elements") == true)
         var random = SeededRandom(seed: 0)
         let dense = try Dense<Float>(inputSize: 4, outputSize: 2, random: &random)
-        #expect(message { _ = try dense.forward(Tensor(zeros: [3, 5])) }?.contains("expects samples of 4 values") == true)
-        #expect(message { _ = try ReLU<Float>().backward(Tensor(zeros: [2])) } != nil)
+        #expect(thrownMessage { _ = try dense.forward(Tensor(zeros: [3, 5])) }?.contains("expects samples of 4 values") == true)
+        #expect(thrownMessage { _ = try ReLU<Float>().backward(Tensor(zeros: [2])) } != nil)
     }
 
     @Test func labelCountAndRange() throws {
         let model = try makeModel()
         let inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
-        let countText = message {
+        let countText = thrownMessage {
             _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [3]))
         }
         #expect(countText?.contains("4 samples but 3 targets") == true, "\(countText ?? "no error")")
-        let rangeText = message {
+        let rangeText = thrownMessage {
             _ = try Solver(model: model, trainInputs: inputs, trainTargets: try Tensor(shape: [4], scalars: [0, 1, 10, 2]))
         }
         #expect(rangeText?.contains("label 10.0 at index 2") == true, "\(rangeText ?? "no error")")
-        #expect(message {
+        #expect(thrownMessage {
             _ = try SoftmaxCrossEntropy().evaluate(scores: Tensor<Float>(zeros: [2, 3]), targets: try Tensor(shape: [2], scalars: [0.5, 1]))
         } != nil)
-        #expect(message {
+        #expect(thrownMessage {
             _ = try MeanSquaredError().evaluate(scores: Tensor<Float>(zeros: [2, 3]), targets: Tensor(zeros: [2, 2]))
         } != nil)
     }
@@ -52,11 +41,11 @@ struct BadInputTests {
         let model = try makeModel()
         var inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
         inputs[2, 0, 3, 3] = .nan
-        let text = message {
+        let text = thrownMessage {
             _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]))
         }
         #expect(text?.contains("nan") == true, "\(text ?? "no error")")
-        #expect(message { _ = try model.scores(inputs) } != nil)
+        #expect(thrownMessage { _ = try model.scores(inputs) } != nil)
     }
 
     @Test func unknownOptionsAndRules() throws {
@@ -64,19 +53,19 @@ struct BadInputTests {
         let inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
         var options = SolverOptions()
         options.updateRule = "adamw"
-        #expect(message { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
+        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
             .contains("unknown update rule 'adamw'") == true)
         options.updateRule = "sgd"
         options.optimizerConfiguration = ["beta1": 0.9]
-        #expect(message { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
+        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
             .contains("unknown option 'beta1'") == true)
         options.optimizerConfiguration = [:]
         options.batchSize = 0
-        #expect(message { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
+        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
         options.batchSize = 4
         options.learningRateDecay = 1.5
-        #expect(message { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
-        #expect(message { _ = try ModelPreset(named: "resnet") }?.contains("unknown model 'resnet'") == true)
+        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
+        #expect(thrownMessage { _ = try ModelPreset(named: "resnet") }?.contains("unknown model 'resnet'") == true)
     }
 
     @Test func divergenceIsReported() throws {
