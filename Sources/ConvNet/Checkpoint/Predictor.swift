@@ -73,8 +73,8 @@ public struct CheckpointListing: Sendable {
         public var problem: String?
     }
 
-    /// Every `.safetensors` file of `directory` (other files are skipped silently, state files
-    /// `*.state.safetensors` are noted), sorted by name.
+    /// Every file of `directory`, sorted by name: checkpoints with their metadata, and every
+    /// other file with the reason it is not one.
     public static func scan(_ directory: URL) throws -> [Entry] {
         let names: [String]
         do {
@@ -82,8 +82,18 @@ public struct CheckpointListing: Sendable {
         } catch {
             throw ConvNetError.fileSystem("cannot list \(directory.path): \(error.localizedDescription)")
         }
-        return names.filter { $0.hasSuffix(".safetensors") }.map { name in
+        return names.map { name in
             var entry = Entry(file: name)
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                entry.problem = "a folder"
+                return entry
+            }
+            if !name.hasSuffix(".safetensors") {
+                entry.problem = "not a .safetensors file"
+                return entry
+            }
             if name.hasSuffix(".state.safetensors") {
                 entry.problem = "training state (optimizer buffers), not weights"
                 return entry

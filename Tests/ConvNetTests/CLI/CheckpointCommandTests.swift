@@ -36,8 +36,11 @@ extension CommandLineTests {
         #expect(summary.status == 0 && summary.output.contains("total parameters: 1370"), "\(summary.output)\(summary.error)")
         let gradcheck = try #require(try run(["gradcheck", "lenet5", "--input-shape", "1,12,12"]))
         #expect(gradcheck.status == 0 && gradcheck.output.contains("largest relative error"), "\(gradcheck.error)")
+        try Data("not a checkpoint".utf8).write(to: directory.appendingPathComponent("junk.safetensors"))
         let listing = try #require(try run(["models", directory.path]))
+        #expect(listing.status == 0)
         #expect(listing.output.contains("best.safetensors  val acc") && listing.output.contains("last.state.safetensors: skipped"))
+        #expect(listing.output.contains("junk.safetensors: skipped: invalid data") && listing.output.contains("report.html: skipped"))
 
         let badSpec = try #require(try run(["summary", "conv(8) relu maxpol(2)"]))
         #expect(badSpec.status == 1 && badSpec.error.contains("maxpol"), "\(badSpec.error)")
