@@ -55,6 +55,26 @@ struct TrainingJobTests {
         #expect(abs(report.accuracy - expected.accuracy) < 1e-12)
     }
 
+    /// `--init`: a run started from saved weights (and trained for 0 epochs) scores exactly
+    /// what the saved model scored.
+    @Test func initialWeightsAreUsed() throws {
+        let directory = temporaryDirectory("init")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let quiet = ProgressBar(mode: .quiet) { _ in }
+        var first = configuration()
+        first.epochs = 2
+        let trained = try #require(try TrainingJob(configuration: first, directory: directory, progress: quiet).run())
+        var second = configuration()
+        second.epochs = 0
+        second.seed = 77
+        second.initialWeights = directory.appendingPathComponent(TrainingJob.bestCheckpointName).path
+        let started = try #require(try TrainingJob(configuration: second, directory: nil, progress: quiet).run())
+        #expect(started.accuracy == trained.accuracy && started.loss == trained.loss)
+        second.spec = "conv(4,k=3,p=1) relu flatten dense(10)"
+        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: second, directory: nil, progress: quiet) }
+    }
+
     @Test func resumingWithoutARunIsAnError() throws {
         let empty = temporaryDirectory("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
