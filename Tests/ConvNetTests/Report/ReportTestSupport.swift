@@ -4,11 +4,20 @@ import Foundation
 /// Helpers shared by the Report tests: temporary directories, an external-process runner,
 /// a synthetic run record.
 enum ReportTestSupport {
+    /// This process's folder of test files, removed when the test process exits.
+    static let root: URL = {
+        atexit {
+            let folder = FileManager.default.temporaryDirectory
+                .appendingPathComponent("convnet-report-tests-\(ProcessInfo.processInfo.processIdentifier)")
+            try? FileManager.default.removeItem(at: folder)
+        }
+        return FileManager.default.temporaryDirectory
+            .appendingPathComponent("convnet-report-tests-\(ProcessInfo.processInfo.processIdentifier)")
+    }()
+
     /// A fresh empty directory under the system temporary directory.
     static func temporaryDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("convnet-report-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name + "-" + UUID().uuidString.prefix(8))
+        let url = root.appendingPathComponent(name + "-" + UUID().uuidString.prefix(8))
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
