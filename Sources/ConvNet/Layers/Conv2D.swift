@@ -128,6 +128,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// (it stays in L2), y_n = W·columns_n + b written straight into the NCHW output. Images
     /// are split between cores; no batch-sized temporary exists.
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(input, rectify: false)
+    }
+
+    /// Forward; with `rectify`, ReLU is applied to each image's output while it is still in
+    /// cache (`Sequential` fuses Conv2D → ReLU this way: one pass over the output less).
+    func forward(_ input: Tensor<Scalar>, rectify: Bool) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
         var single = g
@@ -151,6 +157,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                     transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
                                     alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
                                 Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
+                                if rectify { Scalar.reluForward(yn, yn, count: filters * plane) }
                             }
                         }
                     }
@@ -166,72 +173,100 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Backward, image by image on each core: columns_n is recomputed, dW_part += dY_n·columns_nᵀ,
     /// db_part += Σ dY_n, and (when wanted) dX_n = col2im(Wᵀ·dY_n); the per-core partial dW and
     /// db are added at the end.
-    private func backward(_ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
+    func backward(
+        _ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool, rectifiedOutput: Tensor<Scalar>? = nil
+    ) throws -> Tensor<Scalar>? {
         guard let g = geometry, let input else {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
         if outputGradient.shape != cachedOutputShape {
             try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
         }
+        if let rectifiedOutput, rectifiedOutput.shape != cachedOutputShape {
+            try requireGradient(rectifiedOutput, shape: cachedOutputShape, layer: description)
+        }
+        if wantInput {
+            return inputGradients.produce(shape: cachedInputShape) { dx, _ in
+                backwardKernel(
+                    input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: dx, geometry: g)
+            }
+        }
+        backwardKernel(input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: nil, geometry: g)
+        return nil
+    }
+
+    /// The work of `backward` (a method rather than a local function, whose captured context
+    /// would be allocated on every call). With `mask` (the ReLU-rectified output of the
+    /// fused Conv2D → ReLU forward), each image's dY is first masked as ReLU's backward would
+    /// (dY where output > 0, else 0) into a per-core buffer that stays in cache.
+    private func backwardKernel(
+        input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, mask: Tensor<Scalar>?,
+        dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
+    ) {
+        let wantInput = dx != nil
         var single = g
         single.batch = 1
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
         let batch = g.batch
-        let perPart = patch * plane * (wantInput ? 2 : 1) + filters * patch + filters
+        let masked = mask != nil
+        let perPart = patch * plane * (wantInput ? 2 : 1) + filters * patch + filters + (masked ? filters * plane : 0)
         let scratch = workspace.reserve(parts * perPart)
         let weightCount = filters * patch
-        func run(_ dx: UnsafeMutablePointer<Scalar>?) {
-            input.withUnsafeBufferPointer { x in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    weight.value.withUnsafeBufferPointer { w in
-                        let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
-                        ThreadPool.run(parts: parts) { part in
-                            let cols = scratch + part * perPart
-                            let dcols = cols + patch * plane
-                            let dw = scratch + part * perPart + patch * plane * (wantInput ? 2 : 1)
-                            let db = dw + weightCount
-                            db.update(repeating: 0, count: filters)
-                            let first = part * batch / parts
-                            for n in first..<((part + 1) * batch / parts) {
-                                let dyn = dy + n * filters * plane
-                                Scalar.im2col(x + n * imageSize, cols, single)
+        (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                weight.value.withUnsafeBufferPointer { w in
+                    let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
+                    let rectified = rectified.baseAddress!
+                    ThreadPool.run(parts: parts) { part in
+                        let cols = scratch + part * perPart
+                        let dcols = cols + patch * plane
+                        let dw = scratch + part * perPart + patch * plane * (wantInput ? 2 : 1)
+                        let db = dw + weightCount
+                        let maskedGradient = db + filters
+                        db.update(repeating: 0, count: filters)
+                        let first = part * batch / parts
+                        for n in first..<((part + 1) * batch / parts) {
+                            var dyn = dy + n * filters * plane
+                            if masked {
+                                Scalar.reluBackward(
+                                    input: rectified + n * filters * plane, dyn, maskedGradient,
+                                    count: filters * plane)
+                                dyn = UnsafePointer(maskedGradient)
+                            }
+                            Scalar.im2col(x + n * imageSize, cols, single)
+                            Scalar.gemm(
+                                transposeA: false, transposeB: true, m: filters, n: patch, k: plane,
+                                alpha: 1, a: dyn, lda: plane, b: cols, ldb: plane, beta: n == first ? 0 : 1,
+                                c: dw, ldc: patch)
+                            Scalar.accumulateRowSums(dyn, db, rows: filters, columns: plane)
+                            if let dx {
                                 Scalar.gemm(
-                                    transposeA: false, transposeB: true, m: filters, n: patch, k: plane,
-                                    alpha: 1, a: dyn, lda: plane, b: cols, ldb: plane, beta: n == first ? 0 : 1,
-                                    c: dw, ldc: patch)
-                                Scalar.accumulateRowSums(dyn, db, rows: filters, columns: plane)
-                                if let dx {
-                                    Scalar.gemm(
-                                        transposeA: true, transposeB: false, m: patch, n: plane, k: filters,
-                                        alpha: 1, a: w, lda: patch, b: dyn, ldb: plane, beta: 0, c: dcols, ldc: plane)
-                                    Scalar.col2im(dcols, dx + n * imageSize, single)
-                                }
+                                    transposeA: true, transposeB: false, m: patch, n: plane, k: filters,
+                                    alpha: 1, a: w, lda: patch, b: dyn, ldb: plane, beta: 0, c: dcols, ldc: plane)
+                                Scalar.col2im(dcols, dx + n * imageSize, single)
                             }
                         }
                     }
                 }
             }
-            weight.gradient.withUnsafeMutableBufferPointer { dw in
-                bias.gradient.withUnsafeMutableBufferPointer { db in
-                    let dw = dw.baseAddress!, db = db.baseAddress!
-                    let partial = scratch + patch * plane * (wantInput ? 2 : 1)
-                    dw.update(from: partial, count: weightCount)
-                    db.update(from: partial + weightCount, count: filters)
-                    for part in 1..<max(parts, 1) {
-                        let other = partial + part * perPart
-                        Scalar.axpy(alpha: 1, other, dw, count: weightCount)
-                        Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
-                    }
+        }
+        }
+        weight.gradient.withUnsafeMutableBufferPointer { dw in
+            bias.gradient.withUnsafeMutableBufferPointer { db in
+                let dw = dw.baseAddress!, db = db.baseAddress!
+                let partial = scratch + patch * plane * (wantInput ? 2 : 1)
+                dw.update(from: partial, count: weightCount)
+                db.update(from: partial + weightCount, count: filters)
+                for part in 1..<max(parts, 1) {
+                    let other = partial + part * perPart
+                    Scalar.axpy(alpha: 1, other, dw, count: weightCount)
+                    Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
                 }
             }
         }
-        if wantInput {
-            return inputGradients.produce(shape: cachedInputShape) { dx, _ in run(dx) }
-        }
-        run(nil)
-        return nil
     }
 
     /// Backward for the first layer of a network: parameter gradients only (no dX).
