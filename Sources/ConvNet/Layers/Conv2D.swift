@@ -124,6 +124,15 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         g.batch >= 2 ? min(ThreadPool.coreCount, g.batch) : 1
     }
 
+    /// How many images one GEMM covers: small images are grouped (their columns side by side,
+    /// [C·k·k, group·H'·W'], up to about 512 KiB so they stay in L2) so that the products are
+    /// not dominated by per-call overhead; large images go one at a time.
+    private func imageGroup(_ g: WindowGeometry, parts: Int) -> Int {
+        let perImage = g.patchSize * g.outputPlane * MemoryLayout<Scalar>.stride
+        let perPart = (g.batch + parts - 1) / parts
+        return max(1, min(perPart, (512 * 1024) / max(perImage, 1)))
+    }
+
     /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
     /// (it stays in L2), y_n = W·columns_n + b written straight into the NCHW output. Images
     /// are split between cores; no batch-sized temporary exists.
@@ -136,12 +145,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     func forward(_ input: Tensor<Scalar>, rectify: Bool) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
-        var single = g
-        single.batch = 1
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
-        let columns = workspace.reserve(parts * patch * plane)
+        let group = imageGroup(g, parts: parts)
+        // Per part: columns [patch, group·plane], and for groups the GEMM's [F, group·plane] output.
+        let perPart = patch * plane * group + (group > 1 ? filters * plane * group : 0)
+        let scratch = workspace.reserve(parts * perPart)
         let batch = g.batch
         return outputs.produce(shape: cachedOutputShape) { y, _ in
             input.withUnsafeBufferPointer { x in
@@ -149,15 +159,31 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                     bias.value.withUnsafeBufferPointer { b in
                         let x = x.baseAddress!, w = w.baseAddress!, b = b.baseAddress!
                         ThreadPool.run(parts: parts) { part in
-                            let cols = columns + part * patch * plane
-                            for n in (part * batch / parts)..<((part + 1) * batch / parts) {
+                            let cols = scratch + part * perPart
+                            let products = cols + patch * plane * group
+                            let end = (part + 1) * batch / parts
+                            var n = part * batch / parts
+                            while n < end {
+                                let count = min(group, end - n)
+                                var piece = g
+                                piece.batch = count
                                 let yn = y + n * filters * plane
-                                Scalar.im2col(x + n * imageSize, cols, single)
-                                Scalar.gemm(
-                                    transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
-                                    alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
-                                Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
-                                if rectify { Scalar.reluForward(yn, yn, count: filters * plane) }
+                                Scalar.im2col(x + n * imageSize, cols, piece)
+                                if count == 1 {
+                                    Scalar.gemm(
+                                        transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
+                                        alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
+                                    Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
+                                } else {
+                                    Scalar.gemm(
+                                        transposeA: false, transposeB: false, m: filters, n: count * plane, k: patch,
+                                        alpha: 1, a: w, lda: patch, b: cols, ldb: count * plane, beta: 0,
+                                        c: products, ldc: count * plane)
+                                    Scalar.scatterChannelsAddingBias(
+                                        products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
+                                }
+                                if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
+                                n += count
                             }
                         }
                     }
@@ -204,14 +230,19 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
     ) {
         let wantInput = dx != nil
-        var single = g
-        single.batch = 1
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
+        let group = imageGroup(g, parts: parts)
         let batch = g.batch
         let masked = mask != nil
-        let perPart = patch * plane * (wantInput ? 2 : 1) + filters * patch + filters + (masked ? filters * plane : 0)
+        // Per part: columns and (for dX) column gradients [patch, group·plane], dW and db
+        // partials, the masked dY of a group (with a fused ReLU) and dY gathered to
+        // [F, group·plane] (for groups).
+        let columnsSize = patch * plane * group
+        let partialOffset = columnsSize * (wantInput ? 2 : 1)
+        let perPart = partialOffset + filters * patch + filters + (masked ? filters * plane * group : 0)
+            + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
         let weightCount = filters * patch
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
@@ -222,32 +253,46 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                     let rectified = rectified.baseAddress!
                     ThreadPool.run(parts: parts) { part in
                         let cols = scratch + part * perPart
-                        let dcols = cols + patch * plane
-                        let dw = scratch + part * perPart + patch * plane * (wantInput ? 2 : 1)
+                        let dcols = cols + columnsSize
+                        let dw = cols + partialOffset
                         let db = dw + weightCount
                         let maskedGradient = db + filters
+                        let gathered = maskedGradient + (masked ? filters * plane * group : 0)
                         db.update(repeating: 0, count: filters)
                         let first = part * batch / parts
-                        for n in first..<((part + 1) * batch / parts) {
+                        let end = (part + 1) * batch / parts
+                        var n = first
+                        while n < end {
+                            let count = min(group, end - n)
+                            var piece = g
+                            piece.batch = count
+                            let columnCount = count * plane
+                            // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
                             var dyn = dy + n * filters * plane
                             if masked {
                                 Scalar.reluBackward(
                                     input: rectified + n * filters * plane, dyn, maskedGradient,
-                                    count: filters * plane)
+                                    count: count * filters * plane)
                                 dyn = UnsafePointer(maskedGradient)
                             }
-                            Scalar.im2col(x + n * imageSize, cols, single)
+                            if count > 1 {
+                                Scalar.gatherChannels(dyn, gathered, batch: count, channels: filters, planeSize: plane)
+                                dyn = UnsafePointer(gathered)
+                            }
+                            Scalar.im2col(x + n * imageSize, cols, piece)
                             Scalar.gemm(
-                                transposeA: false, transposeB: true, m: filters, n: patch, k: plane,
-                                alpha: 1, a: dyn, lda: plane, b: cols, ldb: plane, beta: n == first ? 0 : 1,
-                                c: dw, ldc: patch)
-                            Scalar.accumulateRowSums(dyn, db, rows: filters, columns: plane)
+                                transposeA: false, transposeB: true, m: filters, n: patch, k: columnCount,
+                                alpha: 1, a: dyn, lda: columnCount, b: cols, ldb: columnCount,
+                                beta: n == first ? 0 : 1, c: dw, ldc: patch)
+                            Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
                             if let dx {
                                 Scalar.gemm(
-                                    transposeA: true, transposeB: false, m: patch, n: plane, k: filters,
-                                    alpha: 1, a: w, lda: patch, b: dyn, ldb: plane, beta: 0, c: dcols, ldc: plane)
-                                Scalar.col2im(dcols, dx + n * imageSize, single)
+                                    transposeA: true, transposeB: false, m: patch, n: columnCount, k: filters,
+                                    alpha: 1, a: w, lda: patch, b: dyn, ldb: columnCount, beta: 0, c: dcols,
+                                    ldc: columnCount)
+                                Scalar.col2im(dcols, dx + n * imageSize, piece)
                             }
+                            n += count
                         }
                     }
                 }
@@ -257,7 +302,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         weight.gradient.withUnsafeMutableBufferPointer { dw in
             bias.gradient.withUnsafeMutableBufferPointer { db in
                 let dw = dw.baseAddress!, db = db.baseAddress!
-                let partial = scratch + patch * plane * (wantInput ? 2 : 1)
+                let partial = scratch + partialOffset
                 dw.update(from: partial, count: weightCount)
                 db.update(from: partial + weightCount, count: filters)
                 for part in 1..<max(parts, 1) {
