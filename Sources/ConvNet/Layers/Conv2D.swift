@@ -35,6 +35,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var inputGradients = TensorPair<Scalar>()
     /// Per-thread columns, column gradients and dW / db partial sums.
     private let workspace = Workspace<Scalar>()
+    /// Wᵀ [C·k·k, F], rebuilt at each forward: the per-image GEMMs read the weights as op(A)
+    /// transposed, which the packed GEMM packs with plain copies instead of SIMD transposes.
+    private let transposedWeight = Workspace<Scalar>()
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -153,11 +156,18 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let perPart = patch * plane * group + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
         let batch = g.batch
+        let wt = transposedWeight.reserve(patch * filters)
+        weight.value.withUnsafeBufferPointer { w in
+            for f in 0..<filters {
+                for r in 0..<patch { wt[r * filters + f] = w[f * patch + r] }
+            }
+        }
         return outputs.produce(shape: cachedOutputShape) { y, _ in
             input.withUnsafeBufferPointer { x in
-                weight.value.withUnsafeBufferPointer { w in
+                weight.value.withUnsafeBufferPointer { _ in
                     bias.value.withUnsafeBufferPointer { b in
-                        let x = x.baseAddress!, w = w.baseAddress!, b = b.baseAddress!
+                        let x = x.baseAddress!, b = b.baseAddress!
+                        let w = UnsafePointer(wt)
                         ThreadPool.run(parts: parts) { part in
                             let cols = scratch + part * perPart
                             let products = cols + patch * plane * group
@@ -171,13 +181,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                 Scalar.im2col(x + n * imageSize, cols, piece)
                                 if count == 1 {
                                     Scalar.gemm(
-                                        transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
-                                        alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
+                                        transposeA: true, transposeB: false, m: filters, n: plane, k: patch,
+                                        alpha: 1, a: w, lda: filters, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
                                     Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
                                 } else {
                                     Scalar.gemm(
-                                        transposeA: false, transposeB: false, m: filters, n: count * plane, k: patch,
-                                        alpha: 1, a: w, lda: patch, b: cols, ldb: count * plane, beta: 0,
+                                        transposeA: true, transposeB: false, m: filters, n: count * plane, k: patch,
+                                        alpha: 1, a: w, lda: filters, b: cols, ldb: count * plane, beta: 0,
                                         c: products, ldc: count * plane)
                                     Scalar.scatterChannelsAddingBias(
                                         products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
