@@ -112,6 +112,12 @@ func floatGemm(
         scaleFloatMatrix(c, rows: m, columns: n, ldc: ldc, by: beta)
         return
     }
+    if FloatSkinnyGemm.run(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    {
+        return
+    }
     let rowTile = FloatGemmBlocking.rowTile(rows: m)
     let columnTile = FloatGemmBlocking.columnTile
     let depthBlock = FloatGemmBlocking.depthBlock

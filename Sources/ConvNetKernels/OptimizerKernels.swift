@@ -2,7 +2,9 @@ extension KernelScalar {
     public static func sgdStep(
         _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, count: Int, learningRate: Self
     ) {
-        for i in 0..<count { w[i] -= learningRate * g[i] }
+        splitBetweenCores(count: count) { start, end in
+            for i in start..<end { w[i] -= learningRate * g[i] }
+        }
     }
 
     public static func momentumStep(
@@ -10,9 +12,18 @@ extension KernelScalar {
         velocity v: UnsafeMutablePointer<Self>, count: Int, learningRate: Self, momentum: Self,
         nesterov: Bool
     ) {
-        for i in 0..<count {
-            v[i] = momentum * v[i] + g[i]
-            w[i] -= learningRate * (nesterov ? g[i] + momentum * v[i] : v[i])
+        splitBetweenCores(count: count) { start, end in
+            if nesterov {
+                for i in start..<end {
+                    v[i] = momentum * v[i] + g[i]
+                    w[i] -= learningRate * (g[i] + momentum * v[i])
+                }
+            } else {
+                for i in start..<end {
+                    v[i] = momentum * v[i] + g[i]
+                    w[i] -= learningRate * v[i]
+                }
+            }
         }
     }
 
@@ -50,5 +61,20 @@ extension KernelScalar {
             s[i] += g[i] * g[i]
             w[i] -= learningRate * g[i] / (s[i].squareRoot() + epsilon)
         }
+    }
+}
+
+/// Runs `body(start, end)` over 0..<count, split between the cores when the range is long
+/// enough for memory bandwidth to matter (parts start on multiples of 16 elements).
+@inline(__always)
+func splitBetweenCores(count: Int, minimum: Int = 1 << 16, _ body: (Int, Int) -> Void) {
+    let parts = count >= minimum ? ThreadPool.coreCount : 1
+    if parts == 1 {
+        body(0, count)
+        return
+    }
+    let blocks = (count + 15) / 16
+    ThreadPool.run(parts: parts) { part in
+        body(min(count, part * blocks / parts * 16), min(count, (part + 1) * blocks / parts * 16))
     }
 }

@@ -30,6 +30,19 @@ extension KernelScalar {
                 let top = source + 2 * y * width
                 for x in 0..<outputWidth {
                     let offset = 2 * y * width + 2 * x
+                    let window = (top[2 * x], top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])
+                    if !(window.0 + window.1 + window.2 + window.3).isNaN {
+                        // No NaN (the common case): first maximum in row-major order, as
+                        // branch-free selects.
+                        var best = window.0
+                        var bestOffset = offset
+                        if window.1 > best { best = window.1; bestOffset = offset + 1 }
+                        if window.2 > best { best = window.2; bestOffset = offset + width }
+                        if window.3 > best { best = window.3; bestOffset = offset + width + 1 }
+                        target[y * outputWidth + x] = best
+                        winners[y * outputWidth + x] = Int32(bestOffset)
+                        continue
+                    }
                     var best = top[2 * x]
                     var bestOffset = offset
                     let candidates = (top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])

@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// On Linux the work runs on `coreCount − 1` persistent worker threads plus the calling
 /// thread (no oversubscription, no allocation per call, microsecond hand-off: workers spin
-/// for about a millisecond after each job before they sleep). A call made while another
+/// for about 2 ms after each job before they sleep, and a job never waits for a worker that
+/// is still waking up: the caller runs the parts itself). A call made while another
 /// parallel job is running (from inside a part, or from another thread) runs its parts
 /// serially on the calling thread, so nested kernels never oversubscribe the cores.
 public enum ThreadPool {
@@ -69,11 +70,19 @@ final class SpinningWorkerPool: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     /// The next part to hand out.
     private let nextPart = Atomic<Int>(0)
-    /// Workers that have finished with the current job.
+    /// Workers that joined the current job (≥ 0 while it is open for joining; the caller
+    /// closes it, once every part has been handed out, by swapping in `closed`). A worker that
+    /// wakes too late finds it closed and does not join, so the caller never waits for a
+    /// sleeping worker to wake up: it waits only for workers that are running parts.
+    private let joinedWorkers = Atomic<Int>(Int.min)
+    /// Workers that joined the current job and have finished with it.
     private let finishedWorkers = Atomic<Int>(0)
+    private static let closed = Int.min
     /// Workers asleep on the condition variable.
     private let sleepers = Atomic<Int>(0)
-    private var job: ((Int) -> Void)?
+    /// The current job (a no-op between jobs). Not an Optional: a closure stored in an
+    /// Optional is reabstracted through a heap-allocated thunk, two allocations per job.
+    private var job: (Int) -> Void = { _ in }
     private var parts = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
@@ -106,6 +115,7 @@ final class SpinningWorkerPool: @unchecked Sendable {
             self.parts = parts
             nextPart.store(0, ordering: .relaxed)
             finishedWorkers.store(0, ordering: .relaxed)
+            joinedWorkers.store(0, ordering: .sequentiallyConsistent)
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex)
@@ -117,22 +127,39 @@ final class SpinningWorkerPool: @unchecked Sendable {
                 if part >= parts { break }
                 escapable(part)
             }
-            while finishedWorkers.load(ordering: .acquiring) < workers { spinPause() }
-            job = nil
+            let joined = joinedWorkers.exchange(Self.closed, ordering: .sequentiallyConsistent)
+            while finishedWorkers.load(ordering: .acquiring) < joined { spinPause() }
+            job = { _ in }
         }
         busy.store(false, ordering: .releasing)
+    }
+
+    /// Whether the current job is still open; if so, counts this worker in.
+    private func join() -> Bool {
+        var current = joinedWorkers.load(ordering: .sequentiallyConsistent)
+        while current >= 0 {
+            let (exchanged, original) = joinedWorkers.compareExchange(
+                expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
+            if exchanged { return true }
+            current = original
+        }
+        return false
     }
 
     private func workerLoop() {
         var seen = 0  // threads start in init, before the first job is published
         while true {
             var spins = 0
+            var spinStart: UInt64 = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < 30_000 {
-                    spinPause()
-                    continue
-                }
+                spinPause()
+                // Spin about 2 ms after the last job (waking a sleeping thread costs tens of
+                // microseconds in a VM: more than most kernels take), then sleep.
+                if spins & 1023 != 0 { continue }
+                let now = monotonicNanoseconds()
+                if spinStart == 0 { spinStart = now }
+                if now - spinStart < 2_000_000 { continue }
                 pthread_mutex_lock(mutex)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 while generation.load(ordering: .sequentiallyConsistent) == seen {
@@ -141,9 +168,13 @@ final class SpinningWorkerPool: @unchecked Sendable {
                 sleepers.subtract(1, ordering: .relaxed)
                 pthread_mutex_unlock(mutex)
             }
+            // Join the job that is open now (possibly a later one than the generation seen),
+            // reading the job only after joining: the caller does not return while we run it.
+            // (Joining a job twice is harmless: the second time finds no parts left.)
             seen = generation.load(ordering: .acquiring)
+            guard join() else { continue }
             do {  // the closure reference must be gone before the caller is told we are done
-                let body = job!
+                let body = job
                 let count = parts
                 while true {
                     let part = nextPart.add(1, ordering: .relaxed).oldValue
@@ -154,6 +185,13 @@ final class SpinningWorkerPool: @unchecked Sendable {
             finishedWorkers.add(1, ordering: .releasing)
         }
     }
+}
+
+/// Nanoseconds on a monotonic clock.
+private func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
 /// One iteration of a spin-wait (the atomic load in the loop keeps it from being optimised out).

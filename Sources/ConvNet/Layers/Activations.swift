@@ -22,6 +22,17 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
         }
     }
 
+    /// The fused Conv2D → ReLU forward (`Sequential`): `output` is already rectified; it is
+    /// cached in place of the input (output > 0 exactly where input > 0, so backward is
+    /// unchanged) and returned as is.
+    func adoptRectified(_ output: Tensor<Scalar>) -> Tensor<Scalar> {
+        input = output
+        return output
+    }
+
+    /// What backward masks with: the last forward's input (or rectified output).
+    var cachedInput: Tensor<Scalar>? { input }
+
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
         guard let input, outputGradient.shape == input.shape else {
             try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")

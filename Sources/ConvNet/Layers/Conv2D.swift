@@ -35,6 +35,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var inputGradients = TensorPair<Scalar>()
     /// Per-thread columns, column gradients and dW / db partial sums.
     private let workspace = Workspace<Scalar>()
+    /// Wᵀ [C·k·k, F], rebuilt at each forward: the per-image GEMMs read the weights as op(A)
+    /// transposed, which the packed GEMM packs with plain copies instead of SIMD transposes.
+    private let transposedWeight = Workspace<Scalar>()
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -124,33 +127,73 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         g.batch >= 2 ? min(ThreadPool.coreCount, g.batch) : 1
     }
 
+    /// How many images one GEMM covers: small images are grouped (their columns side by side,
+    /// [C·k·k, group·H'·W'], up to about 512 KiB so they stay in L2) so that the products are
+    /// not dominated by per-call overhead; large images go one at a time.
+    private func imageGroup(_ g: WindowGeometry, parts: Int) -> Int {
+        let perImage = g.patchSize * g.outputPlane * MemoryLayout<Scalar>.stride
+        let perPart = (g.batch + parts - 1) / parts
+        return max(1, min(perPart, (512 * 1024) / max(perImage, 1)))
+    }
+
     /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
     /// (it stays in L2), y_n = W·columns_n + b written straight into the NCHW output. Images
     /// are split between cores; no batch-sized temporary exists.
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(input, rectify: false)
+    }
+
+    /// Forward; with `rectify`, ReLU is applied to each image's output while it is still in
+    /// cache (`Sequential` fuses Conv2D → ReLU this way: one pass over the output less).
+    func forward(_ input: Tensor<Scalar>, rectify: Bool) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
-        var single = g
-        single.batch = 1
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
-        let columns = workspace.reserve(parts * patch * plane)
+        let group = imageGroup(g, parts: parts)
+        // Per part: columns [patch, group·plane], and for groups the GEMM's [F, group·plane] output.
+        let perPart = patch * plane * group + (group > 1 ? filters * plane * group : 0)
+        let scratch = workspace.reserve(parts * perPart)
         let batch = g.batch
+        let wt = transposedWeight.reserve(patch * filters)
+        weight.value.withUnsafeBufferPointer { w in
+            for f in 0..<filters {
+                for r in 0..<patch { wt[r * filters + f] = w[f * patch + r] }
+            }
+        }
         return outputs.produce(shape: cachedOutputShape) { y, _ in
             input.withUnsafeBufferPointer { x in
-                weight.value.withUnsafeBufferPointer { w in
+                weight.value.withUnsafeBufferPointer { _ in
                     bias.value.withUnsafeBufferPointer { b in
-                        let x = x.baseAddress!, w = w.baseAddress!, b = b.baseAddress!
+                        let x = x.baseAddress!, b = b.baseAddress!
+                        let w = UnsafePointer(wt)
                         ThreadPool.run(parts: parts) { part in
-                            let cols = columns + part * patch * plane
-                            for n in (part * batch / parts)..<((part + 1) * batch / parts) {
+                            let cols = scratch + part * perPart
+                            let products = cols + patch * plane * group
+                            let end = (part + 1) * batch / parts
+                            var n = part * batch / parts
+                            while n < end {
+                                let count = min(group, end - n)
+                                var piece = g
+                                piece.batch = count
                                 let yn = y + n * filters * plane
-                                Scalar.im2col(x + n * imageSize, cols, single)
-                                Scalar.gemm(
-                                    transposeA: false, transposeB: false, m: filters, n: plane, k: patch,
-                                    alpha: 1, a: w, lda: patch, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
-                                Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
+                                Scalar.im2col(x + n * imageSize, cols, piece)
+                                if count == 1 {
+                                    Scalar.gemm(
+                                        transposeA: true, transposeB: false, m: filters, n: plane, k: patch,
+                                        alpha: 1, a: w, lda: filters, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
+                                    Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
+                                } else {
+                                    Scalar.gemm(
+                                        transposeA: true, transposeB: false, m: filters, n: count * plane, k: patch,
+                                        alpha: 1, a: w, lda: filters, b: cols, ldb: count * plane, beta: 0,
+                                        c: products, ldc: count * plane)
+                                    Scalar.scatterChannelsAddingBias(
+                                        products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
+                                }
+                                if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
+                                n += count
                             }
                         }
                     }
@@ -166,72 +209,119 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Backward, image by image on each core: columns_n is recomputed, dW_part += dY_n·columns_nᵀ,
     /// db_part += Σ dY_n, and (when wanted) dX_n = col2im(Wᵀ·dY_n); the per-core partial dW and
     /// db are added at the end.
-    private func backward(_ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
+    func backward(
+        _ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool, rectifiedOutput: Tensor<Scalar>? = nil
+    ) throws -> Tensor<Scalar>? {
         guard let g = geometry, let input else {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
         if outputGradient.shape != cachedOutputShape {
             try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
         }
-        var single = g
-        single.batch = 1
+        if let rectifiedOutput, rectifiedOutput.shape != cachedOutputShape {
+            try requireGradient(rectifiedOutput, shape: cachedOutputShape, layer: description)
+        }
+        if wantInput {
+            return inputGradients.produce(shape: cachedInputShape) { dx, _ in
+                backwardKernel(
+                    input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: dx, geometry: g)
+            }
+        }
+        backwardKernel(input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: nil, geometry: g)
+        return nil
+    }
+
+    /// The work of `backward` (a method rather than a local function, whose captured context
+    /// would be allocated on every call). With `mask` (the ReLU-rectified output of the
+    /// fused Conv2D → ReLU forward), each image's dY is first masked as ReLU's backward would
+    /// (dY where output > 0, else 0) into a per-core buffer that stays in cache.
+    private func backwardKernel(
+        input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, mask: Tensor<Scalar>?,
+        dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
+    ) {
+        let wantInput = dx != nil
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
+        let group = imageGroup(g, parts: parts)
         let batch = g.batch
-        let perPart = patch * plane * (wantInput ? 2 : 1) + filters * patch + filters
+        let masked = mask != nil
+        // Per part: columns and (for dX) column gradients [patch, group·plane], dW and db
+        // partials, the masked dY of a group (with a fused ReLU) and dY gathered to
+        // [F, group·plane] (for groups).
+        let columnsSize = patch * plane * group
+        let partialOffset = columnsSize * (wantInput ? 2 : 1)
+        let perPart = partialOffset + filters * patch + filters + (masked ? filters * plane * group : 0)
+            + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
         let weightCount = filters * patch
-        func run(_ dx: UnsafeMutablePointer<Scalar>?) {
-            input.withUnsafeBufferPointer { x in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    weight.value.withUnsafeBufferPointer { w in
-                        let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
-                        ThreadPool.run(parts: parts) { part in
-                            let cols = scratch + part * perPart
-                            let dcols = cols + patch * plane
-                            let dw = scratch + part * perPart + patch * plane * (wantInput ? 2 : 1)
-                            let db = dw + weightCount
-                            db.update(repeating: 0, count: filters)
-                            let first = part * batch / parts
-                            for n in first..<((part + 1) * batch / parts) {
-                                let dyn = dy + n * filters * plane
-                                Scalar.im2col(x + n * imageSize, cols, single)
-                                Scalar.gemm(
-                                    transposeA: false, transposeB: true, m: filters, n: patch, k: plane,
-                                    alpha: 1, a: dyn, lda: plane, b: cols, ldb: plane, beta: n == first ? 0 : 1,
-                                    c: dw, ldc: patch)
-                                Scalar.accumulateRowSums(dyn, db, rows: filters, columns: plane)
-                                if let dx {
-                                    Scalar.gemm(
-                                        transposeA: true, transposeB: false, m: patch, n: plane, k: filters,
-                                        alpha: 1, a: w, lda: patch, b: dyn, ldb: plane, beta: 0, c: dcols, ldc: plane)
-                                    Scalar.col2im(dcols, dx + n * imageSize, single)
-                                }
+        (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                weight.value.withUnsafeBufferPointer { w in
+                    let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
+                    let rectified = rectified.baseAddress!
+                    ThreadPool.run(parts: parts) { part in
+                        let cols = scratch + part * perPart
+                        let dcols = cols + columnsSize
+                        let dw = cols + partialOffset
+                        let db = dw + weightCount
+                        let maskedGradient = db + filters
+                        let gathered = maskedGradient + (masked ? filters * plane * group : 0)
+                        db.update(repeating: 0, count: filters)
+                        let first = part * batch / parts
+                        let end = (part + 1) * batch / parts
+                        var n = first
+                        while n < end {
+                            let count = min(group, end - n)
+                            var piece = g
+                            piece.batch = count
+                            let columnCount = count * plane
+                            // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
+                            var dyn = dy + n * filters * plane
+                            if masked {
+                                Scalar.reluBackward(
+                                    input: rectified + n * filters * plane, dyn, maskedGradient,
+                                    count: count * filters * plane)
+                                dyn = UnsafePointer(maskedGradient)
                             }
+                            if count > 1 {
+                                Scalar.gatherChannels(dyn, gathered, batch: count, channels: filters, planeSize: plane)
+                                dyn = UnsafePointer(gathered)
+                            }
+                            Scalar.im2col(x + n * imageSize, cols, piece)
+                            Scalar.gemm(
+                                transposeA: false, transposeB: true, m: filters, n: patch, k: columnCount,
+                                alpha: 1, a: dyn, lda: columnCount, b: cols, ldb: columnCount,
+                                beta: n == first ? 0 : 1, c: dw, ldc: patch)
+                            Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
+                            if let dx {
+                                Scalar.gemm(
+                                    transposeA: true, transposeB: false, m: patch, n: columnCount, k: filters,
+                                    alpha: 1, a: w, lda: patch, b: dyn, ldb: columnCount, beta: 0, c: dcols,
+                                    ldc: columnCount)
+                                Scalar.col2im(dcols, dx + n * imageSize, piece)
+                            }
+                            n += count
                         }
                     }
                 }
             }
-            weight.gradient.withUnsafeMutableBufferPointer { dw in
-                bias.gradient.withUnsafeMutableBufferPointer { db in
-                    let dw = dw.baseAddress!, db = db.baseAddress!
-                    let partial = scratch + patch * plane * (wantInput ? 2 : 1)
-                    dw.update(from: partial, count: weightCount)
-                    db.update(from: partial + weightCount, count: filters)
-                    for part in 1..<max(parts, 1) {
-                        let other = partial + part * perPart
-                        Scalar.axpy(alpha: 1, other, dw, count: weightCount)
-                        Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
-                    }
+        }
+        }
+        weight.gradient.withUnsafeMutableBufferPointer { dw in
+            bias.gradient.withUnsafeMutableBufferPointer { db in
+                let dw = dw.baseAddress!, db = db.baseAddress!
+                let partial = scratch + partialOffset
+                dw.update(from: partial, count: weightCount)
+                db.update(from: partial + weightCount, count: filters)
+                for part in 1..<max(parts, 1) {
+                    let other = partial + part * perPart
+                    Scalar.axpy(alpha: 1, other, dw, count: weightCount)
+                    Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
                 }
             }
         }
-        if wantInput {
-            return inputGradients.produce(shape: cachedInputShape) { dx, _ in run(dx) }
-        }
-        run(nil)
-        return nil
     }
 
     /// Backward for the first layer of a network: parameter gradients only (no dX).

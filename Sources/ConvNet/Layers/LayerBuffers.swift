@@ -16,6 +16,23 @@ struct TensorPair<Scalar: KernelScalar> {
     mutating func produce(
         shape: [Int], _ body: (UnsafeMutablePointer<Scalar>, Int) throws -> Void
     ) rethrows -> Tensor<Scalar> {
+        try produce(matching: { $0 == shape }, makeShape: { shape }, body)
+    }
+
+    /// `produce(shape:)` for [samples] + source.dropFirst(), compared without building that
+    /// array (which would allocate) unless the stored tensor's shape differs.
+    mutating func produce(
+        samples: Int, likeSamplesOf source: [Int], _ body: (UnsafeMutablePointer<Scalar>, Int) throws -> Void
+    ) rethrows -> Tensor<Scalar> {
+        try produce(
+            matching: { $0.count == source.count && $0.first == samples && $0.dropFirst().elementsEqual(source.dropFirst()) },
+            makeShape: { [samples] + source.dropFirst() }, body)
+    }
+
+    private mutating func produce(
+        matching: ([Int]) -> Bool, makeShape: () -> [Int],
+        _ body: (UnsafeMutablePointer<Scalar>, Int) throws -> Void
+    ) rethrows -> Tensor<Scalar> {
         useFirst.toggle()
         var tensor: Tensor<Scalar>?
         if useFirst {
@@ -25,9 +42,9 @@ struct TensorPair<Scalar: KernelScalar> {
             tensor = second
             second = nil
         }
-        if tensor == nil || tensor!.shape != shape {
+        if tensor == nil || !matching(tensor!.shape) {
             tensor = nil
-            tensor = Tensor(zeros: shape)
+            tensor = Tensor(zeros: makeShape())
         }
         var result = tensor!
         tensor = nil

@@ -48,12 +48,44 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
         return total
     }
 
+    /// For each index, the Conv2D → ReLU pair that starts there (fused: the convolution applies
+    /// ReLU to each image while it is in cache, and backward masks dY inside the convolution),
+    /// found once: the layers never change.
+    private lazy var fusedPairs: [FusedConvolutionReLU<Scalar>?] = layers.indices.map { index in
+        guard index + 1 < layers.count, let convolution = layers[index] as? Conv2D<Scalar>,
+            let relu = layers[index + 1] as? ReLU<Scalar>
+        else { return nil }
+        return FusedConvolutionReLU(convolution: convolution, relu: relu)
+    }
+
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try layers.reduce(input) { x, layer in try layer.forward(x) }
+        var x = input
+        var index = 0
+        while index < layers.count {
+            if let pair = fusedPairs[index] {
+                x = pair.relu.adoptRectified(try pair.convolution.forward(x, rectify: true))
+                index += 2
+            } else {
+                x = try layers[index].forward(x)
+                index += 1
+            }
+        }
+        return x
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try layers.reversed().reduce(outputGradient) { gradient, layer in try layer.backward(gradient) }
+        var gradient = outputGradient
+        var index = layers.count - 1
+        while index >= 0 {
+            if index >= 1, let pair = fusedPairs[index - 1], let rectified = pair.relu.cachedInput {
+                gradient = try pair.convolution.backward(gradient, inputGradient: true, rectifiedOutput: rectified)!
+                index -= 2
+            } else {
+                gradient = try layers[index].backward(gradient)
+                index -= 1
+            }
+        }
+        return gradient
     }
 
     /// Back-propagates through every layer but returns nothing: the first layer only fills its
@@ -64,8 +96,18 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
         var gradient = outputGradient
         var index = layers.count - 1
         while index > 0 {
-            gradient = try layers[index].backward(gradient)
-            index -= 1
+            if let pair = fusedPairs[index - 1], let rectified = pair.relu.cachedInput {
+                // ReLU's mask is applied inside the convolution's backward.
+                let wantInput = index - 1 > 0
+                let result = try pair.convolution.backward(
+                    gradient, inputGradient: wantInput, rectifiedOutput: rectified)
+                if !wantInput { return }
+                gradient = result!
+                index -= 2
+            } else {
+                gradient = try layers[index].backward(gradient)
+                index -= 1
+            }
         }
         try backwardFirstLayer(gradient)
     }
@@ -99,4 +141,10 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             target.parameter.value = source.parameter.value.converted()
         }
     }
+}
+
+/// A Conv2D immediately followed by a ReLU inside a Sequential.
+struct FusedConvolutionReLU<Scalar: KernelScalar> {
+    let convolution: Conv2D<Scalar>
+    let relu: ReLU<Scalar>
 }

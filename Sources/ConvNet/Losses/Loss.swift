@@ -28,16 +28,29 @@ extension Loss {
     public func correctCount<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Int {
         switch targetKind {
         case .classLabels:
-            let labels = try validatedLabels(targets, scores: scores)
-            let classes = scores.shape[1]
+            // Labels are checked in the loop (no [Int] is built: a training step allocates
+            // nothing); a bad one is reported by `validatedLabels`.
+            guard scores.rank == 2, targets.rank == 1, targets.shape[0] == scores.shape[0] else {
+                _ = try validatedLabels(targets, scores: scores)
+                return 0
+            }
+            let (batch, classes) = (scores.shape[0], scores.shape[1])
             var correct = 0
+            var bad = false
             scores.withUnsafeBufferPointer { s in
-                for (row, label) in labels.enumerated() {
-                    var best = 0
-                    for c in 1..<max(classes, 1) where s[row * classes + c] > s[row * classes + best] { best = c }
-                    if best == label { correct += 1 }
+                targets.withUnsafeBufferPointer { t in
+                    for row in 0..<batch {
+                        guard let label = Int(exactly: t[row].doubleValue), label >= 0, label < classes else {
+                            bad = true
+                            return
+                        }
+                        var best = 0
+                        for c in 1..<max(classes, 1) where s[row * classes + c] > s[row * classes + best] { best = c }
+                        if best == label { correct += 1 }
+                    }
                 }
             }
+            if bad { _ = try validatedLabels(targets, scores: scores) }
             return correct
         case .values:
             try requireSameShape(scores, targets, loss: description)

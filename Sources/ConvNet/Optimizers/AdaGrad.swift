@@ -16,7 +16,8 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
 
     public func update(_ parameters: [Parameter<Scalar>]) throws {
         try sumOfSquares.prepare(for: parameters)
-        for (index, parameter) in parameters.enumerated() {
+        for index in parameters.indices {
+            let parameter = parameters[index]
             sumOfSquares.buffers[index].withUnsafeMutableBufferPointer { s in
                 withPointers(parameter) { w, g, count in
                     Scalar.adagradStep(

@@ -34,7 +34,8 @@ public final class Adam<Scalar: KernelScalar>: Optimizer {
         step += 1
         let correction1 = 1 - pow(beta1, Double(step))
         let correction2 = 1 - pow(beta2, Double(step))
-        for (index, parameter) in parameters.enumerated() {
+        for index in parameters.indices {
+            let parameter = parameters[index]
             firstMoment.buffers[index].withUnsafeMutableBufferPointer { m in
                 secondMoment.buffers[index].withUnsafeMutableBufferPointer { v in
                     withPointers(parameter) { w, g, count in

@@ -23,9 +23,15 @@ struct SlotBuffers<Scalar: KernelScalar> {
         if buffers.isEmpty {
             buffers = parameters.map { [Scalar](repeating: 0, count: $0.value.count) }
         }
-        guard buffers.count == parameters.count,
-            zip(buffers, parameters).allSatisfy({ $0.count == $1.value.count })
-        else {
+        // Index loops, not zip/allSatisfy: through `any Optimizer` this code runs
+        // unspecialised, where those iterators allocate on every step.
+        var matches = buffers.count == parameters.count
+        if matches {
+            for index in parameters.indices where buffers[index].count != parameters[index].value.count {
+                matches = false
+            }
+        }
+        guard matches else {
             throw ConvNetError.invalidArgument(
                 "optimizer state was made for other parameters (\(buffers.count) tensors); "
                     + "use one optimizer per model")

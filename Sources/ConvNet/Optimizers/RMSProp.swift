@@ -20,7 +20,8 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
 
     public func update(_ parameters: [Parameter<Scalar>]) throws {
         try squareAverage.prepare(for: parameters)
-        for (index, parameter) in parameters.enumerated() {
+        for index in parameters.indices {
+            let parameter = parameters[index]
             squareAverage.buffers[index].withUnsafeMutableBufferPointer { s in
                 withPointers(parameter) { w, g, count in
                     Scalar.rmspropStep(

@@ -36,7 +36,8 @@ public final class SGD<Scalar: KernelScalar>: Optimizer {
             return
         }
         try velocity.prepare(for: parameters)
-        for (index, parameter) in parameters.enumerated() {
+        for index in parameters.indices {
+            let parameter = parameters[index]
             velocity.buffers[index].withUnsafeMutableBufferPointer { v in
                 withPointers(parameter) { w, g, count in
                     Scalar.momentumStep(

@@ -98,6 +98,24 @@ public struct Tensor<Scalar: KernelScalar>: Equatable, Sendable {
         return Tensor(uncheckedShape: newShape, scalars: result)
     }
 
+    /// `gathering(samples:)` into storage reused from call to call (what the Solver's steps
+    /// use: no allocation once `buffers` hold tensors of the batch's shape).
+    func gathering(samples indices: some Collection<Int>, into buffers: inout TensorPair<Scalar>) -> Tensor {
+        let sampleSize = shape.isEmpty ? 1 : count / max(shape[0], 1)
+        let rows = shape.isEmpty ? 1 : shape[0]
+        precondition(!shape.isEmpty, "gathering needs a batch axis")
+        return scalars.withUnsafeBufferPointer { source in
+            buffers.produce(samples: indices.count, likeSamplesOf: shape) { target, _ in
+                var offset = 0
+                for index in indices {
+                    precondition(index >= 0 && index < rows, "sample \(index) outside \(rows)")
+                    (target + offset).update(from: source.baseAddress! + index * sampleSize, count: sampleSize)
+                    offset += sampleSize
+                }
+            }
+        }
+    }
+
     /// Samples `range` along the first axis.
     public func slicing(samples range: Range<Int>) -> Tensor {
         gathering(samples: range)

@@ -80,6 +80,10 @@ public final class Solver<Scalar: KernelScalar> {
     /// The weights of the best epoch so far.
     public private(set) var bestWeights: [Tensor<Scalar>]?
     private var bestScore: Double?
+    /// Mini-batch storage reused from step to step (alternating, so the buffer written is never
+    /// the one the first layer still holds): gathering a batch allocates nothing.
+    private var batchInputs = TensorPair<Scalar>()
+    private var batchTargets = TensorPair<Scalar>()
 
     /// Validates data (shapes, label counts and ranges, finiteness) and options once.
     public init(
@@ -157,9 +161,10 @@ public final class Solver<Scalar: KernelScalar> {
         let batches = epochBatches()
         onEpochStart?(epoch, batches.count)
         var lossSum = 0.0
+        history.iterations.reserveCapacity(history.iterations.count + batches.count)
         for (batchIndex, indices) in batches.enumerated() {
-            let inputs = trainInputs.gathering(samples: indices)
-            let targets = trainTargets.gathering(samples: indices)
+            let inputs = trainInputs.gathering(samples: indices, into: &batchInputs)
+            let targets = trainTargets.gathering(samples: indices, into: &batchTargets)
             let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
             guard loss.isFinite else {
                 throw ConvNetError.diverged(

@@ -180,6 +180,13 @@ struct GemmTests {
             (32, 147, 20000, false, true),  // weight gradient: dY · colsᵀ, split by depth
             (147, 2050, 32, true, false),  // input gradient: Wᵀ · dY
             (300, 77, 1000, false, false),  // split by rows
+            // Skinny paths (FloatSkinnyGemm), split between threads along the long side:
+            (1, 8195, 100, false, true),  // dense forward at batch 1: x · Wᵀ
+            (3, 5001, 37, false, true),  // dense forward at batch 3
+            (1, 8195, 100, false, false),  // dense input gradient at batch 1: dY · W
+            (4, 4100, 33, true, false),  // m = 4, A transposed
+            (100, 8195, 1, true, false),  // dense weight gradient at batch 1: dYᵀ · x
+            (57, 3001, 4, false, false),  // rank-4 update
         ])
     func largeProducts(shape: (Int, Int, Int, Bool, Bool)) {
         let (m, n, k, transposeA, transposeB) = shape

@@ -1,0 +1,45 @@
+import Testing
+@testable import ConvNet
+
+/// Sequential fuses Conv2D → ReLU (ReLU applied in the convolution's epilogue, its mask applied
+/// inside the convolution's backward). The unfused twin is the same network run layer by
+/// layer; results must be bit-identical, on odd shapes (stride 2, padding, batch 1).
+@Suite("Fused Conv2D → ReLU against layer-by-layer")
+struct FusionTests {
+    static func network(seed: UInt64, stride: Int) throws -> Sequential<Float> {
+        var random = SeededRandom(seed: seed)
+        return Sequential<Float>([
+            try Conv2D(inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: stride, padding: 1,
+                       initializer: .pytorchDefault, random: &random),
+            ReLU(),
+            try Conv2D(inputChannels: 5, outputChannels: 7, kernelSize: 3, padding: 1,
+                       initializer: .pytorchDefault, random: &random),
+            ReLU(),
+            Flatten(),
+        ])
+    }
+
+    @Test(arguments: [(1, 1), (3, 2), (2, 1)])
+    func fusedEqualsLayerByLayer(batch: Int, stride: Int) throws {
+        let fused = try Self.network(seed: 3, stride: stride)
+        let plain = try Self.network(seed: 3, stride: stride)
+        var random = SeededRandom(seed: 9)
+        let shape = [batch, 3, 9, 9]
+        let input = Tensor<Float>(
+            uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(random.normal()) })
+        let fusedOutput = try fused.forward(input)
+        var x = input
+        for layer in plain.layers { x = try layer.forward(x) }
+        #expect(fusedOutput == x)
+        let gradient = Tensor<Float>(
+            uncheckedShape: x.shape, scalars: (0..<x.count).map { _ in Float(random.normal()) })
+        let fusedInputGradient = try fused.backward(gradient)
+        var g = gradient
+        for layer in plain.layers.reversed() { g = try layer.backward(g) }
+        #expect(fusedInputGradient == g)
+        for (a, b) in zip(fused.parameters, plain.parameters) { #expect(a.gradient == b.gradient) }
+        // The training path (no input gradient for the first layer).
+        try fused.backwardParametersOnly(gradient)
+        for (a, b) in zip(fused.parameters, plain.parameters) { #expect(a.gradient == b.gradient) }
+    }
+}
