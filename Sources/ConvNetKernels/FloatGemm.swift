@@ -78,7 +78,7 @@ extension Float {
 /// where `addingProduct` would call `fmaf` once per lane, so Package.swift defines
 /// CONVNET_PORTABLE there and this multiplies, then adds (arm64 always has FMA).
 @inline(__always)
-private func floatMultiplyAdd(
+func floatMultiplyAdd(
     _ accumulator: SIMD16<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>
 ) -> SIMD16<Float> {
     #if CONVNET_PORTABLE && arch(x86_64)

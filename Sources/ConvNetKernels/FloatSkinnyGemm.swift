@@ -98,22 +98,22 @@ enum FloatSkinnyGemm {
         var p = 0
         while p + 64 <= count {
             let o = p * 4
-            s0 = multiplyAdd(s0, 
+            s0 = floatMultiplyAdd(s0, 
                 rx.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self))
-            s1 = multiplyAdd(s1, 
+            s1 = floatMultiplyAdd(s1, 
                 rx.loadUnaligned(fromByteOffset: o + stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + stride, as: SIMD16<Float>.self))
-            s2 = multiplyAdd(s2, 
+            s2 = floatMultiplyAdd(s2, 
                 rx.loadUnaligned(fromByteOffset: o + 2 * stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + 2 * stride, as: SIMD16<Float>.self))
-            s3 = multiplyAdd(s3, 
+            s3 = floatMultiplyAdd(s3, 
                 rx.loadUnaligned(fromByteOffset: o + 3 * stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + 3 * stride, as: SIMD16<Float>.self))
             p += 64
         }
         while p + 16 <= count {
-            s0 = multiplyAdd(s0, 
+            s0 = floatMultiplyAdd(s0, 
                 rx.loadUnaligned(fromByteOffset: p * 4, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: p * 4, as: SIMD16<Float>.self))
             p += 16
@@ -124,18 +124,6 @@ enum FloatSkinnyGemm {
             p += 1
         }
         return sum
-    }
-
-    /// accumulator + x · y (one FMA per lane where the build has FMA; see `floatMultiplyAdd`).
-    @inline(__always)
-    static func multiplyAdd(
-        _ accumulator: SIMD16<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>
-    ) -> SIMD16<Float> {
-        #if CONVNET_PORTABLE && arch(x86_64)
-        return accumulator + x * y
-        #else
-        return accumulator.addingProduct(x, y)
-        #endif
     }
 
     /// y[j] += scale · x[j] (vectorised by the compiler).

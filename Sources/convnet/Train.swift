@@ -170,15 +170,16 @@ struct Train: ParsableCommand {
 
     private func trainXOR() throws {
         let model = try ModelPreset.xor.makeModel(inputShape: [2], classes: 1, regularization: reg, seed: seed, scalar: Double.self)
-        var options = SolverOptions()
-        options.updateRule = optimizer ?? "sgd"
-        options.optimizerConfiguration["learning_rate"] = learningRate ?? 2
-        if let momentum { options.optimizerConfiguration["momentum"] = momentum }
-        options.learningRateDecay = learningRateDecay
-        options.batchSize = batchSize ?? 4
-        options.epochs = epochs ?? 5000
-        options.seed = seed
-        options.dropLast = dropLast
+        var configuration = TrainingConfiguration()
+        configuration.updateRule = optimizer ?? "sgd"
+        configuration.learningRate = learningRate ?? 2
+        configuration.momentum = momentum
+        configuration.learningRateDecay = learningRateDecay
+        configuration.batchSize = batchSize ?? 4
+        configuration.epochs = epochs ?? 5000
+        configuration.seed = seed
+        configuration.dropLast = dropLast
+        var options = try configuration.solverOptions()
         options.verbose = false
         options.trainAccuracySamples = nil
         let solver = try Solver(model: model, trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)

@@ -33,6 +33,12 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
         return try geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: layer)
     }
 
+    /// The output shape [C, H', W'] of one sample of `inputShape` [C, H, W].
+    func sampleOutputShape(_ inputShape: [Int], layer: String) throws -> [Int] {
+        let g = try geometry(batch: 1, sampleShape: inputShape, layer: layer)
+        return [g.channels, g.outputHeight, g.outputWidth]
+    }
+
     /// The output shape [N, C, H', W'] of the last batch seen, for checking gradients.
     static func outputShape(_ geometry: WindowGeometry?) -> [Int]? {
         geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] }
@@ -77,8 +83,7 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     public var description: String { "MaxPool2D(\(window))" }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
-        let g = try window.geometry(batch: 1, sampleShape: inputShape, layer: description)
-        return [g.channels, g.outputHeight, g.outputWidth]
+        try window.sampleOutputShape(inputShape, layer: description)
     }
 
     /// Runs `body(geometry of a run of planes, first plane)` over the N·C planes, split between cores.
@@ -124,7 +129,7 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
         guard let g = geometry, outputGradient.shape == cachedOutputShape else {
             try requireGradient(
-                outputGradient, shape: geometry.map { [$0.batch, $0.channels, $0.outputHeight, $0.outputWidth] },
+                outputGradient, shape: PoolingWindow.outputShape(geometry),
                 layer: description)
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
@@ -159,8 +164,7 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     public var description: String { "AvgPool2D(\(window))" }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
-        let g = try window.geometry(batch: 1, sampleShape: inputShape, layer: description)
-        return [g.channels, g.outputHeight, g.outputWidth]
+        try window.sampleOutputShape(inputShape, layer: description)
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
