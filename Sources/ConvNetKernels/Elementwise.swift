@@ -1,3 +1,57 @@
+/// Activations, bias additions, row and column sums, axpy.
+///
+/// Requirements of `KernelScalar`, with default implementations below (specialised for
+/// Float and Double); pointers are raw row-major buffers, sizes element counts.
+public protocol ElementwiseKernels: BinaryFloatingPoint {
+    /// y = max(x, 0).
+    static func reluForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// dx = dy where x > 0, else 0.
+    static func reluBackward(
+        input x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+        count: Int)
+    /// y = x where x > 0, else slope·x (PyTorch's `leaky_relu`).
+    static func leakyReLUForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int, slope: Self)
+    /// dx = dy where x > 0, else slope·dy.
+    static func leakyReLUBackward(
+        input x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+        count: Int, slope: Self)
+    /// y = a · b element-wise (Dropout's mask).
+    static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// y = a + b element-wise (a residual sum).
+    static func add(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// y = 1 / (1 + e^−x), computed without overflow for large |x|.
+    static func sigmoidForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// dx = dy · y · (1 − y).
+    static func sigmoidBackward(
+        output y: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+        count: Int)
+    /// y = tanh x.
+    static func tanhForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// dx = dy · (1 − y²).
+    static func tanhBackward(
+        output y: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+        count: Int)
+    /// y[r, c] += bias[c] for a rows×columns matrix.
+    static func addRowBias(
+        _ y: UnsafeMutablePointer<Self>, bias: UnsafePointer<Self>, rows: Int, columns: Int)
+    /// sums[c] = Σ_r x[r, c] (overwrites sums).
+    static func sumRows(
+        _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    /// sums[r] = Σ_c x[r, c] (overwrites sums).
+    static func sumColumns(
+        _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    /// y[r, c] += bias[r] for a rows×columns matrix (one image's [F, H'·W'] convolution output).
+    static func addColumnBias(
+        _ y: UnsafeMutablePointer<Self>, bias: UnsafePointer<Self>, rows: Int, columns: Int)
+    /// sums[r] += Σ_c x[r, c] (accumulates).
+    static func accumulateRowSums(
+        _ x: UnsafePointer<Self>, _ sums: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    /// y += alpha · x.
+    static func axpy(alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// Σ x², accumulated in Double.
+    static func sumOfSquares(_ x: UnsafePointer<Self>, count: Int) -> Double
+}
+
 extension KernelScalar {
     public static func reluForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = x[i] > 0 ? x[i] : 0 }
@@ -8,6 +62,29 @@ extension KernelScalar {
         count: Int
     ) {
         for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : 0 }
+    }
+
+    public static func leakyReLUForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int, slope: Self) {
+        for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
+    }
+
+    public static func leakyReLUBackward(
+        input x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+        count: Int, slope: Self
+    ) {
+        for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : slope * dy[i] }
+    }
+
+    public static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        splitBetweenCores(count: count) { start, end in
+            for i in start..<end { y[i] = a[i] * b[i] }
+        }
+    }
+
+    public static func add(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        splitBetweenCores(count: count) { start, end in
+            for i in start..<end { y[i] = a[i] + b[i] }
+        }
     }
 
     public static func sigmoidForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {

@@ -1,3 +1,15 @@
+/// The matrix product every layer is built on (`FloatGemm.swift` is Float's fast path; `naiveGemm` the reference).
+///
+/// Requirements of `KernelScalar`, with default implementations below (specialised for
+/// Float and Double); pointers are raw row-major buffers, sizes element counts.
+public protocol MatrixKernels: BinaryFloatingPoint {
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op(A) is m×k, op(B) is k×n.
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
 extension KernelScalar {
     /// Portable GEMM used by `Double` (and by `Float` until a faster path overrides it):
     /// op(B) is copied into a contiguous k×n panel, then each row of C is built as a sum of

@@ -1,26 +1,30 @@
 /// The reference convolution: seven plain loops over image, filter, output row and column,
 /// channel and kernel row and column, accumulated in Double, with no unfolding.
 ///
-/// input [N, C, H, W], weight [F, C, kh, kw], bias [F] → output [N, F, H', W']. The fast path
-/// (`im2col` + `gemm`) is tested against it.
+/// input [N, C, H, W], weight [F, C/groups, kh, kw], bias [F] → output [N, F, H', W']. Filter
+/// f of group g = f / (F/groups) sees input channels g·C/groups ..< (g+1)·C/groups; taps are
+/// `dilation` apart (PyTorch's `nn.Conv2d(groups:, dilation:)`). The fast path (`im2col` +
+/// `gemm`, per group) is tested against it.
 public func naiveConvolution<Scalar: KernelScalar>(
     input: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
-    output: UnsafeMutablePointer<Scalar>, filters: Int, geometry g: WindowGeometry
+    output: UnsafeMutablePointer<Scalar>, filters: Int, groups: Int = 1, geometry g: WindowGeometry
 ) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    let channelsPerGroup = g.channels / groups, filtersPerGroup = filters / groups
     for n in 0..<g.batch {
         for f in 0..<filters {
+            let firstChannel = (f / filtersPerGroup) * channelsPerGroup
             for y in 0..<outputHeight {
                 for x in 0..<outputWidth {
                     var sum = bias?[f].doubleValue ?? 0
-                    for c in 0..<g.channels {
+                    for c in 0..<channelsPerGroup {
                         for i in 0..<g.kernelHeight {
                             for j in 0..<g.kernelWidth {
-                                let row = y * g.strideHeight - g.paddingHeight + i
-                                let column = x * g.strideWidth - g.paddingWidth + j
+                                let row = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
+                                let column = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
                                 guard row >= 0, row < g.height, column >= 0, column < g.width else { continue }
-                                let pixel = input[((n * g.channels + c) * g.height + row) * g.width + column]
-                                let tap = weight[((f * g.channels + c) * g.kernelHeight + i) * g.kernelWidth + j]
+                                let pixel = input[((n * g.channels + firstChannel + c) * g.height + row) * g.width + column]
+                                let tap = weight[((f * channelsPerGroup + c) * g.kernelHeight + i) * g.kernelWidth + j]
                                 sum += pixel.doubleValue * tap.doubleValue
                             }
                         }

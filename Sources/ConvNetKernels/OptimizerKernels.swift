@@ -1,3 +1,34 @@
+/// One optimizer step over a parameter's values (PyTorch's update formulas).
+///
+/// Requirements of `KernelScalar`, with default implementations below (specialised for
+/// Float and Double); pointers are raw row-major buffers, sizes element counts.
+public protocol OptimizerKernels: BinaryFloatingPoint {
+    /// w −= lr · g.
+    static func sgdStep(
+        _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, count: Int, learningRate: Self)
+    /// v = μ·v + g; w −= lr · (nesterov ? g + μ·v : v)  (PyTorch's formulation).
+    static func momentumStep(
+        _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+        velocity v: UnsafeMutablePointer<Self>, count: Int, learningRate: Self, momentum: Self,
+        nesterov: Bool)
+    /// s = ρ·s + (1−ρ)·g²; w −= lr · g / (√s + ε).
+    static func rmspropStep(
+        _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+        squareAverage s: UnsafeMutablePointer<Self>, count: Int, learningRate: Self,
+        decayRate: Self, epsilon: Self)
+    /// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr · m̂ / (√v̂ + ε), with
+    /// m̂ = m / correction1, v̂ = v / correction2.
+    static func adamStep(
+        _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+        firstMoment m: UnsafeMutablePointer<Self>, secondMoment v: UnsafeMutablePointer<Self>,
+        count: Int, learningRate: Self, beta1: Self, beta2: Self, epsilon: Self,
+        correction1: Self, correction2: Self)
+    /// s += g²; w −= lr · g / (√s + ε).
+    static func adagradStep(
+        _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+        sumOfSquares s: UnsafeMutablePointer<Self>, count: Int, learningRate: Self, epsilon: Self)
+}
+
 extension KernelScalar {
     public static func sgdStep(
         _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, count: Int, learningRate: Self

@@ -1,3 +1,27 @@
+/// Max and average pooling over [N, C, H, W] windows.
+///
+/// Requirements of `KernelScalar`, with default implementations below (specialised for
+/// Float and Double); pointers are raw row-major buffers, sizes element counts.
+public protocol PoolingKernels: BinaryFloatingPoint {
+    /// Max over each window of [N, C, H, W] → [N, C, H', W']; `argmax` gets each winner's
+    /// offset inside its H×W plane.
+    static func maxPoolForward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry)
+    /// Routes each output gradient to its window's winner; inputGradient is overwritten.
+    static func maxPoolBackward(
+        _ outputGradient: UnsafePointer<Self>, argmax: UnsafePointer<Int32>,
+        _ inputGradient: UnsafeMutablePointer<Self>, _ geometry: WindowGeometry)
+    /// Mean over each window (padding counts as zeros, divided by kh·kw).
+    static func averagePoolForward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        _ geometry: WindowGeometry)
+    /// Spreads each output gradient evenly over its window; inputGradient is overwritten.
+    static func averagePoolBackward(
+        _ outputGradient: UnsafePointer<Self>, _ inputGradient: UnsafeMutablePointer<Self>,
+        _ geometry: WindowGeometry)
+}
+
 extension KernelScalar {
     public static func maxPoolForward(
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
@@ -5,7 +29,7 @@ extension KernelScalar {
     ) {
         let g = geometry
         if g.kernelHeight == 2, g.kernelWidth == 2, g.strideHeight == 2, g.strideWidth == 2,
-            g.paddingHeight == 0, g.paddingWidth == 0
+            g.paddingHeight == 0, g.paddingWidth == 0, 2 * g.outputHeight <= g.height, 2 * g.outputWidth <= g.width
         {
             maxPool2x2Forward(input, output, argmax: argmax, g)
             return
@@ -125,7 +149,6 @@ extension KernelScalar {
         let g = geometry
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
         let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
-        let scale = 1 / Self(g.kernelHeight * g.kernelWidth)
         for planeIndex in 0..<(g.batch * g.channels) {
             let source = input + planeIndex * plane
             let target = output + planeIndex * outputPlane
@@ -133,13 +156,14 @@ extension KernelScalar {
                 let top = y * g.strideHeight - g.paddingHeight
                 for x in 0..<outputWidth {
                     let left = x * g.strideWidth - g.paddingWidth
+                    let divisor = Self(averagePoolDivisor(top: top, left: left, g))
                     var sum: Self = 0
                     for i in max(top, 0)..<min(top + g.kernelHeight, g.height) {
                         for j in max(left, 0)..<min(left + g.kernelWidth, g.width) {
                             sum += source[i * g.width + j]
                         }
                     }
-                    target[y * outputWidth + x] = sum * scale
+                    target[y * outputWidth + x] = sum / divisor
                 }
             }
         }
@@ -152,7 +176,6 @@ extension KernelScalar {
         let g = geometry
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
         let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
-        let scale = 1 / Self(g.kernelHeight * g.kernelWidth)
         inputGradient.update(repeating: 0, count: g.inputCount)
         for planeIndex in 0..<(g.batch * g.channels) {
             let target = inputGradient + planeIndex * plane
@@ -161,7 +184,7 @@ extension KernelScalar {
                 let top = y * g.strideHeight - g.paddingHeight
                 for x in 0..<outputWidth {
                     let left = x * g.strideWidth - g.paddingWidth
-                    let share = source[y * outputWidth + x] * scale
+                    let share = source[y * outputWidth + x] / Self(averagePoolDivisor(top: top, left: left, g))
                     for i in max(top, 0)..<min(top + g.kernelHeight, g.height) {
                         for j in max(left, 0)..<min(left + g.kernelWidth, g.width) {
                             target[i * g.width + j] += share
@@ -170,5 +193,14 @@ extension KernelScalar {
                 }
             }
         }
+    }
+
+    /// The divisor of the window at (top, left) (PyTorch's `count_include_pad=True`): the
+    /// window's cells inside the padded input, padding included. It is kh·kw for every window
+    /// but the last ones in `ceilMode`, which can reach past the padding.
+    @inline(__always)
+    static func averagePoolDivisor(top: Int, left: Int, _ g: WindowGeometry) -> Int {
+        (min(top + g.kernelHeight, g.height + g.paddingHeight) - top)
+            * (min(left + g.kernelWidth, g.width + g.paddingWidth) - left)
     }
 }

@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
     var learningRate: Double?
 
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this after each epoch, in (0, 1].")
-    var learningRateDecay: Double = 1
+    var learningRateDecay: Double?
 
     @Option(help: "Momentum for sgd_momentum and nesterov.")
     var momentum: Double?
@@ -75,19 +75,19 @@ struct Train: ParsableCommand {
     var epochs: Int?
 
     @Option(help: "L2 regularisation strength (0.5·reg·ΣW² on weights).")
-    var reg: Double = 0
+    var reg: Double?
 
-    @Option(help: "Random seed (weights and shuffling).")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed (weights, shuffling, dropout).")
+    var seed: UInt64?
 
     @Option(name: .customLong("hidden"), help: "Hidden sizes for mlp, comma-separated (e.g. 100,50).")
     var hidden: String = "100"
 
     @Option(name: .customLong("weight-scale"), help: "Weight scale for three-layer-convnet.")
-    var weightScale: Double = 1e-3
+    var weightScale: Double?
 
     @Option(name: .customLong("print-every"), help: "Print the loss every N iterations (0: never).")
-    var printEvery: Int = 0
+    var printEvery: Int?
 
     @Flag(name: .customLong("drop-last"), help: "Drop the last partial batch of each epoch.")
     var dropLast = false
@@ -127,18 +127,8 @@ struct Train: ParsableCommand {
             configuration.model = model
             configuration.spec = spec
             configuration.hiddenSizes = hiddenSizes
-            configuration.weightScale = weightScale
             configuration.initialWeights = initialWeights
-            configuration.updateRule = optimizer ?? "adam"
-            configuration.learningRate = learningRate ?? (optimizer == nil ? 2e-3 : nil)
-            configuration.momentum = momentum
-            configuration.learningRateDecay = learningRateDecay
-            configuration.batchSize = batchSize ?? 32
-            configuration.epochs = epochs ?? 15
-            configuration.regularization = reg
-            configuration.seed = seed
-            configuration.dropLast = dropLast
-            configuration.printEvery = printEvery
+            apply(to: &configuration)
             _ = try configuration.solverOptions()  // options are checked before any data is read
             if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
             job = try TrainingJob(
@@ -168,21 +158,36 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// The training options given on the command line, over `configuration`'s defaults.
+    private func apply(to configuration: inout TrainingConfiguration) {
+        if let optimizer {
+            configuration.updateRule = optimizer
+            configuration.learningRate = nil  // the rule's default unless given
+        }
+        if let learningRate { configuration.learningRate = learningRate }
+        if let momentum { configuration.momentum = momentum }
+        if let learningRateDecay { configuration.learningRateDecay = learningRateDecay }
+        if let batchSize { configuration.batchSize = batchSize }
+        if let epochs { configuration.epochs = epochs }
+        if let reg { configuration.regularization = reg }
+        if let seed { configuration.seed = seed }
+        if let weightScale { configuration.weightScale = weightScale }
+        if let printEvery { configuration.printEvery = printEvery }
+        if dropLast { configuration.dropLast = true }
+    }
+
     private func trainXOR() throws {
-        let model = try ModelPreset.xor.makeModel(inputShape: [2], classes: 1, regularization: reg, seed: seed, scalar: Double.self)
-        var configuration = TrainingConfiguration()
-        configuration.updateRule = optimizer ?? "sgd"
-        configuration.learningRate = learningRate ?? 2
-        configuration.momentum = momentum
-        configuration.learningRateDecay = learningRateDecay
-        configuration.batchSize = batchSize ?? 4
-        configuration.epochs = epochs ?? 5000
-        configuration.seed = seed
-        configuration.dropLast = dropLast
+        var configuration = XORNet.trainingDefaults
+        apply(to: &configuration)
+        let model = try ModelPreset.xor.makeModel(
+            inputShape: [2], classes: 1, regularization: configuration.regularization, seed: configuration.seed,
+            scalar: Double.self)
         var options = try configuration.solverOptions()
         options.verbose = false
         options.trainAccuracySamples = nil
-        let solver = try Solver(model: model, trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)
+        let solver = try Solver(
+            model: model, optimizer: configuration.makeOptimizer(), trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(),
+            options: options)
         let history = try solver.train()
         let mode = options.batchSize >= 4 ? "full-batch" : options.batchSize == 1 ? "stochastic" : "mini-batch"
         let scores = try model.scores(XORNet.inputs())

@@ -207,6 +207,8 @@ public struct BenchmarkRunner {
             trainAllocations = Double(ProcessProbes.allocationCount()! - before) / Double(steps)
         }
         let network = model.network
+        model.mode = .inference
+        defer { model.mode = .training }
         let infer = try timing.median { _ = try network.forward(inputs) }
         var inferAllocations: Double?
         if let before = ProcessProbes.allocationCount() {
@@ -294,11 +296,7 @@ public struct BenchmarkRunner {
             var gradient = value.gradient
             for index in layers.indices.reversed() {
                 let start = ProcessProbes.nanoseconds()
-                if index == 0 {
-                    try model.network.backwardFirstLayer(gradient)
-                } else {
-                    gradient = try layers[index].backward(gradient)
-                }
+                if let next = try layers[index].backward(gradient, needsInputGradient: index != 0) { gradient = next }
                 if iteration >= 2 { backward[index].append(Double(ProcessProbes.nanoseconds() - start) * 1e-6) }
             }
             start = ProcessProbes.nanoseconds()

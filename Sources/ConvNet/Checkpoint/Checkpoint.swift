@@ -118,13 +118,10 @@ public enum LossKind: String, Sendable, CaseIterable {
 
     /// The kind of a loss object.
     public init(_ loss: any Loss) throws {
-        switch loss {
-        case is SoftmaxCrossEntropy: self = .softmaxCrossEntropy
-        case is MulticlassHinge: self = .multiclassHinge
-        case is MeanSquaredError: self = .meanSquaredError
-        case is BinaryCrossEntropy: self = .binaryCrossEntropy
-        default: throw ConvNetError.invalidArgument("loss \(loss) cannot be recorded in a checkpoint")
+        guard let kind = loss.kind else {
+            throw ConvNetError.invalidArgument("loss \(loss) cannot be recorded in a checkpoint")
         }
+        self = kind
     }
 }
 
@@ -162,24 +159,40 @@ public enum Checkpoint {
 
     /// Saves a network's weights as F32 with explicit metadata (whose spec must build the
     /// same parameter names and shapes).
-    public static func save<Scalar: KernelScalar>(_ network: Sequential<Scalar>, metadata: CheckpointMetadata, to url: URL) throws {
-        try stateDict(of: network, metadata: metadata).write(to: url)
+    public static func save<Scalar: KernelScalar>(
+        _ network: Sequential<Scalar>, metadata: CheckpointMetadata, to url: URL, float64: Bool = false
+    ) throws {
+        try stateDict(of: network, metadata: metadata, float64: float64).write(to: url)
     }
 
-    /// The safetensors file `save` writes, in memory.
-    public static func stateDict<Scalar: KernelScalar>(of network: Sequential<Scalar>, metadata: CheckpointMetadata?) throws -> SafeTensorsFile {
+    /// The safetensors file `save` writes, in memory: every parameter and floating buffer as
+    /// F32 (or F64 with `float64`), integer buffers as I64, under their state_dict names.
+    public static func stateDict<Scalar: KernelScalar>(
+        of network: Sequential<Scalar>, metadata: CheckpointMetadata?, float64: Bool = false
+    ) throws -> SafeTensorsFile {
         var file = SafeTensorsFile()
+        func floating(_ tensor: Tensor<Scalar>) throws -> SafeTensor {
+            float64 ? try SafeTensor(shape: tensor.shape, float64: tensor.scalars.map(\.doubleValue))
+                : try SafeTensor(shape: tensor.shape, float32: tensor.scalars.map { Float($0.doubleValue) })
+        }
         for (name, parameter) in network.namedParameters {
-            let values = parameter.value.scalars.map { Float($0.doubleValue) }
-            try file.set(name, try SafeTensor(shape: parameter.value.shape, float32: values))
+            try file.set(name, try floating(parameter.value))
+        }
+        for (name, buffer) in network.namedBuffers {
+            try file.set(name, buffer.isInteger ? try SafeTensor(shape: buffer.shape, int64: buffer.integers) : try floating(buffer.values))
         }
         if let metadata {
             let expected = try metadata.spec.makeNetwork(inputShape: metadata.inputShape, initializer: .zeros, scalar: Float.self)
-            let expectedShapes = expected.namedParameters.map { "\($0.name) \(describe($0.parameter.value.shape))" }
-            let actualShapes = network.namedParameters.map { "\($0.name) \(describe($0.parameter.value.shape))" }
+            let entries = { (names: [String], shapes: [[Int]]) in zip(names, shapes).map { "\($0) \(describe($1))" } }
+            let expectedShapes = entries(
+                expected.namedParameters.map(\.name) + expected.namedBuffers.map(\.name),
+                expected.namedParameters.map(\.parameter.value.shape) + expected.namedBuffers.map(\.buffer.shape))
+            let actualShapes = entries(
+                network.namedParameters.map(\.name) + network.namedBuffers.map(\.name),
+                network.namedParameters.map(\.parameter.value.shape) + network.namedBuffers.map(\.buffer.shape))
             guard expectedShapes == actualShapes else {
                 throw ConvNetError.shapeMismatch(
-                    "the network's parameters (\(actualShapes.joined(separator: ", "))) differ from those of spec "
+                    "the network's state (\(actualShapes.joined(separator: ", "))) differs from that of spec "
                         + "'\(metadata.spec)' (\(expectedShapes.joined(separator: ", ")))")
             }
             file.metadata = try metadata.encoded()
@@ -231,35 +244,50 @@ public enum Checkpoint {
         try loadWeights(try SafeTensorsFile(contentsOf: url), into: network, name: url.lastPathComponent)
     }
 
-    /// As `loadWeights(from:into:)` for a file in memory.
+    /// As `loadWeights(from:into:)` for a file in memory: every parameter and buffer of the
+    /// network must be present with its exact shape (buffers as saved by PyTorch: floating
+    /// ones in any float type, `num_batches_tracked` as an integer), and the file may hold no
+    /// other tensors. Nothing is changed unless everything fits.
     public static func loadWeights<Scalar: KernelScalar>(_ file: SafeTensorsFile, into network: Sequential<Scalar>, name: String) throws {
         let parameters = network.namedParameters
-        let expected = Set(parameters.map(\.name))
+        let buffers = network.namedBuffers
+        let expected = Set(parameters.map(\.name) + buffers.map(\.name))
         let unexpected = file.names.filter { !expected.contains($0) }
         guard unexpected.isEmpty else {
             throw ConvNetError.shapeMismatch(
-                "\(name): unexpected tensors \(unexpected.joined(separator: ", ")) for a network with parameters "
-                    + parameters.map(\.name).joined(separator: ", "))
+                "\(name): unexpected tensors \(unexpected.joined(separator: ", ")) for a network with state "
+                    + network.stateDictNames.joined(separator: ", "))
         }
-        var values: [Tensor<Scalar>] = []
-        for (parameterName, parameter) in parameters {
-            guard let tensor = file[parameterName] else {
-                throw ConvNetError.shapeMismatch("\(name): tensor '\(parameterName)' \(describe(parameter.value.shape)) is missing")
+        func tensor(_ entry: String, shape: [Int]) throws -> SafeTensor {
+            guard let tensor = file[entry] else {
+                throw ConvNetError.shapeMismatch("\(name): tensor '\(entry)' \(describe(shape)) is missing")
             }
-            guard tensor.shape == parameter.value.shape else {
+            guard tensor.shape == shape else {
                 throw ConvNetError.shapeMismatch(
-                    "\(name): tensor '\(parameterName)' has shape \(describe(tensor.shape)), the model needs \(describe(parameter.value.shape))")
+                    "\(name): tensor '\(entry)' has shape \(describe(tensor.shape)), the model needs \(describe(shape))")
             }
-            let converted: [Scalar]
-            if Scalar.self == Float.self {
-                converted = try tensor.floatValues(name: "\(name): tensor '\(parameterName)'") as! [Scalar]
-            } else {
-                converted = try tensor.doubleValues(name: "\(name): tensor '\(parameterName)'").map { Scalar($0) }
-            }
-            let value = try Tensor(shape: tensor.shape, scalars: converted)
-            try value.checkFinite("\(name): tensor '\(parameterName)'")
-            values.append(value)
+            return tensor
         }
-        for ((_, parameter), value) in zip(parameters, values) { parameter.value = value }
+        func floating(_ entry: String, shape: [Int]) throws -> Tensor<Scalar> {
+            let stored = try tensor(entry, shape: shape)
+            let values = try stored.doubleValues(name: "\(name): tensor '\(entry)'").map { Scalar($0) }
+            let value = try Tensor(shape: stored.shape, scalars: values)
+            try value.checkFinite("\(name): tensor '\(entry)'")
+            return value
+        }
+        let parameterValues = try parameters.map { try floating($0.name, shape: $0.parameter.value.shape) }
+        var bufferValues: [(floating: Tensor<Scalar>?, integers: [Int64]?)] = []
+        for (entry, buffer) in buffers {
+            if buffer.isInteger {
+                bufferValues.append((nil, try tensor(entry, shape: buffer.shape).integerValues(name: "\(name): tensor '\(entry)'")))
+            } else {
+                bufferValues.append((try floating(entry, shape: buffer.shape), nil))
+            }
+        }
+        for ((_, parameter), value) in zip(parameters, parameterValues) { parameter.value = value }
+        for ((_, buffer), value) in zip(buffers, bufferValues) {
+            if let floating = value.floating { buffer.values = floating }
+            if let integers = value.integers { buffer.integers = integers }
+        }
     }
 }

@@ -2,7 +2,8 @@ extension ModelPreset {
     /// The preset's architecture as a model spec (what its checkpoints record), for `classes`
     /// outputs; `hiddenSizes` as in `makeModel` (mlp: every entry; three-layer net: the first).
     /// Building the spec gives the same layers and parameter shapes as the preset; only the
-    /// weight initialisation differs, which a checkpoint does not need.
+    /// weight initialisation differs, which a checkpoint does not need (`resnet20` and `vgg-bn`
+    /// are their spec, with PyTorch's default initialisation).
     public func spec(classes: Int = 10, hiddenSizes: [Int] = [100]) -> ModelSpec {
         let text: String
         switch self {
@@ -16,6 +17,12 @@ extension ModelPreset {
             text = "flatten " + hiddenSizes.map { "dense(\($0)) relu " }.joined() + "dense(\(classes))"
         case .xor:
             text = "dense(4) sigmoid dense(1) sigmoid"
+        case .resnet20:
+            text = "conv(16,k=3,p=1,bias=false) bn relu block(16) block(16) block(16) block(32,s=2) block(32) block(32) "
+                + "block(64,s=2) block(64) block(64) gap flatten dense(\(classes))"
+        case .vggBN:
+            text = "conv(64,k=3,p=1) bn relu conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu "
+                + "conv(128,k=3,p=1) bn relu maxpool(2) flatten dense(256) relu dense(\(classes))"
         }
         return try! ModelSpec(parsing: text)
     }

@@ -50,8 +50,36 @@ public struct SafeTensor: Sendable, Equatable {
         try self.init(dtype: .F64, shape: shape, bytes: bytes)
     }
 
+    /// An I64 tensor.
+    public init(shape: [Int], int64 values: [Int64]) throws {
+        var bytes = [UInt8](repeating: 0, count: values.count * 8)
+        values.withUnsafeBytes { source in bytes.withUnsafeMutableBytes { $0.copyMemory(from: source) } }
+        if isBigEndianHost { swapBytes(&bytes, size: 8) }
+        try self.init(dtype: .I64, shape: shape, bytes: bytes)
+    }
+
     /// The number of elements.
     public var count: Int { shape.reduce(1, *) }
+
+    /// The elements as Int64: integer types (I64, I32, I16, I8, U8, BOOL) convert; floating
+    /// types throw.
+    public func integerValues(name: String = "tensor") throws -> [Int64] {
+        let n = count
+        return try bytes.withUnsafeBytes { raw -> [Int64] in
+            func load<T: FixedWidthInteger>(_ type: T.Type, _ i: Int) -> Int64 {
+                Int64(T(littleEndian: raw.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * i, as: T.self)))
+            }
+            switch dtype {
+            case .I64: return (0..<n).map { load(Int64.self, $0) }
+            case .I32: return (0..<n).map { load(Int32.self, $0) }
+            case .I16: return (0..<n).map { load(Int16.self, $0) }
+            case .I8: return (0..<n).map { load(Int8.self, $0) }
+            case .U8, .BOOL: return (0..<n).map { load(UInt8.self, $0) }
+            default:
+                throw ConvNetError.invalidData("\(name) has dtype \(dtype.rawValue); an integer tensor (I64, I32, …) was expected")
+            }
+        }
+    }
 
     /// The elements as Double: F64, F32, F16 and BF16 convert; integer types throw.
     public func doubleValues(name: String = "tensor") throws -> [Double] {

@@ -24,6 +24,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var optimizerState: [String: [[Double]]]
     /// The best validation accuracy so far (the Solver's choice of best epoch), if any.
     public var bestScore: Double?
+    /// The state of every random stream of the network (Dropout's masks) by its name.
+    public var randomStreams: [String: SeededRandom] = [:]
 
     public init(
         updateRule: String, optimizerConfiguration: [String: Double], learningRate: Double, epoch: Int, iteration: Int,
@@ -43,6 +45,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         case updateRule = "update_rule", optimizerConfiguration = "optimizer_configuration", learningRate = "learning_rate"
         case epoch, iteration, random, history
         case bestScore = "best_score"
+        case randomStreams = "random_streams"
     }
 
     public init(from decoder: Decoder) throws {
@@ -55,6 +58,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         random = try c.decode(SeededRandom.self, forKey: .random)
         history = try c.decode(TrainingHistory.self, forKey: .history)
         bestScore = try c.decodeIfPresent(Double.self, forKey: .bestScore)
+        randomStreams = try c.decodeIfPresent([String: SeededRandom].self, forKey: .randomStreams) ?? [:]
         optimizerState = [:]
     }
 
@@ -68,30 +72,49 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try c.encode(random, forKey: .random)
         try c.encode(history, forKey: .history)
         try c.encodeIfPresent(bestScore, forKey: .bestScore)
+        if !randomStreams.isEmpty { try c.encode(randomStreams, forKey: .randomStreams) }
     }
 
-    /// Everything a Solver needs to continue later, captured after an epoch.
-    public init<Scalar: KernelScalar>(solver: Solver<Scalar>) {
+    /// Everything a Solver needs to continue later, captured after an epoch. `updateRule` and
+    /// `optimizerConfiguration` name the optimizer as the factory made it (`UpdateRule`), or
+    /// describe a custom one.
+    public init<Scalar: KernelScalar>(
+        solver: Solver<Scalar>, updateRule: String, optimizerConfiguration: [String: Double] = [:]
+    ) {
         let progress = solver.state
         self.init(
-            updateRule: solver.options.updateRule, optimizerConfiguration: solver.options.optimizerConfiguration,
+            updateRule: updateRule, optimizerConfiguration: optimizerConfiguration,
             learningRate: progress.learningRate, epoch: progress.completedEpochs,
             iteration: progress.history.iterations.count, random: progress.random, history: progress.history,
             optimizerState: TrainingState.capture(solver.optimizer))
         bestScore = progress.bestScore
+        randomStreams = Dictionary(
+            solver.model.network.namedRandomStreams.map { ($0.name, $0.stream.generator) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Puts this state back into a Solver built with the same options for the same model
-    /// (whose weights were restored separately), with the best weights so far.
-    public func restore<Scalar: KernelScalar>(into solver: Solver<Scalar>, bestWeights: [Tensor<Scalar>]?) throws {
-        guard solver.options.updateRule == updateRule else {
+    /// (whose weights were restored separately), with the best weights so far. `updateRule`
+    /// names the solver's optimizer, which must be the saved one.
+    public func restore<Scalar: KernelScalar>(
+        into solver: Solver<Scalar>, updateRule: String, bestWeights: ModelSnapshot<Scalar>?
+    ) throws {
+        guard updateRule == self.updateRule else {
             throw ConvNetError.invalidArgument(
-                "the saved run used update rule '\(updateRule)', this one '\(solver.options.updateRule)'")
+                "the saved run used update rule '\(self.updateRule)', this one '\(updateRule)'")
         }
         try restore(into: solver.optimizer)
         try solver.restore(
             SolverState(completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore),
             bestWeights: bestWeights)
+        for (name, stream) in solver.model.network.namedRandomStreams {
+            guard let saved = randomStreams[name] else {
+                throw ConvNetError.invalidData("the saved training state has no random stream '\(name)' for this model")
+            }
+            guard saved.state.count == 4 else {
+                throw ConvNetError.invalidData("the saved random stream '\(name)' is malformed")
+            }
+            stream.generator = saved
+        }
     }
 
     /// Captures an optimizer's buffers (kinds not yet created, such as a velocity before the

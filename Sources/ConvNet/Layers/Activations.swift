@@ -1,4 +1,7 @@
 /// ReLU: y = max(x, 0), element-wise, any shape. dx = dy · [x > 0].
+///
+/// Its epilogue (`.activation(.relu)`) lets the layer before it apply it: inside a Sequential,
+/// a Conv2D or BatchNorm followed by a ReLU does it in its own output loop.
 public final class ReLU<Scalar: KernelScalar>: Layer {
     private var input: Tensor<Scalar>?
     private var outputs = TensorPair<Scalar>()
@@ -7,6 +10,12 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
     public init() {}
 
     public var description: String { "ReLU()" }
+
+    public var specification: LayerSpec { LayerSpec(token: ReLUKind.token) }
+
+    public var pytorchModule: String { "nn.ReLU()" }
+
+    public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? { .activation(.relu) }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
@@ -22,22 +31,12 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
         }
     }
 
-    /// The fused Conv2D → ReLU forward (`Sequential`): `output` is already rectified; it is
-    /// cached in place of the input (output > 0 exactly where input > 0, so backward is
-    /// unchanged) and returned as is.
-    func adoptRectified(_ output: Tensor<Scalar>) -> Tensor<Scalar> {
-        input = output
-        return output
-    }
-
-    /// What backward masks with: the last forward's input (or rectified output).
-    var cachedInput: Tensor<Scalar>? { input }
-
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         guard let input, outputGradient.shape == input.shape else {
             try requireGradient(outputGradient, shape: input?.shape, layer: "ReLU")
             throw ConvNetError.invalidArgument("ReLU: backward called before forward")
         }
+        guard needsInputGradient else { return nil }
         return input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
                 let x = x.baseAddress!, dy = dy.baseAddress!
@@ -59,6 +58,10 @@ public final class Sigmoid<Scalar: KernelScalar>: Layer {
 
     public var description: String { "Sigmoid()" }
 
+    public var specification: LayerSpec { LayerSpec(token: SigmoidKind.token) }
+
+    public var pytorchModule: String { "nn.Sigmoid()" }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
@@ -66,7 +69,7 @@ public final class Sigmoid<Scalar: KernelScalar>: Layer {
         return output!
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         try requireGradient(outputGradient, shape: output?.shape, layer: description)
         return mapElements(output!, outputGradient) { Scalar.sigmoidBackward(output: $0, $1, $2, count: $3) }
     }
@@ -80,6 +83,10 @@ public final class Tanh<Scalar: KernelScalar>: Layer {
 
     public var description: String { "Tanh()" }
 
+    public var specification: LayerSpec { LayerSpec(token: TanhKind.token) }
+
+    public var pytorchModule: String { "nn.Tanh()" }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
@@ -87,7 +94,7 @@ public final class Tanh<Scalar: KernelScalar>: Layer {
         return output!
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         try requireGradient(outputGradient, shape: output?.shape, layer: description)
         return mapElements(output!, outputGradient) { Scalar.tanhBackward(output: $0, $1, $2, count: $3) }
     }
@@ -120,4 +127,34 @@ func mapElements<Scalar: KernelScalar>(
         }
     }
     return result
+}
+
+/// `relu`: `ReLU`.
+struct ReLUKind: LayerKind {
+    static let token = "relu"
+    var token: String { ReLUKind.token }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> { ReLU<Scalar>() }
+}
+
+/// `sigmoid`: `Sigmoid`.
+struct SigmoidKind: LayerKind {
+    static let token = "sigmoid"
+    var token: String { SigmoidKind.token }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> { Sigmoid<Scalar>() }
+}
+
+/// `tanh`: `Tanh`.
+struct TanhKind: LayerKind {
+    static let token = "tanh"
+    var token: String { TanhKind.token }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> { Tanh<Scalar>() }
 }

@@ -1,14 +1,21 @@
 /// 2-D convolution (cross-correlation, PyTorch's `nn.Conv2d`) over a whole batch at once.
 ///
-/// input [N, C, H, W] → output [N, F, H', W'], H' = (H + 2·padding − kernel) / stride + 1
-/// (the division must be exact: a window that does not fit is an error, as in the classic
-/// layer). weight [F, C, kernel, kernel], bias [F].
+/// input [N, C, H, W] → output [N, F, H', W'],
+/// H' = ⌊(H + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1 (PyTorch's floor rule),
+/// weight [F, C/groups, kernel, kernel], bias [F] (optional). Filter f sees the input channels
+/// of its group, g = f / (F/groups): `groups` = C = F is a depthwise convolution.
 ///
 /// Forward, image by image (images split between cores, per-core workspace reused across
-/// steps): columns_n = im2col(x_n) [C·k·k, H'·W'], y_n = W·columns_n + b straight into NCHW.
-/// Backward: columns_n recomputed, dW += dY_n·columns_nᵀ, db += Σ dY_n, dX_n = col2im(Wᵀ·dY_n)
-/// (skipped for the first layer of a network); per-core dW/db partials are summed at the end.
-/// `naiveConvolution` (ConvNetKernels) is the seven-loop reference it is tested against.
+/// steps): columns_n = im2col(x_n) [C·k·k, H'·W'], then per group y_n[g] = W[g]·columns_n[g] + b
+/// straight into NCHW. Backward: columns_n recomputed, dW[g] += dY_n[g]·columns_n[g]ᵀ,
+/// db += Σ dY_n, dX_n = col2im(W[g]ᵀ·dY_n[g]) (skipped when the input gradient is not needed);
+/// per-core dW/db partials are summed at the end. `naiveConvolution` (ConvNetKernels) is the
+/// seven-loop reference it is tested against.
+///
+/// Epilogues (offered by `Sequential`): a following ReLU is applied to each image's output
+/// while it is in cache, and its mask is applied inside backward; in inference a following
+/// BatchNorm is folded into the weights and bias (W'[f] = W[f]·scale[f], b'[f] = b[f]·scale[f] +
+/// shift[f]), recomputed from its running statistics at every forward.
 public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// C.
     public let inputChannels: Int
@@ -20,10 +27,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     public let stride: Int
     /// Zeros added on every side.
     public let padding: Int
-    /// weight [F, C, k, k].
+    /// The distance between kernel taps (1: adjacent).
+    public let dilation: Int
+    /// Channel groups: C and F are split into this many, each filter sees its group only.
+    public let groups: Int
+    /// weight [F, C/groups, k, k].
     public let weight: Parameter<Scalar>
-    /// bias [F].
-    public let bias: Parameter<Scalar>
+    /// bias [F], or nil for `bias=False`.
+    public let bias: Parameter<Scalar>?
 
     /// Geometry of the last batch (batch = N) and the shapes it was made for.
     private var geometry: WindowGeometry?
@@ -31,50 +42,104 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var cachedOutputShape: [Int] = []
     /// The last forward's input (backward recomputes its columns image by image).
     private var input: Tensor<Scalar>?
+    /// The last forward's output, kept when a ReLU is fused (backward masks with it).
+    private var rectifiedOutput: Tensor<Scalar>?
     private var outputs = TensorPair<Scalar>()
     private var inputGradients = TensorPair<Scalar>()
     /// Per-thread columns, column gradients and dW / db partial sums.
     private let workspace = Workspace<Scalar>()
-    /// Wᵀ [C·k·k, F], rebuilt at each forward: the per-image GEMMs read the weights as op(A)
-    /// transposed, which the packed GEMM packs with plain copies instead of SIMD transposes.
+    /// Wᵀ per group [C/groups·k·k, F/groups] (folded with a BatchNorm's scale in inference),
+    /// then the effective bias [F], then scale and shift [F] each: rebuilt at each forward.
+    /// The per-image GEMMs read the weights as op(A) transposed, which the packed GEMM packs
+    /// with plain copies instead of SIMD transposes.
     private let transposedWeight = Workspace<Scalar>()
+    /// Epilogues taken over from the layers after this one.
+    private var rectify = false
+    private var affine: ((UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)?
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
         inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, groups: Int = 1, bias hasBias: Bool = true,
         initializer: Initializer = .heNormal, random: inout SeededRandom
     ) throws {
-        guard inputChannels > 0, outputChannels > 0, kernelSize > 0, stride > 0, padding >= 0 else {
+        guard inputChannels > 0, outputChannels > 0, kernelSize > 0, stride > 0, padding >= 0, dilation > 0, groups > 0 else {
             throw ConvNetError.invalidArgument(
-                "Conv2D needs positive channels, kernel and stride and padding ≥ 0, found "
+                "Conv2D needs positive channels, kernel, stride, dilation and groups and padding ≥ 0, found "
                     + "in \(inputChannels), out \(outputChannels), kernel \(kernelSize), "
-                    + "stride \(stride), padding \(padding)")
+                    + "stride \(stride), padding \(padding), dilation \(dilation), groups \(groups)")
+        }
+        guard inputChannels % groups == 0, outputChannels % groups == 0 else {
+            throw ConvNetError.invalidArgument(
+                "Conv2D with \(groups) groups needs input channels (\(inputChannels)) and output channels "
+                    + "(\(outputChannels)) divisible by \(groups)")
         }
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
-        let fanIn = inputChannels * kernelSize * kernelSize
-        let fanOut = outputChannels * kernelSize * kernelSize
+        self.dilation = dilation
+        self.groups = groups
+        // PyTorch's fans for a grouped convolution: C/groups·k·k in, F/groups·k·k out.
+        let fanIn = inputChannels / groups * kernelSize * kernelSize
+        let fanOut = outputChannels / groups * kernelSize * kernelSize
         weight = Parameter(
             name: "weight",
             value: initializer.makeTensor(
-                shape: [outputChannels, inputChannels, kernelSize, kernelSize],
+                shape: [outputChannels, inputChannels / groups, kernelSize, kernelSize],
                 fanIn: fanIn, fanOut: fanOut, random: &random),
             isRegularized: true)
-        bias = Parameter(
-            name: "bias",
-            value: initializer.biasInitializer.makeTensor(
-                shape: [outputChannels], fanIn: fanIn, fanOut: fanOut, random: &random),
-            isRegularized: false)
+        bias = hasBias
+            ? Parameter(
+                name: "bias",
+                value: initializer.biasInitializer.makeTensor(
+                    shape: [outputChannels], fanIn: fanIn, fanOut: fanOut, random: &random),
+                isRegularized: false)
+            : nil
     }
 
     public var description: String {
-        "Conv2D(\(inputChannels) → \(outputChannels), kernel \(kernelSize), stride \(stride), padding \(padding))"
+        "Conv2D(\(inputChannels) → \(outputChannels), kernel \(kernelSize), stride \(stride), padding \(padding)"
+            + (dilation != 1 ? ", dilation \(dilation)" : "") + (groups != 1 ? ", groups \(groups)" : "")
+            + (bias == nil ? ", no bias" : "") + ")"
     }
 
-    public var parameters: [Parameter<Scalar>] { [weight, bias] }
+    public var localParameters: [Parameter<Scalar>] { bias.map { [weight, $0] } ?? [weight] }
+
+    public var specification: LayerSpec {
+        LayerSpec(token: ConvolutionKind.token, arguments: [
+            "filters": .integer(outputChannels), "kernel": .integer(kernelSize), "stride": .integer(stride),
+            "padding": .integer(padding), "dilation": .integer(dilation), "groups": .integer(groups),
+            "bias": .flag(bias != nil),
+        ])
+    }
+
+    public var pytorchModule: String {
+        "nn.Conv2d(\(inputChannels), \(outputChannels), \(kernelSize), stride=\(stride), padding=\(padding)"
+            + (dilation != 1 ? ", dilation=\(dilation)" : "") + (groups != 1 ? ", groups=\(groups)" : "")
+            + (bias == nil ? ", bias=False" : "") + ")"
+    }
+
+    /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm (then a ReLU
+    /// after it).
+    public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int {
+        rectify = false
+        affine = nil
+        rectifiedOutput = nil
+        var taken = 0
+        if taken < epilogues.count, case .channelAffine(let channels, let write) = epilogues[taken],
+            mode == .inference, channels == outputChannels
+        {
+            affine = write
+            taken += 1
+        }
+        if taken < epilogues.count, case .activation(.relu) = epilogues[taken] {
+            rectify = true
+            taken += 1
+        }
+        return taken
+    }
 
     private func makeGeometry(batch: Int, inputShape: [Int]) throws -> WindowGeometry {
         guard inputShape.count == 3, inputShape[0] == inputChannels else {
@@ -83,18 +148,17 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                     + inputShape.map(String.init).joined(separator: ", ") + "]")
         }
         let (height, width) = (inputShape[1], inputShape[2])
-        for (name, size) in [("height", height), ("width", width)] {
-            let span = size + 2 * padding - kernelSize
-            guard span >= 0, span % stride == 0 else {
-                throw ConvNetError.shapeMismatch(
-                    "\(description): input \(name) \(size) does not fit: (\(size) + 2·\(padding) − "
-                        + "\(kernelSize)) / \(stride) + 1 is not a whole positive number")
-            }
+        let reach = dilation * (kernelSize - 1) + 1
+        guard height + 2 * padding >= reach, width + 2 * padding >= reach else {
+            throw ConvNetError.shapeMismatch(
+                "\(description): input \(height)×\(width) (padded by \(padding)) is smaller than the "
+                    + (dilation == 1 ? "\(kernelSize)×\(kernelSize) window" : "\(reach)×\(reach) dilated window"))
         }
         return WindowGeometry(
             batch: batch, channels: inputChannels, height: height, width: width,
             kernelHeight: kernelSize, kernelWidth: kernelSize, strideHeight: stride,
-            strideWidth: stride, paddingHeight: padding, paddingWidth: padding)
+            strideWidth: stride, paddingHeight: padding, paddingWidth: padding,
+            dilationHeight: dilation, dilationWidth: dilation)
     }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
@@ -104,7 +168,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
 
     public func forwardFlops(forInputShape inputShape: [Int]) throws -> Int {
         let g = try makeGeometry(batch: 1, inputShape: inputShape)
-        return outputChannels * g.outputPlane * g.patchSize
+        return outputChannels * g.outputPlane * g.patchSize / groups
     }
 
     /// The geometry for `input`, recomputed only when its shape changes.
@@ -136,19 +200,49 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         return max(1, min(perPart, (512 * 1024) / max(perImage, 1)))
     }
 
-    /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
-    /// (it stays in L2), y_n = W·columns_n + b written straight into the NCHW output. Images
-    /// are split between cores; no batch-sized temporary exists.
-    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(input, rectify: false)
+    /// Writes Wᵀ per group (times the folded scale), and returns the effective bias (nil when
+    /// there is none): b, or b·scale + shift with a folded BatchNorm.
+    private func prepareWeights(patch: Int) -> (UnsafePointer<Scalar>, UnsafePointer<Scalar>?) {
+        let filters = outputChannels, groupPatch = patch / groups, groupFilters = filters / groups
+        let storage = transposedWeight.reserve(patch * groupFilters + 3 * filters)
+        let effectiveBias = storage + patch * groupFilters
+        let scale = effectiveBias + filters, shift = scale + filters
+        if let affine { affine(scale, shift) }
+        weight.value.withUnsafeBufferPointer { w in
+            for group in 0..<groups {
+                let block = storage + group * groupPatch * groupFilters
+                for local in 0..<groupFilters {
+                    let f = group * groupFilters + local
+                    let row = w.baseAddress! + f * groupPatch
+                    if affine != nil {
+                        let factor = scale[f]
+                        for r in 0..<groupPatch { block[r * groupFilters + local] = row[r] * factor }
+                    } else {
+                        for r in 0..<groupPatch { block[r * groupFilters + local] = row[r] }
+                    }
+                }
+            }
+        }
+        if affine != nil {
+            for f in 0..<filters { effectiveBias[f] = (bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
+            return (UnsafePointer(storage), UnsafePointer(effectiveBias))
+        }
+        if let bias {
+            bias.value.withUnsafeBufferPointer { b in effectiveBias.update(from: b.baseAddress!, count: filters) }
+            return (UnsafePointer(storage), UnsafePointer(effectiveBias))
+        }
+        return (UnsafePointer(storage), nil)
     }
 
-    /// Forward; with `rectify`, ReLU is applied to each image's output while it is still in
-    /// cache (`Sequential` fuses Conv2D → ReLU this way: one pass over the output less).
-    func forward(_ input: Tensor<Scalar>, rectify: Bool) throws -> Tensor<Scalar> {
+    /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
+    /// (it stays in L2), y_n = W·columns_n + b per group, written straight into the NCHW output
+    /// (with the adopted epilogues applied). Images are split between cores; no batch-sized
+    /// temporary exists.
+    public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
+        let groups = self.groups, groupPatch = patch / groups, groupFilters = filters / groups
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
         let group = imageGroup(g, parts: parts)
@@ -156,105 +250,101 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let perPart = patch * plane * group + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
         let batch = g.batch
-        let wt = transposedWeight.reserve(patch * filters)
-        weight.value.withUnsafeBufferPointer { w in
-            for f in 0..<filters {
-                for r in 0..<patch { wt[r * filters + f] = w[f * patch + r] }
-            }
-        }
-        return outputs.produce(shape: cachedOutputShape) { y, _ in
-            input.withUnsafeBufferPointer { x in
-                weight.value.withUnsafeBufferPointer { _ in
-                    bias.value.withUnsafeBufferPointer { b in
-                        let x = x.baseAddress!, b = b.baseAddress!
-                        let w = UnsafePointer(wt)
-                        ThreadPool.run(parts: parts) { part in
-                            let cols = scratch + part * perPart
-                            let products = cols + patch * plane * group
-                            let end = (part + 1) * batch / parts
-                            var n = part * batch / parts
-                            while n < end {
-                                let count = min(group, end - n)
-                                var piece = g
-                                piece.batch = count
-                                let yn = y + n * filters * plane
-                                Scalar.im2col(x + n * imageSize, cols, piece)
-                                if count == 1 {
-                                    Scalar.gemm(
-                                        transposeA: true, transposeB: false, m: filters, n: plane, k: patch,
-                                        alpha: 1, a: w, lda: filters, b: cols, ldb: plane, beta: 0, c: yn, ldc: plane)
-                                    Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane)
-                                } else {
-                                    Scalar.gemm(
-                                        transposeA: true, transposeB: false, m: filters, n: count * plane, k: patch,
-                                        alpha: 1, a: w, lda: filters, b: cols, ldb: count * plane, beta: 0,
-                                        c: products, ldc: count * plane)
-                                    Scalar.scatterChannelsAddingBias(
-                                        products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
-                                }
-                                if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
-                                n += count
-                            }
+        let rectify = self.rectify
+        let (w, b) = prepareWeights(patch: patch)
+        let output = input.withUnsafeBufferPointer { x in
+            let x = x.baseAddress!
+            return outputs.produce(shape: cachedOutputShape) { y, _ in
+                ThreadPool.run(parts: parts) { part in
+                    let cols = scratch + part * perPart
+                    let products = cols + patch * plane * group
+                    let end = (part + 1) * batch / parts
+                    var n = part * batch / parts
+                    while n < end {
+                        let count = min(group, end - n)
+                        var piece = g
+                        piece.batch = count
+                        let yn = y + n * filters * plane
+                        let columns = count * plane
+                        Scalar.im2col(x + n * imageSize, cols, piece)
+                        let target = count == 1 ? yn : products
+                        for groupIndex in 0..<groups {
+                            Scalar.gemm(
+                                transposeA: true, transposeB: false, m: groupFilters, n: columns, k: groupPatch,
+                                alpha: 1, a: w + groupIndex * groupPatch * groupFilters, lda: groupFilters,
+                                b: cols + groupIndex * groupPatch * columns, ldb: columns, beta: 0,
+                                c: target + groupIndex * groupFilters * columns, ldc: columns)
                         }
+                        if count == 1 {
+                            if let b { Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane) }
+                        } else {
+                            Scalar.scatterChannelsAddingBias(
+                                products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
+                        }
+                        if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
+                        n += count
                     }
                 }
             }
         }
-    }
-
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try backward(outputGradient, inputGradient: true)!
+        rectifiedOutput = rectify ? output : nil
+        return output
     }
 
     /// Backward, image by image on each core: columns_n is recomputed, dW_part += dY_n·columns_nᵀ,
-    /// db_part += Σ dY_n, and (when wanted) dX_n = col2im(Wᵀ·dY_n); the per-core partial dW and
-    /// db are added at the end.
-    func backward(
-        _ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool, rectifiedOutput: Tensor<Scalar>? = nil
-    ) throws -> Tensor<Scalar>? {
+    /// db_part += Σ dY_n, and (when wanted) dX_n = col2im(Wᵀ·dY_n), per group; the per-core
+    /// partial dW and db are added at the end. With a fused ReLU, dY is first masked where the
+    /// output was not positive.
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         guard let g = geometry, let input else {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
+        }
+        guard affine == nil else {
+            throw ConvNetError.invalidArgument(
+                "\(description): backward with a BatchNorm folded into it (inference mode); unfold it first")
         }
         if outputGradient.shape != cachedOutputShape {
             try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
         }
-        if let rectifiedOutput, rectifiedOutput.shape != cachedOutputShape {
-            try requireGradient(rectifiedOutput, shape: cachedOutputShape, layer: description)
+        let mask = rectify ? rectifiedOutput : nil
+        if rectify && mask == nil {
+            throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        if wantInput {
+        if needsInputGradient {
             return inputGradients.produce(shape: cachedInputShape) { dx, _ in
-                backwardKernel(
-                    input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: dx, geometry: g)
+                backwardKernel(input: input, outputGradient: outputGradient, mask: mask, dx: dx, geometry: g)
             }
         }
-        backwardKernel(input: input, outputGradient: outputGradient, mask: rectifiedOutput, dx: nil, geometry: g)
+        backwardKernel(input: input, outputGradient: outputGradient, mask: mask, dx: nil, geometry: g)
         return nil
     }
 
     /// The work of `backward` (a method rather than a local function, whose captured context
     /// would be allocated on every call). With `mask` (the ReLU-rectified output of the
-    /// fused Conv2D → ReLU forward), each image's dY is first masked as ReLU's backward would
-    /// (dY where output > 0, else 0) into a per-core buffer that stays in cache.
+    /// fused forward), each image's dY is first masked as ReLU's backward would (dY where
+    /// output > 0, else 0) into a per-core buffer that stays in cache.
     private func backwardKernel(
         input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, mask: Tensor<Scalar>?,
         dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
     ) {
         let wantInput = dx != nil
         let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
+        let groups = self.groups, groupPatch = patch / groups, groupFilters = filters / groups
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
         let group = imageGroup(g, parts: parts)
         let batch = g.batch
         let masked = mask != nil
+        let hasBias = bias != nil
         // Per part: columns and (for dX) column gradients [patch, group·plane], dW and db
         // partials, the masked dY of a group (with a fused ReLU) and dY gathered to
-        // [F, group·plane] (for groups).
+        // [F, group·plane] (for groups of images).
         let columnsSize = patch * plane * group
         let partialOffset = columnsSize * (wantInput ? 2 : 1)
-        let perPart = partialOffset + filters * patch + filters + (masked ? filters * plane * group : 0)
+        let weightCount = filters * groupPatch
+        let perPart = partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
             + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
-        let weightCount = filters * patch
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
         input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
@@ -290,16 +380,22 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                 dyn = UnsafePointer(gathered)
                             }
                             Scalar.im2col(x + n * imageSize, cols, piece)
-                            Scalar.gemm(
-                                transposeA: false, transposeB: true, m: filters, n: patch, k: columnCount,
-                                alpha: 1, a: dyn, lda: columnCount, b: cols, ldb: columnCount,
-                                beta: n == first ? 0 : 1, c: dw, ldc: patch)
-                            Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
-                            if let dx {
+                            for groupIndex in 0..<groups {
                                 Scalar.gemm(
-                                    transposeA: true, transposeB: false, m: patch, n: columnCount, k: filters,
-                                    alpha: 1, a: w, lda: patch, b: dyn, ldb: columnCount, beta: 0, c: dcols,
-                                    ldc: columnCount)
+                                    transposeA: false, transposeB: true, m: groupFilters, n: groupPatch, k: columnCount,
+                                    alpha: 1, a: dyn + groupIndex * groupFilters * columnCount, lda: columnCount,
+                                    b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
+                                    beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch, ldc: groupPatch)
+                            }
+                            if hasBias { Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount) }
+                            if let dx {
+                                for groupIndex in 0..<groups {
+                                    Scalar.gemm(
+                                        transposeA: true, transposeB: false, m: groupPatch, n: columnCount, k: groupFilters,
+                                        alpha: 1, a: w + groupIndex * groupFilters * groupPatch, lda: groupPatch,
+                                        b: dyn + groupIndex * groupFilters * columnCount, ldb: columnCount, beta: 0,
+                                        c: dcols + groupIndex * groupPatch * columnCount, ldc: columnCount)
+                                }
                                 Scalar.col2im(dcols, dx + n * imageSize, piece)
                             }
                             n += count
@@ -309,24 +405,52 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             }
         }
         }
+        let partial = scratch + partialOffset
         weight.gradient.withUnsafeMutableBufferPointer { dw in
-            bias.gradient.withUnsafeMutableBufferPointer { db in
-                let dw = dw.baseAddress!, db = db.baseAddress!
-                let partial = scratch + partialOffset
-                dw.update(from: partial, count: weightCount)
-                db.update(from: partial + weightCount, count: filters)
-                for part in 1..<max(parts, 1) {
-                    let other = partial + part * perPart
-                    Scalar.axpy(alpha: 1, other, dw, count: weightCount)
-                    Scalar.axpy(alpha: 1, other + weightCount, db, count: filters)
-                }
+            let dw = dw.baseAddress!
+            dw.update(from: partial, count: weightCount)
+            for part in 1..<max(parts, 1) {
+                Scalar.axpy(alpha: 1, partial + part * perPart, dw, count: weightCount)
+            }
+        }
+        bias?.gradient.withUnsafeMutableBufferPointer { db in
+            let db = db.baseAddress!
+            db.update(from: partial + weightCount, count: filters)
+            for part in 1..<max(parts, 1) {
+                Scalar.axpy(alpha: 1, partial + part * perPart + weightCount, db, count: filters)
             }
         }
     }
+}
 
-    /// Backward for the first layer of a network: parameter gradients only (no dX).
-    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
-        _ = try backward(outputGradient, inputGradient: false)
+/// `conv(filters, k=3, s=1, p=0, d=1, g=1, bias=true)`: `Conv2D`.
+struct ConvolutionKind: LayerKind {
+    static let token = "conv"
+    var token: String { ConvolutionKind.token }
+    var aliases: [String] { ["conv2d"] }
+    var parameters: [SpecParameter] {
+        [
+            SpecParameter("filters", aliases: ["f", "filters", "out", "channels"], kind: .integer(1...(1 << 20)),
+                          default: .required(hint: "a filter count, e.g. conv(32,k=3)")),
+            SpecParameter("kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)), default: .value(.integer(3)),
+                          alwaysPrinted: true),
+            SpecParameter("stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .value(.integer(1))),
+            SpecParameter("padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))),
+            SpecParameter("dilation", aliases: ["d", "dilation"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)), positional: false),
+            SpecParameter("groups", aliases: ["g", "groups"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)), positional: false),
+            SpecParameter("bias", kind: .flag, default: .value(.flag(true)), positional: false),
+        ]
+    }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> {
+        try requireImageShape(inputShape)
+        return try Conv2D<Scalar>(
+            inputChannels: inputShape[0], outputChannels: arguments.integer("filters"), kernelSize: arguments.integer("kernel"),
+            stride: arguments.integer("stride"), padding: arguments.integer("padding"),
+            dilation: arguments.integer("dilation"), groups: arguments.integer("groups"), bias: arguments.flag("bias"),
+            initializer: context.initializer, random: &context.random)
     }
 }
 

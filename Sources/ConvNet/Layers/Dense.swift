@@ -44,7 +44,13 @@ public final class Dense<Scalar: KernelScalar>: Layer {
 
     public var description: String { "Dense(\(inputSize) → \(outputSize))" }
 
-    public var parameters: [Parameter<Scalar>] { [weight, bias] }
+    public var localParameters: [Parameter<Scalar>] { [weight, bias] }
+
+    public var specification: LayerSpec {
+        LayerSpec(token: DenseKind.token, arguments: ["units": .integer(outputSize)])
+    }
+
+    public var pytorchModule: String { "nn.Linear(\(inputSize), \(outputSize))" }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         guard inputShape.reduce(1, *) == inputSize else {
@@ -86,16 +92,8 @@ public final class Dense<Scalar: KernelScalar>: Layer {
         }
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try backward(outputGradient, inputGradient: true)!
-    }
-
-    /// Backward for the first layer of a network: parameter gradients only.
-    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
-        _ = try backward(outputGradient, inputGradient: false)
-    }
-
-    private func backward(_ outputGradient: Tensor<Scalar>, inputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
+    /// dW = dyᵀ·x, db = Σ_n dy and, when needed, dx = dy·W.
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
         guard let input else {
             throw ConvNetError.invalidArgument("Dense: backward called before forward")
         }
@@ -128,5 +126,28 @@ public final class Dense<Scalar: KernelScalar>: Layer {
                 }
             }
         }
+    }
+}
+
+/// `dense(units)` (also `linear`, `fc`): `Dense`, its input flattened by a `flatten` before it.
+struct DenseKind: LayerKind {
+    static let token = "dense"
+    var token: String { DenseKind.token }
+    var aliases: [String] { ["linear", "fc"] }
+    var parameters: [SpecParameter] {
+        [SpecParameter("units", aliases: ["n", "units", "out", "out_features"], kind: .integer(1...(1 << 24)),
+                       default: .required(hint: "a unit count, e.g. dense(10)"))]
+    }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> {
+        guard inputShape.count == 1 else {
+            throw ConvNetError.shapeMismatch(
+                "input \(describe(inputShape)) has \(inputShape.count) dimensions; put 'flatten' before dense (as nn.Linear needs)")
+        }
+        return try Dense<Scalar>(
+            inputSize: inputShape[0], outputSize: arguments.integer("units"), initializer: context.initializer,
+            random: &context.random)
     }
 }

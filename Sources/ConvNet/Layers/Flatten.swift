@@ -8,8 +8,15 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
 
     public var description: String { "Flatten()" }
 
+    public var specification: LayerSpec { LayerSpec(token: FlattenKind.token) }
+
+    public var pytorchModule: String { "nn.Flatten()" }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
-        [inputShape.reduce(1, *)]
+        guard let count = checkedProduct(inputShape) else {
+            throw ConvNetError.shapeMismatch("Flatten: sample shape \(describe(inputShape)) is too large")
+        }
+        return [count]
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
@@ -23,7 +30,7 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
         return Tensor(uncheckedShape: flatShape, scalars: input.scalars)
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         guard let inputShape else {
             throw ConvNetError.invalidArgument("Flatten: backward called before forward")
         }
@@ -33,4 +40,14 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
         }
         return Tensor(uncheckedShape: inputShape, scalars: outputGradient.scalars)
     }
+}
+
+/// `flatten`: `Flatten`.
+struct FlattenKind: LayerKind {
+    static let token = "flatten"
+    var token: String { FlattenKind.token }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> { Flatten<Scalar>() }
 }

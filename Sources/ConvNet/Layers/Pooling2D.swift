@@ -1,7 +1,9 @@
 /// The window arithmetic shared by `MaxPool2D` and `AvgPool2D`.
 ///
 /// input [N, C, H, W] → output [N, C, H', W'], H' = ⌊(H + 2·padding − kernel) / stride⌋ + 1
-/// (PyTorch's floor rule: a last partial window is dropped). padding ≤ kernel / 2.
+/// (PyTorch's floor rule: a last partial window is dropped), or with `ceilMode` rounded up
+/// (a last partial window is kept unless it would start in the right padding), as PyTorch's
+/// `ceil_mode=True`. padding ≤ kernel / 2.
 public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
     /// The window's side.
     public let kernelSize: Int
@@ -9,9 +11,11 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
     public let stride: Int
     /// Implicit padding on every side (−∞ for max, 0 for average).
     public let padding: Int
+    /// Round output sizes up (PyTorch's `ceil_mode`).
+    public let ceilMode: Bool
 
     /// Validates the window.
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) throws {
         let stride = stride ?? kernelSize
         guard kernelSize > 0, stride > 0, padding >= 0, padding <= kernelSize / 2 else {
             throw ConvNetError.invalidArgument(
@@ -21,9 +25,22 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
+        self.ceilMode = ceilMode
     }
 
-    public var description: String { "kernel \(kernelSize), stride \(stride), padding \(padding)" }
+    public var description: String {
+        "kernel \(kernelSize), stride \(stride), padding \(padding)" + (ceilMode ? ", ceil mode" : "")
+    }
+
+    /// The spec arguments of a pooling layer with this window.
+    var specificationArguments: [String: SpecValue] {
+        ["kernel": .integer(kernelSize), "stride": .integer(stride), "padding": .integer(padding), "ceil": .flag(ceilMode)]
+    }
+
+    /// PyTorch's arguments after the kernel size.
+    var pytorchArguments: String {
+        "\(kernelSize), stride=\(stride), padding=\(padding)" + (ceilMode ? ", ceil_mode=True" : "")
+    }
 
     /// The geometry for a batch [N, C, H, W].
     func geometry<Scalar: KernelScalar>(for input: Tensor<Scalar>, layer: String) throws -> WindowGeometry {
@@ -54,7 +71,7 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
         let g = WindowGeometry(
             batch: batch, channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
             kernelHeight: kernelSize, kernelWidth: kernelSize, strideHeight: stride, strideWidth: stride,
-            paddingHeight: padding, paddingWidth: padding)
+            paddingHeight: padding, paddingWidth: padding, ceilMode: ceilMode)
         guard sampleShape[1] + 2 * padding >= kernelSize, sampleShape[2] + 2 * padding >= kernelSize else {
             throw ConvNetError.shapeMismatch(
                 "\(layer): input \(sampleShape[1])×\(sampleShape[2]) is smaller than the \(kernelSize)×\(kernelSize) window")
@@ -75,12 +92,18 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     private var outputs = TensorPair<Scalar>()
     private var inputGradients = TensorPair<Scalar>()
 
-    /// A max pool with `kernelSize`, `stride` (default: the kernel size) and `padding`.
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
-        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    /// A max pool with `kernelSize`, `stride` (default: the kernel size), `padding` and `ceilMode`.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) throws {
+        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
     }
 
     public var description: String { "MaxPool2D(\(window))" }
+
+    public var specification: LayerSpec {
+        LayerSpec(token: PoolingKind.maximum.token, arguments: window.specificationArguments)
+    }
+
+    public var pytorchModule: String { "nn.MaxPool2d(\(window.pytorchArguments))" }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         try window.sampleOutputShape(inputShape, layer: description)
@@ -126,7 +149,7 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
         }
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         guard let g = geometry, outputGradient.shape == cachedOutputShape else {
             try requireGradient(
                 outputGradient, shape: PoolingWindow.outputShape(geometry),
@@ -156,12 +179,18 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     public let window: PoolingWindow
     private var geometry: WindowGeometry?
 
-    /// An average pool with `kernelSize`, `stride` (default: the kernel size) and `padding`.
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
-        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    /// An average pool with `kernelSize`, `stride` (default: the kernel size), `padding` and `ceilMode`.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) throws {
+        window = try PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
     }
 
     public var description: String { "AvgPool2D(\(window))" }
+
+    public var specification: LayerSpec {
+        LayerSpec(token: PoolingKind.average.token, arguments: window.specificationArguments)
+    }
+
+    public var pytorchModule: String { "nn.AvgPool2d(\(window.pytorchArguments))" }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         try window.sampleOutputShape(inputShape, layer: description)
@@ -179,7 +208,7 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         try requireGradient(outputGradient, shape: PoolingWindow.outputShape(geometry), layer: description)
         let g = geometry!
         var inputGradient = Tensor<Scalar>(zeros: [g.batch, g.channels, g.height, g.width])
@@ -189,5 +218,42 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
             }
         }
         return inputGradient
+    }
+}
+
+/// `maxpool(k=2, s=k, p=0, ceil=false)` and `avgpool(…)`: `MaxPool2D`, `AvgPool2D`.
+struct PoolingKind: LayerKind {
+    /// Max or average.
+    let isMaximum: Bool
+    static let maximum = PoolingKind(isMaximum: true)
+    static let average = PoolingKind(isMaximum: false)
+
+    var token: String { isMaximum ? "maxpool" : "avgpool" }
+    var aliases: [String] { isMaximum ? ["pool", "maxpool2d"] : ["avgpool2d"] }
+    var parameters: [SpecParameter] {
+        [
+            SpecParameter("kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)), default: .value(.integer(2)),
+                          alwaysPrinted: true),
+            SpecParameter("stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .sameAs("kernel")),
+            SpecParameter("padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))),
+            SpecParameter("ceil", aliases: ["ceil", "ceil_mode"], kind: .flag, default: .value(.flag(false)), positional: false),
+        ]
+    }
+
+    func validate(_ arguments: SpecArguments) throws {
+        let (kernel, padding) = (arguments.integer("kernel"), arguments.integer("padding"))
+        guard padding <= kernel / 2 else {
+            throw ConvNetError.invalidArgument("pooling padding \(padding) exceeds half the kernel \(kernel)")
+        }
+    }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> {
+        try requireImageShape(inputShape)
+        let (kernel, stride, padding, ceil) =
+            (arguments.integer("kernel"), arguments.integer("stride"), arguments.integer("padding"), arguments.flag("ceil"))
+        if isMaximum { return try MaxPool2D<Scalar>(kernelSize: kernel, stride: stride, padding: padding, ceilMode: ceil) }
+        return try AvgPool2D<Scalar>(kernelSize: kernel, stride: stride, padding: padding, ceilMode: ceil)
     }
 }

@@ -1,25 +1,94 @@
 /// Layers applied in order (PyTorch's `nn.Sequential`). Parameters are named as in its
-/// `state_dict`: `"\(index).\(name)"`, e.g. `0.weight`, `4.bias`, where index counts every
-/// layer including those without parameters.
+/// `state_dict`: `"\(name).\(parameter)"`, where a layer's name is its index (`0.weight`,
+/// `4.bias`; every layer counts, including those without parameters) or the name it was given
+/// (`Sequential(named:)`, like `nn.Sequential(OrderedDict(...))`).
+///
+/// Fusion goes through the `Layer` protocol: whenever the mode changes, each layer is offered
+/// the epilogues of the layers after it (`epilogue(in:)`) and takes over those it can
+/// (`adoptEpilogues(_:mode:)`); the layers taken over are skipped. So a Conv2D applies a
+/// following ReLU while its output is in cache, and in inference a Conv2D → BatchNorm → ReLU
+/// runs as one convolution with the BatchNorm folded into its weights.
 public final class Sequential<Scalar: KernelScalar>: Layer {
     /// The layers, first applied first.
     public let layers: [any Layer<Scalar>]
+    /// Their state_dict names.
+    public let names: [String]
+    /// The mode last set (`setMode(_:)`); training at first.
+    public private(set) var mode: LayerMode = .training
+    /// Whether inference folds BatchNorm into the convolution before it (the default). Backward
+    /// in inference mode (input gradients of a deployed model, say) needs the layers unfolded:
+    /// set this to false first.
+    public var foldsBatchNormInInference = true {
+        didSet { planFusion() }
+    }
+    /// The indices of the layers that run (those not taken over by the layer before them).
+    private var steps: [Int] = []
+    /// parametersBefore[k]: a layer that runs before steps[k] has parameters.
+    private var parametersBefore: [Bool] = []
+    /// Whether a BatchNorm is folded into a convolution under the current plan.
+    private var foldsAffine = false
+    /// hasParameters[i]: layer i has parameters (itself or nested); found once, the layers never change.
+    private let hasParameters: [Bool]
 
-    /// A sequence of layers.
-    public init(_ layers: [any Layer<Scalar>]) {
-        self.layers = layers
+    /// A sequence of layers, named by their index.
+    public convenience init(_ layers: [any Layer<Scalar>]) {
+        self.init(named: layers.enumerated().map { (String($0.offset), $0.element) })
+    }
+
+    /// A sequence of named layers (their names prefix their parameters' names).
+    public init(named layers: [(String, any Layer<Scalar>)]) {
+        self.layers = layers.map(\.1)
+        self.names = layers.map(\.0)
+        hasParameters = layers.map { !$0.1.parameters.isEmpty }
+        planFusion()
     }
 
     public var description: String {
-        "Sequential(\n" + layers.enumerated().map { "  (\($0)): \($1)" }.joined(separator: "\n") + "\n)"
+        "Sequential(\n" + zip(names, layers).map { "  (\($0)): \($1)" }.joined(separator: "\n") + "\n)"
     }
 
-    public var parameters: [Parameter<Scalar>] { layers.flatMap { $0.parameters } }
+    public var sublayers: [(name: String, layer: any Layer<Scalar>)] {
+        zip(names, layers).map { (name: $0, layer: $1) }
+    }
 
-    /// Parameters with their state_dict names, in state_dict order.
-    public var namedParameters: [(name: String, parameter: Parameter<Scalar>)] {
-        layers.enumerated().flatMap { index, layer in
-            layer.parameters.map { (name: "\(index).\($0.name)", parameter: $0) }
+    public var specification: LayerSpec {
+        LayerSpec(token: SequentialKind.token, arguments: ["layers": .spec(ModelSpec(layers: layers.map(\.specification)))])
+    }
+
+    public var pytorchModule: String {
+        "nn.Sequential(" + layers.map(\.pytorchModule).joined(separator: ", ") + ")"
+    }
+
+    public func modeDidChange(to mode: LayerMode) {
+        self.mode = mode
+        planFusion()
+    }
+
+    /// Offers each running layer the epilogues of the layers after it, in the current mode.
+    private func planFusion() {
+        steps = []
+        foldsAffine = false
+        var index = 0
+        while index < layers.count {
+            var offered: [Epilogue<Scalar>] = []
+            var next = index + 1
+            while next < layers.count, let epilogue = layers[next].epilogue(in: mode) {
+                if case .channelAffine = epilogue, !foldsBatchNormInInference { break }
+                offered.append(epilogue)
+                next += 1
+            }
+            let taken = min(layers[index].adoptEpilogues(offered, mode: mode), offered.count)
+            for case .channelAffine in offered.prefix(taken) { foldsAffine = true }
+            steps.append(index)
+            for skipped in (index + 1)..<(index + 1 + taken) {
+                _ = layers[skipped].adoptEpilogues([], mode: mode)
+            }
+            index += 1 + taken
+        }
+        var seen = false
+        parametersBefore = steps.map { index in
+            defer { seen = seen || hasParameters[index] }
+            return seen
         }
     }
 
@@ -48,85 +117,40 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
         return total
     }
 
-    /// For each index, the Conv2D → ReLU pair that starts there (fused: the convolution applies
-    /// ReLU to each image while it is in cache, and backward masks dY inside the convolution),
-    /// found once: the layers never change.
-    private lazy var fusedPairs: [FusedConvolutionReLU<Scalar>?] = layers.indices.map { index in
-        guard index + 1 < layers.count, let convolution = layers[index] as? Conv2D<Scalar>,
-            let relu = layers[index + 1] as? ReLU<Scalar>
-        else { return nil }
-        return FusedConvolutionReLU(convolution: convolution, relu: relu)
-    }
-
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         var x = input
-        var index = 0
-        while index < layers.count {
-            if let pair = fusedPairs[index] {
-                x = pair.relu.adoptRectified(try pair.convolution.forward(x, rectify: true))
-                index += 2
-            } else {
-                x = try layers[index].forward(x)
-                index += 1
-            }
-        }
+        for index in steps { x = try layers[index].forward(x) }
         return x
     }
 
-    public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {
+    /// Back-propagates through the running layers, last first. A layer before which no layer
+    /// has parameters is told that its input gradient is not needed (unless the caller needs
+    /// it), and layers before it are not visited at all.
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
+        if foldsAffine {
+            throw ConvNetError.invalidArgument(
+                "backward in inference mode through a BatchNorm folded into a convolution; set "
+                    + "foldsBatchNormInInference = false on the Sequential (or use training mode)")
+        }
         var gradient = outputGradient
-        var index = layers.count - 1
-        while index >= 0 {
-            if index >= 1, let pair = fusedPairs[index - 1], let rectified = pair.relu.cachedInput {
-                gradient = try pair.convolution.backward(gradient, inputGradient: true, rectifiedOutput: rectified)!
-                index -= 2
-            } else {
-                gradient = try layers[index].backward(gradient)
-                index -= 1
+        var position = steps.count - 1
+        while position >= 0 {
+            let index = steps[position]
+            let needed = needsInputGradient || parametersBefore[position]
+            guard needed else {
+                if hasParameters[index] { _ = try layers[index].backward(gradient, needsInputGradient: false) }
+                return nil
             }
+            guard let next = try layers[index].backward(gradient, needsInputGradient: true) else {
+                throw ConvNetError.invalidArgument("\(layers[index].description) returned no input gradient")
+            }
+            gradient = next
+            position -= 1
         }
         return gradient
     }
 
-    /// Back-propagates through every layer but returns nothing: the first layer only fills its
-    /// parameter gradients and skips d loss / d input, which a training step never uses (a
-    /// third of the first convolution's work). What `Model.lossAndGradients` calls.
-    func backwardParametersOnly(_ outputGradient: Tensor<Scalar>) throws {
-        guard !layers.isEmpty else { return }
-        var gradient = outputGradient
-        var index = layers.count - 1
-        while index > 0 {
-            if let pair = fusedPairs[index - 1], let rectified = pair.relu.cachedInput {
-                // ReLU's mask is applied inside the convolution's backward.
-                let wantInput = index - 1 > 0
-                let result = try pair.convolution.backward(
-                    gradient, inputGradient: wantInput, rectifiedOutput: rectified)
-                if !wantInput { return }
-                gradient = result!
-                index -= 2
-            } else {
-                gradient = try layers[index].backward(gradient)
-                index -= 1
-            }
-        }
-        try backwardFirstLayer(gradient)
-    }
-
-    /// The first layer's backward without its input gradient where the layer can skip it.
-    func backwardFirstLayer(_ outputGradient: Tensor<Scalar>) throws {
-        let first = layers[0]
-        if let convolution = first as? Conv2D<Scalar> {
-            try convolution.backwardParametersOnly(outputGradient)
-        } else if let dense = first as? Dense<Scalar> {
-            try dense.backwardParametersOnly(outputGradient)
-        } else if let nested = first as? Sequential<Scalar> {
-            try nested.backwardParametersOnly(outputGradient)
-        } else {
-            _ = try first.backward(outputGradient)
-        }
-    }
-
-    /// Copies every parameter value from `other` (same architecture, any element type).
+    /// Copies every parameter and buffer value from `other` (same architecture, any element type).
     public func copyParameters<Other: KernelScalar>(from other: Sequential<Other>) throws {
         let mine = namedParameters, theirs = other.namedParameters
         guard mine.count == theirs.count else {
@@ -140,11 +164,24 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             }
             target.parameter.value = source.parameter.value.converted()
         }
+        let myBuffers = namedBuffers, theirBuffers = other.namedBuffers
+        guard myBuffers.map(\.name) == theirBuffers.map(\.name) else {
+            throw ConvNetError.shapeMismatch("buffers differ: \(myBuffers.map(\.name)) vs \(theirBuffers.map(\.name))")
+        }
+        for (target, source) in zip(myBuffers, theirBuffers) { target.buffer.copy(from: source.buffer) }
     }
 }
 
-/// A Conv2D immediately followed by a ReLU inside a Sequential.
-struct FusedConvolutionReLU<Scalar: KernelScalar> {
-    let convolution: Conv2D<Scalar>
-    let relu: ReLU<Scalar>
+/// `seq(...)`: layers in order, as one layer (`nn.Sequential` inside another).
+struct SequentialKind: LayerKind {
+    static let token = "seq"
+    var token: String { SequentialKind.token }
+    var aliases: [String] { ["sequential"] }
+    var parameters: [SpecParameter] { [SpecParameter("layers", kind: .layers, default: .value(.spec(ModelSpec(layers: []))))] }
+
+    func makeLayer<Scalar: KernelScalar>(
+        _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
+    ) throws -> any Layer<Scalar> {
+        Sequential(try arguments.layers("layers").makeLayers(inputShape: inputShape, context: &context))
+    }
 }

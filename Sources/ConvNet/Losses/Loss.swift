@@ -18,11 +18,29 @@ public enum TargetKind: Sendable {
 public protocol Loss: Sendable, CustomStringConvertible {
     /// Class indices or values.
     var targetKind: TargetKind { get }
+    /// What a checkpoint records for it (nil for a loss it cannot name).
+    var kind: LossKind? { get }
     /// The mean loss over the batch and its gradient; throws on bad shapes or labels.
     func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar>
+    /// The mean loss, writing d loss / d scores into `gradient` (`scores.count` elements):
+    /// what a training step calls, so that a loss can run without allocating. The default
+    /// calls `evaluate(scores:targets:)` and copies.
+    func evaluate<Scalar: KernelScalar>(
+        scores: Tensor<Scalar>, targets: Tensor<Scalar>, gradient: UnsafeMutablePointer<Scalar>
+    ) throws -> Double
 }
 
 extension Loss {
+    public var kind: LossKind? { nil }
+
+    public func evaluate<Scalar: KernelScalar>(
+        scores: Tensor<Scalar>, targets: Tensor<Scalar>, gradient: UnsafeMutablePointer<Scalar>
+    ) throws -> Double {
+        let value = try evaluate(scores: scores, targets: targets)
+        value.gradient.withUnsafeBufferPointer { gradient.update(from: $0.baseAddress!, count: $0.count) }
+        return value.loss
+    }
+
     /// How many samples are classified correctly: argmax = label for class labels; for values,
     /// every output rounds (threshold 0.5) to its target.
     public func correctCount<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Int {

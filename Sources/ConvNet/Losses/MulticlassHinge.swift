@@ -7,6 +7,7 @@ public struct MulticlassHinge: Loss {
     public init() {}
     public var description: String { "MulticlassHinge" }
     public var targetKind: TargetKind { .classLabels }
+    public var kind: LossKind? { .multiclassHinge }
 
     public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
         let labels = try validatedLabels(targets, scores: scores)

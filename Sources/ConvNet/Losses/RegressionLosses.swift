@@ -3,6 +3,7 @@
 public struct MeanSquaredError: Loss {
     public init() {}
     public var description: String { "MeanSquaredError" }
+    public var kind: LossKind? { .meanSquaredError }
     public var targetKind: TargetKind { .values }
 
     public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
@@ -26,6 +27,7 @@ public struct MeanSquaredError: Loss {
 public struct BinaryCrossEntropy: Loss {
     public init() {}
     public var description: String { "BinaryCrossEntropy" }
+    public var kind: LossKind? { .binaryCrossEntropy }
     public var targetKind: TargetKind { .values }
 
     public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {

@@ -6,6 +6,7 @@ public struct SoftmaxCrossEntropy: Loss {
     public init() {}
     public var description: String { "SoftmaxCrossEntropy" }
     public var targetKind: TargetKind { .classLabels }
+    public var kind: LossKind? { .softmaxCrossEntropy }
 
     public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
         let labels = try validatedLabels(targets, scores: scores)
@@ -38,9 +39,10 @@ public struct SoftmaxCrossEntropy: Loss {
 
     /// The same loss writing d loss / d scores into `gradient` (N·C elements) without
     /// allocating: what `Model.lossAndGradients` uses. Labels are validated as in `evaluate`.
-    static func evaluate<Scalar: KernelScalar>(
+    public func evaluate<Scalar: KernelScalar>(
         scores: Tensor<Scalar>, targets: Tensor<Scalar>, gradient g: UnsafeMutablePointer<Scalar>
     ) throws -> Double {
+        guard scores.rank == 2 else { _ = try validatedLabels(targets, scores: scores); return 0 }
         let (batch, classes) = (scores.shape[0], scores.shape[1])
         guard targets.rank == 1, targets.shape[0] == batch else {
             _ = try validatedLabels(targets, scores: scores)

@@ -10,6 +10,12 @@ public enum ModelPreset: String, CaseIterable, Sendable {
     case mlp
     /// `XORNet` (2-4-1 sigmoid, mean squared error).
     case xor
+    /// He et al. 2016's CIFAR ResNet-20: a 3×3 convolution with 16 channels, three stages of
+    /// three `BasicBlock`s (16, 32, 64 channels; the first block of stages 2 and 3 downsamples
+    /// by 2 with a 1×1 projection), global average pooling and a dense layer. Any [C, H, W].
+    case resnet20
+    /// The small VGG of the benchmark (W3) with a BatchNorm after each convolution.
+    case vggBN = "vgg-bn"
 
     /// The preset called `name`.
     public init(named name: String) throws {
@@ -42,6 +48,8 @@ public enum ModelPreset: String, CaseIterable, Sendable {
         case .xor:
             network = try XORNet.make(seed: seed)
             return try Model(network: network, loss: MeanSquaredError(), inputShape: [2], regularization: regularization)
+        case .resnet20, .vggBN:
+            network = try spec(classes: classes).makeNetwork(inputShape: inputShape, initializer: .pytorchDefault, seed: seed)
         }
         return try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: inputShape, regularization: regularization)
     }

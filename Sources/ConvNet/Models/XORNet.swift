@@ -1,6 +1,17 @@
 /// The 2-4-1 sigmoid network that learns XOR: dense 2→4 – Sigmoid – dense 4→1 – Sigmoid,
 /// trained with mean squared error, as in the classic numpy example.
 public enum XORNet {
+    /// How the classic example trains it: plain SGD, learning rate 2, full batch, 5000 epochs
+    /// (the defaults of `convnet train --model xor`).
+    public static var trainingDefaults: TrainingConfiguration {
+        var configuration = TrainingConfiguration()
+        configuration.updateRule = UpdateRule.sgd.rawValue
+        configuration.learningRate = 2
+        configuration.batchSize = 4
+        configuration.epochs = 5000
+        return configuration
+    }
+
     /// The four XOR inputs [4, 2].
     public static func inputs<Scalar: KernelScalar>(_ scalar: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
         try! Tensor(shape: [4, 2], scalars: [0, 0, 0, 1, 1, 0, 1, 1])

@@ -7,7 +7,9 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
     private var sumOfSquares = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters.
-    public init(learningRate: Double = 1e-2, epsilon: Double = 1e-10) throws {
+    public init(
+        learningRate: Double = OptimizerDefaults.adagradLearningRate, epsilon: Double = OptimizerDefaults.adagradEpsilon
+    ) throws {
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
         self.learningRate = learningRate

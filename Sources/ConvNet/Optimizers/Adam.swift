@@ -17,7 +17,10 @@ public final class Adam<Scalar: KernelScalar>: Optimizer {
     private var secondMoment = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters.
-    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) throws {
+    public init(
+        learningRate: Double = OptimizerDefaults.adamLearningRate, beta1: Double = OptimizerDefaults.adamBeta1,
+        beta2: Double = OptimizerDefaults.adamBeta2, epsilon: Double = OptimizerDefaults.adamEpsilon
+    ) throws {
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(beta1, "beta1", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
         try requireHyperparameter(beta2, "beta2", { $0 >= 0 && $0 < 1 }, "in [0, 1)")

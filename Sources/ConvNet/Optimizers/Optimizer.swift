@@ -14,6 +14,27 @@ public protocol Optimizer<Scalar>: AnyObject {
     func restore(state: [String: [[Scalar]]]) throws
 }
 
+/// Every optimizer hyper-parameter default, in one place: the optimizers' initialisers and the
+/// update-rule factory (`UpdateRule`, what the CLI and configuration files name) read them.
+public enum OptimizerDefaults {
+    /// SGD's learning rate (the classic Solver's).
+    public static let sgdLearningRate = 1e-2
+    /// The momentum of the `sgd_momentum` and `nesterov` rules (the classic Solver's).
+    public static let momentum = 0.9
+    /// RMSProp: learning rate, ρ (PyTorch's `alpha`) and ε.
+    public static let rmspropLearningRate = 1e-2
+    public static let rmspropDecayRate = 0.99
+    public static let rmspropEpsilon = 1e-8
+    /// Adam: learning rate, β1, β2, ε (PyTorch's).
+    public static let adamLearningRate = 1e-3
+    public static let adamBeta1 = 0.9
+    public static let adamBeta2 = 0.999
+    public static let adamEpsilon = 1e-8
+    /// AdaGrad: learning rate and ε (PyTorch's).
+    public static let adagradLearningRate = 1e-2
+    public static let adagradEpsilon = 1e-10
+}
+
 /// Per-parameter buffers of one kind (a velocity, a moment), created on first use.
 struct SlotBuffers<Scalar: KernelScalar> {
     var buffers: [[Scalar]] = []

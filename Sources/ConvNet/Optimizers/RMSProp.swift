@@ -9,7 +9,10 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
     private var squareAverage = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters.
-    public init(learningRate: Double = 1e-2, decayRate: Double = 0.99, epsilon: Double = 1e-8) throws {
+    public init(
+        learningRate: Double = OptimizerDefaults.rmspropLearningRate, decayRate: Double = OptimizerDefaults.rmspropDecayRate,
+        epsilon: Double = OptimizerDefaults.rmspropEpsilon
+    ) throws {
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(decayRate, "decay rate", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
         try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")

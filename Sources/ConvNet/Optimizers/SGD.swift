@@ -16,7 +16,7 @@ public final class SGD<Scalar: KernelScalar>: Optimizer {
     private var velocity = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters: lr ≥ 0, 0 ≤ μ < 1, Nesterov needs μ > 0.
-    public init(learningRate: Double, momentum: Double = 0, nesterov: Bool = false) throws {
+    public init(learningRate: Double = OptimizerDefaults.sgdLearningRate, momentum: Double = 0, nesterov: Bool = false) throws {
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(momentum, "momentum", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
         if nesterov && momentum == 0 {

@@ -27,12 +27,15 @@ public enum UpdateRule: String, CaseIterable, Sendable {
 
     /// Configuration keys with their defaults.
     public var defaults: [(key: String, value: Double)] {
+        typealias D = OptimizerDefaults
         switch self {
-        case .sgd: return [("learning_rate", 1e-2)]
-        case .sgdMomentum, .nesterov: return [("learning_rate", 1e-2), ("momentum", 0.9)]
-        case .rmsprop: return [("learning_rate", 1e-2), ("decay_rate", 0.99), ("epsilon", 1e-8)]
-        case .adam: return [("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)]
-        case .adagrad: return [("learning_rate", 1e-2), ("epsilon", 1e-10)]
+        case .sgd: return [("learning_rate", D.sgdLearningRate)]
+        case .sgdMomentum, .nesterov: return [("learning_rate", D.sgdLearningRate), ("momentum", D.momentum)]
+        case .rmsprop:
+            return [("learning_rate", D.rmspropLearningRate), ("decay_rate", D.rmspropDecayRate), ("epsilon", D.rmspropEpsilon)]
+        case .adam:
+            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon)]
+        case .adagrad: return [("learning_rate", D.adagradLearningRate), ("epsilon", D.adagradEpsilon)]
         }
     }
 

@@ -35,21 +35,29 @@ public enum GradientCheck {
         var random = SeededRandom(seed: seed)
         let count = inputShape.reduce(1, *)
         let input = try Tensor<Double>(shape: inputShape, scalars: (0..<count).map { _ in random.normal() })
-        let output = try layer.forward(input)
+        // Layers that draw random numbers (Dropout) draw the same ones at every evaluation.
+        let streams = layer.namedRandomStreams.map(\.stream)
+        let generators = streams.map(\.generator)
+        func evaluate(_ x: Tensor<Double>) throws -> Tensor<Double> {
+            for (stream, generator) in zip(streams, generators) { stream.generator = generator }
+            return try layer.forward(x)
+        }
+        let output = try evaluate(input)
         let upstream = Tensor<Double>(uncheckedShape: output.shape, scalars: (0..<output.count).map { _ in random.normal() })
         let analyticInput = try layer.backward(upstream)
-        let analyticParameters = layer.parameters.map(\.gradient.scalars)
+        let named = layer.namedParameters
+        let analyticParameters = named.map(\.parameter.gradient.scalars)
 
-        let numericInput = try numericGradient(at: input, upstream: upstream, step: step) { try layer.forward($0) }
+        let numericInput = try numericGradient(at: input, upstream: upstream, step: step) { try evaluate($0) }
         var parameterErrors: [(name: String, error: Double)] = []
-        for (parameter, analytic) in zip(layer.parameters, analyticParameters) {
+        for ((name, parameter), analytic) in zip(named, analyticParameters) {
             let value = parameter.value
             defer { parameter.value = value }
             let numeric = try numericGradient(at: value, upstream: upstream, step: step) {
                 parameter.value = $0
-                return try layer.forward(input)
+                return try evaluate(input)
             }
-            parameterErrors.append((parameter.name, relativeError(analytic, numeric)))
+            parameterErrors.append((name, relativeError(analytic, numeric)))
         }
         return (relativeError(analyticInput.scalars, numericInput), parameterErrors)
     }

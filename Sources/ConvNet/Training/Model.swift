@@ -17,6 +17,11 @@ public final class Model<Scalar: KernelScalar> {
     /// How many samples of the last `lossAndGradients` batch were classified correctly (for
     /// running accuracy in progress bars).
     public private(set) var lastCorrectCount = 0
+    /// Training or inference, seen by every layer of the network (Dropout, BatchNorm).
+    /// `lossAndGradients` runs in the mode set; `scores` and `evaluate` always run in inference.
+    public var mode: LayerMode = .training {
+        didSet { if mode != oldValue { network.setMode(mode) } }
+    }
 
     /// Checks that the network accepts `inputShape` and that its output fits the loss.
     public init(network: Sequential<Scalar>, loss: any Loss, inputShape: [Int], regularization: Double = 0) throws {
@@ -28,6 +33,7 @@ public final class Model<Scalar: KernelScalar> {
         self.regularization = regularization
         self.inputShape = inputShape
         self.outputShape = try network.outputShape(forInputShape: inputShape)
+        network.setMode(mode)
         if loss.targetKind == .classLabels && outputShape.count != 1 {
             throw ConvNetError.shapeMismatch(
                 "\(loss) needs the network to output [N, classes], it outputs [N, "
@@ -38,8 +44,34 @@ public final class Model<Scalar: KernelScalar> {
     /// The parameters, in state_dict order (computed once: the layers never change).
     public var parameters: [Parameter<Scalar>] { cachedParameters }
     private lazy var cachedParameters: [Parameter<Scalar>] = network.parameters
-    /// d loss / d scores, reused across steps (softmax cross-entropy fast path).
+    /// The buffers (BatchNorm's running statistics), in state_dict order.
+    public var buffers: [Buffer<Scalar>] { cachedBuffers }
+    private lazy var cachedBuffers: [Buffer<Scalar>] = network.namedBuffers.map(\.buffer)
+    /// d loss / d scores, reused across steps.
     private var scoreGradients = TensorPair<Scalar>()
+
+    /// The values of every parameter and buffer: what "the best weights so far" keep.
+    public func snapshot() -> ModelSnapshot<Scalar> {
+        ModelSnapshot(
+            parameters: parameters.map(\.value), buffers: buffers.map(\.values), integerBuffers: buffers.map(\.integers))
+    }
+
+    /// Puts back a snapshot taken from this model (or one of the same architecture).
+    public func restore(_ snapshot: ModelSnapshot<Scalar>) throws {
+        guard snapshot.parameters.map(\.shape) == parameters.map(\.value.shape),
+            snapshot.buffers.count == buffers.count, snapshot.integerBuffers.count == buffers.count
+        else {
+            throw ConvNetError.shapeMismatch("the saved weights do not fit this model")
+        }
+        for (parameter, value) in zip(parameters, snapshot.parameters) { parameter.value = value }
+        for (index, buffer) in buffers.enumerated() {
+            guard snapshot.buffers[index].shape == buffer.values.shape, snapshot.integerBuffers[index].count == buffer.integers.count else {
+                throw ConvNetError.shapeMismatch("the saved buffer \(buffer.name) does not fit this model")
+            }
+            buffer.values = snapshot.buffers[index]
+            buffer.integers = snapshot.integerBuffers[index]
+        }
+    }
 
     /// The number of classes (the output width).
     public var classCount: Int { outputShape.reduce(1, *) }
@@ -69,19 +101,11 @@ public final class Model<Scalar: KernelScalar> {
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
         lastCorrectCount = try loss.correctCount(scores: scores, targets: targets)
-        let dataLoss: Double
-        if loss is SoftmaxCrossEntropy, scores.rank == 2 {
-            var total = 0.0
-            let gradient = try scoreGradients.produce(shape: scores.shape) { g, _ in
-                total = try SoftmaxCrossEntropy.evaluate(scores: scores, targets: targets, gradient: g)
-            }
-            dataLoss = total
-            try network.backwardParametersOnly(gradient)
-        } else {
-            let value = try loss.evaluate(scores: scores, targets: targets)
-            dataLoss = value.loss
-            try network.backwardParametersOnly(value.gradient)
+        var dataLoss = 0.0
+        let gradient = try scoreGradients.produce(shape: scores.shape) { g, _ in
+            dataLoss = try loss.evaluate(scores: scores, targets: targets, gradient: g)
         }
+        _ = try network.backward(gradient, needsInputGradient: false)
         addRegularizationGradient()
         return dataLoss + regularizationLoss
     }
@@ -99,10 +123,14 @@ public final class Model<Scalar: KernelScalar> {
         }
     }
 
-    /// Scores for every sample, computed `batchSize` samples at a time.
+    /// Scores for every sample, computed `batchSize` samples at a time in inference mode (the
+    /// model's mode is restored afterwards).
     public func scores(_ inputs: Tensor<Scalar>, batchSize: Int = 256) throws -> Tensor<Scalar> {
         try validate(inputs: inputs)
         guard batchSize > 0 else { throw ConvNetError.invalidArgument("batch size must be > 0, found \(batchSize)") }
+        let previous = mode
+        mode = .inference
+        defer { mode = previous }
         let count = inputs.shape[0]
         var result = [Scalar]()
         result.reserveCapacity(count * classCount)
@@ -122,6 +150,16 @@ public final class Model<Scalar: KernelScalar> {
         let correct = try loss.correctCount(scores: scores, targets: targets)
         return Evaluation(loss: value.loss, accuracy: Double(correct) / Double(max(inputs.shape[0], 1)), scores: scores)
     }
+}
+
+/// The values of a model's parameters and buffers at one moment.
+public struct ModelSnapshot<Scalar: KernelScalar>: Equatable {
+    /// Parameter values, in the model's order.
+    public var parameters: [Tensor<Scalar>]
+    /// Floating buffer values, in the model's order (empty tensors for integer buffers).
+    public var buffers: [Tensor<Scalar>]
+    /// Integer buffer values (empty for floating buffers).
+    public var integerBuffers: [[Int64]]
 }
 
 /// Loss and accuracy of a model on a dataset.

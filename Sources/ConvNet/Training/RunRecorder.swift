@@ -107,8 +107,8 @@ public final class RunRecorder<Scalar: KernelScalar> {
             }
         }
         record.finalMetrics.totalSeconds = Date().timeIntervalSince(started)
-        if let convolution = model.network.layers.lazy.compactMap({ $0 as? Conv2D<Scalar> }).first {
-            let w = convolution.weight.value
+        // The first convolution's filters: the first 4-D weight in state_dict order.
+        if let w = model.network.namedParameters.first(where: { $0.parameter.value.rank == 4 })?.parameter.value {
             record.firstLayerFilters = try? FilterBank(
                 count: w.shape[0], channels: w.shape[1], height: w.shape[2], width: w.shape[3],
                 values: w.scalars.map { Float($0.doubleValue) })

@@ -1,11 +1,7 @@
 import Foundation
 
-/// How the Solver trains. Defaults follow the classic Solver.
+/// How the Solver trains (the optimizer is given separately). Defaults follow the classic Solver.
 public struct SolverOptions: Sendable {
-    /// The optimizer by name (`sgd`, `sgd_momentum`, `nesterov`, `rmsprop`, `adam`, `adagrad`).
-    public var updateRule: String = "sgd"
-    /// Its configuration (`learning_rate`, `momentum`, `beta1`, …); unknown keys are errors.
-    public var optimizerConfiguration: [String: Double] = [:]
     /// The learning rate is multiplied by this after every epoch, in (0, 1].
     public var learningRateDecay: Double = 1
     /// Samples per step: N for full-batch gradient descent, 1 for stochastic.
@@ -51,13 +47,19 @@ public struct SolverOptions: Sendable {
 /// mini-batch and stochastic gradient descent are this one loop with batchSize = N, B or 1.
 /// After each epoch it measures train accuracy (on a subsample), validation loss and accuracy
 /// and the epoch's time, keeps the weights with the best validation accuracy, and decays the
-/// learning rate. `train()` restores the best weights at the end.
+/// learning rate. `train()` restores the best weights at the end. Training steps run in
+/// training mode, evaluations in inference mode.
+///
+/// ```swift
+/// let solver = try Solver(model: model, optimizer: try Adam(learningRate: 2e-3), trainInputs: x, trainTargets: y)
+/// // or by name, as the CLI does: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3])
+/// ```
 public final class Solver<Scalar: KernelScalar> {
     /// What is trained.
     public let model: Model<Scalar>
     /// The options in force.
     public let options: SolverOptions
-    /// The optimizer built from `options.updateRule`.
+    /// The optimizer (any `Optimizer`, a custom one too).
     public let optimizer: any Optimizer<Scalar>
     /// Records so far.
     public private(set) var history = TrainingHistory()
@@ -77,8 +79,8 @@ public final class Solver<Scalar: KernelScalar> {
     private var random: SeededRandom
     /// Epochs finished so far (a resumed run starts after them).
     public private(set) var completedEpochs = 0
-    /// The weights of the best epoch so far.
-    public private(set) var bestWeights: [Tensor<Scalar>]?
+    /// The parameters and buffers of the best epoch so far.
+    public private(set) var bestWeights: ModelSnapshot<Scalar>?
     private var bestScore: Double?
     /// Mini-batch storage reused from step to step (alternating, so the buffer written is never
     /// the one the first layer still holds): gathering a batch allocates nothing.
@@ -87,7 +89,7 @@ public final class Solver<Scalar: KernelScalar> {
 
     /// Validates data (shapes, label counts and ranges, finiteness) and options once.
     public init(
-        model: Model<Scalar>, trainInputs: Tensor<Scalar>, trainTargets: Tensor<Scalar>,
+        model: Model<Scalar>, optimizer: any Optimizer<Scalar>, trainInputs: Tensor<Scalar>, trainTargets: Tensor<Scalar>,
         validationInputs: Tensor<Scalar>? = nil, validationTargets: Tensor<Scalar>? = nil,
         options: SolverOptions = SolverOptions()
     ) throws {
@@ -104,8 +106,7 @@ public final class Solver<Scalar: KernelScalar> {
         }
         self.model = model
         self.options = options
-        self.optimizer = try UpdateRule(named: options.updateRule)
-            .makeOptimizer(configuration: options.optimizerConfiguration)
+        self.optimizer = optimizer
         self.trainInputs = trainInputs
         self.trainTargets = trainTargets
         self.validationInputs = validationInputs
@@ -151,13 +152,14 @@ public final class Solver<Scalar: KernelScalar> {
             epoch += 1
         }
         if completedEpochs >= options.epochs, let bestWeights {
-            for (parameter, value) in zip(model.parameters, bestWeights) { parameter.value = value }
+            try model.restore(bestWeights)
         }
         return history
     }
 
     private func trainEpoch(_ epoch: Int) throws {
         let started = Date()
+        model.mode = .training
         let batches = epochBatches()
         onEpochStart?(epoch, batches.count)
         var lossSum = 0.0
@@ -199,7 +201,7 @@ public final class Solver<Scalar: KernelScalar> {
         let score = record.validationAccuracy ?? Double(epoch)
         if bestScore.map({ score > $0 }) ?? true {
             bestScore = score
-            bestWeights = model.parameters.map(\.value)
+            bestWeights = model.snapshot()
             history.bestEpoch = epoch
             history.bestValidationAccuracy = record.validationAccuracy
         }
@@ -219,13 +221,15 @@ public final class Solver<Scalar: KernelScalar> {
 
     /// Continues from `state` (and the best weights so far, when known); the model's weights
     /// and the optimizer's buffers are restored separately.
-    public func restore(_ state: SolverState, bestWeights: [Tensor<Scalar>]? = nil) throws {
+    public func restore(_ state: SolverState, bestWeights: ModelSnapshot<Scalar>? = nil) throws {
         guard state.completedEpochs >= 0, state.completedEpochs <= options.epochs else {
             throw ConvNetError.invalidArgument(
                 "the saved run completed \(state.completedEpochs) epochs; this run has \(options.epochs)")
         }
         if let bestWeights {
-            guard bestWeights.map(\.shape) == model.parameters.map(\.value.shape) else {
+            guard bestWeights.parameters.map(\.shape) == model.parameters.map(\.value.shape),
+                bestWeights.buffers.map(\.shape) == model.buffers.map(\.values.shape)
+            else {
                 throw ConvNetError.shapeMismatch("the saved best weights do not fit this model")
             }
         }

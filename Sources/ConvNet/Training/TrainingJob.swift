@@ -31,9 +31,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Start from these weights (a safetensors file).
     public var initialWeights: String?
 
-    /// Update rule and hyper-parameters.
-    public var updateRule = "adam"
-    public var learningRate: Double?
+    /// Update rule and hyper-parameters: by default Adam with learning rate 2e-3 (the bundled
+    /// digits' run); a nil learning rate or momentum takes the rule's default
+    /// (`OptimizerDefaults`).
+    public var updateRule = UpdateRule.adam.rawValue
+    public var learningRate: Double? = 2e-3
     public var momentum: Double?
     public var learningRateDecay = 1.0
     public var batchSize = 32
@@ -45,18 +47,30 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// The Solver options these settings give.
-    public func solverOptions() throws -> SolverOptions {
-        var options = SolverOptions()
-        options.updateRule = updateRule
+    /// The optimizer's configuration by key (`learning_rate`, `momentum`), as the update-rule
+    /// factory takes it; missing keys take `OptimizerDefaults`.
+    public func optimizerConfiguration() throws -> [String: Double] {
         let rule = try UpdateRule(named: updateRule)
-        if let learningRate { options.optimizerConfiguration["learning_rate"] = learningRate }
+        var configuration: [String: Double] = [:]
+        if let learningRate { configuration["learning_rate"] = learningRate }
         if let momentum {
             guard rule == .sgdMomentum || rule == .nesterov else {
                 throw ConvNetError.invalidArgument("momentum applies to sgd_momentum and nesterov, not \(rule.rawValue)")
             }
-            options.optimizerConfiguration["momentum"] = momentum
+            configuration["momentum"] = momentum
         }
+        return configuration
+    }
+
+    /// The optimizer these settings name.
+    public func makeOptimizer<Scalar: KernelScalar>(scalar: Scalar.Type = Scalar.self) throws -> any Optimizer<Scalar> {
+        try UpdateRule(named: updateRule).makeOptimizer(configuration: optimizerConfiguration())
+    }
+
+    /// The Solver options these settings give (the optimizer is checked too).
+    public func solverOptions() throws -> SolverOptions {
+        _ = try makeOptimizer(scalar: Float.self)
+        var options = SolverOptions()
         options.learningRateDecay = learningRateDecay
         options.batchSize = batchSize
         options.epochs = epochs
@@ -185,7 +199,7 @@ public final class TrainingJob {
             try Checkpoint.loadWeights(from: URL(fileURLWithPath: weights), into: network)
         }
         solver = try Solver(
-            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: configuration.makeOptimizer(), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
             validationInputs: splits.validation.count > 0 ? splits.validation.inputs : nil,
             validationTargets: splits.validation.count > 0 ? splits.validation.labels : nil, options: options)
         let title = (configuration.spec ?? configuration.model) + " on " + name.rawValue
@@ -227,13 +241,13 @@ public final class TrainingJob {
         }
         try Checkpoint.loadWeights(from: last, into: model.network)
         let state = try TrainingState(contentsOf: stateURL)
-        var bestWeights: [Tensor<Float>]?
+        var bestWeights: ModelSnapshot<Float>?
         let best = directory.appendingPathComponent(TrainingJob.bestCheckpointName)
         if FileManager.default.fileExists(atPath: best.path) {
             let loaded = try Checkpoint.load(from: best, as: Float.self)
-            bestWeights = loaded.model.parameters.map(\.value)
+            bestWeights = loaded.model.snapshot()
         }
-        try state.restore(into: solver, bestWeights: bestWeights)
+        try state.restore(into: solver, updateRule: configuration.updateRule, bestWeights: bestWeights)
         recorder.resume(with: state.history)
     }
 
@@ -252,7 +266,10 @@ public final class TrainingJob {
         if let accuracy = record.validationAccuracy { extra["validation_accuracy"] = String(accuracy) }
         let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
         try Checkpoint.save(model.network, metadata: metadata(extra: extra), to: last)
-        try TrainingState(solver: solver).write(to: TrainingState.url(besides: last))
+        try TrainingState(
+            solver: solver, updateRule: configuration.updateRule,
+            optimizerConfiguration: configuration.optimizerConfiguration()
+        ).write(to: TrainingState.url(besides: last))
         if solver.history.bestEpoch == record.epoch {
             try Checkpoint.save(model.network, metadata: metadata(extra: extra),
                                 to: directory.appendingPathComponent(TrainingJob.bestCheckpointName))

@@ -16,14 +16,12 @@ struct MNISTEndToEndTests {
         let loaded = Date()
         let model = try ModelPreset.lenet5.makeModel(inputShape: [1, 28, 28], classes: 10, seed: 1, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"
-        options.optimizerConfiguration = ["learning_rate": 2e-3]
         options.learningRateDecay = 0.5
         options.batchSize = 64
         options.epochs = 2
         options.verbose = true
         let solver = try Solver(
-            model: model, trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
             validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels, options: options)
         try solver.train()
         let trained = Date()
@@ -67,13 +65,11 @@ struct MNISTEndToEndTests {
         let loaded = Date()
         let model = try ModelPreset.lenet5.makeModel(inputShape: [1, 28, 28], classes: 10, seed: 1, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"
-        options.optimizerConfiguration = ["learning_rate": 2e-3]
         options.learningRateDecay = 0.5
         options.batchSize = 64
         options.epochs = 3
         let solver = try Solver(
-            model: model, trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
             validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels, options: options)
         try solver.train()
         let test = try model.evaluate(inputs: data.splits.test.inputs, targets: data.splits.test.labels)

@@ -11,7 +11,7 @@ struct ConvolutionTests {
         var random = SeededRandom(seed: 0)
         let layer = try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
         layer.weight.value = Tensor(linearlySpacedFrom: -0.2, to: 0.3, shape: [3, 3, 4, 4])
-        layer.bias.value = Tensor(linearlySpacedFrom: -0.1, to: 0.2, shape: [3])
+        layer.bias!.value = Tensor(linearlySpacedFrom: -0.1, to: 0.2, shape: [3])
         let x = Tensor<Double>(linearlySpacedFrom: -0.1, to: 0.5, shape: [2, 3, 4, 4])
         let output = try layer.forward(x)
         let expected: [Double] = [
@@ -27,37 +27,42 @@ struct ConvolutionTests {
         // The same in Float, to Float precision.
         let floatLayer = try Conv2D<Float>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
         floatLayer.weight.value = layer.weight.value.converted()
-        floatLayer.bias.value = layer.bias.value.converted()
+        floatLayer.bias!.value = layer.bias!.value.converted()
         let floatOutput = try floatLayer.forward(x.converted(to: Float.self))
         #expect(relativeError(floatOutput.scalars.map(Double.init), expected) < 1e-6)
     }
 
     /// im2col + GEMM against the seven-loop reference on odd shapes, in Float.
     @Test(arguments: [
-        // batch, channels, height, width, filters, kernel, stride, padding
-        [1, 1, 5, 5, 1, 3, 1, 0], [1, 3, 7, 7, 5, 3, 2, 1], [3, 2, 9, 9, 7, 5, 2, 2],
-        [2, 3, 32, 32, 32, 7, 1, 3], [5, 4, 6, 6, 3, 1, 1, 0], [2, 5, 11, 11, 17, 3, 1, 1],
-        [1, 16, 8, 8, 33, 3, 1, 1], [4, 3, 9, 9, 6, 4, 3, 2],
+        // batch, channels, height, width, filters, kernel, stride, padding, dilation, groups
+        [1, 1, 5, 5, 1, 3, 1, 0, 1, 1], [1, 3, 7, 7, 5, 3, 2, 1, 1, 1], [3, 2, 9, 9, 7, 5, 2, 2, 1, 1],
+        [2, 3, 32, 32, 32, 7, 1, 3, 1, 1], [5, 4, 6, 6, 3, 1, 1, 0, 1, 1], [2, 5, 11, 11, 17, 3, 1, 1, 1, 1],
+        [1, 16, 8, 8, 33, 3, 1, 1, 1, 1], [4, 3, 9, 9, 6, 4, 3, 2, 1, 1],
+        // PyTorch's floor rule (28 → 14 with k3 s2 p1; 8 → 3 with k3 s2), dilation, groups, depthwise
+        [2, 3, 28, 28, 8, 3, 2, 1, 1, 1], [1, 2, 8, 8, 3, 3, 2, 0, 1, 1], [2, 3, 11, 12, 4, 3, 1, 2, 2, 1],
+        [2, 4, 8, 8, 6, 3, 2, 1, 1, 2], [3, 6, 9, 9, 6, 3, 1, 1, 1, 6], [3, 4, 10, 9, 8, 3, 2, 1, 3, 4],
     ])
     func fastMatchesNaive(_ c: [Int]) throws {
         let (batch, channels, size, filters, kernel, stride, padding) = (c[0], c[1], c[2], c[4], c[5], c[6], c[7])
+        let (dilation, groups) = (c[8], c[9])
         var random = SeededRandom(seed: 41)
         let layer = try Conv2D<Float>(
             inputChannels: channels, outputChannels: filters, kernelSize: kernel, stride: stride, padding: padding,
-            initializer: .pytorchDefault, random: &random)
+            dilation: dilation, groups: groups, initializer: .pytorchDefault, random: &random)
         let input: Tensor<Float> = randomTensor([batch, channels, size, c[3]], seed: 42)
         let fast = try layer.forward(input)
         let geometry = WindowGeometry(
             batch: batch, channels: channels, height: size, width: c[3], kernelHeight: kernel, kernelWidth: kernel,
-            strideHeight: stride, strideWidth: stride, paddingHeight: padding, paddingWidth: padding)
+            strideHeight: stride, strideWidth: stride, paddingHeight: padding, paddingWidth: padding,
+            dilationHeight: dilation, dilationWidth: dilation)
         var reference = [Float](repeating: 0, count: fast.count)
         input.withUnsafeBufferPointer { x in
             layer.weight.value.withUnsafeBufferPointer { w in
-                layer.bias.value.withUnsafeBufferPointer { b in
+                layer.bias!.value.withUnsafeBufferPointer { b in
                     reference.withUnsafeMutableBufferPointer { y in
                         naiveConvolution(
                             input: x.baseAddress!, weight: w.baseAddress!, bias: b.baseAddress!, output: y.baseAddress!,
-                            filters: filters, geometry: geometry)
+                            filters: filters, groups: groups, geometry: geometry)
                     }
                 }
             }
@@ -67,15 +72,25 @@ struct ConvolutionTests {
         #expect(worst < 1e-5, "largest difference \(worst)")
     }
 
-    @Test func outputSizeMismatchIsAnError() throws {
+    /// Output sizes follow PyTorch's floor rule ⌊(H + 2p − d(k − 1) − 1) / s⌋ + 1; inputs that do
+    /// not fit at all, wrong channels and bad settings are errors.
+    @Test func outputSizesAndBadShapes() throws {
         var random = SeededRandom(seed: 0)
         let layer = try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 3, stride: 2, random: &random)
-        // (8 − 3) / 2 is not whole.
-        #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 1, 8, 8])) }
+        #expect(try layer.forward(Tensor(zeros: [1, 1, 8, 8])).shape == [1, 2, 3, 3])  // ⌊5 / 2⌋ + 1
+        let downsampling = try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, random: &random)
+        #expect(try downsampling.outputShape(forInputShape: [1, 28, 28]) == [2, 14, 14])
+        #expect(try downsampling.outputShape(forInputShape: [1, 7, 7]) == [2, 4, 4])
+        let dilated = try Conv2D<Float>(inputChannels: 1, outputChannels: 1, kernelSize: 3, dilation: 2, random: &random)
+        #expect(try dilated.outputShape(forInputShape: [1, 9, 9]) == [1, 5, 5])
+        #expect(thrownMessage { _ = try dilated.outputShape(forInputShape: [1, 4, 9]) }?.contains("5×5 dilated window") == true)
         #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 2, 9, 9])) }
         #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 9, 9])) }
+        #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 1, 2, 2])) }
         #expect(throws: ConvNetError.self) {
             try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 0, random: &random)
         }
+        #expect(thrownMessage { _ = try Conv2D<Float>(inputChannels: 3, outputChannels: 4, kernelSize: 3, groups: 2, random: &random) }?
+            .contains("divisible by 2") == true)
     }
 }

@@ -55,6 +55,76 @@ struct GradientCheckTests {
         LayerCase(name: "Sigmoid", inputShape: [4, 6]) { Sigmoid<Double>() },
         LayerCase(name: "Tanh", inputShape: [2, 3, 2, 2]) { Tanh<Double>() },
         LayerCase(name: "Flatten", inputShape: [2, 3, 2, 2]) { Flatten<Double>() },
+        LayerCase(name: "Conv2D k3 s2 p0 floor rule (8 → 3)", inputShape: [2, 2, 8, 8]) {
+            var random = SeededRandom(seed: 12)
+            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 2, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D k3 d2 p2", inputShape: [2, 2, 7, 6]) {
+            var random = SeededRandom(seed: 13)
+            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 2, dilation: 2, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D groups 2, stride 2, no bias", inputShape: [2, 4, 7, 7]) {
+            var random = SeededRandom(seed: 14)
+            return try Conv2D<Double>(
+                inputChannels: 4, outputChannels: 6, kernelSize: 3, stride: 2, padding: 1, groups: 2, bias: false,
+                initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "Conv2D depthwise (groups = C = F)", inputShape: [2, 3, 5, 5]) {
+            var random = SeededRandom(seed: 15)
+            return try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 3, padding: 1, groups: 3, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "MaxPool2D k3 s2 ceil mode", inputShape: [2, 2, 6, 6]) { try MaxPool2D<Double>(kernelSize: 3, stride: 2, ceilMode: true) },
+        LayerCase(name: "AvgPool2D k2 s2 p1 ceil mode", inputShape: [2, 2, 5, 5]) { try AvgPool2D<Double>(kernelSize: 2, stride: 2, padding: 1, ceilMode: true) },
+        LayerCase(name: "GlobalAvgPool2D", inputShape: [2, 3, 4, 5]) { GlobalAvgPool2D<Double>() },
+        LayerCase(name: "LeakyReLU 0.1", inputShape: [4, 6]) { LeakyReLU<Double>(slope: 0.1) },
+        LayerCase(name: "Identity", inputShape: [2, 3, 2]) { Identity<Double>() },
+        LayerCase(name: "BatchNorm2D training", inputShape: [3, 2, 3, 3]) {
+            let layer = try BatchNorm2D<Double>(channels: 2)
+            try setAffine(layer, seed: 16)
+            return layer
+        },
+        LayerCase(name: "BatchNorm2D inference", inputShape: [3, 2, 3, 3]) {
+            let layer = try BatchNorm2D<Double>(channels: 2)
+            try setAffine(layer, seed: 17)
+            layer.setMode(.inference)
+            return layer
+        },
+        LayerCase(name: "BatchNorm2D without affine", inputShape: [2, 3, 2, 2]) { try BatchNorm2D<Double>(channels: 3, affine: false) },
+        LayerCase(name: "BatchNorm1D [N, C] training", inputShape: [5, 4]) {
+            let layer = try BatchNorm1D<Double>(channels: 4, epsilon: 1e-3, momentum: 0.3)
+            try setAffine(layer, seed: 18)
+            return layer
+        },
+        LayerCase(name: "BatchNorm1D [N, C, L] inference", inputShape: [3, 2, 4]) {
+            let layer = try BatchNorm1D<Double>(channels: 2)
+            try setAffine(layer, seed: 19)
+            layer.setMode(.inference)
+            return layer
+        },
+        LayerCase(name: "Dropout p=0.4 training", inputShape: [4, 6]) { try Dropout<Double>(probability: 0.4, seed: 3) },
+        LayerCase(name: "Dropout inference", inputShape: [4, 6]) {
+            let layer = try Dropout<Double>(probability: 0.4, seed: 3)
+            layer.setMode(.inference)
+            return layer
+        },
+        LayerCase(name: "Residual, identity shortcut", inputShape: [2, 2, 4, 4]) {
+            // The branches hold no BatchNorm (its row is above; a convolution's bias right before
+            // one has a gradient of exactly 0, which leaves the relative error to round-off).
+            try ModelSpec(parsing: "res(conv(2,k=3,p=1) relu conv(2,k=3,p=1))")
+                .makeNetwork(inputShape: [2, 4, 4], initializer: .pytorchDefault, seed: 20, scalar: Double.self)
+        },
+        LayerCase(name: "Residual, projection shortcut", inputShape: [2, 2, 5, 5]) {
+            try ModelSpec(parsing: "res(conv(3,k=3,s=2,p=1) relu conv(3,k=3,p=1) | conv(3,k=1,s=2)) relu")
+                .makeNetwork(inputShape: [2, 5, 5], initializer: .pytorchDefault, seed: 21, scalar: Double.self)
+        },
+        LayerCase(name: "BasicBlock stride 1", inputShape: [2, 3, 4, 4]) {
+            var random = SeededRandom(seed: 22)
+            return try BasicBlock<Double>(inputChannels: 3, planes: 3, initializer: .pytorchDefault, random: &random)
+        },
+        LayerCase(name: "BasicBlock stride 2 with projection", inputShape: [2, 2, 5, 5]) {
+            var random = SeededRandom(seed: 23)
+            return try BasicBlock<Double>(inputChannels: 2, planes: 4, stride: 2, initializer: .pytorchDefault, random: &random)
+        },
         LayerCase(name: "Sequential ThreeLayerConvNet", inputShape: [2, 3, 8, 8], tolerance: 1e-6) {
             try ThreeLayerConvNet.make(
                 inputShape: [3, 8, 8], filters: 4, filterSize: 3, hiddenSize: 7, classes: 5, weightScale: 0.3,
@@ -64,6 +134,16 @@ struct GradientCheckTests {
             try LeNet5.make(inputShape: [1, 12, 12], classes: 3, seed: 9, scalar: Double.self)
         },
     ]
+
+    /// Gives a BatchNorm random γ, β and running statistics (so that no term is trivially 0 or 1).
+    static func setAffine<Layout>(_ layer: BatchNormalization<Double, Layout>, seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let c = layer.channels
+        layer.weight!.value = try Tensor(shape: [c], scalars: (0..<c).map { _ in random.uniform(in: 0.5, 1.5) })
+        layer.bias!.value = try Tensor(shape: [c], scalars: (0..<c).map { _ in random.uniform(in: -0.5, 0.5) })
+        layer.runningMean.values = try Tensor(shape: [c], scalars: (0..<c).map { _ in random.uniform(in: -0.5, 0.5) })
+        layer.runningVariance.values = try Tensor(shape: [c], scalars: (0..<c).map { _ in random.uniform(in: 0.5, 2) })
+    }
 
     @Test(arguments: layerCases)
     func layerGradients(_ testCase: LayerCase) throws {

@@ -43,9 +43,8 @@ struct ModelTests {
         let data = try BundledData.digitsSplits(Float.self)
         let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"; options.optimizerConfiguration = ["learning_rate": 2e-3]
         options.batchSize = 32; options.epochs = 2; options.verbose = false
-        let solver = try Solver(model: model, trainInputs: data.train.inputs, trainTargets: data.train.labels,
+        let solver = try Solver(model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]), trainInputs: data.train.inputs, trainTargets: data.train.labels,
                                 validationInputs: data.validation.inputs, validationTargets: data.validation.labels, options: options)
         try solver.train()
         let result = try solver.evaluate(data.test.inputs, data.test.labels)

@@ -22,11 +22,11 @@ struct BadInputTests {
         let model = try makeModel()
         let inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
         let countText = thrownMessage {
-            _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [3]))
+            _ = try Solver(model: model, optimizer: SGD<Float>(), trainInputs: inputs, trainTargets: Tensor(zeros: [3]))
         }
         #expect(countText?.contains("4 samples but 3 targets") == true, "\(countText ?? "no error")")
         let rangeText = thrownMessage {
-            _ = try Solver(model: model, trainInputs: inputs, trainTargets: try Tensor(shape: [4], scalars: [0, 1, 10, 2]))
+            _ = try Solver(model: model, optimizer: SGD<Float>(), trainInputs: inputs, trainTargets: try Tensor(shape: [4], scalars: [0, 1, 10, 2]))
         }
         #expect(rangeText?.contains("label 10.0 at index 2") == true, "\(rangeText ?? "no error")")
         #expect(thrownMessage {
@@ -42,7 +42,7 @@ struct BadInputTests {
         var inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
         inputs[2, 0, 3, 3] = .nan
         let text = thrownMessage {
-            _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]))
+            _ = try Solver(model: model, optimizer: SGD<Float>(), trainInputs: inputs, trainTargets: Tensor(zeros: [4]))
         }
         #expect(text?.contains("nan") == true, "\(text ?? "no error")")
         #expect(thrownMessage { _ = try model.scores(inputs) } != nil)
@@ -51,32 +51,25 @@ struct BadInputTests {
     @Test func unknownOptionsAndRules() throws {
         let model = try makeModel()
         let inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
-        var options = SolverOptions()
-        options.updateRule = "adamw"
-        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
-            .contains("unknown update rule 'adamw'") == true)
-        options.updateRule = "sgd"
-        options.optimizerConfiguration = ["beta1": 0.9]
-        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) }?
+        #expect(thrownMessage { _ = try UpdateRule(named: "adamw") }?.contains("unknown update rule 'adamw'") == true)
+        #expect(thrownMessage { _ = try UpdateRule.sgd.makeOptimizer(configuration: ["beta1": 0.9], scalar: Float.self) }?
             .contains("unknown option 'beta1'") == true)
-        options.optimizerConfiguration = [:]
+        var options = SolverOptions()
         options.batchSize = 0
-        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
+        #expect(thrownMessage { _ = try Solver(model: model, optimizer: SGD<Float>(), trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
         options.batchSize = 4
         options.learningRateDecay = 1.5
-        #expect(thrownMessage { _ = try Solver(model: model, trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
+        #expect(thrownMessage { _ = try Solver(model: model, optimizer: SGD<Float>(), trainInputs: inputs, trainTargets: Tensor(zeros: [4]), options: options) } != nil)
         #expect(thrownMessage { _ = try ModelPreset(named: "resnet") }?.contains("unknown model 'resnet'") == true)
     }
 
     @Test func divergenceIsReported() throws {
         let model = try ModelPreset.mlp.makeModel(inputShape: [4], classes: 2, hiddenSizes: [8], scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "sgd"
-        options.optimizerConfiguration = ["learning_rate": 1e30]
         options.verbose = false
         options.epochs = 5
         let inputs: Tensor<Float> = randomTensor([8, 4], seed: 91, scale: 100)
-        let solver = try Solver(model: model, trainInputs: inputs, trainTargets: try Tensor(shape: [8], scalars: [0, 1, 0, 1, 0, 1, 0, 1]), options: options)
+        let solver = try Solver(model: model, optimizer: SGD<Float>(learningRate: 1e30), trainInputs: inputs, trainTargets: try Tensor(shape: [8], scalars: [0, 1, 0, 1, 0, 1, 0, 1]), options: options)
         #expect(throws: ConvNetError.self) { try solver.train() }
     }
 }

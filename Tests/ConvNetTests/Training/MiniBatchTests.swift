@@ -48,19 +48,19 @@ struct MiniBatchTests {
         var options = SolverOptions()
         options.batchSize = 4
         options.verbose = false
-        let keeping = try Solver(model: model, trainInputs: inputs, trainTargets: labels, options: options)
+        let keeping = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         let batches = keeping.epochBatches()
         #expect(batches.map(\.count) == [4, 4, 2])
         #expect(batches.flatMap { $0 }.sorted() == Array(0..<10))
         #expect(keeping.epochBatches().flatMap { $0 } != batches.flatMap { $0 }, "a new shuffle each epoch")
         options.dropLast = true
-        let dropping = try Solver(model: model, trainInputs: inputs, trainTargets: labels, options: options)
+        let dropping = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(dropping.epochBatches().map(\.count) == [4, 4])
         options.batchSize = 10
-        let full = try Solver(model: model, trainInputs: inputs, trainTargets: labels, options: options)
+        let full = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(full.epochBatches().map(\.count) == [10])
         options.batchSize = 1
-        let stochastic = try Solver(model: model, trainInputs: inputs, trainTargets: labels, options: options)
+        let stochastic = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(stochastic.epochBatches().count == 10)
     }
 }
@@ -73,13 +73,12 @@ extension MiniBatchTests {
             let splits = try BundledData.digitsSplits(Float.self)
             let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, seed: 5, scalar: Float.self)
             var options = SolverOptions()
-            options.updateRule = "adam"
             options.learningRateDecay = 0.9
             options.batchSize = 50
             options.epochs = 4
             options.verbose = false
             return try Solver(
-                model: model, trainInputs: splits.train.inputs.slicing(samples: 0..<400),
+                model: model, optimizer: try Adam<Float>(), trainInputs: splits.train.inputs.slicing(samples: 0..<400),
                 trainTargets: splits.train.labels.slicing(samples: 0..<400),
                 validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         }

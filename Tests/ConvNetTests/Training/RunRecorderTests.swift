@@ -13,11 +13,10 @@ struct RunRecorderTests {
         let splits = try BundledData.digitsSplits(Float.self)
         let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"
         options.batchSize = 64
         options.epochs = 2
         let solver = try Solver(
-            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: try Adam<Float>(), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
             validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         var lines: [String] = []
         let progress = ProgressBar(mode: .plain) { lines.append($0) }

@@ -24,12 +24,10 @@ struct SanityTests {
         let model = try ModelPreset.threeLayerConvNet.makeModel(
             inputShape: digits.sampleShape, classes: 10, weightScale: 1e-2, seed: 83, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"
-        options.optimizerConfiguration = ["learning_rate": 2e-3]
         options.batchSize = 10
         options.epochs = 30
         options.verbose = false
-        let solver = try Solver(model: model, trainInputs: digits.inputs, trainTargets: digits.labels, options: options)
+        let solver = try Solver(model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]), trainInputs: digits.inputs, trainTargets: digits.labels, options: options)
         let history = try solver.train()
         let final = try solver.evaluate(digits.inputs, digits.labels)
         print("overfit 50 samples: train accuracy \(final.accuracy), loss \(history.iterations.last!.loss)")
@@ -42,12 +40,10 @@ struct SanityTests {
     func xorConverges(batchSize: Int) throws {
         let model = try ModelPreset.xor.makeModel(inputShape: [2], classes: 1, seed: 1, scalar: Double.self)
         var options = SolverOptions()
-        options.updateRule = "sgd"
-        options.optimizerConfiguration = ["learning_rate": 2]
         options.batchSize = batchSize
         options.epochs = 5000
         options.verbose = false
-        let solver = try Solver(model: model, trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)
+        let solver = try Solver(model: model, optimizer: UpdateRule(named: "sgd").makeOptimizer(configuration: ["learning_rate": 2]), trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)
         try solver.train()
         let result = try solver.evaluate(XORNet.inputs(), XORNet.targets())
         let scores = try model.scores(XORNet.inputs()).scalars
@@ -62,13 +58,11 @@ struct SanityTests {
         #expect(splits.train.count == 1257 && splits.validation.count == 270 && splits.test.count == 270)
         let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
         var options = SolverOptions()
-        options.updateRule = "adam"
-        options.optimizerConfiguration = ["learning_rate": 2e-3]
         options.batchSize = 32
         options.epochs = 4
         options.verbose = false
         let solver = try Solver(
-            model: model, trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
             validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         let history = try solver.train()
         #expect(history.epochs.count == 4)

@@ -1,0 +1,180 @@
+/// Batch normalisation over x viewed as [outer, C, inner]: [N, C, H, W] has outer = N,
+/// inner = H·W (BatchNorm2d); [N, C] has inner = 1 (BatchNorm1d). Statistics are per channel
+/// c over its M = outer·inner values, accumulated in Double. Channels are split between cores.
+///
+/// Requirements of `KernelScalar`, with default implementations below; `naiveBatchNorm…`
+/// (below too) is the reference they are tested against.
+public protocol NormalizationKernels: BinaryFloatingPoint {
+    /// mean[c] = Σ x / M and variance[c] = Σ (x − mean)² / M (biased, two passes).
+    static func batchNormStatistics(
+        _ x: UnsafePointer<Self>, mean: UnsafeMutablePointer<Double>, variance: UnsafeMutablePointer<Double>,
+        outer: Int, channels: Int, inner: Int)
+    /// y = x·scale[c] + shift[c], then max(y, 0) with `rectify` (a fused ReLU).
+    static func channelAffine(
+        _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, scale: UnsafePointer<Self>,
+        shift: UnsafePointer<Self>, outer: Int, channels: Int, inner: Int, rectify: Bool)
+    /// Backward of y = γ·x̂ + β with x̂ = (x − mean[c])·inverseDeviation[c]: dγ[c] = Σ dy·x̂,
+    /// dβ[c] = Σ dy (both overwritten). With `dx`: when `batchStatistics` (training: mean and
+    /// deviation came from this batch) dx = γ·inverseDeviation·(dy − dβ/M − x̂·dγ/M); otherwise
+    /// (running statistics, constants) dx = γ·inverseDeviation·dy. With `rectifiedOutput`
+    /// (a fused ReLU), dy is first zeroed where that output is not > 0.
+    static func batchNormBackward(
+        _ x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>?,
+        rectifiedOutput: UnsafePointer<Self>?, mean: UnsafePointer<Double>, inverseDeviation: UnsafePointer<Double>,
+        gamma: UnsafePointer<Self>, gammaGradient: UnsafeMutablePointer<Self>, betaGradient: UnsafeMutablePointer<Self>,
+        outer: Int, channels: Int, inner: Int, batchStatistics: Bool)
+}
+
+extension KernelScalar {
+    /// Runs `body(c)` for every channel, channels split between cores when the tensor is large.
+    @inline(__always)
+    static func overChannels(count: Int, channels: Int, _ body: (Int) -> Void) {
+        let parts = count >= 1 << 15 ? min(ThreadPool.coreCount, channels) : 1
+        ThreadPool.run(parts: parts) { part in
+            for c in (part * channels / parts)..<((part + 1) * channels / parts) { body(c) }
+        }
+    }
+
+    public static func batchNormStatistics(
+        _ x: UnsafePointer<Self>, mean: UnsafeMutablePointer<Double>, variance: UnsafeMutablePointer<Double>,
+        outer: Int, channels: Int, inner: Int
+    ) {
+        let count = Double(outer * inner)
+        overChannels(count: outer * channels * inner, channels: channels) { c in
+            var sum = 0.0
+            for n in 0..<outer {
+                let row = x + (n * channels + c) * inner
+                for i in 0..<inner { sum += row[i].doubleValue }
+            }
+            let average = sum / count
+            var squares = 0.0
+            for n in 0..<outer {
+                let row = x + (n * channels + c) * inner
+                for i in 0..<inner {
+                    let d = row[i].doubleValue - average
+                    squares += d * d
+                }
+            }
+            mean[c] = average
+            variance[c] = squares / count
+        }
+    }
+
+    public static func channelAffine(
+        _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, scale: UnsafePointer<Self>,
+        shift: UnsafePointer<Self>, outer: Int, channels: Int, inner: Int, rectify: Bool
+    ) {
+        overChannels(count: outer * channels * inner, channels: channels) { c in
+            let a = scale[c], b = shift[c]
+            for n in 0..<outer {
+                let offset = (n * channels + c) * inner
+                let source = x + offset, target = y + offset
+                if rectify {
+                    for i in 0..<inner {
+                        let value = source[i] * a + b
+                        target[i] = value > 0 ? value : 0
+                    }
+                } else {
+                    for i in 0..<inner { target[i] = source[i] * a + b }
+                }
+            }
+        }
+    }
+
+    public static func batchNormBackward(
+        _ x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>?,
+        rectifiedOutput: UnsafePointer<Self>?, mean: UnsafePointer<Double>, inverseDeviation: UnsafePointer<Double>,
+        gamma: UnsafePointer<Self>, gammaGradient: UnsafeMutablePointer<Self>, betaGradient: UnsafeMutablePointer<Self>,
+        outer: Int, channels: Int, inner: Int, batchStatistics: Bool
+    ) {
+        let count = Double(outer * inner)
+        overChannels(count: outer * channels * inner, channels: channels) { c in
+            let average = mean[c], deviation = inverseDeviation[c]
+            var sumGradient = 0.0, sumProduct = 0.0
+            for n in 0..<outer {
+                let offset = (n * channels + c) * inner
+                let source = x + offset, gradient = dy + offset
+                if let rectifiedOutput {
+                    let output = rectifiedOutput + offset
+                    for i in 0..<inner where output[i] > 0 {
+                        let g = gradient[i].doubleValue
+                        sumGradient += g
+                        sumProduct += g * (source[i].doubleValue - average)
+                    }
+                } else {
+                    for i in 0..<inner {
+                        let g = gradient[i].doubleValue
+                        sumGradient += g
+                        sumProduct += g * (source[i].doubleValue - average)
+                    }
+                }
+            }
+            sumProduct *= deviation  // Σ dy·x̂
+            gammaGradient[c] = Self(sumProduct)
+            betaGradient[c] = Self(sumGradient)
+            guard let dx else { return }
+            let factor = gamma[c].doubleValue * deviation
+            // dx = factor·(dy − dβ/M − x̂·dγ/M) = a·dy + b·(x − mean) + d.
+            let a = Self(factor)
+            let b = batchStatistics ? Self(-factor * sumProduct * deviation / count) : 0
+            let d = batchStatistics ? Self(-factor * sumGradient / count) : 0
+            let center = Self(average)
+            for n in 0..<outer {
+                let offset = (n * channels + c) * inner
+                let source = x + offset, gradient = dy + offset, target = dx + offset
+                if let rectifiedOutput {
+                    let output = rectifiedOutput + offset
+                    for i in 0..<inner {
+                        let g: Self = output[i] > 0 ? gradient[i] : 0
+                        target[i] = a * g + b * (source[i] - center) + d
+                    }
+                } else {
+                    for i in 0..<inner { target[i] = a * gradient[i] + b * (source[i] - center) + d }
+                }
+            }
+        }
+    }
+}
+
+/// The reference batch normalisation in training mode, straight from the formulas in Double,
+/// one element at a time: x̂ = (x − μ) / √(σ² + ε) with the batch's mean μ and biased variance
+/// σ², y = γ·x̂ + β. Returns y, and for an upstream dy the gradients (dx, dγ, dβ) by the
+/// textbook expressions. x is [outer, C, inner].
+public func naiveBatchNormTraining(
+    x: [Double], dy: [Double], gamma: [Double], beta: [Double], epsilon: Double,
+    outer: Int, channels: Int, inner: Int
+) -> (y: [Double], dx: [Double], dgamma: [Double], dbeta: [Double]) {
+    let count = Double(outer * inner)
+    var y = [Double](repeating: 0, count: x.count), dx = y
+    var dgamma = [Double](repeating: 0, count: channels), dbeta = dgamma
+    func index(_ n: Int, _ c: Int, _ i: Int) -> Int { (n * channels + c) * inner + i }
+    for c in 0..<channels {
+        var mean = 0.0
+        for n in 0..<outer { for i in 0..<inner { mean += x[index(n, c, i)] } }
+        mean /= count
+        var variance = 0.0
+        for n in 0..<outer { for i in 0..<inner { variance += (x[index(n, c, i)] - mean) * (x[index(n, c, i)] - mean) } }
+        variance /= count
+        let deviation = (variance + epsilon).squareRoot()
+        var sumDy = 0.0, sumDyXhat = 0.0
+        for n in 0..<outer {
+            for i in 0..<inner {
+                let k = index(n, c, i)
+                let xhat = (x[k] - mean) / deviation
+                y[k] = gamma[c] * xhat + beta[c]
+                sumDy += dy[k]
+                sumDyXhat += dy[k] * xhat
+            }
+        }
+        dgamma[c] = sumDyXhat
+        dbeta[c] = sumDy
+        for n in 0..<outer {
+            for i in 0..<inner {
+                let k = index(n, c, i)
+                let xhat = (x[k] - mean) / deviation
+                dx[k] = gamma[c] / deviation * (dy[k] - sumDy / count - xhat * sumDyXhat / count)
+            }
+        }
+    }
+    return (y, dx, dgamma, dbeta)
+}
