@@ -11,7 +11,8 @@ struct Train: ParsableCommand {
             Datasets: digits (bundled), mnist, fashion-mnist, cifar10 (binary or python batches), \
             npy (a folder of x_train.npy, y_train.npy, optional x_val/y_val, x_test/y_test, or an .npz).
             Model specs: layers separated by spaces, e.g. \
-            'conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)'.
+            'conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)'. Layers: \
+            \(LayerRegistry.kinds.map(\.usage).joined(separator: ", ")).
             """)
 
     @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")

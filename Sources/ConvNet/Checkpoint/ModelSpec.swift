@@ -321,13 +321,17 @@ extension LayerKind {
     public var parameters: [SpecParameter] { [] }
     public func validate(_ arguments: SpecArguments) throws {}
 
-    /// One line for help texts: `conv(filters, k=3, s=1, p=0, d=1, g=1, bias=true)`.
+    /// One line for help texts: `conv(filters, k=3, s=1, p=0, d=1, g=1, bias=true)`,
+    /// `res(BODY | SHORTCUT)`.
     public var usage: String {
+        if let first = parameters.first, case .layers = first.kind {
+            return token + "(" + parameters.map { $0.name.uppercased() }.joined(separator: " | ") + ")"
+        }
         let list = parameters.map { parameter -> String in
             switch parameter.fallback {
             case .required: return parameter.name
             case .value(let value): return "\(parameter.key)=\(value)"
-            case .sameAs(let other): return "\(parameter.key)=\(other)"
+            case .sameAs(let other): return "\(parameter.key)=" + (parameters.first { $0.name == other }?.key ?? other)
             }
         }
         return list.isEmpty ? token : token + "(" + list.joined(separator: ", ") + ")"

@@ -94,7 +94,7 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
     public func modeDidChange(to mode: LayerMode) { self.mode = mode }
 
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? {
-        guard mode == .inference else { return nil }
+        guard mode == .inference else { return nil }  // folded only when deployed
         return .channelAffine(channels: channels) { [unowned self] scale, shift in
             self.inferenceCoefficients(scale: scale, shift: shift)
         }
@@ -150,7 +150,7 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         let count = outer * inner
         let coefficient = coefficients.reserve(3 * channels)
         let scale = coefficient, shift = coefficient + channels
-        usedBatchStatistics = mode == .training
+        usedBatchStatistics = mode.isTraining
         if usedBatchStatistics {
             guard count > 1 else {
                 throw ConvNetError.shapeMismatch(

@@ -42,7 +42,7 @@ public final class Dropout<Scalar: KernelScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         cachedShape = input.shape
-        guard mode == .training, probability > 0 else {
+        guard mode.isTraining, probability > 0 else {
             passedThrough = true
             return input
         }

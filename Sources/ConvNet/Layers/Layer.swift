@@ -79,7 +79,14 @@ public final class RandomStream {
 /// Dropout is the identity and BatchNorm uses its running statistics.
 public enum LayerMode: String, Sendable, CaseIterable {
     case training
+    /// Inference as deployed: BatchNorm after a convolution is folded into its weights.
     case inference
+    /// Inference with every layer run on its own: what backward in inference mode needs (input
+    /// gradients of a trained model, say).
+    case unfoldedInference
+
+    /// Whether this is training (batch statistics, dropout on).
+    public var isTraining: Bool { self == .training }
 }
 
 /// An element-wise activation that a producing layer can apply in its own epilogue.

@@ -15,12 +15,6 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     public let names: [String]
     /// The mode last set (`setMode(_:)`); training at first.
     public private(set) var mode: LayerMode = .training
-    /// Whether inference folds BatchNorm into the convolution before it (the default). Backward
-    /// in inference mode (input gradients of a deployed model, say) needs the layers unfolded:
-    /// set this to false first.
-    public var foldsBatchNormInInference = true {
-        didSet { planFusion() }
-    }
     /// The indices of the layers that run (those not taken over by the layer before them).
     private var steps: [Int] = []
     /// parametersBefore[k]: a layer that runs before steps[k] has parameters.
@@ -73,7 +67,6 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             var offered: [Epilogue<Scalar>] = []
             var next = index + 1
             while next < layers.count, let epilogue = layers[next].epilogue(in: mode) {
-                if case .channelAffine = epilogue, !foldsBatchNormInInference { break }
                 offered.append(epilogue)
                 next += 1
             }
@@ -129,8 +122,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         if foldsAffine {
             throw ConvNetError.invalidArgument(
-                "backward in inference mode through a BatchNorm folded into a convolution; set "
-                    + "foldsBatchNormInInference = false on the Sequential (or use training mode)")
+                "backward in inference mode through a BatchNorm folded into a convolution; set the mode "
+                    + "to unfoldedInference first (or use training mode)")
         }
         var gradient = outputGradient
         var position = steps.count - 1

@@ -70,3 +70,32 @@ extension CommandLineTests {
         }
     }
 }
+
+/// The BatchNorm presets from the command line: `train --model resnet20|vgg-bn` on the bundled
+/// digits, then predict (inference mode, BatchNorm folded) gives the library's scores and the
+/// summary prints the PyTorch module with the BasicBlocks.
+extension CommandLineTests {
+    @Test(arguments: ["resnet20", "vgg-bn"])
+    func batchNormPresetsTrainAndPredict(model: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-\(model)-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard let trained = try run(["train", "--model", model, "--epochs", "1", "--batch-size", "64", "--quiet", "--out", directory.path])
+        else { return }
+        #expect(trained.status == 0, "\(trained.error)")
+        #expect(trained.output.contains("test accuracy"))
+        let best = directory.appendingPathComponent("best.safetensors")
+        let file = try SafeTensorsFile(contentsOf: best)
+        #expect(file.names.contains { $0.hasSuffix("running_var") } && file.names.contains { $0.hasSuffix("num_batches_tracked") })
+        let raw = try DatasetLoader.bundledDigits()
+        let test = try #require(raw.test).prefix(6)
+        let input = directory.appendingPathComponent("x.npy"), output = directory.appendingPathComponent("scores.npy")
+        try NumPyArray(shape: test.images.shape, float32: test.images.floatValues()).write(to: input)
+        let predicted = try #require(try run(["predict", best.path, "--input", input.path, "--output", output.path]))
+        #expect(predicted.status == 0, "\(predicted.error)")
+        let library = try Predictor(checkpoint: best).scores(test.images)
+        #expect(try NumPyArray(contentsOf: output).floatValues() == library.scalars)
+        let summary = try #require(try run(["summary", model, "--input-shape", "3,32,32"]))
+        #expect(summary.status == 0, "\(summary.error)")
+        #expect(summary.output.contains(model == "resnet20" ? "BasicBlock(32, 64, stride=2)" : "nn.BatchNorm2d(128"), "\(summary.output)")
+    }
+}

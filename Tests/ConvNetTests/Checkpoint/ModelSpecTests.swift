@@ -20,6 +20,21 @@ struct ModelSpecTests {
         ("flatten dense(100) relu dense(10)", [1, 8, 8], "flatten dense(100) relu dense(10)", [10],
          ["1.weight", "1.bias", "3.weight", "3.bias"]),
         ("conv(4) maxpool(3, s=1)", [1, 6, 6], "conv(4,k=3) maxpool(3,s=1)", [4, 2, 2], ["0.weight", "0.bias"]),
+        // PyTorch's floor rule: a stride-2 3×3 convolution with padding 1 on 28×28 gives 14×14.
+        ("conv(4,k=3,s=2,p=1) maxpool(3,s=2,ceil=1)", [1, 28, 28], "conv(4,k=3,s=2,p=1) maxpool(3,s=2,ceil=true)", [4, 7, 7],
+         ["0.weight", "0.bias"]),
+        ("CONV(6, 3, p=2, d=2, g=3, bias=false) BN(momentum=0.2) LeakyReLU(0.2) gap flatten dense(5) bn1d dropout(0.25) identity dense(2)",
+         [3, 9, 9], "conv(6,k=3,p=2,d=2,g=3,bias=false) bn(momentum=0.2) leakyrelu(0.2) gap flatten dense(5) bn dropout(0.25) identity dense(2)",
+         [2], ["0.weight", "1.weight", "1.bias", "5.weight", "5.bias", "6.weight", "6.bias", "9.weight", "9.bias"]),
+        ("res(conv(4,k=3,p=1) bn relu conv(4,k=3,p=1) bn) relu res(conv(8,k=3,s=2,p=1) | conv(8,k=1,s=2) bn)", [4, 6, 6],
+         "res(conv(4,k=3,p=1) bn relu conv(4,k=3,p=1) bn) relu res(conv(8,k=3,s=2,p=1) | conv(8,k=1,s=2) bn)", [8, 3, 3],
+         ["0.body.0.weight", "0.body.0.bias", "0.body.1.weight", "0.body.1.bias", "0.body.3.weight", "0.body.3.bias",
+          "0.body.4.weight", "0.body.4.bias", "2.body.0.weight", "2.body.0.bias", "2.shortcut.0.weight", "2.shortcut.0.bias",
+          "2.shortcut.1.weight", "2.shortcut.1.bias"]),
+        ("block(4) basicblock(8, s=2) seq(avgpool(2) flatten)", [4, 8, 8], "block(4) block(8,s=2) seq(avgpool(2) flatten)", [32],
+         ["0.conv1.weight", "0.bn1.weight", "0.bn1.bias", "0.conv2.weight", "0.bn2.weight", "0.bn2.bias",
+          "1.conv1.weight", "1.bn1.weight", "1.bn1.bias", "1.conv2.weight", "1.bn2.weight", "1.bn2.bias",
+          "1.downsample.0.weight", "1.downsample.1.weight", "1.downsample.1.bias"]),
     ]
 
     @Test func goodSpecsParseBuildAndPrintCanonically() throws {
@@ -36,6 +51,7 @@ struct ModelSpecTests {
     }
 
     static let bad: [(text: String, input: [Int], fragments: [String])] = [
+        ("conv(8) bn relu frobnicate", [1, 8, 8], ["unknown layer", "position 17", "'frobnicate'"]),
         ("conv(32,k=7,p=3) relu maxpol(2)", [3, 32, 32], ["unknown layer", "position 23", "'maxpol'"]),
         ("conv(32,k=7,q=3)", [3, 32, 32], ["unknown argument", "position 13", "'q'"]),
         ("conv(32,k=0)", [3, 32, 32], ["kernel must be positive", "position 11"]),

@@ -98,25 +98,11 @@ struct SafeTensorsTests {
         #expect(fromBare.model.parameters.last?.value == model.parameters.last?.value)
     }
 
-    /// The Python that has torch and safetensors: $CONVNET_TORCH_PYTHON, the anchors venv beside
-    /// the package, or python3.
-    static func torchPython() -> String? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["CONVNET_TORCH_PYTHON"] { candidates.append(explicit) }
-        candidates += [
-            root.deletingLastPathComponent().appendingPathComponent(".venv-anchors/bin/python").path,
-            "/work/.venv-anchors/bin/python", "python3",
-        ]
-        return pythonWith(["torch", "safetensors.torch", "numpy"], candidates: candidates)
-    }
-
     /// ConvNet → PyTorch: `model.load_state_dict(safetensors.torch.load_file(path))` into the
     /// equivalent nn.Sequential gives the same outputs; PyTorch → ConvNet: a state_dict saved
     /// with `safetensors.torch.save_file` loads with a spec and gives PyTorch's outputs.
     @Test func pytorchLoadsConvNetCheckpointsAndBack() throws {
-        guard let python = SafeTensorsTests.torchPython() else {
+        guard let python = torchPython() else {
             print("skipped: no python with torch and safetensors (set CONVNET_TORCH_PYTHON)")
             return
         }

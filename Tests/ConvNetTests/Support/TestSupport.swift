@@ -48,3 +48,24 @@ func sharedDataDirectory() -> URL? {
     let data = root.deletingLastPathComponent().appendingPathComponent("shared/data")
     return FileManager.default.fileExists(atPath: data.path) ? data : nil
 }
+
+/// The package's root folder.
+func packageRoot() -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// The Python that has torch and safetensors: $CONVNET_TORCH_PYTHON, the project's virtualenv
+/// (`.venv` in the package, which `.ci/run` makes), the anchors' one beside the package, or
+/// python3 on the PATH; nil when none imports them.
+func torchPython() -> String? {
+    let root = packageRoot()
+    var candidates: [String] = []
+    if let explicit = ProcessInfo.processInfo.environment["CONVNET_TORCH_PYTHON"] { candidates.append(explicit) }
+    candidates += [
+        root.appendingPathComponent(".venv/bin/python").path,
+        root.deletingLastPathComponent().appendingPathComponent(".venv-anchors/bin/python").path,
+        "python3",
+    ]
+    return pythonWith(["torch", "safetensors.torch", "numpy"], candidates: candidates)
+}

@@ -9,8 +9,9 @@ struct TrainingJobTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("convnet-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     }
 
-    func configuration() -> TrainingConfiguration {
+    func configuration(spec: String? = nil) -> TrainingConfiguration {
         var configuration = TrainingConfiguration()
+        configuration.spec = spec
         configuration.trainingCount = 300
         configuration.validationCount = 100
         configuration.updateRule = "sgd_momentum"
@@ -23,7 +24,10 @@ struct TrainingJobTests {
         return configuration
     }
 
-    @Test func resumedRunIsBitIdentical() throws {
+    /// The digits CNN, and a network with BatchNorm (running statistics in the checkpoints),
+    /// Dropout (its random stream in the training state) and a residual block.
+    @Test(arguments: [nil, "conv(8,k=3,p=1,bias=false) bn relu dropout(0.2) block(16,s=2) gap flatten dense(32) bn relu dropout(0.3) dense(10)"])
+    func resumedRunIsBitIdentical(spec: String?) throws {
         let whole = temporaryDirectory("whole"), parts = temporaryDirectory("parts")
         defer {
             try? FileManager.default.removeItem(at: whole)
@@ -31,10 +35,10 @@ struct TrainingJobTests {
         }
         for directory in [whole, parts] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
         let quiet = ProgressBar(mode: .quiet) { _ in }
-        let uninterrupted = try TrainingJob(configuration: configuration(), directory: whole, progress: quiet)
+        let uninterrupted = try TrainingJob(configuration: configuration(spec: spec), directory: whole, progress: quiet)
         let expected = try #require(try uninterrupted.run())
 
-        let first = try TrainingJob(configuration: configuration(), directory: parts, progress: quiet)
+        let first = try TrainingJob(configuration: configuration(spec: spec), directory: parts, progress: quiet)
         #expect(try first.run(stopAfterEpoch: 2) == nil)
         let resumed = try TrainingJob(resuming: parts, progress: quiet)
         #expect(resumed.solver.completedEpochs == 2)
@@ -43,6 +47,7 @@ struct TrainingJobTests {
         #expect(result.accuracy == expected.accuracy && result.loss == expected.loss)
         #expect(resumed.solver.history.iterations == uninterrupted.solver.history.iterations)
         #expect(resumed.model.parameters.map(\.value) == uninterrupted.model.parameters.map(\.value))
+        #expect(resumed.model.snapshot() == uninterrupted.model.snapshot())
         for name in [TrainingJob.lastCheckpointName, TrainingJob.bestCheckpointName, "metrics.csv"] {
             let a = try Data(contentsOf: whole.appendingPathComponent(name))
             let b = try Data(contentsOf: parts.appendingPathComponent(name))
