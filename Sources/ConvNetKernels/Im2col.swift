@@ -22,17 +22,30 @@ public protocol ConvolutionLayoutKernels: BinaryFloatingPoint {
         batch: Int, channels: Int, planeSize: Int)
 }
 
+/// The output columns x of a kernel tap whose input column is x·stride + offset that fall
+/// inside the input (0 ≤ x·stride + offset < width): first..<end, clamped to 0..<outputWidth.
+@inline(__always)
+func validColumns(offset: Int, stride: Int, width: Int, outputWidth: Int) -> (first: Int, end: Int) {
+    let first = offset >= 0 ? 0 : min(outputWidth, (-offset + stride - 1) / stride)
+    let reach = width - 1 - offset
+    let end = reach < 0 ? 0 : min(outputWidth, reach / stride + 1)
+    return (first, max(first, end))
+}
+
 extension KernelScalar {
     /// Columns are [C·kh·kw, N·H'·W']: row r = (c, i, j) holds, for every image n and output
     /// position (y, x), the input pixel at (y·sh − ph + i·dh, x·sw − pw + j·dw) of channel c,
-    /// or 0 where that falls in the padding. Rows are split between cores.
+    /// or 0 where that falls in the padding. Rows are split between cores. Each output row is
+    /// zeros, a run of input pixels (a plain copy at stride 1) and zeros: the columns that fall
+    /// inside the input are found once per kernel tap. `im2colReference` is its naive twin.
     public static func im2col(
         _ input: UnsafePointer<Self>, _ columns: UnsafeMutablePointer<Self>,
         _ geometry: WindowGeometry
     ) {
         let g = geometry
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-        let plane = g.height * g.width
+        let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
+        let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
         let rows = g.patchSize
         let parts = rows * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, rows) : 1
@@ -41,22 +54,27 @@ extension KernelScalar {
                 let j = row % g.kernelWidth
                 let i = (row / g.kernelWidth) % g.kernelHeight
                 let c = row / (g.kernelWidth * g.kernelHeight)
+                let offsetX = j * g.dilationWidth - g.paddingWidth
+                let offsetY = i * g.dilationHeight - g.paddingHeight
+                let (first, end) = validColumns(offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
                 var destination = columns + row * rowLength
                 for n in 0..<g.batch {
                     let source = input + (n * g.channels + c) * plane
                     for y in 0..<outputHeight {
-                        let sourceY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
-                        if sourceY < 0 || sourceY >= g.height {
+                        let sourceY = y * strideHeight + offsetY
+                        if sourceY < 0 || sourceY >= height {
                             destination.update(repeating: 0, count: outputWidth)
                             destination += outputWidth
                             continue
                         }
-                        let sourceRow = source + sourceY * g.width
-                        let offsetX = j * g.dilationWidth - g.paddingWidth
-                        for x in 0..<outputWidth {
-                            let sourceX = x * g.strideWidth + offsetX
-                            destination[x] = sourceX >= 0 && sourceX < g.width ? sourceRow[sourceX] : 0
+                        let sourceRow = source + sourceY * width
+                        if first > 0 { destination.update(repeating: 0, count: first) }
+                        if strideWidth == 1 {
+                            (destination + first).update(from: sourceRow + (first + offsetX), count: end - first)
+                        } else {
+                            for x in first..<end { destination[x] = sourceRow[x * strideWidth + offsetX] }
                         }
+                        if end < outputWidth { (destination + end).update(repeating: 0, count: outputWidth - end) }
                         destination += outputWidth
                     }
                 }
@@ -65,14 +83,16 @@ extension KernelScalar {
     }
 
     /// The adjoint of `im2col`. Work is split over (image, channel) planes so that no two
-    /// threads write the same pixel.
+    /// threads write the same pixel; as in `im2col`, only the columns inside the input are
+    /// visited. `col2imReference` is its naive twin.
     public static func col2im(
         _ columns: UnsafePointer<Self>, _ input: UnsafeMutablePointer<Self>,
         _ geometry: WindowGeometry
     ) {
         let g = geometry
         let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-        let plane = g.height * g.width
+        let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
+        let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
         let planes = g.batch * g.channels
         let parts = g.patchSize * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, planes) : 1
@@ -82,22 +102,77 @@ extension KernelScalar {
                 let destination = input + planeIndex * plane
                 destination.update(repeating: 0, count: plane)
                 for i in 0..<g.kernelHeight {
+                    let offsetY = i * g.dilationHeight - g.paddingHeight
                     for j in 0..<g.kernelWidth {
+                        let offsetX = j * g.dilationWidth - g.paddingWidth
+                        let (first, end) = validColumns(offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
                         let row = (c * g.kernelHeight + i) * g.kernelWidth + j
                         var source = columns + row * rowLength + n * outputHeight * outputWidth
                         for y in 0..<outputHeight {
-                            let targetY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
-                            if targetY < 0 || targetY >= g.height {
-                                source += outputWidth
-                                continue
-                            }
-                            let targetRow = destination + targetY * g.width
-                            let offsetX = j * g.dilationWidth - g.paddingWidth
-                            for x in 0..<outputWidth {
-                                let targetX = x * g.strideWidth + offsetX
-                                if targetX >= 0 && targetX < g.width { targetRow[targetX] += source[x] }
+                            let targetY = y * strideHeight + offsetY
+                            if targetY >= 0 && targetY < height {
+                                let targetRow = destination + targetY * width
+                                if strideWidth == 1 {
+                                    let shifted = targetRow + (first + offsetX), part = source + first
+                                    for x in 0..<(end - first) { shifted[x] += part[x] }
+                                } else {
+                                    for x in first..<end { targetRow[x * strideWidth + offsetX] += source[x] }
+                                }
                             }
                             source += outputWidth
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The naive twin of `im2col`: every element on its own, with its bounds test.
+    public static func im2colReference(
+        _ input: UnsafePointer<Self>, _ columns: UnsafeMutablePointer<Self>, _ g: WindowGeometry
+    ) {
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        var destination = columns
+        for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    for n in 0..<g.batch {
+                        for y in 0..<outputHeight {
+                            for x in 0..<outputWidth {
+                                let sourceY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
+                                let sourceX = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
+                                let inside = sourceY >= 0 && sourceY < g.height && sourceX >= 0 && sourceX < g.width
+                                destination.pointee = inside
+                                    ? input[((n * g.channels + c) * g.height + sourceY) * g.width + sourceX] : 0
+                                destination += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The naive twin of `col2im`: every column element added to its pixel, one at a time.
+    public static func col2imReference(
+        _ columns: UnsafePointer<Self>, _ input: UnsafeMutablePointer<Self>, _ g: WindowGeometry
+    ) {
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        input.update(repeating: 0, count: g.inputCount)
+        var source = columns
+        for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    for n in 0..<g.batch {
+                        for y in 0..<outputHeight {
+                            for x in 0..<outputWidth {
+                                let targetY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
+                                let targetX = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
+                                if targetY >= 0 && targetY < g.height && targetX >= 0 && targetX < g.width {
+                                    input[((n * g.channels + c) * g.height + targetY) * g.width + targetX] += source.pointee
+                                }
+                                source += 1
+                            }
                         }
                     }
                 }

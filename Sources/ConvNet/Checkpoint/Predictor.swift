@@ -9,6 +9,7 @@ public struct Predictor {
     /// Loads `url` (a ConvNet checkpoint).
     public init(checkpoint url: URL) throws {
         checkpoint = try Checkpoint.load(from: url, as: Float.self)
+        checkpoint.model.mode = .inference  // Dropout off, BatchNorm folded into the convolutions
     }
 
     /// The model.

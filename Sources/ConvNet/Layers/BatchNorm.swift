@@ -46,7 +46,7 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
     private var inputGradients = TensorPair<Scalar>()
     /// mean [C], 1/√(σ² + ε) [C], σ² [C] of the last forward.
     private let statistics = Workspace<Double>()
-    /// scale [C], shift [C], and γ = 1 [C] without affine.
+    /// scale [C], shift [C], and without affine γ = 1 [C] and scratch gradients [2C].
     private let coefficients = Workspace<Scalar>()
 
     /// A batch normalisation over `channels` channels.
@@ -148,13 +148,14 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         }
         let (outer, inner) = layout
         let count = outer * inner
-        let coefficient = coefficients.reserve(3 * channels)
+        let coefficient = coefficients.reserve(5 * channels)
         let scale = coefficient, shift = coefficient + channels
         usedBatchStatistics = mode.isTraining
         if usedBatchStatistics {
             guard count > 1 else {
                 throw ConvNetError.shapeMismatch(
-                    "\(description): expected more than 1 value per channel when training, found input \(describe(input.shape))")
+                    "\(description): expected more than 1 value per channel when training, found input \(describe(input.shape))"
+                        + " (a last batch of one sample? drop it with --drop-last)")
             }
             let stats = statistics.reserve(3 * channels)
             let mean = stats, deviation = stats + channels, variance = stats + 2 * channels
@@ -197,47 +198,52 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         if outputGradient.shape != cachedShape {
             try requireGradient(outputGradient, shape: cachedShape, layer: description)
         }
+        guard needsInputGradient else {
+            if weight != nil { backwardKernel(input: input, outputGradient: outputGradient, dx: nil) }
+            return nil
+        }
+        return inputGradients.produce(shape: cachedShape) { dx, _ in
+            backwardKernel(input: input, outputGradient: outputGradient, dx: dx)
+        }
+    }
+
+    /// The work of `backward` (a method, not a local function: its context would be allocated
+    /// at every call). Without affine, γ = 1 and the parameter gradients land in scratch.
+    private func backwardKernel(input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, dx: UnsafeMutablePointer<Scalar>?) {
         let (outer, inner) = layout
+        let channels = self.channels
         let stats = statistics.reserve(3 * channels)
-        let coefficient = coefficients.reserve(3 * channels)
-        let ones = coefficient + 2 * channels
-        let gradients = coefficient  // dγ, dβ land here without affine (discarded)
+        let coefficient = coefficients.reserve(5 * channels)
+        let ones = coefficient + 2 * channels, scratch = coefficient + 3 * channels
         if weight == nil { ones.update(repeating: 1, count: channels) }
         let batchStatistics = usedBatchStatistics
         let mask = rectify ? output : nil
-        func run(_ dx: UnsafeMutablePointer<Scalar>?) {
-            input.withUnsafeBufferPointer { x in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    (mask ?? input).withUnsafeBufferPointer { rectified in
-                        let rectifiedOutput = mask == nil ? nil : rectified.baseAddress!
-                        if let weight, let bias {
-                            weight.value.withUnsafeBufferPointer { gamma in
-                                weight.gradient.withUnsafeMutableBufferPointer { dgamma in
-                                    bias.gradient.withUnsafeMutableBufferPointer { dbeta in
-                                        Scalar.batchNormBackward(
-                                            x.baseAddress!, dy.baseAddress!, dx, rectifiedOutput: rectifiedOutput,
-                                            mean: stats, inverseDeviation: stats + channels, gamma: gamma.baseAddress!,
-                                            gammaGradient: dgamma.baseAddress!, betaGradient: dbeta.baseAddress!,
-                                            outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics)
-                                    }
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                (mask ?? input).withUnsafeBufferPointer { rectified in
+                    let rectifiedOutput = mask == nil ? nil : rectified.baseAddress!
+                    if let weight, let bias {
+                        weight.value.withUnsafeBufferPointer { gamma in
+                            weight.gradient.withUnsafeMutableBufferPointer { dgamma in
+                                bias.gradient.withUnsafeMutableBufferPointer { dbeta in
+                                    Scalar.batchNormBackward(
+                                        x.baseAddress!, dy.baseAddress!, dx, rectifiedOutput: rectifiedOutput,
+                                        mean: stats, inverseDeviation: stats + channels, gamma: gamma.baseAddress!,
+                                        gammaGradient: dgamma.baseAddress!, betaGradient: dbeta.baseAddress!,
+                                        outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics)
                                 }
                             }
-                        } else {
-                            Scalar.batchNormBackward(
-                                x.baseAddress!, dy.baseAddress!, dx, rectifiedOutput: rectifiedOutput,
-                                mean: stats, inverseDeviation: stats + channels, gamma: ones,
-                                gammaGradient: gradients, betaGradient: gradients + channels,
-                                outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics)
                         }
+                    } else {
+                        Scalar.batchNormBackward(
+                            x.baseAddress!, dy.baseAddress!, dx, rectifiedOutput: rectifiedOutput,
+                            mean: stats, inverseDeviation: stats + channels, gamma: ones,
+                            gammaGradient: scratch, betaGradient: scratch + channels,
+                            outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics)
                     }
                 }
             }
         }
-        guard needsInputGradient else {
-            if weight != nil { run(nil) }
-            return nil
-        }
-        return inputGradients.produce(shape: cachedShape) { dx, _ in run(dx) }
     }
 }
 
