@@ -32,33 +32,14 @@ func validColumns(offset: Int, stride: Int, width: Int, outputWidth: Int) -> (fi
     return (first, max(first, end))
 }
 
-/// Copies `count` elements with inline 64-, 8- and 4-byte moves: the rows im2col copies are
-/// short (tens of elements), where a call to memmove costs more than the copy.
-@inline(__always)
-func copyShortRow<Element>(_ source: UnsafePointer<Element>, _ target: UnsafeMutablePointer<Element>, count: Int) {
-    var bytes = count * MemoryLayout<Element>.stride
-    var from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
-    while bytes >= 64 {
-        to.storeBytes(of: from.loadUnaligned(as: SIMD16<UInt32>.self), as: SIMD16<UInt32>.self)
-        from += 64
-        to += 64
-        bytes -= 64
-    }
-    while bytes >= 8 {
-        to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
-        from += 8
-        to += 8
-        bytes -= 8
-    }
-    if bytes >= 4 { to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self) }
-}
-
 extension KernelScalar {
     /// Columns are [C·kh·kw, N·H'·W']: row r = (c, i, j) holds, for every image n and output
     /// position (y, x), the input pixel at (y·sh − ph + i·dh, x·sw − pw + j·dw) of channel c,
-    /// or 0 where that falls in the padding. Rows are split between cores. Each output row is
-    /// zeros, a run of input pixels (a plain copy at stride 1) and zeros: the columns that fall
-    /// inside the input are found once per kernel tap. `im2colReference` is its naive twin.
+    /// or 0 where that falls in the padding. Rows are split between cores. The columns that fall
+    /// inside the input are found once per kernel tap, so each output row is a select between
+    /// a pixel and 0 that the compiler vectorises (masked loads; a copy loop would become a
+    /// memmove call per row, slower for rows of tens of elements). `im2colReference` is its
+    /// naive twin.
     public static func im2col(
         _ input: UnsafePointer<Self>, _ columns: UnsafeMutablePointer<Self>,
         _ geometry: WindowGeometry
@@ -89,13 +70,10 @@ extension KernelScalar {
                             continue
                         }
                         let sourceRow = source + sourceY * width
-                        for x in 0..<first { destination[x] = 0 }
-                        if strideWidth == 1 {
-                            copyShortRow(sourceRow + (first + offsetX), destination + first, count: end - first)
-                        } else {
-                            for x in first..<end { destination[x] = sourceRow[x * strideWidth + offsetX] }
+                        for x in 0..<outputWidth {
+                            let sourceX = x * strideWidth + offsetX
+                            destination[x] = x >= first && x < end ? sourceRow[sourceX] : 0
                         }
-                        for x in end..<outputWidth { destination[x] = 0 }
                         destination += outputWidth
                     }
                 }

@@ -115,11 +115,7 @@ public final class BasicBlock<Scalar: KernelScalar>: Layer {
         let main = try body.backward(gradient, needsInputGradient: needsInputGradient)
         let side = try downsample.map { try $0.backward(gradient, needsInputGradient: needsInputGradient) } ?? gradient
         guard needsInputGradient, let main, let side else { return nil }
-        return main.withUnsafeBufferPointer { a in
-            side.withUnsafeBufferPointer { b in
-                inputGradients.produce(shape: main.shape) { dx, count in Scalar.add(a.baseAddress!, b.baseAddress!, dx, count: count) }
-            }
-        }
+        return inputGradients.sum(main, side)
     }
 }
 

@@ -54,6 +54,18 @@ struct TensorPair<Scalar: KernelScalar> {
     }
 }
 
+extension TensorPair {
+    /// a + b element-wise (a's shape; b has as many elements), into this pair's storage: a
+    /// residual sum, or the sum of the input gradients of two branches.
+    mutating func sum(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> {
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                produce(shape: a.shape) { z, count in Scalar.add(x.baseAddress!, y.baseAddress!, z, count: count) }
+            }
+        }
+    }
+}
+
 /// Raw scratch memory owned by a layer, grown on demand and never shrunk (64-byte aligned).
 final class Workspace<Scalar: KernelScalar>: @unchecked Sendable {
     private(set) var pointer: UnsafeMutablePointer<Scalar>

@@ -73,11 +73,7 @@ public final class Residual<Scalar: KernelScalar>: Layer {
                 "residual branches disagree: body \(describe(main.shape)), shortcut \(describe(side.shape))")
         }
         cachedOutputShape = main.shape
-        return main.withUnsafeBufferPointer { a in
-            side.withUnsafeBufferPointer { b in
-                outputs.produce(shape: main.shape) { y, count in Scalar.add(a.baseAddress!, b.baseAddress!, y, count: count) }
-            }
-        }
+        return outputs.sum(main, side)
     }
 
     public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
@@ -85,11 +81,7 @@ public final class Residual<Scalar: KernelScalar>: Layer {
         let main = try body.backward(outputGradient, needsInputGradient: needsInputGradient)
         let side = try shortcut.backward(outputGradient, needsInputGradient: needsInputGradient)
         guard let main, let side else { return nil }
-        return main.withUnsafeBufferPointer { a in
-            side.withUnsafeBufferPointer { b in
-                inputGradients.produce(shape: main.shape) { dx, count in Scalar.add(a.baseAddress!, b.baseAddress!, dx, count: count) }
-            }
-        }
+        return inputGradients.sum(main, side)
     }
 }
 

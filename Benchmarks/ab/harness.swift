@@ -1,0 +1,72 @@
+// The A/B harness of `run.sh`: one executable built twice, against two ConvNet trees.
+//
+//   h WORKLOAD BATCH STEPS count   STEPS training steps, then STEPS inference batches (for
+//                                  callgrind's instruction counts, CONVNET_THREADS=1)
+//   h WORKLOAD BATCH STEPS time    the median of STEPS training steps and of STEPS inference
+//                                  batches, in µs
+//   h WORKLOAD BATCH STEPS alloc   heap allocations per steady-state training step of
+//                                  resnet20, vgg-bn and a net with Dropout and a residual
+//                                  block (new trees only; run with the counting shim preloaded)
+import ConvNet
+import Foundation
+
+let arguments = CommandLine.arguments
+guard arguments.count == 5, let workload = BenchmarkWorkload(rawValue: arguments[1]), let batch = Int(arguments[2]),
+    let steps = Int(arguments[3]), steps > 0
+else {
+    print("usage: h W1|W2|W3 BATCH STEPS count|time|alloc")
+    exit(2)
+}
+let model = try workload.makeModel()
+let optimizer = try SGD<Float>(learningRate: BenchmarkWorkload.learningRate, momentum: BenchmarkWorkload.momentum)
+let (inputs, targets) = BenchmarkRunner.makeBatch(inputShape: model.inputShape, batch: batch)
+
+func step(_ model: Model<Float>, _ optimizer: SGD<Float>, _ inputs: Tensor<Float>, _ targets: Tensor<Float>) throws {
+    try BenchmarkRunner.trainingStep(model: model, optimizer: optimizer, parameters: model.parameters, inputs: inputs, targets: targets)
+}
+
+func median(_ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<steps {
+        let start = ProcessProbes.nanoseconds()
+        try body()
+        times.append(Double(ProcessProbes.nanoseconds() - start) / 1000)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+switch arguments[4] {
+case "count":
+    for _ in 0..<steps { try step(model, optimizer, inputs, targets) }
+    for _ in 0..<steps { _ = try model.network.forward(inputs) }
+case "time":
+    for _ in 0..<3 { try step(model, optimizer, inputs, targets) }
+    let train = try median { try step(model, optimizer, inputs, targets) }
+    let infer = try median { _ = try model.network.forward(inputs) }
+    print(String(format: "%@ b%d: step %.1f us, inference %.1f us", workload.rawValue, batch, train, infer))
+case "alloc":
+    let specs = [
+        // Written out (not ModelPreset) so that the harness also builds against older trees.
+        ("resnet20", "conv(16,k=3,p=1,bias=false) bn relu block(16) block(16) block(16) block(32,s=2) block(32) block(32) "
+            + "block(64,s=2) block(64) block(64) gap flatten dense(10)", [3, 32, 32]),
+        ("vgg-bn", "conv(64,k=3,p=1) bn relu conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu "
+            + "conv(128,k=3,p=1) bn relu maxpool(2) flatten dense(256) relu dense(10)", [3, 32, 32]),
+        ("dropout + residual", "conv(8,k=3,p=1) bn relu dropout(0.3) res(conv(8,k=3,p=1) bn relu conv(8,k=3,p=1) bn) relu flatten dense(10)", [3, 16, 16]),
+    ]
+    for (name, spec, shape) in specs {
+        let network: Sequential<Float> = try ModelSpec(parsing: spec).makeNetwork(inputShape: shape)
+        let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: shape)
+        let optimizer = try SGD<Float>(learningRate: 0.01, momentum: 0.9)
+        let (x, y) = BenchmarkRunner.makeBatch(inputShape: shape, batch: batch)
+        for _ in 0..<3 { try step(model, optimizer, x, y) }
+        guard let before = ProcessProbes.allocationCount() else {
+            print("preload the counting shim (ProcessProbes.buildAllocationShim)")
+            exit(1)
+        }
+        for _ in 0..<steps { try step(model, optimizer, x, y) }
+        print("\(name), batch \(batch): \(Double(ProcessProbes.allocationCount()! - before) / Double(steps)) allocations per training step")
+    }
+default:
+    print("unknown mode \(arguments[4])")
+    exit(2)
+}
