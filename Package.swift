@@ -51,7 +51,7 @@ let package = Package(
             name: "ConvNetTests",
             dependencies: ["ConvNet", "ConvNetKernels"],
             path: "Tests/ConvNetTests",
-            exclude: ["Optimizers/reference_optimizers.py", "Layers/torch_parity.py", "Checkpoint/Fixtures"],
+            exclude: ["Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures"],
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
     ],

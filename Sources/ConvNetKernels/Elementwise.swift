@@ -17,6 +17,8 @@ public protocol ElementwiseKernels: BinaryFloatingPoint {
         count: Int, slope: Self)
     /// y = a · b element-wise (Dropout's mask).
     static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// x ← alpha · x in place.
+    static func scale(_ x: UnsafeMutablePointer<Self>, by alpha: Self, count: Int)
     /// y = a + b element-wise (a residual sum).
     static func add(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// y = 1 / (1 + e^−x), computed without overflow for large |x|.
@@ -78,6 +80,12 @@ extension KernelScalar {
     public static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         splitBetweenCores(count: count) { start, end in
             for i in start..<end { y[i] = a[i] * b[i] }
+        }
+    }
+
+    public static func scale(_ x: UnsafeMutablePointer<Self>, by alpha: Self, count: Int) {
+        splitBetweenCores(count: count) { start, end in
+            for i in start..<end { x[i] *= alpha }
         }
     }
 

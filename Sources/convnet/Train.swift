@@ -15,14 +15,17 @@ struct Train: ParsableCommand {
             \(LayerRegistry.kinds.map(\.usage).joined(separator: ", ")).
             """)
 
-    @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var dataset: String = "digits"
+    @Option(help: "A named recipe (every setting of a published run; explicit options override it): \(TrainingRecipe.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var recipe: String?
+
+    @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")) (default digits).")
+    var dataset: String?
 
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset's files.")
     var dataDirectory: String?
 
     @Option(help: "Layout of .npy images: nchw or nhwc.")
-    var layout: String = "nchw"
+    var layout: String?
 
     @Flag(help: "Download missing dataset files (MNIST, Fashion-MNIST, CIFAR-10) and check their checksums.")
     var download = false
@@ -42,8 +45,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Divide by the per-channel standard deviation of the training split.")
     var standardize = false
 
-    @Option(help: "Model: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var model: String = ModelPreset.digitsCNN.rawValue
+    @Option(help: "Model: \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", ")) (default digits-cnn).")
+    var model: String?
 
     @Option(help: "A model spec instead of a preset (input shape inferred from the data).")
     var spec: String?
@@ -81,8 +84,59 @@ struct Train: ParsableCommand {
     @Option(help: "Random seed (weights, shuffling, dropout).")
     var seed: UInt64?
 
-    @Option(name: .customLong("hidden"), help: "Hidden sizes for mlp, comma-separated (e.g. 100,50).")
-    var hidden: String = "100"
+    @Option(name: .customLong("hidden"), help: "Hidden sizes for mlp, comma-separated (e.g. 100,50; default 100).")
+    var hidden: String?
+
+    @Option(name: .customLong("init-scheme"), help: "Weight initialisation: pytorch, he-normal, he-uniform, xavier, weight-scale (default: each preset's; he-normal for specs).")
+    var initScheme: String?
+
+    @Option(help: "Learning-rate schedule: constant, step, multistep, exponential, cosine, onecycle (the learning rate is its base, one-cycle's peak).")
+    var schedule: String?
+
+    @Option(name: .customLong("schedule-unit"), help: "Whether the schedule counts epochs or iterations (default: iterations for onecycle, epochs otherwise).")
+    var scheduleUnit: String?
+
+    @Option(name: .customLong("step-size"), help: "step: multiply by --gamma every this many epochs (or iterations).")
+    var stepSize: Int?
+
+    @Option(help: "step, multistep, exponential: the factor (default 0.1 for step and multistep).")
+    var gamma: Double?
+
+    @Option(help: "multistep: comma-separated epochs (or iterations) at which to multiply by --gamma.")
+    var milestones: String?
+
+    @Option(name: .customLong("min-lr"), help: "cosine: the final learning rate (default 0).")
+    var minimumLearningRate: Double?
+
+    @Option(help: "Linear warm-up over this many epochs (or iterations), from --warmup-start times the rate.")
+    var warmup: Int?
+
+    @Option(name: .customLong("warmup-start"), help: "The warm-up's first factor (default 0.1).")
+    var warmupStart: Double?
+
+    @Option(name: .customLong("pct-start"), help: "onecycle: the fraction of the run spent rising (default 0.3).")
+    var pctStart: Double?
+
+    @Option(name: .customLong("weight-decay"), help: "PyTorch's weight_decay for the update rule (adamw: decoupled, default 0.01).")
+    var weightDecay: Double?
+
+    @Option(name: .customLong("label-smoothing"), help: "Label smoothing of the cross-entropy, in [0, 1).")
+    var labelSmoothing: Double?
+
+    @Option(name: .customLong("clip-norm"), help: "Clip the gradients' global L2 norm to this before each step.")
+    var clipNorm: Double?
+
+    @Option(name: .customLong("early-stopping"), help: "Stop after this many epochs without a better validation metric.")
+    var earlyStopping: Int?
+
+    @Option(name: .customLong("early-stopping-metric"), help: "val_acc (default) or val_loss.")
+    var earlyStoppingMetric: String?
+
+    @Option(help: "Augment training batches: crop=P (random crop, zero padding P), flip (horizontal), translate=F (fraction), comma-separated; none.")
+    var augment: String?
+
+    @Flag(name: .customLong("track-test"), help: "Score the test split after every epoch (time-to-accuracy; never used to pick weights).")
+    var trackTest = false
 
     @Option(name: .customLong("weight-scale"), help: "Weight scale for three-layer-convnet.")
     var weightScale: Double?
@@ -100,13 +154,7 @@ struct Train: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let hiddenSizes = try hidden.split(separator: ",").map { part -> Int in
-            guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0 else {
-                throw ConvNetError.invalidArgument("--hidden takes positive integers separated by commas, found '\(hidden)'")
-            }
-            return size
-        }
-        if spec == nil, try ModelPreset(named: model) == .xor {
+        if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
             try trainXOR()
             return
         }
@@ -115,21 +163,28 @@ struct Train: ParsableCommand {
         if let resume {
             job = try TrainingJob(resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log)
         } else {
-            var configuration = TrainingConfiguration()
-            configuration.dataset = dataset
-            configuration.dataDirectory = dataDirectory
-            configuration.layout = layout
-            configuration.download = download
-            configuration.trainingCount = trainingCount
-            configuration.validationCount = validationCount
-            configuration.testCount = testCount
-            configuration.mean = mean ?? (dataset.lowercased() == "digits" ? "none" : "image")
-            configuration.standardize = standardize
-            configuration.model = model
-            configuration.spec = spec
-            configuration.hiddenSizes = hiddenSizes
-            configuration.initialWeights = initialWeights
-            apply(to: &configuration)
+            var configuration = try recipe.map { try TrainingRecipe(named: $0).configuration } ?? TrainingConfiguration()
+            if let dataset { configuration.dataset = dataset }
+            if let dataDirectory { configuration.dataDirectory = dataDirectory }
+            if let layout { configuration.layout = layout }
+            if download { configuration.download = true }
+            if let trainingCount { configuration.trainingCount = trainingCount }
+            if let validationCount { configuration.validationCount = validationCount }
+            if let testCount { configuration.testCount = testCount }
+            if let mean {
+                configuration.mean = mean
+            } else if recipe == nil {
+                configuration.mean = configuration.dataset.lowercased() == "digits" ? "none" : "image"
+            }
+            if standardize { configuration.standardize = true }
+            if let model {
+                configuration.model = model
+                configuration.spec = nil
+            }
+            if let spec { configuration.spec = spec }
+            if let hidden { configuration.hiddenSizes = try Self.hiddenSizes(hidden) }
+            if let initialWeights { configuration.initialWeights = initialWeights }
+            try apply(to: &configuration)
             _ = try configuration.solverOptions()  // options are checked before any data is read
             if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
             job = try TrainingJob(
@@ -145,9 +200,12 @@ struct Train: ParsableCommand {
         let started = Date()
         let test = try job.run(stopAfterEpoch: stopAfterEpoch)
         let seconds = Date().timeIntervalSince(started)
-        if job.solver.completedEpochs < configuration.epochs {
+        if !job.solver.isFinished {
             print("stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); continue with --resume")
         } else if let test {
+            if job.solver.stoppedEarly {
+                print("stopped early after epoch \(job.solver.completedEpochs) (no better \(configuration.earlyStopping?.metric.rawValue ?? "") for \(configuration.earlyStopping?.patience ?? 0) epochs)")
+            }
             print(String(
                 format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
                 test.accuracy, job.data.splits.test.count, test.loss, job.solver.history.bestEpoch, seconds))
@@ -159,8 +217,17 @@ struct Train: ParsableCommand {
         }
     }
 
+    static func hiddenSizes(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { part -> Int in
+            guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0 else {
+                throw ConvNetError.invalidArgument("--hidden takes positive integers separated by commas, found '\(text)'")
+            }
+            return size
+        }
+    }
+
     /// The training options given on the command line, over `configuration`'s defaults.
-    private func apply(to configuration: inout TrainingConfiguration) {
+    private func apply(to configuration: inout TrainingConfiguration) throws {
         if let optimizer {
             configuration.updateRule = optimizer
             configuration.learningRate = nil  // the rule's default unless given
@@ -175,11 +242,50 @@ struct Train: ParsableCommand {
         if let weightScale { configuration.weightScale = weightScale }
         if let printEvery { configuration.printEvery = printEvery }
         if dropLast { configuration.dropLast = true }
+        if let initScheme { configuration.initScheme = initScheme }
+        if let weightDecay { configuration.weightDecay = weightDecay }
+        if let labelSmoothing { configuration.labelSmoothing = labelSmoothing }
+        if let clipNorm { configuration.gradientClipNorm = clipNorm }
+        if let augment { configuration.augmentation = try Augmentation(parsing: augment) }
+        if trackTest { configuration.trackTestAccuracy = true }
+        if let earlyStopping {
+            let metric = try earlyStoppingMetric.map { name -> EarlyStopping.Metric in
+                guard let metric = EarlyStopping.Metric(rawValue: name) else {
+                    throw ConvNetError.invalidArgument("--early-stopping-metric takes val_acc or val_loss, found '\(name)'")
+                }
+                return metric
+            } ?? .validationAccuracy
+            configuration.earlyStopping = EarlyStopping(metric: metric, patience: earlyStopping)
+        }
+        if let schedule {
+            let unit = try scheduleUnit.map { name -> LearningRateSchedule.Unit in
+                guard let unit = LearningRateSchedule.Unit(rawValue: name) else {
+                    throw ConvNetError.invalidArgument("--schedule-unit takes epoch or iteration, found '\(name)'")
+                }
+                return unit
+            }
+            let milestoneList = try milestones.map { text in
+                try text.split(separator: ",").map { part -> Int in
+                    guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                        throw ConvNetError.invalidArgument("--milestones takes whole numbers separated by commas, found '\(text)'")
+                    }
+                    return value
+                }
+            }
+            configuration.schedule = try LearningRateSchedule(
+                named: schedule, unit: unit, stepSize: stepSize, gamma: gamma, milestones: milestoneList,
+                minimum: minimumLearningRate, warmup: warmup, warmupStartFactor: warmupStart, pctStart: pctStart)
+        } else if warmup != nil || stepSize != nil || milestones != nil || pctStart != nil || minimumLearningRate != nil {
+            throw ConvNetError.invalidArgument("--warmup, --step-size, --milestones, --pct-start and --min-lr need --schedule")
+        }
+        if learningRateDecay != nil, configuration.schedule != nil, schedule == nil {
+            configuration.schedule = nil  // an explicit --lr-decay replaces the recipe's schedule
+        }
     }
 
     private func trainXOR() throws {
         var configuration = XORNet.trainingDefaults
-        apply(to: &configuration)
+        try apply(to: &configuration)
         let model = try ModelPreset.xor.makeModel(
             inputShape: [2], classes: 1, regularization: configuration.regularization, seed: configuration.seed,
             scalar: Double.self)

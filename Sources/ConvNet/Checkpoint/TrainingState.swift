@@ -89,7 +89,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
             optimizerState: TrainingState.capture(solver.optimizer))
         bestScore = progress.bestScore
         randomStreams = Dictionary(
-            solver.model.network.namedRandomStreams.map { ($0.name, $0.stream.generator) }, uniquingKeysWith: { first, _ in first })
+            TrainingState.streams(of: solver).map { ($0.name, $0.stream.generator) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Puts this state back into a Solver built with the same options for the same model
@@ -106,7 +106,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try solver.restore(
             SolverState(completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore),
             bestWeights: bestWeights)
-        for (name, stream) in solver.model.network.namedRandomStreams {
+        for (name, stream) in TrainingState.streams(of: solver) {
             guard let saved = randomStreams[name] else {
                 throw ConvNetError.invalidData("the saved training state has no random stream '\(name)' for this model")
             }
@@ -115,6 +115,11 @@ public struct TrainingState: Codable, Sendable, Equatable {
             }
             stream.generator = saved
         }
+    }
+
+    /// The random streams a run draws from: the network's (Dropout) and the augmenter's.
+    static func streams<Scalar: KernelScalar>(of solver: Solver<Scalar>) -> [(name: String, stream: RandomStream)] {
+        solver.model.network.namedRandomStreams + (solver.augmenter.map { [(name: "solver.augmentation", stream: $0.stream)] } ?? [])
     }
 
     /// Captures an optimizer's buffers (kinds not yet created, such as a velocity before the

@@ -1,40 +1,40 @@
-/// Softmax cross-entropy (PyTorch's `nn.CrossEntropyLoss`): scores [N, C], labels [N].
+/// Softmax cross-entropy (PyTorch's `nn.CrossEntropyLoss(label_smoothing=ε)`): scores [N, C],
+/// labels [N].
 ///
-/// loss = −(1/N) Σ_n log softmax(s_n)[y_n], computed stably by subtracting each row's maximum;
-/// d loss / d s = (softmax(s) − onehot(y)) / N.
+/// With the smoothed target q_c = (1 − ε)·[c = y] + ε/C:
+/// loss = −(1/N) Σ_n Σ_c q_c log softmax(s_n)_c, computed stably by subtracting each row's
+/// maximum; d loss / d s = (softmax(s) − q) / N. ε = 0 is the plain loss, −log softmax(s)_y.
 public struct SoftmaxCrossEntropy: Loss {
-    public init() {}
-    public var description: String { "SoftmaxCrossEntropy" }
+    /// ε, in [0, 1).
+    public let labelSmoothing: Double
+
+    /// The loss with label smoothing `labelSmoothing` (0: none).
+    public init(labelSmoothing: Double = 0) {
+        precondition(labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing must be in [0, 1)")
+        self.labelSmoothing = labelSmoothing
+    }
+
+    /// Validates a user-given ε.
+    public init(validatingLabelSmoothing labelSmoothing: Double) throws {
+        guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw ConvNetError.invalidArgument("label smoothing must be in [0, 1), found \(labelSmoothing)")
+        }
+        self.init(labelSmoothing: labelSmoothing)
+    }
+
+    public var description: String {
+        labelSmoothing == 0 ? "SoftmaxCrossEntropy" : "SoftmaxCrossEntropy(label smoothing \(labelSmoothing))"
+    }
     public var targetKind: TargetKind { .classLabels }
     public var kind: LossKind? { .softmaxCrossEntropy }
 
     public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
-        let labels = try validatedLabels(targets, scores: scores)
-        let (batch, classes) = (scores.shape[0], scores.shape[1])
+        _ = try validatedLabels(targets, scores: scores)
         var gradient = Tensor<Scalar>(zeros: scores.shape)
-        var total = 0.0
-        var probabilities = [Double](repeating: 0, count: classes)
-        scores.withUnsafeBufferPointer { s in
-            gradient.withUnsafeMutableBufferPointer { g in
-                for row in 0..<batch {
-                    let base = row * classes
-                    var largest = -Double.infinity
-                    for c in 0..<classes { largest = max(largest, s[base + c].doubleValue) }
-                    var sum = 0.0
-                    for c in 0..<classes {
-                        probabilities[c] = Double.exponential(s[base + c].doubleValue - largest)
-                        sum += probabilities[c]
-                    }
-                    let label = labels[row]
-                    total -= s[base + label].doubleValue - largest - Double.logarithm(sum)
-                    for c in 0..<classes {
-                        let p = probabilities[c] / sum - (c == label ? 1 : 0)
-                        g[base + c] = Scalar(p / Double(batch))
-                    }
-                }
-            }
+        let loss = try gradient.withUnsafeMutableBufferPointer {
+            try evaluate(scores: scores, targets: targets, gradient: $0.baseAddress!)
         }
-        return LossValue(loss: batch > 0 ? total / Double(batch) : 0, gradient: gradient)
+        return LossValue(loss: loss, gradient: gradient)
     }
 
     /// The same loss writing d loss / d scores into `gradient` (N·C elements) without
@@ -48,6 +48,7 @@ public struct SoftmaxCrossEntropy: Loss {
             _ = try validatedLabels(targets, scores: scores)
             return 0
         }
+        let smoothing = labelSmoothing, share = labelSmoothing / Double(max(classes, 1))
         var total = 0.0
         var bad = false
         scores.withUnsafeBufferPointer { s in
@@ -63,9 +64,17 @@ public struct SoftmaxCrossEntropy: Loss {
                     for c in 0..<classes { largest = max(largest, s[base + c].doubleValue) }
                     var sum = 0.0
                     for c in 0..<classes { sum += Double.exponential(s[base + c].doubleValue - largest) }
-                    total -= s[base + label].doubleValue - largest - Double.logarithm(sum)
+                    let logSum = Double.logarithm(sum)
+                    // −log p_c = logSum − (s_c − largest)
+                    total += (1 - smoothing) * (logSum - (s[base + label].doubleValue - largest))
+                    if smoothing > 0 {
+                        var all = 0.0
+                        for c in 0..<classes { all += logSum - (s[base + c].doubleValue - largest) }
+                        total += share * all
+                    }
                     for c in 0..<classes {
-                        let p = Double.exponential(s[base + c].doubleValue - largest) / sum - (c == label ? 1 : 0)
+                        let target = (c == label ? 1 - smoothing : 0) + share
+                        let p = Double.exponential(s[base + c].doubleValue - largest) / sum - target
                         g[base + c] = Scalar(p / Double(batch))
                     }
                 }

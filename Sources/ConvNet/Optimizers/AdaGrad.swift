@@ -4,12 +4,17 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
     public var learningRate: Double
     /// ε, > 0.
     public let epsilon: Double
+    /// PyTorch's `weight_decay` (g ← g + wd·w), ≥ 0.
+    public let weightDecay: Double
     private var sumOfSquares = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters.
     public init(
-        learningRate: Double = OptimizerDefaults.adagradLearningRate, epsilon: Double = OptimizerDefaults.adagradEpsilon
+        learningRate: Double = OptimizerDefaults.adagradLearningRate, epsilon: Double = OptimizerDefaults.adagradEpsilon,
+        weightDecay: Double = OptimizerDefaults.weightDecay
     ) throws {
+        try requireHyperparameter(weightDecay, "weight decay", { $0 >= 0 }, "≥ 0")
+        self.weightDecay = weightDecay
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
         self.learningRate = learningRate
@@ -18,6 +23,7 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
 
     public func update(_ parameters: [Parameter<Scalar>]) throws {
         try sumOfSquares.prepare(for: parameters)
+        addWeightDecay(weightDecay, to: parameters)
         for index in parameters.indices {
             let parameter = parameters[index]
             sumOfSquares.buffers[index].withUnsafeMutableBufferPointer { s in

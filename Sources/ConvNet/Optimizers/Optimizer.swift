@@ -33,6 +33,26 @@ public enum OptimizerDefaults {
     /// AdaGrad: learning rate and ε (PyTorch's).
     public static let adagradLearningRate = 1e-2
     public static let adagradEpsilon = 1e-10
+    /// PyTorch's `weight_decay` of every optimizer but AdamW: none.
+    public static let weightDecay = 0.0
+    /// AdamW's decoupled weight decay (PyTorch's).
+    public static let adamWWeightDecay = 1e-2
+}
+
+/// PyTorch's (coupled) `weight_decay`: g ← g + wd·w for every parameter, biases and BatchNorm's
+/// γ and β included, before the optimizer's step. It is written into each parameter's
+/// `gradient`, which after `update` therefore holds the decayed gradient the step used.
+func addWeightDecay<Scalar: KernelScalar>(_ weightDecay: Double, to parameters: [Parameter<Scalar>]) {
+    guard weightDecay > 0 else { return }
+    let decay = Scalar(weightDecay)
+    for index in parameters.indices {
+        let parameter = parameters[index]
+        parameter.value.withUnsafeBufferPointer { w in
+            parameter.gradient.withUnsafeMutableBufferPointer { g in
+                Scalar.axpy(alpha: decay, w.baseAddress!, g.baseAddress!, count: w.count)
+            }
+        }
+    }
 }
 
 /// Per-parameter buffers of one kind (a velocity, a moment), created on first use.

@@ -6,13 +6,17 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
     public let decayRate: Double
     /// ε, added to the root for stability, > 0.
     public let epsilon: Double
+    /// PyTorch's `weight_decay` (g ← g + wd·w), ≥ 0.
+    public let weightDecay: Double
     private var squareAverage = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters.
     public init(
         learningRate: Double = OptimizerDefaults.rmspropLearningRate, decayRate: Double = OptimizerDefaults.rmspropDecayRate,
-        epsilon: Double = OptimizerDefaults.rmspropEpsilon
+        epsilon: Double = OptimizerDefaults.rmspropEpsilon, weightDecay: Double = OptimizerDefaults.weightDecay
     ) throws {
+        try requireHyperparameter(weightDecay, "weight decay", { $0 >= 0 }, "≥ 0")
+        self.weightDecay = weightDecay
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(decayRate, "decay rate", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
         try requireHyperparameter(epsilon, "epsilon", { $0 > 0 }, "> 0")
@@ -23,6 +27,7 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
 
     public func update(_ parameters: [Parameter<Scalar>]) throws {
         try squareAverage.prepare(for: parameters)
+        addWeightDecay(weightDecay, to: parameters)
         for index in parameters.indices {
             let parameter = parameters[index]
             squareAverage.buffers[index].withUnsafeMutableBufferPointer { s in

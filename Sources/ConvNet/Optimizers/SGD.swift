@@ -6,17 +6,25 @@
 ///     Nesterov:  v ← μ·v + g;  w ← w − lr·(g + μ·v)
 ///
 /// With a constant learning rate these equal the classic cs231n `sgd_momentum`
-/// (v ← μ·v − lr·g; w ← w + v) with v scaled by −lr.
+/// (v ← μ·v − lr·g; w ← w + v) with v scaled by −lr. `weightDecay` first adds wd·w to g
+/// (PyTorch's `weight_decay`).
 public final class SGD<Scalar: KernelScalar>: Optimizer {
     public var learningRate: Double
     /// μ, in [0, 1); 0 is plain SGD.
     public let momentum: Double
     /// Whether to use Nesterov's look-ahead.
     public let nesterov: Bool
+    /// PyTorch's `weight_decay` (g ← g + wd·w), ≥ 0.
+    public let weightDecay: Double
     private var velocity = SlotBuffers<Scalar>()
 
     /// Validates the hyper-parameters: lr ≥ 0, 0 ≤ μ < 1, Nesterov needs μ > 0.
-    public init(learningRate: Double = OptimizerDefaults.sgdLearningRate, momentum: Double = 0, nesterov: Bool = false) throws {
+    public init(
+        learningRate: Double = OptimizerDefaults.sgdLearningRate, momentum: Double = 0, nesterov: Bool = false,
+        weightDecay: Double = OptimizerDefaults.weightDecay
+    ) throws {
+        try requireHyperparameter(weightDecay, "weight decay", { $0 >= 0 }, "≥ 0")
+        self.weightDecay = weightDecay
         try requireHyperparameter(learningRate, "learning rate", { $0 >= 0 }, "≥ 0")
         try requireHyperparameter(momentum, "momentum", { $0 >= 0 && $0 < 1 }, "in [0, 1)")
         if nesterov && momentum == 0 {
@@ -28,6 +36,7 @@ public final class SGD<Scalar: KernelScalar>: Optimizer {
     }
 
     public func update(_ parameters: [Parameter<Scalar>]) throws {
+        addWeightDecay(weightDecay, to: parameters)
         let lr = Scalar(learningRate)
         if momentum == 0 {
             for parameter in parameters {

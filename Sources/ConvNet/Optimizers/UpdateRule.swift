@@ -9,6 +9,7 @@ public enum UpdateRule: String, CaseIterable, Sendable {
     case nesterov
     case rmsprop
     case adam
+    case adamw
     case adagrad
 
     /// The rule called `name` (also accepts `momentum` for `sgd_momentum`).
@@ -28,14 +29,18 @@ public enum UpdateRule: String, CaseIterable, Sendable {
     /// Configuration keys with their defaults.
     public var defaults: [(key: String, value: Double)] {
         typealias D = OptimizerDefaults
+        let decay = ("weight_decay", D.weightDecay)
         switch self {
-        case .sgd: return [("learning_rate", D.sgdLearningRate)]
-        case .sgdMomentum, .nesterov: return [("learning_rate", D.sgdLearningRate), ("momentum", D.momentum)]
+        case .sgd: return [("learning_rate", D.sgdLearningRate), decay]
+        case .sgdMomentum, .nesterov: return [("learning_rate", D.sgdLearningRate), ("momentum", D.momentum), decay]
         case .rmsprop:
-            return [("learning_rate", D.rmspropLearningRate), ("decay_rate", D.rmspropDecayRate), ("epsilon", D.rmspropEpsilon)]
+            return [("learning_rate", D.rmspropLearningRate), ("decay_rate", D.rmspropDecayRate), ("epsilon", D.rmspropEpsilon), decay]
         case .adam:
-            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon)]
-        case .adagrad: return [("learning_rate", D.adagradLearningRate), ("epsilon", D.adagradEpsilon)]
+            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon), decay]
+        case .adamw:
+            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon),
+                    ("weight_decay", D.adamWWeightDecay)]
+        case .adagrad: return [("learning_rate", D.adagradLearningRate), ("epsilon", D.adagradEpsilon), decay]
         }
     }
 
@@ -53,19 +58,22 @@ public enum UpdateRule: String, CaseIterable, Sendable {
         for (key, fallback) in defaults { value[key] = configuration[key] ?? fallback }
         switch self {
         case .sgd:
-            return try SGD<Scalar>(learningRate: value["learning_rate"]!)
+            return try SGD<Scalar>(learningRate: value["learning_rate"]!, weightDecay: value["weight_decay"]!)
         case .sgdMomentum, .nesterov:
             return try SGD<Scalar>(
-                learningRate: value["learning_rate"]!, momentum: value["momentum"]!, nesterov: self == .nesterov)
+                learningRate: value["learning_rate"]!, momentum: value["momentum"]!, nesterov: self == .nesterov,
+                weightDecay: value["weight_decay"]!)
         case .rmsprop:
             return try RMSProp<Scalar>(
-                learningRate: value["learning_rate"]!, decayRate: value["decay_rate"]!, epsilon: value["epsilon"]!)
-        case .adam:
+                learningRate: value["learning_rate"]!, decayRate: value["decay_rate"]!, epsilon: value["epsilon"]!,
+                weightDecay: value["weight_decay"]!)
+        case .adam, .adamw:
             return try Adam<Scalar>(
                 learningRate: value["learning_rate"]!, beta1: value["beta1"]!, beta2: value["beta2"]!,
-                epsilon: value["epsilon"]!)
+                epsilon: value["epsilon"]!, weightDecay: value["weight_decay"]!, decoupled: self == .adamw)
         case .adagrad:
-            return try AdaGrad<Scalar>(learningRate: value["learning_rate"]!, epsilon: value["epsilon"]!)
+            return try AdaGrad<Scalar>(
+                learningRate: value["learning_rate"]!, epsilon: value["epsilon"]!, weightDecay: value["weight_decay"]!)
         }
     }
 }

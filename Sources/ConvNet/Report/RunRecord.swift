@@ -59,6 +59,11 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var validationAccuracy: Double?
     /// Wall-clock seconds the epoch took.
     public var seconds: Double
+    /// Test accuracy after the epoch, when the run watches its test split
+    /// (`Solver.testSet`; for time-to-accuracy figures, never for choosing weights).
+    public var testAccuracy: Double?
+    /// Wall-clock seconds from the start of the run to the end of this epoch's evaluations.
+    public var elapsedSeconds: Double?
     /// Creates a record.
     public init(epoch: Int, trainLoss: Double? = nil, trainAccuracy: Double? = nil,
                 validationLoss: Double? = nil, validationAccuracy: Double? = nil, seconds: Double) {

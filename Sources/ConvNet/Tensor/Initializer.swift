@@ -7,6 +7,8 @@ public enum Initializer: Sendable, Equatable {
     case scaledNormal(weightScale: Double)
     /// He (Kaiming) normal: standard deviation √(2 / fanIn), for ReLU networks.
     case heNormal
+    /// He (Kaiming) uniform: U(−a, a), a = √(6 / fanIn) (`kaiming_uniform_(a=0)`).
+    case heUniform
     /// Xavier (Glorot) uniform: U(−a, a), a = √(6 / (fanIn + fanOut)).
     case xavierUniform
     /// PyTorch's default for Linear and Conv2d: U(−1/√fanIn, 1/√fanIn).
@@ -27,6 +29,9 @@ public enum Initializer: Sendable, Equatable {
         case .heNormal:
             let deviation = (2.0 / Double(max(fanIn, 1))).squareRoot()
             for _ in 0..<count { values.append(Scalar(deviation * random.normal())) }
+        case .heUniform:
+            let limit = (6.0 / Double(max(fanIn, 1))).squareRoot()
+            for _ in 0..<count { values.append(Scalar(random.uniform(in: -limit, limit))) }
         case .xavierUniform:
             let limit = (6.0 / Double(max(fanIn + fanOut, 1))).squareRoot()
             for _ in 0..<count { values.append(Scalar(random.uniform(in: -limit, limit))) }
@@ -37,6 +42,26 @@ public enum Initializer: Sendable, Equatable {
             values = [Scalar](repeating: 0, count: count)
         }
         return Tensor(uncheckedShape: shape, scalars: values)
+    }
+
+    /// The scheme a command line names: `pytorch` (PyTorch's default: kaiming-uniform with
+    /// a = √5, i.e. U(±1/√fanIn), and biases U(±1/√fanIn)), `he-normal`, `he-uniform`,
+    /// `xavier` (Glorot uniform) or `weight-scale` (weightScale·N(0, 1), the classic nets').
+    public init(named name: String, weightScale: Double = 1e-3) throws {
+        switch name.lowercased() {
+        case "pytorch", "default": self = .pytorchDefault
+        case "he-normal", "he", "kaiming-normal": self = .heNormal
+        case "he-uniform", "kaiming-uniform": self = .heUniform
+        case "xavier", "glorot", "xavier-uniform": self = .xavierUniform
+        case "weight-scale", "scaled-normal":
+            guard weightScale.isFinite, weightScale > 0 else {
+                throw ConvNetError.invalidArgument("weight scale must be > 0, found \(weightScale)")
+            }
+            self = .scaledNormal(weightScale: weightScale)
+        default:
+            throw ConvNetError.invalidArgument(
+                "unknown initialisation scheme '\(name)'; use pytorch, he-normal, he-uniform, xavier or weight-scale")
+        }
     }
 
     /// The initializer for biases that goes with this one: PyTorch's default draws biases

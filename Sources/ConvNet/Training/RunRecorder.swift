@@ -78,12 +78,15 @@ public final class RunRecorder<Scalar: KernelScalar> {
             if let accuracy = epoch.trainAccuracy { extra.append("train acc " + format(accuracy, 4)) }
             if let accuracy = epoch.validationAccuracy { extra.append("val acc " + format(accuracy, 4)) }
             if let loss = epoch.validationLoss { extra.append("val loss " + format(loss, 4)) }
+            if let accuracy = epoch.testAccuracy { extra.append("test acc " + format(accuracy, 4)) }
+            if let elapsed = epoch.elapsedSeconds { extra.append("at " + format(elapsed, 1) + " s") }
             self.progress.finishEpoch(extra: extra.joined(separator: "  "))
             self.record.epochs.append(epoch)
             var scalars: [(tag: String, value: Double)] = []
             if let accuracy = epoch.trainAccuracy { scalars.append(("accuracy/train", accuracy)) }
             if let accuracy = epoch.validationAccuracy { scalars.append(("accuracy/val", accuracy)) }
             if let loss = epoch.validationLoss { scalars.append(("loss/val", loss)) }
+            if let accuracy = epoch.testAccuracy { scalars.append(("accuracy/test", accuracy)) }
             let step = self.record.iterations.last?.iteration ?? 0
             try? self.events?.addScalars(scalars, step: step)
             try? self.events?.flush()

@@ -2,8 +2,19 @@ import Foundation
 
 /// How the Solver trains (the optimizer is given separately). Defaults follow the classic Solver.
 public struct SolverOptions: Sendable {
-    /// The learning rate is multiplied by this after every epoch, in (0, 1].
+    /// The learning rate is multiplied by this after every epoch, in (0, 1] (the classic
+    /// decay; used when `schedule` is nil).
     public var learningRateDecay: Double = 1
+    /// The learning rate over the run, from the optimizer's rate at the start (nil: the
+    /// per-epoch `learningRateDecay`).
+    public var schedule: LearningRateSchedule?
+    /// Rescale the gradients so that their global L2 norm is at most this (PyTorch's
+    /// `clip_grad_norm_`), before each step; nil: no clipping.
+    public var gradientClipNorm: Double?
+    /// Stop when the validation metric has not improved for `patience` epochs.
+    public var earlyStopping: EarlyStopping?
+    /// Random transformations of each training batch (images only).
+    public var augmentation: Augmentation?
     /// Samples per step: N for full-batch gradient descent, 1 for stochastic.
     public var batchSize: Int = 100
     /// Passes over the training data.
@@ -37,6 +48,55 @@ public struct SolverOptions: Sendable {
         guard evaluationBatchSize > 0 else {
             throw ConvNetError.invalidArgument("evaluation batch size must be > 0, found \(evaluationBatchSize)")
         }
+        try schedule?.validate()
+        if let gradientClipNorm, !(gradientClipNorm > 0 && gradientClipNorm.isFinite) {
+            throw ConvNetError.invalidArgument("gradient clipping norm must be > 0, found \(gradientClipNorm)")
+        }
+        if let earlyStopping, earlyStopping.patience < 1 {
+            throw ConvNetError.invalidArgument("early-stopping patience must be ≥ 1 epoch, found \(earlyStopping.patience)")
+        }
+    }
+
+    /// The schedule in force.
+    public var effectiveSchedule: LearningRateSchedule { schedule ?? .perEpochDecay(learningRateDecay) }
+}
+
+/// When to stop before the last epoch: after `patience` epochs in which the validation metric
+/// did not improve on its best by more than `minimumDelta` (Keras's and PyTorch Lightning's
+/// `EarlyStopping`). The best weights are restored as at the end of any run.
+public struct EarlyStopping: Codable, Sendable, Equatable {
+    /// What is watched.
+    public enum Metric: String, Codable, Sendable, CaseIterable {
+        /// Validation accuracy (higher is better).
+        case validationAccuracy = "val_acc"
+        /// Validation loss (lower is better).
+        case validationLoss = "val_loss"
+    }
+
+    public var metric: Metric
+    public var patience: Int
+    public var minimumDelta: Double
+
+    public init(metric: Metric = .validationAccuracy, patience: Int, minimumDelta: Double = 0) {
+        self.metric = metric
+        self.patience = patience
+        self.minimumDelta = minimumDelta
+    }
+
+    /// Whether training should stop after the epochs recorded in `history`: the epochs since
+    /// the best one number `patience` or more. Derived from the history alone, so a resumed
+    /// run decides as an uninterrupted one.
+    public func shouldStop(_ history: TrainingHistory) -> Bool {
+        let values: [Double] = history.epochs.map {
+            (metric == .validationAccuracy ? $0.validationAccuracy.map { $0 } : $0.validationLoss.map { -$0 }) ?? -.infinity
+        }
+        guard let first = values.first else { return false }
+        var best = first, bestIndex = 0
+        for (index, value) in values.enumerated().dropFirst() where value > best + minimumDelta {
+            best = value
+            bestIndex = index
+        }
+        return values.count - 1 - bestIndex >= patience
     }
 }
 
@@ -71,6 +131,9 @@ public final class Solver<Scalar: KernelScalar> {
     public var onIteration: ((StepProgress) -> Void)?
     /// Called after every epoch.
     public var onEpoch: ((EpochRecord) -> Void)?
+    /// A labelled set scored after every epoch into `EpochRecord.testAccuracy` (for
+    /// time-to-accuracy measurements; it never influences training or the weights kept).
+    public var testSet: (inputs: Tensor<Scalar>, targets: Tensor<Scalar>)?
 
     private let trainInputs: Tensor<Scalar>
     private let trainTargets: Tensor<Scalar>
@@ -82,6 +145,12 @@ public final class Solver<Scalar: KernelScalar> {
     /// The parameters and buffers of the best epoch so far.
     public private(set) var bestWeights: ModelSnapshot<Scalar>?
     private var bestScore: Double?
+    /// The optimizer's learning rate when the run started: what the schedule scales.
+    public let baseLearningRate: Double
+    /// Applies `options.augmentation` to each training batch (its stream is saved with the run).
+    public let augmenter: BatchAugmenter<Scalar>?
+    /// Whether early stopping ended the run before its last epoch.
+    public private(set) var stoppedEarly = false
     /// Mini-batch storage reused from step to step (alternating, so the buffer written is never
     /// the one the first layer still holds): gathering a batch allocates nothing.
     private var batchInputs = TensorPair<Scalar>()
@@ -107,6 +176,16 @@ public final class Solver<Scalar: KernelScalar> {
         self.model = model
         self.options = options
         self.optimizer = optimizer
+        self.baseLearningRate = optimizer.learningRate
+        if let augmentation = options.augmentation, !augmentation.isIdentity {
+            guard model.inputShape.count == 3 else {
+                throw ConvNetError.invalidArgument(
+                    "augmentation (\(augmentation)) needs image samples [C, H, W]; the model takes \(describe(model.inputShape))")
+            }
+            augmenter = BatchAugmenter(augmentation, seed: options.seed ^ 0x6175_676D_656E_7421)
+        } else {
+            augmenter = nil
+        }
         self.trainInputs = trainInputs
         self.trainTargets = trainTargets
         self.validationInputs = validationInputs
@@ -147,14 +226,39 @@ public final class Solver<Scalar: KernelScalar> {
     public func train(stopAfterEpoch: Int? = nil) throws -> TrainingHistory {
         let lastEpoch = min(options.epochs, stopAfterEpoch ?? options.epochs)
         var epoch = completedEpochs + 1
-        while epoch <= lastEpoch {
+        stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
+        while epoch <= lastEpoch && !stoppedEarly {
             try trainEpoch(epoch)
+            stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
             epoch += 1
         }
-        if completedEpochs >= options.epochs, let bestWeights {
+        if isFinished, let bestWeights {
             try model.restore(bestWeights)
         }
         return history
+    }
+
+    /// Whether the run is over: every epoch done, or stopped early.
+    public var isFinished: Bool { completedEpochs >= options.epochs || stoppedEarly }
+
+    /// Rescales every gradient by min(1, maxNorm / (‖g‖ + 1e−6)), ‖g‖ the L2 norm over all
+    /// parameters together (PyTorch's `clip_grad_norm_`); returns ‖g‖.
+    @discardableResult
+    public static func clipGradients(_ parameters: [Parameter<Scalar>], maxNorm: Double) -> Double {
+        var squares = 0.0
+        for index in parameters.indices {
+            squares += parameters[index].gradient.withUnsafeBufferPointer { Scalar.sumOfSquares($0.baseAddress!, count: $0.count) }
+        }
+        let norm = squares.squareRoot()
+        let factor = maxNorm / (norm + 1e-6)
+        if factor < 1 {
+            for index in parameters.indices {
+                parameters[index].gradient.withUnsafeMutableBufferPointer {
+                    Scalar.scale($0.baseAddress!, by: Scalar(factor), count: $0.count)
+                }
+            }
+        }
+        return norm
     }
 
     private func trainEpoch(_ epoch: Int) throws {
@@ -164,10 +268,16 @@ public final class Solver<Scalar: KernelScalar> {
         onEpochStart?(epoch, batches.count)
         var lossSum = 0.0
         history.iterations.reserveCapacity(history.iterations.count + batches.count)
+        let schedule = options.effectiveSchedule
         for (batchIndex, indices) in batches.enumerated() {
-            let inputs = trainInputs.gathering(samples: indices, into: &batchInputs)
+            var inputs = trainInputs.gathering(samples: indices, into: &batchInputs)
+            if let augmenter { inputs = try augmenter.apply(inputs) }
             let targets = trainTargets.gathering(samples: indices, into: &batchTargets)
+            optimizer.learningRate = schedule.rate(
+                base: baseLearningRate, iteration: history.iterations.count, epoch: epoch - 1, epochs: options.epochs,
+                iterationsPerEpoch: batches.count)
             let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
+            if let maxNorm = options.gradientClipNorm { Solver.clipGradients(model.parameters, maxNorm: maxNorm) }
             guard loss.isFinite else {
                 throw ConvNetError.diverged(
                     "loss is \(loss) at iteration \(history.iterations.count + 1) (epoch \(epoch)); "
@@ -197,6 +307,11 @@ public final class Solver<Scalar: KernelScalar> {
             record.validationLoss = evaluation.loss
             record.validationAccuracy = evaluation.accuracy
         }
+        if let testSet {
+            record.testAccuracy = try model.evaluate(
+                inputs: testSet.inputs, targets: testSet.targets, batchSize: options.evaluationBatchSize).accuracy
+        }
+        record.elapsedSeconds = (history.epochs.last?.elapsedSeconds ?? 0) + Date().timeIntervalSince(started)
         history.epochs.append(record)
         let score = record.validationAccuracy ?? Double(epoch)
         if bestScore.map({ score > $0 }) ?? true {
@@ -206,7 +321,6 @@ public final class Solver<Scalar: KernelScalar> {
             history.bestValidationAccuracy = record.validationAccuracy
         }
         completedEpochs = epoch
-        optimizer.learningRate *= options.learningRateDecay
         if options.verbose { log(Solver.epochSummary(record, of: options.epochs)) }
         onEpoch?(record)
     }

@@ -45,6 +45,27 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var dropLast = false
     public var printEvery = 0
 
+    // Modern-recipe settings (all optional, so that older config.json files still read).
+    /// The learning-rate schedule (nil: the classic per-epoch `learningRateDecay`).
+    public var schedule: LearningRateSchedule?
+    /// PyTorch's `weight_decay` for the update rule (nil: the rule's default; AdamW's is 0.01).
+    public var weightDecay: Double?
+    /// Label smoothing of the cross-entropy, in [0, 1).
+    public var labelSmoothing: Double?
+    /// Clip the gradients' global norm to this.
+    public var gradientClipNorm: Double?
+    /// Stop when validation stops improving.
+    public var earlyStopping: EarlyStopping?
+    /// Random transformations of the training batches.
+    public var augmentation: Augmentation?
+    /// How weights are drawn (`Initializer(named:)`): nil keeps each preset's own scheme
+    /// (He normal for specs).
+    public var initScheme: String?
+    /// Score the test split after every epoch (for time-to-accuracy figures).
+    public var trackTestAccuracy: Bool?
+    /// The recipe these settings started from, if any (for the record).
+    public var recipe: String?
+
     public init() {}
 
     /// The optimizer's configuration by key (`learning_rate`, `momentum`), as the update-rule
@@ -59,6 +80,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             }
             configuration["momentum"] = momentum
         }
+        if let weightDecay { configuration["weight_decay"] = weightDecay }
         return configuration
     }
 
@@ -77,8 +99,29 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         options.printEvery = printEvery
         options.dropLast = dropLast
         options.seed = seed
+        if let schedule {
+            guard learningRateDecay == 1 else {
+                throw ConvNetError.invalidArgument("give either a learning-rate schedule or --lr-decay, not both")
+            }
+            options.schedule = schedule
+        }
+        options.gradientClipNorm = gradientClipNorm
+        options.earlyStopping = earlyStopping
+        options.augmentation = augmentation
         try options.validate()
+        _ = try lossFunction()
+        _ = try initializer()
         return options
+    }
+
+    /// The training loss: softmax cross-entropy with the configured label smoothing.
+    public func lossFunction() throws -> SoftmaxCrossEntropy {
+        try SoftmaxCrossEntropy(validatingLabelSmoothing: labelSmoothing ?? 0)
+    }
+
+    /// The weight initialisation, when one is configured.
+    public func initializer() throws -> Initializer? {
+        try initScheme.map { try Initializer(named: $0, weightScale: weightScale) }
     }
 
     /// The hyper-parameters as report rows.
@@ -90,7 +133,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             KeyValue("learning-rate decay", "\(learningRateDecay)"), KeyValue("batch size", "\(batchSize)"),
             KeyValue("epochs", "\(epochs)"), KeyValue("L2 regularisation", "\(regularization)"),
             KeyValue("drop last batch", "\(dropLast)"), KeyValue("seed", "\(seed)"),
-        ]
+        ] + [
+            schedule.map { KeyValue("learning-rate schedule", $0.summary) },
+            weightDecay.map { KeyValue("weight decay", "\($0)") },
+            labelSmoothing.map { KeyValue("label smoothing", "\($0)") },
+            gradientClipNorm.map { KeyValue("gradient clipping (global norm)", "\($0)") },
+            earlyStopping.map { KeyValue("early stopping", "\($0.metric.rawValue), patience \($0.patience)") },
+            augmentation.map { KeyValue("augmentation", $0.description) },
+            initScheme.map { KeyValue("initialisation", $0) },
+            recipe.map { KeyValue("recipe", $0) },
+        ].compactMap { $0 }
     }
 }
 
@@ -175,21 +227,29 @@ public final class TrainingJob {
             + "samples \(describe(splits.train.sampleShape))"
 
         let network: Sequential<Float>
+        let initializer = try configuration.initializer()
         if let spec = configuration.spec {
             network = try ModelSpec(parsing: spec).makeNetwork(
-                inputShape: splits.train.sampleShape, seed: configuration.seed, scalar: Float.self)
+                inputShape: splits.train.sampleShape, initializer: initializer ?? .heNormal, seed: configuration.seed,
+                scalar: Float.self)
         } else {
             let preset = try ModelPreset(named: configuration.model)
             guard preset != .xor else {
                 throw ConvNetError.invalidArgument("the xor model trains on its own four points; run it without --dataset")
             }
-            network = try preset.makeModel(
-                inputShape: splits.train.sampleShape, classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes,
-                weightScale: configuration.weightScale, seed: configuration.seed, scalar: Float.self
-            ).network
+            if let initializer {
+                // The preset's architecture with the chosen initialisation.
+                network = try preset.spec(classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes)
+                    .makeNetwork(inputShape: splits.train.sampleShape, initializer: initializer, seed: configuration.seed)
+            } else {
+                network = try preset.makeModel(
+                    inputShape: splits.train.sampleShape, classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes,
+                    weightScale: configuration.weightScale, seed: configuration.seed, scalar: Float.self
+                ).network
+            }
         }
         model = try Model(
-            network: network, loss: SoftmaxCrossEntropy(), inputShape: splits.train.sampleShape,
+            network: network, loss: configuration.lossFunction(), inputShape: splits.train.sampleShape,
             regularization: configuration.regularization)
         guard model.classCount == raw.classNames.count else {
             throw ConvNetError.shapeMismatch(
@@ -202,6 +262,9 @@ public final class TrainingJob {
             model: model, optimizer: configuration.makeOptimizer(), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
             validationInputs: splits.validation.count > 0 ? splits.validation.inputs : nil,
             validationTargets: splits.validation.count > 0 ? splits.validation.labels : nil, options: options)
+        if configuration.trackTestAccuracy == true, splits.test.count > 0 {
+            solver.testSet = (splits.test.inputs, splits.test.labels)
+        }
         let title = (configuration.spec ?? configuration.model) + " on " + name.rawValue
         recorder = try RunRecorder(
             model: model, title: title, directory: directory,
@@ -283,7 +346,7 @@ public final class TrainingJob {
     public func run(stopAfterEpoch: Int? = nil) throws -> Evaluation<Float>? {
         try solver.train(stopAfterEpoch: stopAfterEpoch)
         if let saveError { throw saveError }
-        guard solver.completedEpochs >= solver.options.epochs else { return nil }
+        guard solver.isFinished else { return nil }
         let test = data.splits.test
         return try recorder.finish(
             testInputs: test.count > 0 ? test.inputs : nil, testLabels: test.count > 0 ? test.labels : nil)

@@ -46,7 +46,7 @@ struct OptimizerTests {
         #expect(throws: ConvNetError.self) { try Adam<Float>(beta1: 1) }
         #expect(throws: ConvNetError.self) { try RMSProp<Float>(epsilon: 0) }
         #expect(throws: ConvNetError.self) { try AdaGrad<Float>(learningRate: -1) }
-        #expect(throws: ConvNetError.self) { try UpdateRule(named: "adamw") }
+        #expect(throws: ConvNetError.self) { try UpdateRule(named: "lion") }
         #expect(throws: ConvNetError.self) {
             try UpdateRule.adam.makeOptimizer(configuration: ["momentum": 0.9], scalar: Float.self)
         }

@@ -51,7 +51,7 @@ struct BadInputTests {
     @Test func unknownOptionsAndRules() throws {
         let model = try makeModel()
         let inputs = Tensor<Float>(zeros: [4, 1, 8, 8])
-        #expect(thrownMessage { _ = try UpdateRule(named: "adamw") }?.contains("unknown update rule 'adamw'") == true)
+        #expect(thrownMessage { _ = try UpdateRule(named: "lion") }?.contains("unknown update rule 'lion'") == true)
         #expect(thrownMessage { _ = try UpdateRule.sgd.makeOptimizer(configuration: ["beta1": 0.9], scalar: Float.self) }?
             .contains("unknown option 'beta1'") == true)
         var options = SolverOptions()
