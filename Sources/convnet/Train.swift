@@ -135,6 +135,9 @@ struct Train: ParsableCommand {
     @Option(help: "Augment training batches: crop=P (random crop, zero padding P), flip (horizontal), translate=F (fraction), comma-separated; none.")
     var augment: String?
 
+    @Flag(name: .customLong("print-config"), help: "Print the run's full configuration (recipe and options resolved) as JSON and exit.")
+    var printConfiguration = false
+
     @Flag(name: .customLong("track-test"), help: "Score the test split after every epoch (time-to-accuracy; never used to pick weights).")
     var trackTest = false
 
@@ -186,6 +189,12 @@ struct Train: ParsableCommand {
             if let initialWeights { configuration.initialWeights = initialWeights }
             try apply(to: &configuration)
             _ = try configuration.solverOptions()  // options are checked before any data is read
+            if printConfiguration {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+                return
+            }
             if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
             job = try TrainingJob(
                 configuration: configuration, directory: out.map { URL(fileURLWithPath: $0) },

@@ -10,7 +10,7 @@ public struct ModelSource {
     public var checkpoint: URL?
 
     /// Resolves `text`: an existing file is read as a checkpoint, a preset name gives its spec,
-    /// anything else is parsed as a spec.
+    /// `recipe:NAME` a training recipe's network, anything else is parsed as a spec.
     public init(_ text: String, classes: Int = 10) throws {
         if FileManager.default.fileExists(atPath: text) {
             let url = URL(fileURLWithPath: text)
@@ -22,6 +22,8 @@ public struct ModelSource {
             checkpoint = url
         } else if let preset = ModelPreset(rawValue: text.lowercased()) {
             spec = preset.spec(classes: classes)
+        } else if text.lowercased().hasPrefix("recipe:") {
+            spec = try ModelSpec(parsing: try TrainingRecipe(named: String(text.dropFirst("recipe:".count))).spec)
         } else {
             spec = try ModelSpec(parsing: text)
         }

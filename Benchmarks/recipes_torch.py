@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""ConvNet's training recipes and their PyTorch twins, measured in one run.
+
+    .venv/bin/python Benchmarks/recipes_torch.py --recipe mnist --data-dir ../shared/data/mnist \
+        --convnet .build/release/convnet [--seed 0] [--only torch|convnet] [--out runs/recipes]
+
+For each side it prints one JSON line per epoch (elapsed wall seconds since training started,
+validation and test accuracy) and a summary: the final test accuracy (of the weights with the
+best validation accuracy, as ConvNet keeps), the total time, and the time at which test accuracy
+first reached the recipe's threshold (99.0 % MNIST, 91.0 % Fashion-MNIST; evaluated after every
+epoch by both sides).
+
+The twin reads the recipe from ConvNet (`convnet train --recipe NAME --print-config`) and
+trains it with PyTorch 2.13 (2 threads):
+- data: the IDX files; the last 1,000 training images are the validation split; uint8 / 255,
+  minus the per-channel mean and divided by the per-channel (population) standard deviation of
+  the 59,000 training images; the test split with the same statistics;
+- network: the `nn.Sequential` that `convnet summary recipe:NAME` prints for the recipe's spec, with
+  PyTorch's default initialisation (ConvNet's `pytorch` scheme draws from the same distributions);
+- SGD with the recipe's Nesterov momentum and weight decay, `OneCycleLR(max_lr, total_steps,
+  pct_start, div_factor, final_div_factor, cycle_momentum=False)` stepped every iteration,
+  `CrossEntropyLoss(label_smoothing)`, the recipe's batch size with the last partial batch kept;
+- augmentation as ConvNet's `Augmentation`: per sample a shift uniform in −P…P (crop with zero
+  padding P) plus −round(f·28)…round(f·28) (translate f), then a horizontal flip with
+  probability ½, applied to the normalised batch with zeros outside the image;
+- after every epoch, in eval mode: accuracy on 1,000 random training images, the validation and
+  the test split (ConvNet does the same work per epoch).
+Random numbers differ between the two (their own generators), so accuracies agree in
+distribution, not bit for bit.
+"""
+import argparse
+import copy
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+THRESHOLDS = {"mnist": 0.99, "fashion-mnist": 0.91}
+
+
+def recipe_configuration(convnet, recipe):
+    """The recipe as ConvNet resolves it (`convnet train --recipe NAME --print-config`)."""
+    out = subprocess.run([convnet, "train", "--recipe", recipe, "--print-config"], capture_output=True, text=True, check=True)
+    c = json.loads(out.stdout)
+    supported = (c["updateRule"] == "nesterov" and "oneCycle" in c["schedule"]["kind"] and c["mean"] == "channel"
+                 and c["standardize"] and c["initScheme"] == "pytorch" and c["validationCount"] == 1000)
+    if not supported:
+        raise SystemExit("error: this twin implements SGD-Nesterov + one-cycle + per-channel standardisation recipes only")
+    return c
+
+
+def read_idx(folder, stem):
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            data = (gzip.open if name.endswith(".gz") else open)(path, "rb").read()
+            dims = data[3]
+            shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+    raise SystemExit(f"error: {stem}[.gz] not found in {folder}")
+
+
+def load(folder):
+    x = read_idx(folder, "train-images-idx3-ubyte").astype(np.float32)[:, None] / 255
+    y = read_idx(folder, "train-labels-idx1-ubyte").astype(np.int64)
+    xt = read_idx(folder, "t10k-images-idx3-ubyte").astype(np.float32)[:, None] / 255
+    yt = read_idx(folder, "t10k-labels-idx1-ubyte").astype(np.int64)
+    train, val = slice(0, len(x) - 1000), slice(len(x) - 1000, len(x))
+    mean = x[train].mean(dtype=np.float64)
+    std = np.sqrt(((x[train].astype(np.float64) - mean) ** 2).mean())
+    norm = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))
+    return (norm(x[train]), torch.from_numpy(y[train])), (norm(x[val]), torch.from_numpy(y[val])), (norm(xt), torch.from_numpy(yt))
+
+
+def augment(batch, crop, translate, flip, generator):
+    n, c, h, w = batch.shape
+    shift_y = torch.zeros(n, dtype=torch.long)
+    shift_x = torch.zeros(n, dtype=torch.long)
+    if crop:
+        shift_y += torch.randint(-crop, crop + 1, (n,), generator=generator)
+        shift_x += torch.randint(-crop, crop + 1, (n,), generator=generator)
+    t = round(translate * h)
+    if t:
+        shift_y += torch.randint(-t, t + 1, (n,), generator=generator)
+        shift_x += torch.randint(-t, t + 1, (n,), generator=generator)
+    flipped = torch.randint(0, 2, (n,), generator=generator).bool() if flip else torch.zeros(n, dtype=torch.bool)
+    pad = crop + t
+    padded = nn.functional.pad(batch, (pad, pad, pad, pad))
+    columns = torch.arange(w)[None, :].expand(n, w)
+    columns = torch.where(flipped[:, None], w - 1 - columns, columns)
+    iy = (torch.arange(h)[None, :] + pad + shift_y[:, None])[:, :, None]        # [n, h, 1]
+    ix = (columns + pad + shift_x[:, None])[:, None, :]                          # [n, 1, w]
+    out = padded[torch.arange(n)[:, None, None], :, iy, ix]                      # [n, h, w, c]
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def accuracy(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(x[i:i + 256]).argmax(1) == y[i:i + 256]).sum().item() for i in range(0, len(x), 256))
+    model.train()
+    return correct / len(x)
+
+
+def spec_module(convnet, spec):
+    out = subprocess.run([convnet, "summary", spec, "--input-shape", "1,28,28"], capture_output=True, text=True, check=True).stdout
+    return out.strip().split("\n")[-1]
+
+
+def run_torch(c, spec_source, data, seed):
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    (x, y), (xv, yv), (xt, yt) = data
+    model = eval(spec_source, {"nn": nn})
+    batch, epochs, lr = c["batchSize"], c["epochs"], c["learningRate"]
+    steps = (len(x) + batch - 1) // batch
+    cycle = c["schedule"]["kind"]["oneCycle"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=c["momentum"], nesterov=True,
+                                weight_decay=c.get("weightDecay") or 0)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * steps, pct_start=cycle["pctStart"], div_factor=cycle["divFactor"],
+        final_div_factor=cycle["finalDivFactor"], cycle_momentum=False)
+    loss_function = nn.CrossEntropyLoss(label_smoothing=c.get("labelSmoothing") or 0)
+    a = c.get("augmentation") or {"cropPadding": 0, "horizontalFlip": False, "translate": 0}
+    generator = torch.Generator().manual_seed(seed)
+    best, best_state, records = -1.0, None, []
+    started = time.time()
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(x), generator=generator)
+        model.train()
+        for i in range(steps):
+            index = order[i * batch:(i + 1) * batch]
+            inputs = augment(x[index], a["cropPadding"], a["translate"], a["horizontalFlip"], generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss_function(model(inputs), y[index]).backward()
+            optimizer.step()
+            scheduler.step()
+        sample = torch.randperm(len(x), generator=generator)[:1000]
+        train_acc = accuracy(model, x[sample], y[sample])
+        val_acc = accuracy(model, xv, yv)
+        test_acc = accuracy(model, xt, yt)
+        if val_acc > best:
+            best, best_state = val_acc, copy.deepcopy(model.state_dict())
+        records.append({"side": "torch", "epoch": epoch, "elapsed_seconds": time.time() - started, "train_accuracy": train_acc,
+                        "validation_accuracy": val_acc, "test_accuracy": test_acc})
+        print(json.dumps(records[-1]), flush=True)
+    model.load_state_dict(best_state)
+    return records, accuracy(model, xt, yt), time.time() - started
+
+
+def run_convnet(convnet, recipe, data_dir, seed, out):
+    directory = out or tempfile.mkdtemp(prefix="convnet-recipe-")
+    started = time.time()
+    result = subprocess.run([convnet, "train", "--recipe", recipe, "--data-dir", data_dir, "--seed", str(seed),
+                             "--out", directory, "--quiet"], capture_output=True, text=True)
+    wall = time.time() - started
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    history = json.load(open(os.path.join(directory, "history.json")))
+    records = [{"side": "convnet", "epoch": e["epoch"], "elapsed_seconds": e.get("elapsed_seconds"),
+                "train_accuracy": e.get("train_accuracy"), "validation_accuracy": e.get("validation_accuracy"),
+                "test_accuracy": e.get("test_accuracy")} for e in history["epochs"]]
+    for record in records:
+        print(json.dumps(record), flush=True)
+    final = float(result.stdout.split("test accuracy ")[1].split()[0])
+    return records, final, records[-1]["elapsed_seconds"], wall
+
+
+def time_to(records, threshold):
+    for record in records:
+        if record["test_accuracy"] is not None and record["test_accuracy"] >= threshold:
+            return record["elapsed_seconds"], record["epoch"]
+    return None, None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipe", choices=sorted(THRESHOLDS), required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--convnet", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "convnet"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["torch", "convnet"])
+    parser.add_argument("--out", help="ConvNet's run directory (default: a temporary one)")
+    args = parser.parse_args()
+    c = recipe_configuration(args.convnet, args.recipe)
+    threshold = THRESHOLDS[args.recipe]
+    summary = {}
+    if args.only != "torch":
+        records, final, train_seconds, wall = run_convnet(args.convnet, args.recipe, args.data_dir, args.seed, args.out)
+        summary["convnet"] = {"test_accuracy": final, "training_seconds": train_seconds, "wall_seconds": wall,
+                              "time_to_threshold": time_to(records, threshold)}
+    if args.only != "convnet":
+        data = load(args.data_dir)
+        records, final, seconds = run_torch(c, spec_module(args.convnet, "recipe:" + args.recipe), data, args.seed)
+        summary["torch"] = {"test_accuracy": final, "training_seconds": seconds,
+                            "time_to_threshold": time_to(records, threshold)}
+    print(json.dumps({"summary": summary, "recipe": args.recipe, "threshold": threshold, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
