@@ -4,6 +4,9 @@
 //                                  callgrind's instruction counts, CONVNET_THREADS=1)
 //   h WORKLOAD BATCH STEPS time    the median of STEPS training steps and of STEPS inference
 //                                  batches, in µs
+//   h WORKLOAD BATCH STEPS augment the median time of augmenting a [BATCH, 1, 28, 28] batch
+//                                  (the recipes' translate=0.1 and crop=2,flip) against a
+//                                  training step of the MNIST recipe's network (new trees only)
 //   h WORKLOAD BATCH STEPS alloc   heap allocations per steady-state training step of
 //                                  resnet20, vgg-bn and a net with Dropout and a residual
 //                                  block (new trees only; run with the counting shim preloaded)
@@ -14,7 +17,7 @@ let arguments = CommandLine.arguments
 guard arguments.count == 5, let workload = BenchmarkWorkload(rawValue: arguments[1]), let batch = Int(arguments[2]),
     let steps = Int(arguments[3]), steps > 0
 else {
-    print("usage: h W1|W2|W3 BATCH STEPS count|time|alloc")
+    print("usage: h W1|W2|W3 BATCH STEPS count|time|alloc|augment")
     exit(2)
 }
 let model = try workload.makeModel()
@@ -65,6 +68,43 @@ case "alloc":
         }
         for _ in 0..<steps { try step(model, optimizer, x, y) }
         print("\(name), batch \(batch): \(Double(ProcessProbes.allocationCount()! - before) / Double(steps)) allocations per training step")
+    }
+case "augment":
+    let recipe = try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
+    let recipeModel = try Model(network: recipe, loss: SoftmaxCrossEntropy(labelSmoothing: 0.1), inputShape: [1, 28, 28])
+    let recipeOptimizer = try SGD<Float>(learningRate: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4)
+    let (x, y) = BenchmarkRunner.makeBatch(inputShape: [1, 28, 28], batch: batch)
+    for _ in 0..<3 { try step(recipeModel, recipeOptimizer, x, y) }
+    let stepTime = try median { try step(recipeModel, recipeOptimizer, x, y) }
+    for augmentation in [Augmentation(translate: 0.1), Augmentation(cropPadding: 2, horizontalFlip: true)] {
+        let augmenter = BatchAugmenter<Float>(augmentation, seed: 1)
+        let time = try median { _ = try augmenter.apply(x) }
+        print(String(format: "augment %@ on [%d, 1, 28, 28]: %.1f us; a training step: %.1f us (%.2f %%)",
+                     augmentation.description, batch, time, stepTime, 100 * time / stepTime))
+    }
+case "layers":
+    // Median forward and backward time of each layer of the MNIST recipe's network at BATCH,
+    // in training mode, as the network runs them (fused).
+    let network = try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
+    let (x, _) = BenchmarkRunner.makeBatch(inputShape: [1, 28, 28], batch: batch)
+    var forward = [[Double]](repeating: [], count: network.layers.count), backward = forward
+    for _ in 0..<steps {
+        var activations = [x]
+        for (index, layer) in network.layers.enumerated() {
+            let start = ProcessProbes.nanoseconds()
+            activations.append(try layer.forward(activations.last!))
+            forward[index].append(Double(ProcessProbes.nanoseconds() - start) / 1e6)
+        }
+        var gradient = Tensor<Float>(repeating: 0.01, shape: activations.last!.shape)
+        for index in network.layers.indices.reversed() {
+            let start = ProcessProbes.nanoseconds()
+            if let next = try network.layers[index].backward(gradient, needsInputGradient: index > 0) { gradient = next }
+            backward[index].append(Double(ProcessProbes.nanoseconds() - start) / 1e6)
+        }
+    }
+    for (index, layer) in network.layers.enumerated() {
+        let f = forward[index].sorted()[steps / 2], b = backward[index].sorted()[steps / 2]
+        print(String(format: "%2d %-55@ forward %7.3f ms  backward %7.3f ms", index, layer.description, f, b))
     }
 default:
     print("unknown mode \(arguments[4])")

@@ -178,3 +178,118 @@ public func naiveBatchNormTraining(
     }
     return (y, dx, dgamma, dbeta)
 }
+
+extension Float {
+    /// Σ x and Σ (x − center)², or with `second` Σ g and Σ g·(x − center) where g = `second`
+    /// masked by `mask` > 0: over `count` contiguous values, sixteen at a time into Double
+    /// lanes (the reductions of BatchNorm's statistics and backward; a scalar Double sum would
+    /// be one dependent add per element).
+    @inline(__always)
+    static func channelSums(
+        _ x: UnsafePointer<Float>, _ second: UnsafePointer<Float>?, mask: UnsafePointer<Float>?, count: Int, center: Double
+    ) -> (Double, Double) {
+        let raw = UnsafeRawPointer(x)
+        let c = SIMD8<Double>(repeating: center)
+        var a0 = SIMD8<Double>(), a1 = SIMD8<Double>(), b0 = SIMD8<Double>(), b1 = SIMD8<Double>()
+        var i = 0
+        while i + 16 <= count {
+            let xs = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            let x0 = SIMD8<Double>(xs.lowHalf) - c, x1 = SIMD8<Double>(xs.highHalf) - c
+            if let second {
+                var gs = UnsafeRawPointer(second).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                if let mask {
+                    let ms = UnsafeRawPointer(mask).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                    gs.replace(with: 0, where: .!(ms .> 0))
+                }
+                let g0 = SIMD8<Double>(gs.lowHalf), g1 = SIMD8<Double>(gs.highHalf)
+                a0 += g0
+                a1 += g1
+                b0 += g0 * x0
+                b1 += g1 * x1
+            } else {
+                a0 += x0
+                a1 += x1
+                b0 += x0 * x0
+                b1 += x1 * x1
+            }
+            i += 16
+        }
+        var first = (a0 + a1).sum(), product = (b0 + b1).sum()
+        while i < count {
+            let d = Double(x[i]) - center
+            if let second {
+                let g = mask.map { $0[i] > 0 ? Double(second[i]) : 0 } ?? Double(second[i])
+                first += g
+                product += g * d
+            } else {
+                first += d
+                product += d * d
+            }
+            i += 1
+        }
+        return (first, product)
+    }
+
+    /// `batchNormStatistics` with vectorised reductions (Float's fast path; the generic default
+    /// above is its twin). The mean is accumulated around the channel's first value, so that
+    /// the sum stays small whatever the data's offset.
+    public static func batchNormStatistics(
+        _ x: UnsafePointer<Float>, mean: UnsafeMutablePointer<Double>, variance: UnsafeMutablePointer<Double>,
+        outer: Int, channels: Int, inner: Int
+    ) {
+        let count = Double(outer * inner)
+        overChannels(count: outer * channels * inner, channels: channels) { c in
+            let pivot = Double(x[c * inner])
+            var sum = 0.0
+            for n in 0..<outer { sum += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: pivot).0 }
+            let average = pivot + sum / count
+            var squares = 0.0
+            for n in 0..<outer { squares += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: average).1 }
+            mean[c] = average
+            variance[c] = squares / count
+        }
+    }
+
+    /// `batchNormBackward` with vectorised reductions (Float's fast path; the generic default
+    /// above is its twin).
+    public static func batchNormBackward(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+        rectifiedOutput: UnsafePointer<Float>?, mean: UnsafePointer<Double>, inverseDeviation: UnsafePointer<Double>,
+        gamma: UnsafePointer<Float>, gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
+        outer: Int, channels: Int, inner: Int, batchStatistics: Bool
+    ) {
+        let count = Double(outer * inner)
+        overChannels(count: outer * channels * inner, channels: channels) { c in
+            let average = mean[c], deviation = inverseDeviation[c]
+            var sumGradient = 0.0, sumProduct = 0.0
+            for n in 0..<outer {
+                let offset = (n * channels + c) * inner
+                let (g, p) = channelSums(x + offset, dy + offset, mask: rectifiedOutput.map { $0 + offset }, count: inner, center: average)
+                sumGradient += g
+                sumProduct += p
+            }
+            sumProduct *= deviation
+            gammaGradient[c] = Float(sumProduct)
+            betaGradient[c] = Float(sumGradient)
+            guard let dx else { return }
+            let factor = gamma[c].doubleValue * deviation
+            let a = Float(factor)
+            let b = batchStatistics ? Float(-factor * sumProduct * deviation / count) : 0
+            let d = batchStatistics ? Float(-factor * sumGradient / count) : 0
+            let center = Float(average)
+            for n in 0..<outer {
+                let offset = (n * channels + c) * inner
+                let source = x + offset, gradient = dy + offset, target = dx + offset
+                if let rectifiedOutput {
+                    let output = rectifiedOutput + offset
+                    for i in 0..<inner {
+                        let g: Float = output[i] > 0 ? gradient[i] : 0
+                        target[i] = a * g + b * (source[i] - center) + d
+                    }
+                } else {
+                    for i in 0..<inner { target[i] = a * gradient[i] + b * (source[i] - center) + d }
+                }
+            }
+        }
+    }
+}

@@ -36,3 +36,47 @@ struct Im2colTests {
         #expect(worst < 1e-5, "col2im \(c): \(worst)")
     }
 }
+
+/// Float's vectorised BatchNorm kernels (statistics and backward, with and without the fused
+/// ReLU mask) against the naive formula in Double and against the generic default (Double).
+@Suite("BatchNorm kernels against their naive twin")
+struct BatchNormKernelTests {
+    @Test(arguments: [[3, 4, 37], [2, 3, 16], [5, 2, 1], [1, 3, 100]])
+    func floatMatchesReference(_ c: [Int]) {
+        let (outer, channels, inner) = (c[0], c[1], c[2])
+        let count = outer * channels * inner
+        var random = SeededRandom(seed: 31)
+        let x = (0..<count).map { _ in Float(3 + 2 * random.normal()) }  // an offset mean, as activations have
+        let dy = (0..<count).map { _ in Float(random.normal()) }
+        let gamma = (0..<channels).map { _ in Float(random.uniform(in: 0.5, 1.5)) }
+        let reference = naiveBatchNormTraining(
+            x: x.map(Double.init), dy: dy.map(Double.init), gamma: gamma.map(Double.init), beta: [Double](repeating: 0, count: channels),
+            epsilon: 1e-5, outer: outer, channels: channels, inner: inner)
+        var mean = [Double](repeating: 0, count: channels), variance = mean
+        Float.batchNormStatistics(x, mean: &mean, variance: &variance, outer: outer, channels: channels, inner: inner)
+        var genericMean = mean, genericVariance = variance
+        let xd = x.map(Double.init)
+        Double.batchNormStatistics(xd, mean: &genericMean, variance: &genericVariance, outer: outer, channels: channels, inner: inner)
+        #expect(relativeError(mean, genericMean) < 1e-12 && relativeError(variance, genericVariance) < 1e-12)
+        let deviation = variance.map { 1 / ($0 + 1e-5).squareRoot() }
+        var dx = [Float](repeating: 0, count: count), dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma
+        Float.batchNormBackward(
+            x, dy, &dx, rectifiedOutput: nil, mean: mean, inverseDeviation: deviation, gamma: gamma,
+            gammaGradient: &dgamma, betaGradient: &dbeta, outer: outer, channels: channels, inner: inner, batchStatistics: true)
+        #expect(relativeError(dx.map(Double.init), reference.dx) < 1e-4, "dx")
+        #expect(relativeError(dgamma.map(Double.init), reference.dgamma) < 1e-5, "dgamma")
+        #expect(relativeError(dbeta.map(Double.init), reference.dbeta) < 1e-5, "dbeta")
+        // With a fused ReLU mask: the same as masking dy first.
+        let mask = (0..<count).map { _ in Float(random.normal()) }
+        let masked = zip(dy, mask).map { $1 > 0 ? $0 : 0 }
+        var dxMasked = dx, dxReference = dx, g1 = dgamma, g2 = dgamma, b1 = dbeta, b2 = dbeta
+        Float.batchNormBackward(
+            x, dy, &dxMasked, rectifiedOutput: mask, mean: mean, inverseDeviation: deviation, gamma: gamma,
+            gammaGradient: &g1, betaGradient: &b1, outer: outer, channels: channels, inner: inner, batchStatistics: true)
+        Float.batchNormBackward(
+            x, masked, &dxReference, rectifiedOutput: nil, mean: mean, inverseDeviation: deviation, gamma: gamma,
+            gammaGradient: &g2, betaGradient: &b2, outer: outer, channels: channels, inner: inner, batchStatistics: true)
+        #expect(relativeError(dxMasked.map(Double.init), dxReference.map(Double.init)) < 1e-6)
+        #expect(relativeError(g1.map(Double.init), g2.map(Double.init)) < 1e-6)
+    }
+}
