@@ -54,6 +54,12 @@ public struct ReportPicture: Sendable {
                 figure: TrainingPlots.accuracyFigure(record.epochs)))
             pictures[pictures.count - 1].showInReport = !hasSummary
         }
+        if let first = record.iterations.first?.learningRate, record.iterations.contains(where: { $0.learningRate != first }) {
+            pictures.append(ReportPicture(
+                name: "learning_rate", title: "Learning rate",
+                caption: "The learning rate of every step, as the schedule set it.",
+                figure: TrainingPlots.learningRateFigure(record.iterations)))
+        }
         if let filters = record.firstLayerFilters {
             pictures.append(ReportPicture(
                 name: "filters", title: "First-layer filters",

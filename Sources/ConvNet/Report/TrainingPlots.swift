@@ -49,7 +49,23 @@ public enum TrainingPlots {
         let validation = epochs.compactMap { e in e.validationAccuracy.map { (Double(e.epoch), $0) } }
         if !train.isEmpty { series.append(LineChart.Series(name: "train", points: train.map { ($0, $1) }, color: .blue, markers: true)) }
         if !validation.isEmpty { series.append(LineChart.Series(name: "validation", points: validation.map { ($0, $1) }, color: .orange, markers: true)) }
+        let test = epochs.compactMap { e in e.testAccuracy.map { (Double(e.epoch), $0) } }
+        if !test.isEmpty { series.append(LineChart.Series(name: "test", points: test.map { ($0, $1) }, color: RGBColor(44, 160, 44), markers: true)) }
         return LineChart(title: "Classification accuracy", xLabel: "Epoch", yLabel: "Accuracy", series: series, legendPosition: .bottomRight)
+    }
+
+    /// The learning rate of every step (the schedule as it ran).
+    public static func learningRateChart(_ iterations: [IterationRecord]) -> LineChart {
+        LineChart(
+            title: "Learning rate", xLabel: "Iteration", yLabel: "Learning rate",
+            series: [LineChart.Series(name: "learning rate", points: iterations.map { (Double($0.iteration), $0.learningRate) }, color: .blue, lineWidth: 2)])
+    }
+
+    /// The learning-rate figure (800×420).
+    public static func learningRateFigure(_ iterations: [IterationRecord]) -> Figure {
+        var figure = Figure(width: 800, height: 420)
+        learningRateChart(iterations).draw(into: &figure, x: 0, y: 0, width: 800, height: 420)
+        return figure
     }
 
     /// The loss-per-iteration figure (800×420).

@@ -77,4 +77,28 @@ struct MNISTEndToEndTests {
             + "load (gunzip) \(String(format: "%.1f", loaded.timeIntervalSince(started))) s, train \(String(format: "%.1f", Date().timeIntervalSince(loaded))) s")
         #expect(test.accuracy >= 0.88)
     }
+
+    /// Opt-in (CONVNET_SLOW=1, minutes): the named recipes as `convnet train --recipe NAME`
+    /// runs them reach their published test accuracy (BENCHMARKS.md, "Recipes").
+    @Test(arguments: [(TrainingRecipe.mnist, 0.995), (TrainingRecipe.fashionMNIST, 0.935)])
+    func slowNamedRecipeReachesItsAccuracy(recipe: TrainingRecipe, target: Double) throws {
+        guard ProcessInfo.processInfo.environment["CONVNET_SLOW"] == "1" else {
+            print("skipped: set CONVNET_SLOW=1 to run the \(recipe.rawValue) recipe")
+            return
+        }
+        guard let shared = sharedDataDirectory() else {
+            print("skipped: ../shared/data is absent")
+            return
+        }
+        var configuration = recipe.configuration
+        configuration.dataDirectory = shared.appendingPathComponent(recipe == .mnist ? "mnist" : "fashion-mnist").path
+        let folder = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let started = Date()
+        let job = try TrainingJob(configuration: configuration, directory: folder, progress: ProgressBar(mode: .quiet) { _ in })
+        let test = try #require(try job.run())
+        print("recipe \(recipe.rawValue): test accuracy \(String(format: "%.2f", 100 * test.accuracy)) % in "
+            + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        #expect(test.accuracy >= target)
+    }
 }

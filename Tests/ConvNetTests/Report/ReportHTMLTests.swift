@@ -11,7 +11,7 @@ import Testing
         for id in ["metrics", "configuration", "hyper-parameters", "model", "per-class", "pictures"] {
             #expect(html.contains("<section id=\"\(id)\">"), "missing section \(id)")
         }
-        for picture in ["training", "filters", "confusion_matrix"] {
+        for picture in ["training", "learning_rate", "filters", "confusion_matrix"] {
             #expect(html.contains("id=\"fig-\(picture)\""))
         }
         #expect(!html.contains("id=\"fig-loss\""))  // already in the two-panel figure
@@ -21,7 +21,17 @@ import Testing
         #expect(!html.contains("<script"))
         #expect(html.contains("71.75 %"))       // test accuracy
         #expect(html.contains("822,742"))       // total parameters: 2,432 + 819,300 + 1,010
-        #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count == 4)
+        #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count == 5)
+    }
+
+    /// The learning-rate picture appears only when the schedule changed the rate.
+    @Test func learningRatePictureOnlyWhenTheRateVaries() throws {
+        var record = try ReportTestSupport.sampleRecord()
+        #expect(try ReportPicture.all(for: record).contains { $0.name == "learning_rate" })
+        record.iterations = record.iterations.map {
+            IterationRecord(iteration: $0.iteration, epoch: $0.epoch, loss: $0.loss, learningRate: 0.01)
+        }
+        #expect(try !ReportPicture.all(for: record).contains { $0.name == "learning_rate" })
     }
 
     @Test func reportFetchesNothingFromTheNetwork() throws {
@@ -47,7 +57,7 @@ import Testing
         let all = try ReportPicture.all(for: record)
         let html = HTMLReport.render(record, pictures: all)
         let pictures = all.filter(\.showInReport)
-        #expect(pictures.map(\.name) == ["training", "filters", "confusion_matrix"])
+        #expect(pictures.map(\.name) == ["training", "learning_rate", "filters", "confusion_matrix"])
         let encoded = html.components(separatedBy: "src=\"data:image/png;base64,").dropFirst().map { String($0.prefix { $0 != "\"" }) }
         #expect(encoded.count == pictures.count)
         for (text, picture) in zip(encoded, pictures) {
