@@ -2,7 +2,7 @@
 """ConvNet's training recipes and their PyTorch twins, measured in one run.
 
     .venv/bin/python Benchmarks/recipes_torch.py --recipe mnist --data-dir ../shared/data/mnist \
-        --convnet .build/release/convnet [--seed 0] [--only torch|convnet] [--out runs/recipes]
+        --convnet .build/release/convnet [--seed 0] [--only torch|convnet] [--channels-last] [--out runs/recipes]
 
 For each side it prints one JSON line per epoch (elapsed wall seconds since training started,
 validation and test accuracy) and a summary: the final test accuracy (of the weights with the
@@ -25,6 +25,8 @@ trains it with PyTorch 2.13 (2 threads):
   probability ½, applied to the normalised batch with zeros outside the image;
 - after every epoch, in eval mode: accuracy on 1,000 random training images, the validation and
   the test split (ConvNet does the same work per epoch).
+`--channels-last` also trains PyTorch's twin a second time in `torch.channels_last` memory format
+(network and batches; oneDNN's preferred layout on CPU), reported as the side `torch_channels_last`.
 Random numbers differ between the two (their own generators), so accuracies agree in
 distribution, not bit for bit.
 """
@@ -114,11 +116,13 @@ def spec_module(convnet, spec):
     return out.strip().split("\n")[-1]
 
 
-def run_torch(c, spec_source, data, seed):
+def run_torch(c, spec_source, data, seed, channels_last=False, side="torch"):
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     (x, y), (xv, yv), (xt, yt) = data
     model = eval(spec_source, {"nn": nn})
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     batch, epochs, lr = c["batchSize"], c["epochs"], c["learningRate"]
     steps = (len(x) + batch - 1) // batch
     cycle = c["schedule"]["kind"]["oneCycle"]
@@ -137,7 +141,7 @@ def run_torch(c, spec_source, data, seed):
         model.train()
         for i in range(steps):
             index = order[i * batch:(i + 1) * batch]
-            inputs = augment(x[index], a["cropPadding"], a["translate"], a["horizontalFlip"], generator)
+            inputs = augment(x[index], a["cropPadding"], a["translate"], a["horizontalFlip"], generator).contiguous(memory_format=memory_format)
             optimizer.zero_grad(set_to_none=True)
             loss_function(model(inputs), y[index]).backward()
             optimizer.step()
@@ -148,7 +152,7 @@ def run_torch(c, spec_source, data, seed):
         test_acc = accuracy(model, xt, yt)
         if val_acc > best:
             best, best_state = val_acc, copy.deepcopy(model.state_dict())
-        records.append({"side": "torch", "epoch": epoch, "elapsed_seconds": time.time() - started, "train_accuracy": train_acc,
+        records.append({"side": side, "epoch": epoch, "elapsed_seconds": time.time() - started, "train_accuracy": train_acc,
                         "validation_accuracy": val_acc, "test_accuracy": test_acc})
         print(json.dumps(records[-1]), flush=True)
     model.load_state_dict(best_state)
@@ -187,6 +191,7 @@ def main():
     parser.add_argument("--convnet", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "convnet"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["torch", "convnet"])
+    parser.add_argument("--channels-last", action="store_true", help="also run the twin in channels_last memory format")
     parser.add_argument("--out", help="ConvNet's run directory (default: a temporary one)")
     args = parser.parse_args()
     c = recipe_configuration(args.convnet, args.recipe)
@@ -198,9 +203,11 @@ def main():
                               "time_to_threshold": time_to(records, threshold)}
     if args.only != "convnet":
         data = load(args.data_dir)
-        records, final, seconds = run_torch(c, spec_module(args.convnet, "recipe:" + args.recipe), data, args.seed)
-        summary["torch"] = {"test_accuracy": final, "training_seconds": seconds,
-                            "time_to_threshold": time_to(records, threshold)}
+        source = spec_module(args.convnet, "recipe:" + args.recipe)
+        for side, channels_last in [("torch", False), ("torch_channels_last", True)][:2 if args.channels_last else 1]:
+            records, final, seconds = run_torch(c, source, data, args.seed, channels_last, side)
+            summary[side] = {"test_accuracy": final, "training_seconds": seconds,
+                             "time_to_threshold": time_to(records, threshold)}
     print(json.dumps({"summary": summary, "recipe": args.recipe, "threshold": threshold, "torch": torch.__version__}))
 
 

@@ -11,10 +11,31 @@ struct ConvNetCommand: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, GradCheck.self, Models.self, Plot.self, Bench.self],
         defaultSubcommand: Train.self)
 
+    /// `--option -1` as `--option=-1`: the argument parser would take `-1` for a short flag and
+    /// report a missing value instead of checking the number.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--"), !argument.contains("="), index + 1 < arguments.count,
+                let next = arguments[index + 1].first, next == "-", arguments[index + 1].dropFirst().first.map({ $0.isNumber || $0 == "." }) == true,
+                Double(arguments[index + 1]) != nil || arguments[index + 1].contains(",")
+            {
+                result.append(argument + "=" + arguments[index + 1])
+                index += 2
+            } else {
+                result.append(argument)
+                index += 1
+            }
+        }
+        return result
+    }
+
     /// Runs the command; any error becomes one line on stderr and exit code 1.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as ConvNetError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -158,8 +158,19 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
+            guard dataset == nil, dataDirectory == nil, resume == nil, out == nil else {
+                throw ConvNetError.invalidArgument("--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")
+            }
             try trainXOR()
             return
+        }
+        if let stopAfterEpoch {
+            guard stopAfterEpoch >= 1 else {
+                throw ConvNetError.invalidArgument("--stop-after-epoch must be ≥ 1 (a run resumes after a complete epoch), found \(stopAfterEpoch)")
+            }
+            guard out != nil || resume != nil else {
+                throw ConvNetError.invalidArgument("--stop-after-epoch needs --out DIR (or --resume DIR), where the run is saved to continue")
+            }
         }
         let log: (String) -> Void = { if !quiet { print($0) } }
         let job: TrainingJob
@@ -220,6 +231,9 @@ struct Train: ParsableCommand {
                 test.accuracy, job.data.splits.test.count, test.loss, job.solver.history.bestEpoch, seconds))
         } else {
             print(String(format: "best epoch %d, training %.1f s (no test data)", job.solver.history.bestEpoch, seconds))
+        }
+        if let warning = job.chanceWarning {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         if let directory = job.directory, !quiet {
             print("run directory: \(directory.path) (best.safetensors, last.safetensors, report.html, pictures, metrics)")

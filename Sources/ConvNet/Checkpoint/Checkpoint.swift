@@ -72,6 +72,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
         else {
             throw ConvNetError.invalidData("\(name): metadata 'input_shape' is missing or not a JSON array of sizes")
         }
+        try ReaderLimits.current.checkSample(dims, "\(name): metadata 'input_shape'")
         inputShape = dims
         if let namesText = metadata["class_names"] {
             guard let names = (try? JSONSerialization.jsonObject(with: Data(namesText.utf8))) as? [String] else {
@@ -83,7 +84,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
         }
         if let lossText = metadata["loss"] {
             guard let kind = LossKind(rawValue: lossText) else {
-                throw ConvNetError.invalidData("\(name): unknown loss '\(lossText)' in metadata")
+                throw ConvNetError.invalidData("\(name): unknown loss '\(excerpt(lossText))' in metadata")
             }
             loss = kind
         } else {

@@ -4,7 +4,11 @@ extension ModelPreset {
     /// Building the spec gives the same layers and parameter shapes as the preset; only the
     /// weight initialisation differs, which a checkpoint does not need (`resnet20` and `vgg-bn`
     /// are their spec, with PyTorch's default initialisation).
-    public func spec(classes: Int = 10, hiddenSizes: [Int] = [100]) -> ModelSpec {
+    /// Throws when `classes` or a hidden size is not a positive integer.
+    public func spec(classes: Int = 10, hiddenSizes: [Int] = [100]) throws -> ModelSpec {
+        guard classes >= 1, classes <= ReaderLimits.current.maximumClasses else {
+            throw ConvNetError.invalidArgument("a model needs 1 to \(ReaderLimits.current.maximumClasses) classes, found \(classes)")
+        }
         let text: String
         switch self {
         case .digitsCNN:
@@ -24,7 +28,7 @@ extension ModelPreset {
             text = "conv(64,k=3,p=1) bn relu conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu "
                 + "conv(128,k=3,p=1) bn relu maxpool(2) flatten dense(256) relu dense(\(classes))"
         }
-        return try! ModelSpec(parsing: text)
+        return try ModelSpec(parsing: text)
     }
 
     /// The loss the preset trains with.

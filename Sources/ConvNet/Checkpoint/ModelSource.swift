@@ -21,7 +21,7 @@ public struct ModelSource {
             inputShape = metadata.inputShape
             checkpoint = url
         } else if let preset = ModelPreset(rawValue: text.lowercased()) {
-            spec = preset.spec(classes: classes)
+            spec = try preset.spec(classes: classes)
         } else if text.lowercased().hasPrefix("recipe:") {
             spec = try ModelSpec(parsing: try TrainingRecipe(named: String(text.dropFirst("recipe:".count))).spec)
         } else {

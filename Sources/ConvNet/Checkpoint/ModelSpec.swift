@@ -48,7 +48,7 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
         let (layers, positions) = try parser.parseSequence(nested: false)
         guard parser.atEnd else { throw parser.fail(parser.current, "expected a layer name") }
         guard !layers.isEmpty else {
-            throw ConvNetError.invalidArgument("model spec '\(text)' has no layers")
+            throw ConvNetError.invalidArgument("model spec '\(excerpt(text, limit: 200))' has no layers")
         }
         self.layers = layers
         self.source = text
@@ -69,7 +69,7 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
         // An error inside a nested spec already names its own layer and position.
         if what.hasPrefix("model spec '") { return .shapeMismatch(what) }
         let place = index < positions.count ? " at position \(positions[index])" : ""
-        let spec = source.map { "model spec '\($0)'" } ?? "model spec '\(description)'"
+        let spec = "model spec '\(excerpt(source ?? description, limit: 200))'"
         return .shapeMismatch("\(spec): layer \(index) '\(layers[index].text)'\(place): \(what)")
     }
 
@@ -77,12 +77,22 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
     func makeLayers<Scalar: KernelScalar>(
         inputShape: [Int], context: inout LayerBuildContext, scalar: Scalar.Type = Scalar.self
     ) throws -> [any Layer<Scalar>] {
+        let limits = ReaderLimits.current
+        try limits.checkSample(inputShape, "input shape")
         var shape = inputShape
         var built: [any Layer<Scalar>] = []
+        var parameterCount = 0
         for (index, layer) in layers.enumerated() {
             do {
                 let made: any Layer<Scalar> = try layer.kind.makeLayer(layer.arguments, inputShape: shape, context: &context)
                 shape = try made.outputShape(forInputShape: shape)
+                try limits.checkSample(shape, "its output")
+                parameterCount += made.parameters.reduce(0) { $0 + $1.value.count }
+                guard parameterCount <= 2 * limits.maximumTensorElements else {
+                    throw ConvNetError.invalidArgument(
+                        "the network reaches \(parameterCount) parameters here, above the limit of \(2 * limits.maximumTensorElements) "
+                            + "(twice CONVNET_MAX_TENSOR_ELEMENTS)")
+                }
                 built.append(made)
             } catch {
                 throw layerError(index, error)
@@ -358,6 +368,10 @@ private struct SpecParser {
     let text: String
     let tokens: [SpecToken]
     var index = 0
+    /// How many containers (`res(…)`, `seq(…)`) enclose the current token.
+    var depth = 0
+    /// The deepest nesting of containers a spec may have.
+    static let maximumDepth = 32
 
     init(text: String) throws {
         self.text = text
@@ -368,7 +382,7 @@ private struct SpecParser {
     var atEnd: Bool { current.kind == .end }
 
     func fail(_ token: SpecToken, _ what: String) -> ConvNetError {
-        .invalidArgument("model spec '\(text)': \(what) at position \(token.position) ('\(token.text)')")
+        .invalidArgument("model spec '\(excerpt(text, limit: 200))': \(what) at position \(token.position) ('\(excerpt(token.text))')")
     }
 
     static func tokenize(_ text: String) throws -> [SpecToken] {
@@ -412,7 +426,7 @@ private struct SpecParser {
                 case "|": kind = .bar
                 default:
                     throw ConvNetError.invalidArgument(
-                        "model spec '\(text)': unexpected character '\(c)' at position \(position)")
+                        "model spec '\(excerpt(text, limit: 200))': unexpected character '\(excerpt(String(c)))' at position \(position)")
                 }
                 tokens.append(SpecToken(kind: kind, text: String(c), position: position))
                 i += 1
@@ -485,6 +499,11 @@ private struct SpecParser {
 
     /// `spec | spec | …)` for a container.
     mutating func parseBranches(kind: any LayerKind, into values: inout [String: SpecValue]) throws {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= SpecParser.maximumDepth else {
+            throw fail(current, "containers nest deeper than the limit of \(SpecParser.maximumDepth)")
+        }
         var branch = 0
         while true {
             let (layers, positions) = try parseSequence(nested: true)

@@ -46,6 +46,7 @@ public struct Predictor {
     public func topK(_ scores: Tensor<Float>, k: Int) throws -> [[(index: Int, name: String, probability: Double)]] {
         guard k > 0 else { throw ConvNetError.invalidArgument("--top-k must be > 0, found \(k)") }
         let classes = scores.shape.last ?? 0
+        guard k <= classes else { throw ConvNetError.invalidArgument("--top-k \(k) exceeds the model's \(classes) classes") }
         let names = checkpoint.metadata.classNames
         return (0..<(scores.shape.first ?? 0)).map { row in
             let values = (0..<classes).map { Double(scores.scalars[row * classes + $0]) }
@@ -81,7 +82,7 @@ public struct CheckpointListing: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         } catch {
-            throw ConvNetError.fileSystem("cannot list \(directory.path): \(error.localizedDescription)")
+            throw ConvNetError.fileSystem("cannot list \(directory.path): \(reason(error))")
         }
         return names.map { name in
             var entry = Entry(file: name)
@@ -112,7 +113,7 @@ public struct CheckpointListing: Sendable {
             } catch let error as ConvNetError {
                 entry.problem = error.description
             } catch {
-                entry.problem = "\(error)"
+                entry.problem = reason(error)
             }
             return entry
         }

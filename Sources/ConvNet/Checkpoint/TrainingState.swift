@@ -170,7 +170,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         do {
             self = try JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))
         } catch {
-            throw ConvNetError.invalidData("\(name): training_state metadata is not valid: \(error)")
+            throw ConvNetError.invalidData("\(name): training_state metadata is not valid: \(reason(error))")
         }
         var state: [String: [(Int, [Double])]] = [:]
         for (tensorName, tensor) in file.tensors {

@@ -39,6 +39,9 @@ public enum ArrayDataset {
                 throw ConvNetError.shapeMismatch("x_\(suffix) must be [N, ...], found \(describe(x.shape))")
             }
             let images = try ImageArray(x, layout: layout)
+            if case .float32(let values) = images.storage, let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw ConvNetError.nonFinite("x_\(suffix) contains \(values[index]) at flat index \(index); images must be finite")
+            }
             guard y.shape.count == 1 || (y.shape.count == 2 && y.shape[1] == 1) else {
                 throw ConvNetError.shapeMismatch("y_\(suffix) must be [N] class indices, found \(describe(y.shape))")
             }
@@ -57,6 +60,7 @@ public enum ArrayDataset {
         _ train: LabeledImages, _ validation: LabeledImages?, _ test: LabeledImages?, scale: Double, _ namesFile: URL?
     ) throws -> RawDatasetSplits {
         let largest = ([train.labels.max(), validation?.labels.max(), test?.labels.max()].compactMap { $0 ?? nil }).max() ?? 0
+        try ReaderLimits.current.checkLabel(largest, in: "y_train/y_val/y_test")
         var names = (0...largest).map(String.init)
         if let namesFile, FileManager.default.fileExists(atPath: namesFile.path) {
             let text = String(decoding: try readFileBytes(namesFile), as: UTF8.self)

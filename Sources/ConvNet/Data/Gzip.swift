@@ -10,7 +10,8 @@ public enum Gzip {
     }
 
     /// Decompresses every member; checks each member's CRC-32 and length.
-    public static func decompress(_ bytes: [UInt8], name: String = "gzip data", maximumOutput: Int = 1 << 34) throws -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], name: String = "gzip data", maximumOutput: Int? = nil) throws -> [UInt8] {
+        let maximumOutput = maximumOutput ?? ReaderLimits.current.inflatedCap(forCompressed: bytes.count)
         var output: [UInt8] = []
         var position = 0
         repeat {
@@ -83,7 +84,7 @@ func readFileBytes(_ url: URL) throws -> [UInt8] {
     do {
         return [UInt8](try Data(contentsOf: url))
     } catch {
-        throw ConvNetError.fileSystem("cannot read \(url.path): \(error.localizedDescription)")
+        throw ConvNetError.fileSystem("cannot read \(url.path): \(reason(error))")
     }
 }
 

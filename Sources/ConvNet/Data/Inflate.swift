@@ -3,14 +3,16 @@
 ///
 /// Every length, code and distance is checked against the input: a truncated or corrupt stream
 /// throws `ConvNetError.invalidData` naming `name`, it never traps. `maximumOutput` bounds the
-/// decoded size (a defence against decompression bombs).
+/// decoded size (a defence against decompression bombs); by default
+/// `ReaderLimits.current.inflatedCap(forCompressed:)` of the input.
 public enum Inflate {
     /// Decodes a raw DEFLATE stream starting at `start`; returns the bytes and the index of the
     /// first input byte after the final block (where a gzip or zlib trailer begins).
     public static func decompress(
         _ input: [UInt8], from start: Int = 0, name: String = "deflate stream",
-        expectedSize: Int? = nil, maximumOutput: Int = 1 << 34
+        expectedSize: Int? = nil, maximumOutput: Int? = nil
     ) throws -> (bytes: [UInt8], end: Int) {
+        let maximumOutput = maximumOutput ?? ReaderLimits.current.inflatedCap(forCompressed: input.count - start)
         var output: [UInt8] = []
         if let expectedSize, expectedSize >= 0, expectedSize <= maximumOutput { output.reserveCapacity(expectedSize) }
         let end = try input.withUnsafeBufferPointer { buffer -> Int in
@@ -169,6 +171,13 @@ public enum Inflate {
                 try! Huffman(lengths: [Int](repeating: 5, count: 30), name: "fixed code"))
     }()
 
+    /// The error of a stream that inflates past `maximum` bytes.
+    static func tooLarge(_ name: String, _ maximum: Int) -> ConvNetError {
+        .invalidData("\(name): decompressed data exceeds the limit of \(maximum) bytes (ReaderLimits: at most "
+            + "\(ReaderLimits.current.maximumInflationRatio)× the compressed size and CONVNET_MAX_INFLATED_BYTES = "
+            + "\(ReaderLimits.current.maximumInflatedBytes))")
+    }
+
     static func copyStored(_ reader: inout BitReader, _ output: inout [UInt8], _ maximum: Int) throws {
         reader.alignToByte()
         let p = reader.position
@@ -184,7 +193,7 @@ public enum Inflate {
             throw ConvNetError.invalidData("\(reader.name): truncated stored DEFLATE block (\(length) bytes announced)")
         }
         guard output.count + length <= maximum else {
-            throw ConvNetError.invalidData("\(reader.name): decompressed data exceeds \(maximum) bytes")
+            throw tooLarge(reader.name, maximum)
         }
         output.append(contentsOf: reader.bytes[(p + 4)..<(p + 4 + length)])
         reader.position = p + 4 + length
@@ -239,7 +248,7 @@ public enum Inflate {
             let symbol = try literal.decode(&reader)
             if symbol < 256 {
                 guard output.count < maximum else {
-                    throw ConvNetError.invalidData("\(reader.name): decompressed data exceeds \(maximum) bytes")
+                    throw tooLarge(reader.name, maximum)
                 }
                 output.append(UInt8(symbol))
             } else if symbol == 256 {
@@ -257,7 +266,7 @@ public enum Inflate {
                     throw ConvNetError.invalidData("\(reader.name): distance \(back) reaches before the start of the data")
                 }
                 guard output.count + length <= maximum else {
-                    throw ConvNetError.invalidData("\(reader.name): decompressed data exceeds \(maximum) bytes")
+                    throw tooLarge(reader.name, maximum)
                 }
                 // Byte by byte: appending a slice of `output` to itself would copy the whole array.
                 let from = output.count - back

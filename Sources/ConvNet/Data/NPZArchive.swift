@@ -122,8 +122,16 @@ public struct NPZArchive: Sendable {
         let data = Array(bytes[start..<(start + member.compressedSize)])
         let output: [UInt8]
         if member.method == 0 {
+            guard member.size == member.compressedSize else {
+                throw bad("stored member of \(member.compressedSize) bytes, directory says \(member.size) uncompressed")
+            }
             output = data
         } else {
+            let cap = ReaderLimits.current.inflatedCap(forCompressed: member.compressedSize)
+            guard member.size <= cap else {
+                throw bad("directory says \(member.size) bytes uncompressed from \(member.compressedSize), above the limit of \(cap) "
+                    + "(ReaderLimits: \(ReaderLimits.current.maximumInflationRatio)× the compressed size, CONVNET_MAX_INFLATED_BYTES)")
+            }
             output = try Inflate.decompress(data, name: "\(fileName): \(memberName)", expectedSize: member.size, maximumOutput: member.size).bytes
         }
         guard output.count == member.size else { throw bad("decompressed to \(output.count) bytes, directory says \(member.size)") }

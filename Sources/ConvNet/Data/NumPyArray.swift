@@ -88,7 +88,7 @@ public struct NumPyArray: Sendable, Equatable {
         var parser = NumPyHeaderParser(text: header, name: name)
         let dictionary = try parser.parseDictionary()
         guard case .string(let descr)? = dictionary["descr"] else {
-            throw ConvNetError.invalidData("\(name): .npy header has no 'descr' string (found \(header.prefix(80)))")
+            throw ConvNetError.invalidData("\(name): .npy header has no 'descr' string (found \(excerpt(header)))")
         }
         guard case .bool(let fortran)? = dictionary["fortran_order"] else {
             throw ConvNetError.invalidData("\(name): .npy header has no 'fortran_order'")
@@ -222,7 +222,7 @@ struct NumPyHeaderParser {
     }
 
     func error(_ what: String) -> ConvNetError {
-        .invalidData("\(name): bad .npy header at character \(index): \(what) (header: \(String(characters.prefix(120))))")
+        .invalidData("\(name): bad .npy header at character \(index): \(what) (header: \(excerpt(String(characters))))")
     }
 
     mutating func skipSpaces() {

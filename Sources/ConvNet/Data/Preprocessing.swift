@@ -30,7 +30,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// Scaling alone.
     public init(scale: Double = 1, sampleShape: [Int], mean: [Float] = [], std: [Float] = []) throws {
         guard scale > 0, scale.isFinite else { throw ConvNetError.invalidArgument("preprocessing scale must be > 0, found \(scale)") }
-        let size = sampleShape.reduce(1, *)
+        let size = try ReaderLimits.current.checkSample(sampleShape, "preprocessing sample shape")
         let channels = sampleShape.first ?? 1
         guard mean.isEmpty || mean.count == size || mean.count == channels else {
             throw ConvNetError.shapeMismatch("preprocessing mean has \(mean.count) values; a sample \(describe(sampleShape)) needs \(size) or \(channels)")
@@ -145,7 +145,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         do {
             decoded = try JSONDecoder().decode(Preprocessing.self, from: Data(text.utf8))
         } catch {
-            throw ConvNetError.invalidData("preprocessing metadata is not valid JSON: \(error)")
+            throw ConvNetError.invalidData("preprocessing metadata is not valid JSON: \(excerpt(String(describing: error), limit: 160))")
         }
         try self.init(scale: decoded.scale, sampleShape: decoded.sampleShape, mean: decoded.mean, std: decoded.std)
     }
@@ -198,11 +198,20 @@ extension RawDatasetSplits {
         var validationPart: LabeledImages
         if let validation {
             trainPart = train.prefix(options.trainingCount)
+            if let requested = options.validationCount, requested > validation.count {
+                throw ConvNetError.invalidArgument(
+                    "\(requested) validation samples exceed the \(validation.count) in the validation split")
+            }
             validationPart = validation.prefix(options.validationCount)
         } else {
             let validationCount = options.validationCount ?? min(1000, train.count / 10)
+            guard validationCount <= train.count else {
+                throw ConvNetError.invalidArgument(
+                    "\(validationCount) validation samples exceed the \(train.count) in the training split")
+            }
             let trainingCount = options.trainingCount ?? (train.count - validationCount)
-            guard trainingCount + validationCount <= train.count else {
+            let (total, overflow) = trainingCount.addingReportingOverflow(validationCount)
+            guard !overflow, total <= train.count else {
                 throw ConvNetError.invalidArgument(
                     "\(trainingCount) training + \(validationCount) validation samples exceed the \(train.count) in the training split")
             }

@@ -58,11 +58,15 @@ public enum RestrictedPickle {
     /// Decodes `bytes`; `name` names the file in errors.
     public static func load(_ bytes: [UInt8], name: String = "pickle") throws -> PickleValue {
         var machine = Machine(data: bytes, name: name)
+        defer { machine.tearDown() }
         return try machine.run()
     }
 
+    // Containers are reference boxes, registered with the machine, so that `tearDown` can
+    // empty them one by one: freeing a deeply nested structure never recurses.
     private final class ListBox { var items: [Item] = []; init(_ items: [Item] = []) { self.items = items } }
     private final class DictBox { var pairs: [(Item, Item)] = [] }
+    private final class TupleBox { var items: [Item]; init(_ items: [Item]) { self.items = items } }
     private final class ArrayBox { var dtype = ""; var shape: [Int] = []; var bytes: [UInt8] = []; var built = false }
     private final class DTypeBox { var descr: String; var order = "|"; init(_ d: String) { descr = d } }
 
@@ -70,7 +74,7 @@ public enum RestrictedPickle {
         case value(PickleValue)
         case list(ListBox)
         case dict(DictBox)
-        case tuple([Item])
+        case tuple(TupleBox)
         case global(String)
         case array(ArrayBox)
         case dtype(DTypeBox)
@@ -84,10 +88,39 @@ public enum RestrictedPickle {
         var stack: [Item] = []
         var memo: [Int: Item] = [:]
         var opcodeOffset = 0
+        var lists: [ListBox] = [], dicts: [DictBox] = [], tuples: [TupleBox] = []
+        let limits = ReaderLimits.current
 
         init(data: [UInt8], name: String) {
             self.data = data
             self.name = name
+        }
+
+        /// Empties every container built, so that nothing is freed recursively.
+        mutating func tearDown() {
+            stack.removeAll()
+            memo.removeAll()
+            for box in lists { box.items.removeAll() }
+            for box in dicts { box.pairs.removeAll() }
+            for box in tuples { box.items.removeAll() }
+        }
+
+        mutating func newList(_ items: [Item] = []) -> Item {
+            let box = ListBox(items)
+            lists.append(box)
+            return .list(box)
+        }
+
+        mutating func newDict() -> DictBox {
+            let box = DictBox()
+            dicts.append(box)
+            return box
+        }
+
+        mutating func newTuple(_ items: [Item]) -> Item {
+            let box = TupleBox(items)
+            tuples.append(box)
+            return .tuple(box)
         }
 
         func fail(_ what: String) -> ConvNetError {
@@ -145,7 +178,8 @@ public enum RestrictedPickle {
                 case 0x80: _ = try byte()  // PROTO
                 case 0x95: _ = try read(8)  // FRAME: framing only
                 case 0x2E:  // STOP
-                    return try freeze(try pop(), depth: 0)
+                    var budget = limits.maximumPickleValues
+                    return try freeze(try pop(), depth: 0, budget: &budget)
                 case 0x28: stack.append(.mark)  // MARK
                 case 0x30: _ = try pop()  // POP
                 case 0x31: _ = try popMark()  // POP_MARK
@@ -169,7 +203,7 @@ public enum RestrictedPickle {
                 case 0x49:  // INT (text)
                     let text = try line()
                     if text == "01" { push(.bool(true)) } else if text == "00" { push(.bool(false)) } else {
-                        guard let value = Int(text) else { throw fail("bad INT '\(text)'") }
+                        guard let value = Int(text) else { throw fail("bad INT '\(excerpt(text))'") }
                         push(.int(value))
                     }
                 case 0x47: push(.float(Double(bitPattern: try littleEndian(8).byteSwapped)))  // BINFLOAT (big-endian)
@@ -182,21 +216,21 @@ public enum RestrictedPickle {
                 case 0x8C: push(.string(String(decoding: try read(try length(1)), as: UTF8.self)))  // SHORT_BINUNICODE
                 case 0x58: push(.string(String(decoding: try read(try length(4)), as: UTF8.self)))  // BINUNICODE
                 case 0x8D: push(.string(String(decoding: try read(try length(8)), as: UTF8.self)))  // BINUNICODE8
-                case 0x5D: stack.append(.list(ListBox()))  // EMPTY_LIST
-                case 0x7D: stack.append(.dict(DictBox()))  // EMPTY_DICT
-                case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-                case 0x6C: stack.append(.list(ListBox(try popMark())))  // LIST
-                case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-                case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
+                case 0x5D: stack.append(newList())  // EMPTY_LIST
+                case 0x7D: stack.append(.dict(newDict()))  // EMPTY_DICT
+                case 0x29: stack.append(newTuple([]))  // EMPTY_TUPLE
+                case 0x6C: stack.append(newList(try popMark()))  // LIST
+                case 0x74: stack.append(newTuple(try popMark()))  // TUPLE
+                case 0x85: stack.append(newTuple([try pop()]))  // TUPLE1
                 case 0x86:  // TUPLE2
                     let b = try pop(), a = try pop()
-                    stack.append(.tuple([a, b]))
+                    stack.append(newTuple([a, b]))
                 case 0x87:  // TUPLE3
                     let c = try pop(), b = try pop(), a = try pop()
-                    stack.append(.tuple([a, b, c]))
+                    stack.append(newTuple([a, b, c]))
                 case 0x64:  // DICT
                     let items = try popMark()
-                    let box = DictBox()
+                    let box = newDict()
                     try addPairs(items, to: box)
                     stack.append(.dict(box))
                 case 0x61:  // APPEND
@@ -240,7 +274,9 @@ public enum RestrictedPickle {
                 case 0x50, 0x51: throw fail("opcode PERSID (persistent id) is not allowed")
                 default: throw fail("opcode 0x\(String(op, radix: 16)) is not supported by the restricted reader")
                 }
-                guard stack.count <= 100_000, memo.count <= 1_000_000 else { throw fail("exceeds the reader's stack or memo limit") }
+                guard stack.count <= 100_000, memo.count <= 1_000_000, lists.count + dicts.count + tuples.count <= limits.maximumPickleValues else {
+                    throw fail("exceeds the reader's limits (stack 100,000 items, memo 1,000,000 entries, \(limits.maximumPickleValues) containers)")
+                }
             }
         }
 
@@ -277,16 +313,17 @@ public enum RestrictedPickle {
                 "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "_codecs.encode",
             ]
             guard allowed.contains(name) else {
-                throw fail("global '\(name)' is not allowed (the restricted reader only rebuilds NumPy arrays; it never imports or calls anything)")
+                throw fail("global '\(excerpt(name))' is not allowed (the restricted reader only rebuilds NumPy arrays; it never imports or calls anything)")
             }
             return name
         }
 
         mutating func reduce() throws {
             let arguments = try pop(), callable = try pop()
-            guard case .global(let name) = callable, case .tuple(let args) = arguments else {
+            guard case .global(let name) = callable, case .tuple(let argumentBox) = arguments else {
                 throw fail("REDUCE of something other than an allowed global")
             }
+            let args = argumentBox.items
             switch name {
             case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct":
                 guard let first = args.first, case .global("numpy.ndarray") = first else {
@@ -322,7 +359,7 @@ public enum RestrictedPickle {
                 try checkSize(box)
                 stack.append(.array(box))
             default:
-                throw fail("REDUCE of '\(name)' is not allowed")
+                throw fail("REDUCE of '\(excerpt(name))' is not allowed")
             }
         }
 
@@ -333,8 +370,8 @@ public enum RestrictedPickle {
         }
 
         func integers(_ item: Item, what: String) throws -> [Int] {
-            guard case .tuple(let parts) = item else { throw fail("\(what) is not a tuple") }
-            return try parts.map {
+            guard case .tuple(let box) = item else { throw fail("\(what) is not a tuple") }
+            return try box.items.map {
                 guard case .value(.int(let v)) = $0, v >= 0 else { throw fail("\(what) holds a non-integer or negative value") }
                 return v
             }
@@ -343,7 +380,7 @@ public enum RestrictedPickle {
         func checkSize(_ box: ArrayBox) throws {
             let itemSize = Int(box.dtype.filter(\.isNumber)) ?? 0
             guard itemSize > 0, let count = checkedProduct(box.shape), let size = checkedProduct([count, itemSize]), size == box.bytes.count else {
-                throw fail("array of dtype \(box.dtype) and shape \(describe(box.shape)) does not match its \(box.bytes.count) data bytes")
+                throw fail("array of dtype \(excerpt(box.dtype)) and shape \(describe(box.shape)) does not match its \(box.bytes.count) data bytes")
             }
         }
 
@@ -353,7 +390,7 @@ public enum RestrictedPickle {
             switch target {
             case .array(let box):
                 // (version, shape, dtype, is_fortran, data)
-                guard case .tuple(let parts) = state, parts.count == 5 else { throw fail("ndarray state is not (version, shape, dtype, fortran, data)") }
+                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count == 5 else { throw fail("ndarray state is not (version, shape, dtype, fortran, data)") }
                 box.shape = try integers(parts[1], what: "ndarray shape")
                 guard case .dtype(let dtype) = parts[2] else { throw fail("ndarray state has no dtype") }
                 guard case .value(.bool(let fortran)) = parts[3] else { throw fail("ndarray state has no order flag") }
@@ -369,7 +406,7 @@ public enum RestrictedPickle {
                 try checkSize(box)
             case .dtype(let box):
                 // (version, byte order, subarray, names, fields, elsize, alignment, flags)
-                guard case .tuple(let parts) = state, parts.count >= 2, case .value(.string(let order)) = try normalized(parts[1]) else {
+                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count >= 2, case .value(.string(let order)) = try normalized(parts[1]) else {
                     throw fail("dtype state is not a tuple with a byte order")
                 }
                 box.order = order
@@ -379,18 +416,29 @@ public enum RestrictedPickle {
         }
 
         /// Turns the mutable working items into plain values.
-        func freeze(_ item: Item, depth: Int) throws -> PickleValue {
-            guard depth < 1000 else { throw fail("nesting too deep") }
+        /// Every value built counts against `budget` (a memoised object referenced twice counts
+        /// twice), so a "billion laughs" pickle stops at ReaderLimits' value limit.
+        func freeze(_ item: Item, depth: Int, budget: inout Int) throws -> PickleValue {
+            guard depth < limits.maximumPickleDepth else {
+                throw fail("nests lists, tuples and dicts deeper than the limit of \(limits.maximumPickleDepth)")
+            }
+            budget -= 1
+            guard budget >= 0 else {
+                throw fail("expands to more than the limit of \(limits.maximumPickleValues) values (shared references count each time)")
+            }
             switch item {
             case .value(let v): return v
-            case .list(let box): return .list(try box.items.map { try freeze($0, depth: depth + 1) })
-            case .tuple(let items): return .tuple(try items.map { try freeze($0, depth: depth + 1) })
-            case .dict(let box): return .dict(try box.pairs.map { (try freeze($0.0, depth: depth + 1), try freeze($0.1, depth: depth + 1)) })
+            case .list(let box): return .list(try box.items.map { try freeze($0, depth: depth + 1, budget: &budget) })
+            case .tuple(let box): return .tuple(try box.items.map { try freeze($0, depth: depth + 1, budget: &budget) })
+            case .dict(let box):
+                return .dict(try box.pairs.map {
+                    (try freeze($0.0, depth: depth + 1, budget: &budget), try freeze($0.1, depth: depth + 1, budget: &budget))
+                })
             case .array(let box):
                 guard box.built else { throw fail("ndarray was never given its state") }
                 return .ndarray(dtype: box.dtype, shape: box.shape, bytes: box.bytes)
             case .dtype(let box): return .string(box.order + box.descr)
-            case .global(let name): throw fail("a bare global '\(name)' is not a value")
+            case .global(let name): throw fail("a bare global '\(excerpt(name))' is not a value")
             case .mark: throw fail("unexpected MARK")
             }
         }

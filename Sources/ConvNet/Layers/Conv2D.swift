@@ -74,6 +74,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 "Conv2D with \(groups) groups needs input channels (\(inputChannels)) and output channels "
                     + "(\(outputChannels)) divisible by \(groups)")
         }
+        try ReaderLimits.current.checkTensor(
+            [outputChannels, inputChannels / groups, kernelSize, kernelSize], "Conv2D(\(inputChannels) → \(outputChannels)) weight")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelSize = kernelSize

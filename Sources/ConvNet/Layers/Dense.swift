@@ -28,6 +28,7 @@ public final class Dense<Scalar: KernelScalar>: Layer {
             throw ConvNetError.invalidArgument(
                 "Dense needs positive sizes, found inputSize \(inputSize), outputSize \(outputSize)")
         }
+        try ReaderLimits.current.checkTensor([outputSize, inputSize], "Dense(\(inputSize) → \(outputSize)) weight")
         self.inputSize = inputSize
         self.outputSize = outputSize
         weight = Parameter(

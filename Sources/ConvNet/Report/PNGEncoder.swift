@@ -65,7 +65,7 @@ func writeFile(_ data: Data, to url: URL) throws {
     do {
         try data.write(to: url, options: .atomic)
     } catch {
-        throw ReportError.io(path: url.path, reason: error.localizedDescription)
+        throw ReportError.io(path: url.path, reason: reason(error))
     }
 }
 

@@ -34,7 +34,7 @@ public struct RunDirectory: Sendable {
             do {
                 try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             } catch {
-                throw ReportError.io(path: url.path, reason: error.localizedDescription)
+                throw ReportError.io(path: url.path, reason: reason(error))
             }
         }
     }
@@ -165,7 +165,7 @@ public struct RunDirectory: Sendable {
         do {
             return try String(contentsOf: fileURL, encoding: .utf8)
         } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
     }
 
@@ -174,12 +174,12 @@ public struct RunDirectory: Sendable {
         do {
             data = try Data(contentsOf: fileURL)
         } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
         do {
             return try Self.decoder().decode(type, from: data)
         } catch {
-            throw ReportError.malformedFile(path: fileURL.path, reason: "\(error)")
+            throw ReportError.malformedFile(path: fileURL.path, reason: reason(error))
         }
     }
 

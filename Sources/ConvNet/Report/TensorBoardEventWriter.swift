@@ -27,7 +27,7 @@ public final class TensorBoardEventWriter {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ReportError.io(path: directory.path, reason: error.localizedDescription)
+            throw ReportError.io(path: directory.path, reason: reason(error))
         }
         let host = (hostname ?? ProcessInfo.processInfo.hostName)
             .replacingOccurrences(of: "/", with: "_")
@@ -39,7 +39,7 @@ public final class TensorBoardEventWriter {
         do {
             handle = try FileHandle(forWritingTo: fileURL)
         } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
         var event = ProtobufWriter()
         event.double(field: 1, startTime.timeIntervalSince1970)
@@ -78,7 +78,7 @@ public final class TensorBoardEventWriter {
     /// - Throws: `ReportError.io` on failure.
     public func flush() throws {
         do { try handle.synchronize() } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
     }
 
@@ -86,7 +86,7 @@ public final class TensorBoardEventWriter {
     /// - Throws: `ReportError.io` on failure.
     public func close() throws {
         do { try handle.close() } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
     }
 
@@ -110,7 +110,7 @@ public final class TensorBoardEventWriter {
         do {
             try handle.write(contentsOf: Data(Self.record(data)))
         } catch {
-            throw ReportError.io(path: fileURL.path, reason: error.localizedDescription)
+            throw ReportError.io(path: fileURL.path, reason: reason(error))
         }
     }
 }

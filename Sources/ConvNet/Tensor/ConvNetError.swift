@@ -40,5 +40,6 @@ public enum ConvNetError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// Formats a shape as PyTorch prints it: `[2, 3, 4, 4]`.
 func describe(_ shape: [Int]) -> String {
-    "[" + shape.map(String.init).joined(separator: ", ") + "]"
+    guard shape.count > 8 else { return "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+    return "[" + shape.prefix(6).map(String.init).joined(separator: ", ") + ", … (\(shape.count) sizes)]"
 }

@@ -92,6 +92,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The Solver options these settings give (the optimizer is checked too).
     public func solverOptions() throws -> SolverOptions {
         _ = try makeOptimizer(scalar: Float.self)
+        if let learningRate, learningRate == 0, epochs > 0 {
+            throw ConvNetError.invalidArgument("learning rate must be > 0: a rate of 0 never changes the weights")
+        }
+        for (name, value) in [("training", trainingCount), ("validation", validationCount), ("test", testCount)] {
+            if let value, value < 0 { throw ConvNetError.invalidArgument("the \(name) count must be ≥ 0, found \(value)") }
+        }
         var options = SolverOptions()
         options.learningRateDecay = learningRateDecay
         options.batchSize = batchSize
@@ -194,7 +200,7 @@ public final class TrainingJob {
         do {
             configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
         } catch {
-            throw ConvNetError.invalidData("cannot resume: \(url.path) is not a valid run configuration: \(error)")
+            throw ConvNetError.invalidData("cannot resume: \(url.path) is not a valid run configuration: \(reason(error))")
         }
         try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: true)
     }
@@ -337,6 +343,22 @@ public final class TrainingJob {
             try Checkpoint.save(model.network, metadata: metadata(extra: extra),
                                 to: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
         }
+    }
+
+    /// A warning when the finished run is no better than chance on its own validation split:
+    /// its best validation accuracy does not beat always answering the most frequent class
+    /// (by a point). Nil when it does, or when there is no validation data.
+    public var chanceWarning: String? {
+        let labels = data.splits.validation.labels.scalars
+        guard solver.isFinished, !labels.isEmpty, let best = solver.history.bestValidationAccuracy else { return nil }
+        var counts: [Float: Int] = [:]
+        for label in labels { counts[label, default: 0] += 1 }
+        let chance = Double(counts.values.max() ?? 0) / Double(labels.count)
+        guard best <= chance + 0.01 else { return nil }
+        return String(
+            format: "the best validation accuracy, %.4f, is no better than always answering the most frequent class (%.4f): "
+                + "the model learned nothing; try a smaller learning rate (now %g) or check the labels",
+            best, chance, configuration.learningRate ?? 0)
     }
 
     /// Trains the remaining epochs (stopping after `stopAfterEpoch` if given), then evaluates

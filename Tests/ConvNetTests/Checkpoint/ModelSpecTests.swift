@@ -10,7 +10,7 @@ struct ModelSpecTests {
          "conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)", [10],
          ["0.weight", "0.bias", "4.weight", "4.bias", "6.weight", "6.bias"]),
         ("CONV2D(6, 5, p=2) -> ReLU -> MaxPool(2) ; conv(16,kernel=5) relu pool flatten linear(120) relu fc(n=84) relu dense(10)",
-         [1, 28, 28], ModelPreset.lenet5.spec().description, [10],
+         [1, 28, 28], (try! ModelPreset.lenet5.spec()).description, [10],
          ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias", "11.weight", "11.bias"]),
         ("conv(8, 3, 2, 1) tanh avgpool(3,s=2,p=1) sigmoid flatten dense(4)", [2, 9, 9],
          "conv(8,k=3,s=2,p=1) tanh avgpool(3,s=2,p=1) sigmoid flatten dense(4)", [4],
@@ -103,12 +103,12 @@ struct ModelSpecTests {
             let fromSpec: Sequential<Float> = try preset.spec(classes: classes, hiddenSizes: [50, 30]).makeNetwork(inputShape: input)
             let shapes = { (n: Sequential<Float>) in n.namedParameters.map { "\($0.name) \($0.parameter.value.shape)" } }
             #expect(shapes(fromSpec) == shapes(model.network), "\(preset)")
-            #expect(try ModelSpec(describing: model.network) == preset.spec(classes: classes, hiddenSizes: [50, 30]), "\(preset)")
+            #expect(try ModelSpec(describing: model.network) == (try preset.spec(classes: classes, hiddenSizes: [50, 30])), "\(preset)")
         }
     }
 
     @Test func pytorchSourceNamesEveryModule() throws {
-        let spec = ModelPreset.lenet5.spec()
+        let spec = try ModelPreset.lenet5.spec()
         #expect(try spec.pytorchSource(inputShape: [1, 28, 28]) == "nn.Sequential(nn.Conv2d(1, 6, 5, stride=1, padding=2), nn.ReLU(), "
             + "nn.MaxPool2d(2, stride=2, padding=0), nn.Conv2d(6, 16, 5, stride=1, padding=0), nn.ReLU(), "
             + "nn.MaxPool2d(2, stride=2, padding=0), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), "

@@ -71,7 +71,7 @@ struct SafeTensorsTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         #expect(leftovers == ["lenet.safetensors"], "no temporary file remains")
         let loaded = try Checkpoint.load(from: url, as: Float.self)
-        #expect(loaded.metadata.spec == ModelPreset.lenet5.spec())
+        #expect(try loaded.metadata.spec == ModelPreset.lenet5.spec())
         #expect(loaded.metadata.inputShape == [1, 28, 28])
         #expect(loaded.metadata.classNames == names)
         #expect(loaded.metadata.preprocessing == preprocessing)
@@ -109,9 +109,9 @@ struct SafeTensorsTests {
         let folder = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let specs: [(String, [Int])] = [
-            (ModelPreset.lenet5.spec().description, [1, 28, 28]),
+            (try ModelPreset.lenet5.spec().description, [1, 28, 28]),
             ("conv(4,k=3,s=2,p=1) tanh avgpool(2) conv(6,k=3,p=1) relu maxpool(3,s=2,p=1) sigmoid flatten dense(7)", [2, 13, 13]),
-            (ModelPreset.threeLayerConvNet.spec(classes: 5, hiddenSizes: [20]).description, [3, 16, 16]),
+            (try ModelPreset.threeLayerConvNet.spec(classes: 5, hiddenSizes: [20]).description, [3, 16, 16]),
         ]
         for (index, (text, inputShape)) in specs.enumerated() {
             let spec = try ModelSpec(parsing: text)
