@@ -227,7 +227,8 @@ public final class Solver<Scalar: KernelScalar> {
         let lastEpoch = min(options.epochs, stopAfterEpoch ?? options.epochs)
         var epoch = completedEpochs + 1
         stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
-        while epoch <= lastEpoch && !stoppedEarly {
+        stopRequested = false
+        while epoch <= lastEpoch && !stoppedEarly && !stopRequested {
             try trainEpoch(epoch)
             stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
             epoch += 1
@@ -237,6 +238,13 @@ public final class Solver<Scalar: KernelScalar> {
         }
         return history
     }
+
+    /// Set by `requestStop()`: `train` returns after the current epoch.
+    public private(set) var stopRequested = false
+
+    /// Asks `train` to return after the epoch in progress (e.g. from an `onEpoch` hook whose
+    /// checkpoint could not be saved). The run is not finished; it can be continued.
+    public func requestStop() { stopRequested = true }
 
     /// Whether the run is over: every epoch done, or stopped early.
     public var isFinished: Bool { completedEpochs >= options.epochs || stoppedEarly }

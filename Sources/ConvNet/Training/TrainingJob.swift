@@ -284,6 +284,7 @@ public final class TrainingJob {
         if resume, let directory {
             try restore(from: directory)
         } else if let directory {
+            TrainingJob.removeLeftoverTemporaryFiles(in: directory)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(
@@ -292,32 +293,68 @@ public final class TrainingJob {
         }
         recorder.attach(to: solver)
         if directory != nil {
+            // Checkpoints first, then metrics.csv / history.json: the metrics never run ahead
+            // of what a resume can continue from. A failed save stops training (the previous
+            // epoch stays resumable) and `run` throws it.
             let recorderHook = solver.onEpoch
             solver.onEpoch = { [weak self] record in
+                guard let self else { return }
+                if self.saveError == nil {
+                    do { try self.saveCheckpoints(after: record) } catch {
+                        self.saveError = error
+                        self.solver.requestStop()
+                        return
+                    }
+                }
                 recorderHook?(record)
-                guard let self, self.saveError == nil else { return }
-                do { try self.saveCheckpoints(after: record) } catch { self.saveError = error }
             }
         }
     }
 
+    /// Removes the temporary files of writes that a killed process left behind
+    /// (`.NAME.tmp-PID-RANDOM`, see `AtomicFile`).
+    static func removeLeftoverTemporaryFiles(in directory: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
     private func restore(from directory: URL) throws {
+        TrainingJob.removeLeftoverTemporaryFiles(in: directory)
         let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
         let stateURL = TrainingState.url(besides: last)
         guard FileManager.default.fileExists(atPath: last.path), FileManager.default.fileExists(atPath: stateURL.path) else {
             throw ConvNetError.fileSystem(
                 "cannot resume: \(directory.path) has no \(TrainingJob.lastCheckpointName) with its state file (no epoch finished?)")
         }
-        try Checkpoint.loadWeights(from: last, into: model.network)
+        let lastFile = try SafeTensorsFile(contentsOf: last)
+        try Checkpoint.loadWeights(lastFile, into: model.network, name: last.lastPathComponent)
         let state = try TrainingState(contentsOf: stateURL)
+        // The files are written one by one; a process killed between them leaves a set that
+        // does not belong together. Say so instead of continuing from mixed epochs.
+        func epoch(of file: SafeTensorsFile) -> Int? { file.metadata["epoch"].flatMap { Int($0) } }
+        if let saved = epoch(of: lastFile), saved != state.epoch {
+            throw ConvNetError.invalidData(
+                "cannot resume \(directory.path): \(TrainingJob.lastCheckpointName) holds epoch \(saved) but "
+                    + "\(stateURL.lastPathComponent) epoch \(state.epoch) (the run was stopped while saving); "
+                    + "start again, or train from these weights with --init \(last.path)")
+        }
         var bestWeights: ModelSnapshot<Float>?
         let best = directory.appendingPathComponent(TrainingJob.bestCheckpointName)
         if FileManager.default.fileExists(atPath: best.path) {
+            let bestFile = try SafeTensorsFile(contentsOf: best)
+            if let saved = epoch(of: bestFile), state.history.bestEpoch > 0, saved != state.history.bestEpoch {
+                throw ConvNetError.invalidData(
+                    "cannot resume \(directory.path): \(TrainingJob.bestCheckpointName) holds epoch \(saved) but the history's "
+                        + "best epoch is \(state.history.bestEpoch) (the run was stopped while saving)")
+            }
             let loaded = try Checkpoint.load(from: best, as: Float.self)
             bestWeights = loaded.model.snapshot()
         }
         try state.restore(into: solver, updateRule: configuration.updateRule, bestWeights: bestWeights)
         recorder.resume(with: state.history)
+        try? recorder.directory?.write(recorder.record)  // metrics.csv and history.json as of the resumed epoch
     }
 
     private func metadata(extra: [String: String]) throws -> CheckpointMetadata {

@@ -80,6 +80,41 @@ struct TrainingJobTests {
         #expect(throws: ConvNetError.self) { try TrainingJob(configuration: second, directory: nil, progress: quiet) }
     }
 
+    /// Files of different epochs (a process killed between two of an epoch's writes) are
+    /// named as such on resume, never continued from; temporary files of killed writes go.
+    @Test func mixedEpochFilesAreRefusedOnResume() throws {
+        let quiet = ProgressBar(mode: .quiet) { _ in }
+        let directory = temporaryDirectory("mixed")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let first = try TrainingJob(configuration: configuration(), directory: directory, progress: quiet)
+        #expect(try first.run(stopAfterEpoch: 1) == nil)
+        let state = directory.appendingPathComponent("last.state.safetensors")
+        let epochOneState = try Data(contentsOf: state)
+        let second = try TrainingJob(resuming: directory, progress: quiet)
+        #expect(try second.run(stopAfterEpoch: 2) == nil)
+        try epochOneState.write(to: state)  // as if killed after last.safetensors, before its state
+        let leftover = directory.appendingPathComponent(".last.safetensors.tmp-1-2")
+        try Data([1, 2, 3]).write(to: leftover)
+        let message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
+        #expect(message?.contains("last.safetensors holds epoch 2 but last.state.safetensors epoch 1") == true, "\(message ?? "no error")")
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+    }
+
+    /// A checkpoint that cannot be written stops training with the error after that epoch.
+    @Test func failedSaveStopsTraining() throws {
+        let directory = temporaryDirectory("unsaveable")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A non-empty folder where last.safetensors goes: the rename over it fails.
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("last.safetensors/blocker"), withIntermediateDirectories: true)
+        let job = try TrainingJob(configuration: configuration(), directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
+        let message = thrownMessage { _ = try job.run() }
+        #expect(message?.contains("cannot write") == true, "\(message ?? "no error")")
+        #expect(job.solver.completedEpochs == 1 && !job.solver.isFinished)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("metrics.csv").path))
+    }
+
     @Test func resumingWithoutARunIsAnError() throws {
         let empty = temporaryDirectory("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
