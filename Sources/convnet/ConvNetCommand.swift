@@ -40,6 +40,8 @@ struct ConvNetCommand: ParsableCommand {
         } catch let error as ConvNetError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             Foundation.exit(1)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)  // the command has said why (e.g. interrupted by SIGINT)
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -217,11 +217,26 @@ struct Train: ParsableCommand {
             print("\(job.dataDescription); model \(configuration.spec ?? configuration.model), \(configuration.updateRule), "
                 + "batch \(configuration.batchSize), \(configuration.epochs) epochs\(resumed)")
         }
+        // Ctrl-C / SIGTERM while training: stop at the next step, commit, say how to continue.
+        let trap = SignalTrap()
+        job.solver.stopRequest = trap.stopRequest
         let started = Date()
+        trap.armed = true
         let test = try job.run(stopAfterEpoch: stopAfterEpoch)
+        trap.armed = false
         let seconds = Date().timeIntervalSince(started)
+        let continuation = job.directory.map { "continue with: convnet train --resume \($0.path)" }
+        if let signal = job.interruptingSignal {
+            let solver = job.solver
+            let position = solver.interruptedEpoch.map {
+                "at iteration \(solver.history.iterations.count) (epoch \($0.epoch), batch \($0.completedBatches) of \($0.batches))"
+            } ?? "after epoch \(solver.completedEpochs) of \(configuration.epochs)"
+            let saved = continuation.map { "saved; " + $0 } ?? "nothing saved (train with --out DIR to keep a run that can be continued)"
+            FileHandle.standardError.write(Data("interrupted by \(SignalTrap.name(of: signal)) \(position): \(saved)\n".utf8))
+            throw ExitCode(SignalTrap.exitStatus(for: signal))
+        }
         if !job.solver.isFinished {
-            print("stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); continue with --resume")
+            print("stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); \(continuation ?? "continue with --resume")")
         } else if let test {
             if job.solver.stoppedEarly {
                 print("stopped early after epoch \(job.solver.completedEpochs) (no better \(configuration.earlyStopping?.metric.rawValue ?? "") for \(configuration.earlyStopping?.patience ?? 0) epochs)")

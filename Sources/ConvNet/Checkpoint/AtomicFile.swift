@@ -21,15 +21,21 @@ public enum AtomicFile {
         }
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else { throw failure("cannot create a temporary file in \(directory.path)") }
+        let label = url.lastPathComponent
+        FaultInjection.point("write:\(label):created")
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let result = Foundation.write(descriptor, raw.baseAddress! + written, raw.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return false
+            // In two halves, with a crash point between them: a torn write for the tests.
+            for end in [raw.count / 2, raw.count] {
+                while written < end {
+                    let result = Foundation.write(descriptor, raw.baseAddress! + written, end - written)
+                    if result < 0 {
+                        if errno == EINTR { continue }
+                        return false
+                    }
+                    written += result
                 }
-                written += result
+                if end < raw.count { FaultInjection.point("write:\(label):half") }
             }
             return true
         }
@@ -43,11 +49,18 @@ public enum AtomicFile {
             unlink(temporary.path)
             throw failure("closing the temporary file failed")
         }
+        FaultInjection.point("write:\(label):synced")
         guard rename(temporary.path, url.path) == 0 else {
             let error = failure("renaming the temporary file failed")
             unlink(temporary.path)
             throw error
         }
+        FaultInjection.point("write:\(label):renamed")
+        syncDirectory(directory)
+    }
+
+    /// Flushes a folder's entries (new names, renames) to disk; best effort.
+    static func syncDirectory(_ directory: URL) {
         let folder = open(directory.path, O_RDONLY)
         if folder >= 0 {
             _ = fsync(folder)

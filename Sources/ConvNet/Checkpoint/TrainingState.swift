@@ -26,6 +26,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var bestScore: Double?
     /// The state of every random stream of the network (Dropout's masks) by its name.
     public var randomStreams: [String: SeededRandom] = [:]
+    /// Where the epoch in progress stopped, for a run interrupted between two steps (nil for
+    /// a state saved at an epoch's end).
+    public var interruptedEpoch: InterruptedEpoch?
 
     public init(
         updateRule: String, optimizerConfiguration: [String: Double], learningRate: Double, epoch: Int, iteration: Int,
@@ -46,6 +49,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         case epoch, iteration, random, history
         case bestScore = "best_score"
         case randomStreams = "random_streams"
+        case interruptedEpoch = "interrupted_epoch"
     }
 
     public init(from decoder: Decoder) throws {
@@ -59,6 +63,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         history = try c.decode(TrainingHistory.self, forKey: .history)
         bestScore = try c.decodeIfPresent(Double.self, forKey: .bestScore)
         randomStreams = try c.decodeIfPresent([String: SeededRandom].self, forKey: .randomStreams) ?? [:]
+        interruptedEpoch = try c.decodeIfPresent(InterruptedEpoch.self, forKey: .interruptedEpoch)
         optimizerState = [:]
     }
 
@@ -73,9 +78,11 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try c.encode(history, forKey: .history)
         try c.encodeIfPresent(bestScore, forKey: .bestScore)
         if !randomStreams.isEmpty { try c.encode(randomStreams, forKey: .randomStreams) }
+        try c.encodeIfPresent(interruptedEpoch, forKey: .interruptedEpoch)
     }
 
-    /// Everything a Solver needs to continue later, captured after an epoch. `updateRule` and
+    /// Everything a Solver needs to continue later, captured after an epoch (or between two
+    /// steps of an interrupted one). `updateRule` and
     /// `optimizerConfiguration` name the optimizer as the factory made it (`UpdateRule`), or
     /// describe a custom one.
     public init<Scalar: KernelScalar>(
@@ -88,6 +95,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
             iteration: progress.history.iterations.count, random: progress.random, history: progress.history,
             optimizerState: TrainingState.capture(solver.optimizer))
         bestScore = progress.bestScore
+        interruptedEpoch = progress.interruptedEpoch
         randomStreams = Dictionary(
             TrainingState.streams(of: solver).map { ($0.name, $0.stream.generator) }, uniquingKeysWith: { first, _ in first })
     }
@@ -104,7 +112,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
         }
         try restore(into: solver.optimizer)
         try solver.restore(
-            SolverState(completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore),
+            SolverState(
+                completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore,
+                interruptedEpoch: interruptedEpoch),
             bestWeights: bestWeights)
         for (name, stream) in TrainingState.streams(of: solver) {
             guard let saved = randomStreams[name] else {
@@ -143,6 +153,11 @@ public struct TrainingState: Codable, Sendable, Equatable {
 
     /// Writes the state file atomically; buffers as F32, or F64 with `float64`.
     public func write(to url: URL, float64: Bool = false) throws {
+        try file(float64: float64).write(to: url)
+    }
+
+    /// The state file `write(to:)` writes, in memory.
+    public func file(float64: Bool = false) throws -> SafeTensorsFile {
         var file = SafeTensorsFile()
         for key in optimizerState.keys.sorted() {
             for (index, buffer) in optimizerState[key]!.enumerated() {
@@ -157,13 +172,16 @@ public struct TrainingState: Codable, Sendable, Equatable {
             "format": "convnet-training-state", "format_version": "1",
             "training_state": String(decoding: try encoder.encode(self), as: UTF8.self),
         ]
-        try file.write(to: url)
+        return file
     }
 
     /// Reads a state file written by `write(to:)`.
     public init(contentsOf url: URL) throws {
-        let file = try SafeTensorsFile(contentsOf: url)
-        let name = url.lastPathComponent
+        try self.init(file: try SafeTensorsFile(contentsOf: url), name: url.lastPathComponent)
+    }
+
+    /// Reads a state file already in memory (`name` for messages).
+    public init(file: SafeTensorsFile, name: String) throws {
         guard let json = file.metadata["training_state"] else {
             throw ConvNetError.invalidData("\(name): not a ConvNet training-state file (no 'training_state' metadata)")
         }

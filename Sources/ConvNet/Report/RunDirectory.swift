@@ -60,13 +60,16 @@ public struct RunDirectory: Sendable {
 
     // MARK: Writing
 
-    /// Writes `metrics.csv`, `history.json` and `run.json` for `record`, replacing older versions.
+    /// Writes `metrics.csv`, `history.json` (unless `includingHistory` is false: a
+    /// `CheckpointStore` commits them) and `run.json` for `record`, replacing older versions.
     /// Call it after every epoch so that an interrupted run leaves its data behind.
     /// - Throws: `ReportError.invalidInput` for an inconsistent record, `ReportError.io` on write failure.
-    public func write(_ record: RunRecord) throws {
+    public func write(_ record: RunRecord, includingHistory: Bool = true) throws {
         try record.validate()
-        try writeMetrics(record.iterations)
-        try writeHistory(record.epochs)
+        if includingHistory {
+            try writeMetrics(record.iterations)
+            try writeHistory(record.epochs)
+        }
         var rest = record
         rest.iterations = []
         rest.epochs = []
@@ -76,22 +79,36 @@ public struct RunDirectory: Sendable {
     /// Writes `metrics.csv`.
     /// - Throws: `ReportError.io` on write failure.
     public func writeMetrics(_ iterations: [IterationRecord]) throws {
+        try writeFile(Self.metricsCSV(iterations), to: url.appendingPathComponent(Self.metricsFileName))
+    }
+
+    /// The text of `metrics.csv`.
+    public static func metricsCSV(_ iterations: [IterationRecord]) -> String {
         var csv = "iteration,epoch,loss,learning_rate\n"
         csv.reserveCapacity(iterations.count * 40)
         for r in iterations {
             // Swift's description of a Double is the shortest text that reads back to the same value.
             csv += "\(r.iteration),\(r.epoch),\(r.loss),\(r.learningRate)\n"
         }
-        try writeFile(csv, to: url.appendingPathComponent(Self.metricsFileName))
+        return csv
     }
 
     /// Writes `history.json`.
     /// - Throws: `ReportError.io` on write failure.
     public func writeHistory(_ epochs: [EpochRecord]) throws {
-        try writeFile(try encode(History(epochs: epochs)), to: url.appendingPathComponent(Self.historyFileName))
+        try writeFile(try Self.historyJSON(epochs), to: url.appendingPathComponent(Self.historyFileName))
+    }
+
+    /// The bytes of `history.json`.
+    public static func historyJSON(_ epochs: [EpochRecord]) throws -> Data {
+        try encode(History(epochs: epochs))
     }
 
     func encode<T: Encodable>(_ value: T) throws -> Data {
+        try Self.encode(value)
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
         do {
             var data = try Self.encoder().encode(value)
             data.append(0x0A)

@@ -19,6 +19,9 @@ public final class RunRecorder<Scalar: KernelScalar> {
     private let progress: ProgressBar
     private var events: TensorBoardEventWriter?
     private let started = Date()
+    /// Whether the recorder writes `metrics.csv` and `history.json` itself (false when a
+    /// `TrainingJob` commits them with each checkpoint, see `CheckpointStore`).
+    public var writesHistoryFiles = true
 
     /// - Parameters:
     ///   - directory: where to write artifacts (created if missing); nil for console only.
@@ -50,10 +53,38 @@ public final class RunRecorder<Scalar: KernelScalar> {
         }
     }
 
-    /// Continues a resumed run's records from its saved history.
+    /// Continues a resumed run's records from its saved history. The TensorBoard events are
+    /// written anew from that history (older event files are removed), so that steps a killed
+    /// process logged after its last checkpoint do not appear twice.
     public func resume(with history: TrainingHistory) {
         record.iterations = history.iterations
         record.epochs = history.epochs
+        guard let events, let directory else { return }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.url.path)) ?? []
+        for name in names where name.hasPrefix("events.out.tfevents.") && name != events.fileURL.lastPathComponent {
+            try? FileManager.default.removeItem(at: directory.url.appendingPathComponent(name))
+        }
+        for iteration in history.iterations {
+            try? events.addScalars(
+                [("loss", iteration.loss), ("learning_rate", iteration.learningRate)], step: iteration.iteration)
+        }
+        var iterationCount = 0
+        for epoch in history.epochs {
+            iterationCount = history.iterations.lastIndex { $0.epoch == epoch.epoch }.map { history.iterations[$0].iteration }
+                ?? iterationCount
+            try? events.addScalars(Self.epochScalars(epoch), step: iterationCount)
+        }
+        try? events.flush()
+    }
+
+    /// The per-epoch TensorBoard scalars.
+    static func epochScalars(_ epoch: EpochRecord) -> [(tag: String, value: Double)] {
+        var scalars: [(tag: String, value: Double)] = []
+        if let accuracy = epoch.trainAccuracy { scalars.append(("accuracy/train", accuracy)) }
+        if let accuracy = epoch.validationAccuracy { scalars.append(("accuracy/val", accuracy)) }
+        if let loss = epoch.validationLoss { scalars.append(("loss/val", loss)) }
+        if let accuracy = epoch.testAccuracy { scalars.append(("accuracy/test", accuracy)) }
+        return scalars
     }
 
     /// Hooks the recorder into the solver's callbacks (replacing any set before) and turns the
@@ -82,15 +113,10 @@ public final class RunRecorder<Scalar: KernelScalar> {
             if let elapsed = epoch.elapsedSeconds { extra.append("at " + format(elapsed, 1) + " s") }
             self.progress.finishEpoch(extra: extra.joined(separator: "  "))
             self.record.epochs.append(epoch)
-            var scalars: [(tag: String, value: Double)] = []
-            if let accuracy = epoch.trainAccuracy { scalars.append(("accuracy/train", accuracy)) }
-            if let accuracy = epoch.validationAccuracy { scalars.append(("accuracy/val", accuracy)) }
-            if let loss = epoch.validationLoss { scalars.append(("loss/val", loss)) }
-            if let accuracy = epoch.testAccuracy { scalars.append(("accuracy/test", accuracy)) }
             let step = self.record.iterations.last?.iteration ?? 0
-            try? self.events?.addScalars(scalars, step: step)
+            try? self.events?.addScalars(Self.epochScalars(epoch), step: step)
             try? self.events?.flush()
-            try? self.directory?.write(self.record)
+            try? self.directory?.write(self.record, includingHistory: self.writesHistoryFiles)
         }
     }
 
@@ -119,7 +145,7 @@ public final class RunRecorder<Scalar: KernelScalar> {
         try events?.close()
         if let directory {
             do {
-                try directory.write(record)
+                try directory.write(record, includingHistory: writesHistoryFiles)
                 _ = try directory.renderArtifacts(for: record)
             } catch let error as ReportError {
                 throw ConvNetError.fileSystem(error.description)

@@ -134,6 +134,13 @@ public final class Solver<Scalar: KernelScalar> {
     /// A labelled set scored after every epoch into `EpochRecord.testAccuracy` (for
     /// time-to-accuracy measurements; it never influences training or the weights kept).
     public var testSet: (inputs: Tensor<Scalar>, targets: Tensor<Scalar>)?
+    /// Checked after every step: once it is requested (by a signal handler, another thread or
+    /// a hook), `train` returns at the next step boundary, leaving `interruptedEpoch` set so
+    /// that the run can be saved and continued bit for bit.
+    public var stopRequest: StopRequest?
+    /// Where the epoch in progress stopped when `stopRequest` interrupted it (nil between
+    /// epochs); a restored state with one continues from that step.
+    public private(set) var interruptedEpoch: InterruptedEpoch?
 
     private let trainInputs: Tensor<Scalar>
     private let trainTargets: Tensor<Scalar>
@@ -228,8 +235,8 @@ public final class Solver<Scalar: KernelScalar> {
         var epoch = completedEpochs + 1
         stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
         stopRequested = false
-        while epoch <= lastEpoch && !stoppedEarly && !stopRequested {
-            try trainEpoch(epoch)
+        while epoch <= lastEpoch && !stoppedEarly && !stopRequested && !(stopRequest?.isRequested ?? false) {
+            guard try trainEpoch(epoch) else { break }  // interrupted between two steps
             stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
             epoch += 1
         }
@@ -269,15 +276,23 @@ public final class Solver<Scalar: KernelScalar> {
         return norm
     }
 
-    private func trainEpoch(_ epoch: Int) throws {
+    /// Trains one epoch (or the rest of an interrupted one); false when `stopRequest`
+    /// interrupted it between two steps.
+    private func trainEpoch(_ epoch: Int) throws -> Bool {
         let started = Date()
         model.mode = .training
+        let resumed = interruptedEpoch.flatMap { $0.epoch == epoch ? $0 : nil }
+        interruptedEpoch = nil
+        if let resumed { random = resumed.shuffleState }
+        let shuffleState = random
         let batches = epochBatches()
+        let firstBatch = min(resumed?.completedBatches ?? 0, batches.count)
+        let secondsBefore = resumed?.seconds ?? 0
         onEpochStart?(epoch, batches.count)
-        var lossSum = 0.0
-        history.iterations.reserveCapacity(history.iterations.count + batches.count)
+        var lossSum = resumed?.lossSum ?? 0.0
+        history.iterations.reserveCapacity(history.iterations.count + batches.count - firstBatch)
         let schedule = options.effectiveSchedule
-        for (batchIndex, indices) in batches.enumerated() {
+        for (batchIndex, indices) in batches.enumerated() where batchIndex >= firstBatch {
             var inputs = trainInputs.gathering(samples: indices, into: &batchInputs)
             if let augmenter { inputs = try augmenter.apply(inputs) }
             let targets = trainTargets.gathering(samples: indices, into: &batchTargets)
@@ -303,8 +318,16 @@ public final class Solver<Scalar: KernelScalar> {
             if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
                 log("(iteration \(record.iteration)) loss \(format(loss, 6))")
             }
+            FaultInjection.point("step")
+            if batchIndex + 1 < batches.count, let stopRequest, stopRequest.isRequested {
+                interruptedEpoch = InterruptedEpoch(
+                    epoch: epoch, completedBatches: batchIndex + 1, batches: batches.count, shuffleState: shuffleState,
+                    lossSum: lossSum, seconds: secondsBefore + Date().timeIntervalSince(started))
+                return false
+            }
         }
-        let seconds = Date().timeIntervalSince(started)
+        try checkFiniteState(epoch: epoch)
+        let seconds = secondsBefore + Date().timeIntervalSince(started)
         let trainAccuracy = try subsampleAccuracy()
         var record = EpochRecord(
             epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)), trainAccuracy: trainAccuracy,
@@ -319,7 +342,7 @@ public final class Solver<Scalar: KernelScalar> {
             record.testAccuracy = try model.evaluate(
                 inputs: testSet.inputs, targets: testSet.targets, batchSize: options.evaluationBatchSize).accuracy
         }
-        record.elapsedSeconds = (history.epochs.last?.elapsedSeconds ?? 0) + Date().timeIntervalSince(started)
+        record.elapsedSeconds = (history.epochs.last?.elapsedSeconds ?? 0) + secondsBefore + Date().timeIntervalSince(started)
         history.epochs.append(record)
         let score = record.validationAccuracy ?? Double(epoch)
         if bestScore.map({ score > $0 }) ?? true {
@@ -331,6 +354,20 @@ public final class Solver<Scalar: KernelScalar> {
         completedEpochs = epoch
         if options.verbose { log(Solver.epochSummary(record, of: options.epochs)) }
         onEpoch?(record)
+        return true
+    }
+
+    /// Throws `diverged` when a weight or buffer is no longer finite (an update overflowed),
+    /// so that such a model is never recorded as best or saved.
+    func checkFiniteState(epoch: Int) throws {
+        for (name, parameter) in model.network.namedParameters where parameter.value.firstNonFiniteIndex != nil {
+            throw ConvNetError.diverged(
+                "the weights \(name) are no longer finite after iteration \(history.iterations.count) (epoch \(epoch))")
+        }
+        for (name, buffer) in model.network.namedBuffers where !buffer.isInteger && buffer.values.firstNonFiniteIndex != nil {
+            throw ConvNetError.diverged(
+                "the buffer \(name) is no longer finite after iteration \(history.iterations.count) (epoch \(epoch))")
+        }
     }
 
     /// Everything besides the weights and the optimizer's buffers that a stopped run needs to
@@ -338,7 +375,7 @@ public final class Solver<Scalar: KernelScalar> {
     public var state: SolverState {
         SolverState(
             completedEpochs: completedEpochs, random: random, history: history,
-            learningRate: optimizer.learningRate, bestScore: bestScore)
+            learningRate: optimizer.learningRate, bestScore: bestScore, interruptedEpoch: interruptedEpoch)
     }
 
     /// Continues from `state` (and the best weights so far, when known); the model's weights
@@ -347,6 +384,21 @@ public final class Solver<Scalar: KernelScalar> {
         guard state.completedEpochs >= 0, state.completedEpochs <= options.epochs else {
             throw ConvNetError.invalidArgument(
                 "the saved run completed \(state.completedEpochs) epochs; this run has \(options.epochs)")
+        }
+        if let interrupted = state.interruptedEpoch {
+            guard interrupted.epoch == state.completedEpochs + 1, interrupted.completedBatches >= 1,
+                interrupted.completedBatches < interrupted.batches, interrupted.seconds.isFinite, interrupted.lossSum.isFinite
+            else {
+                throw ConvNetError.invalidData(
+                    "the saved interrupted epoch (\(interrupted.epoch), batch \(interrupted.completedBatches) of "
+                        + "\(interrupted.batches)) does not follow the \(state.completedEpochs) completed epochs")
+            }
+            let count = trainInputs.shape[0]
+            let batches = options.dropLast ? max(1, count / options.batchSize) : (count + options.batchSize - 1) / options.batchSize
+            guard batches == interrupted.batches else {
+                throw ConvNetError.invalidData(
+                    "the saved interrupted epoch had \(interrupted.batches) batches; this run's epochs have \(batches)")
+            }
         }
         if let bestWeights {
             guard bestWeights.parameters.map(\.shape) == model.parameters.map(\.value.shape),
@@ -360,6 +412,7 @@ public final class Solver<Scalar: KernelScalar> {
         history = state.history
         optimizer.learningRate = state.learningRate
         bestScore = state.bestScore
+        interruptedEpoch = state.interruptedEpoch
         self.bestWeights = bestWeights
     }
 
@@ -404,6 +457,31 @@ public struct SolverState: Codable, Sendable, Equatable {
     public var learningRate: Double
     /// The best validation accuracy so far (or the best epoch number without validation data).
     public var bestScore: Double?
+    /// Where the epoch in progress stopped, when training was interrupted between two steps.
+    public var interruptedEpoch: InterruptedEpoch? = nil
+}
+
+/// An epoch stopped between two steps (Ctrl-C, SIGTERM): enough to continue it exactly. The
+/// epoch's batches are drawn again from `shuffleState` (the shuffling generator as it stood
+/// before the epoch's permutation) and training continues after `completedBatches` of them.
+public struct InterruptedEpoch: Codable, Sendable, Equatable {
+    /// The epoch in progress (1-based).
+    public var epoch: Int
+    /// Batches of it done.
+    public var completedBatches: Int
+    /// Batches in the epoch.
+    public var batches: Int
+    /// The shuffling generator before the epoch's permutation was drawn.
+    public var shuffleState: SeededRandom
+    /// The sum of the losses of the batches done (the epoch's mean train loss continues from it).
+    public var lossSum: Double
+    /// Seconds spent on the epoch so far.
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, completedBatches = "completed_batches", batches, shuffleState = "shuffle_state"
+        case lossSum = "loss_sum", seconds
+    }
 }
 
 /// What `Solver.onIteration` reports after each step.

@@ -153,13 +153,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 }
 
 /// A training run from a `TrainingConfiguration`: loads and preprocesses the data, builds the
-/// model, trains with a progress display, and with a run directory saves after every epoch
-/// `last.safetensors` (+ `last.state.safetensors`, for `--resume`) and, when validation
-/// accuracy improves, `best.safetensors`; at the end it writes the pictures and report.
+/// model, trains with a progress display, and with a run directory commits after every epoch
+/// `last.safetensors` (+ `last.state.safetensors`, for `--resume`), `best.safetensors` (the
+/// best validation accuracy so far), `metrics.csv` and `history.json` as one generation of a
+/// `CheckpointStore` (one atomic commit: a process killed at any moment leaves the previous
+/// epoch or the new one, never a mix); at the end it writes the pictures and report.
 ///
 /// A resumed run (`TrainingJob(resuming:)`) reloads the configuration, the last weights, the
 /// optimizer's buffers, the shuffling generator and the history, and continues bit for bit
-/// as if it had never stopped.
+/// as if it had never stopped. A run interrupted between two steps (`Solver.stopRequest`,
+/// e.g. Ctrl-C through `SignalTrap`) commits its state at that step and continues from it.
 public final class TrainingJob {
     /// The settings in force.
     public let configuration: TrainingConfiguration
@@ -176,6 +179,9 @@ public final class TrainingJob {
     private let recorder: RunRecorder<Float>
     private let classNames: [String]
     private var saveError: Error?
+    /// The signal that interrupted the last `run`, when one did (see `Solver.stopRequest`); the
+    /// run was then committed (with a run directory) at the step or epoch where it stopped.
+    public private(set) var interruptingSignal: Int32?
 
     /// The file names inside a run directory.
     public static let configurationFileName = "config.json"
@@ -281,10 +287,18 @@ public final class TrainingJob {
                 KeyValue("command", CommandLine.arguments.joined(separator: " ")),
             ],
             hyperParameters: configuration.hyperParameterRows, classNames: raw.classNames, progress: progress)
+        recorder.writesHistoryFiles = false  // committed with the checkpoints instead
         if resume, let directory {
             try restore(from: directory)
         } else if let directory {
+            let store = CheckpointStore(directory: directory)
+            if store.holdsRun {
+                throw ConvNetError.invalidArgument(
+                    "\(directory.path) already holds a run's checkpoints; continue it with --resume \(directory.path), "
+                        + "or choose another --out (or remove that folder)")
+            }
             TrainingJob.removeLeftoverTemporaryFiles(in: directory)
+            store.removeUncommitted()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(
@@ -322,11 +336,19 @@ public final class TrainingJob {
 
     private func restore(from directory: URL) throws {
         TrainingJob.removeLeftoverTemporaryFiles(in: directory)
+        let store = CheckpointStore(directory: directory)
+        store.removeUncommitted()
+        if let generation = try store.current() {
+            try restore(from: generation, of: store)
+            return
+        }
+        // A run directory written before checkpoints were committed as generations.
         let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
         let stateURL = TrainingState.url(besides: last)
         guard FileManager.default.fileExists(atPath: last.path), FileManager.default.fileExists(atPath: stateURL.path) else {
             throw ConvNetError.fileSystem(
-                "cannot resume: \(directory.path) has no \(TrainingJob.lastCheckpointName) with its state file (no epoch finished?)")
+                "cannot resume \(directory.path): nothing was saved there yet (the run stopped before its first "
+                    + "checkpoint); start it again with the same options")
         }
         let lastFile = try SafeTensorsFile(contentsOf: last)
         try Checkpoint.loadWeights(lastFile, into: model.network, name: last.lastPathComponent)
@@ -357,6 +379,48 @@ public final class TrainingJob {
         try? recorder.directory?.write(recorder.record)  // metrics.csv and history.json as of the resumed epoch
     }
 
+    /// Continues from a committed generation: every file is checked against the manifest, and
+    /// the files against each other (epoch, iteration, best epoch), before anything is used.
+    private func restore(from generation: CheckpointStore.Generation, of store: CheckpointStore) throws {
+        let manifest = generation.manifest
+        let where_ = "cannot resume \(store.directory.path) (generation \(manifest.generation))"
+        let lastName = TrainingJob.lastCheckpointName, stateName = TrainingState.url(besides: URL(fileURLWithPath: lastName)).lastPathComponent
+        let lastFile = try SafeTensorsFile(bytes: try store.contents(of: lastName, in: generation), name: lastName)
+        let state = try TrainingState(
+            file: try SafeTensorsFile(bytes: try store.contents(of: stateName, in: generation), name: stateName), name: stateName)
+        guard state.epoch == manifest.epoch, state.iteration == manifest.iteration,
+            state.interruptedEpoch?.epoch == manifest.interruptedEpoch
+        else {
+            throw ConvNetError.invalidData(
+                "\(where_): \(stateName) holds epoch \(state.epoch), iteration \(state.iteration) but the manifest "
+                    + "says epoch \(manifest.epoch), iteration \(manifest.iteration)")
+        }
+        func number(_ key: String, of file: SafeTensorsFile) -> Int? { file.metadata[key].flatMap { Int($0) } }
+        if let saved = number("iteration", of: lastFile), saved != manifest.iteration {
+            throw ConvNetError.invalidData(
+                "\(where_): \(lastName) holds iteration \(saved) but the manifest says \(manifest.iteration)")
+        }
+        var bestWeights: ModelSnapshot<Float>?
+        let bestName = TrainingJob.bestCheckpointName
+        if manifest.files[bestName] != nil {
+            let bestFile = try SafeTensorsFile(bytes: try store.contents(of: bestName, in: generation), name: bestName)
+            if let saved = number("epoch", of: bestFile), saved != state.history.bestEpoch {
+                throw ConvNetError.invalidData(
+                    "\(where_): \(bestName) holds epoch \(saved) but the history's best epoch is \(state.history.bestEpoch)")
+            }
+            try Checkpoint.loadWeights(bestFile, into: model.network, name: bestName)
+            bestWeights = model.snapshot()
+        } else if state.history.bestEpoch > 0 {
+            throw ConvNetError.invalidData(
+                "\(where_): the history's best epoch is \(state.history.bestEpoch) but the generation has no \(bestName)")
+        }
+        try Checkpoint.loadWeights(lastFile, into: model.network, name: lastName)
+        try state.restore(into: solver, updateRule: configuration.updateRule, bestWeights: bestWeights)
+        try store.publish(manifest)  // in case a process was killed between its commit and this step
+        recorder.resume(with: state.history)
+        try? recorder.directory?.write(recorder.record, includingHistory: false)
+    }
+
     private func metadata(extra: [String: String]) throws -> CheckpointMetadata {
         var extra = extra
         if configuration.spec == nil { extra["preset"] = configuration.model }
@@ -366,20 +430,46 @@ public final class TrainingJob {
             preset: configuration.spec == nil ? configuration.model : nil, extra: extra)
     }
 
-    private func saveCheckpoints(after record: EpochRecord) throws {
+    /// Commits the run as it stands, after an epoch (`record`) or between two steps of an
+    /// interrupted one (nil): the last weights, the training state, the best weights (when
+    /// this epoch is the best, else the committed ones are kept), metrics.csv and history.json.
+    private func saveCheckpoints(after record: EpochRecord?) throws {
         guard let directory else { return }
-        var extra = ["epoch": String(record.epoch)]
-        if let accuracy = record.validationAccuracy { extra["validation_accuracy"] = String(accuracy) }
-        let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
-        try Checkpoint.save(model.network, metadata: metadata(extra: extra), to: last)
-        try TrainingState(
-            solver: solver, updateRule: configuration.updateRule,
-            optimizerConfiguration: configuration.optimizerConfiguration()
-        ).write(to: TrainingState.url(besides: last))
-        if solver.history.bestEpoch == record.epoch {
-            try Checkpoint.save(model.network, metadata: metadata(extra: extra),
-                                to: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
+        let iteration = solver.history.iterations.count
+        var extra = ["epoch": String(solver.completedEpochs), "iteration": String(iteration)]
+        if let accuracy = record?.validationAccuracy { extra["validation_accuracy"] = String(accuracy) }
+        if let interrupted = solver.interruptedEpoch {
+            extra["interrupted_epoch"] = String(interrupted.epoch)
+            extra["interrupted_after_batch"] = String(interrupted.completedBatches)
         }
+        let lastName = TrainingJob.lastCheckpointName
+        let stateName = TrainingState.url(besides: URL(fileURLWithPath: lastName)).lastPathComponent
+        let lastBytes = try Checkpoint.stateDict(of: model.network, metadata: metadata(extra: extra)).encoded()
+        let state = try TrainingState(
+            solver: solver, updateRule: configuration.updateRule,
+            optimizerConfiguration: configuration.optimizerConfiguration())
+        var files: [(name: String, bytes: [UInt8])] = [(lastName, lastBytes), (stateName, try state.file().encoded())]
+        var kept: [String] = []
+        if let record, solver.history.bestEpoch == record.epoch {
+            files.append((TrainingJob.bestCheckpointName, lastBytes))
+        } else if solver.history.bestEpoch > 0 {
+            kept.append(TrainingJob.bestCheckpointName)
+        }
+        files.append((RunDirectory.metricsFileName, Array(RunDirectory.metricsCSV(solver.history.iterations).utf8)))
+        files.append((RunDirectory.historyFileName, Array(try RunDirectory.historyJSON(solver.history.epochs))))
+        try CheckpointStore(directory: directory).commit(
+            files: files, kept: kept, epoch: solver.completedEpochs, iteration: iteration,
+            interruptedEpoch: solver.interruptedEpoch?.epoch)
+    }
+
+    /// What follows a divergence message: what was kept, and what to try.
+    private var divergenceAdvice: String {
+        guard let directory else { return "" }
+        let epochs = solver.completedEpochs
+        guard epochs > 0 else { return "; no epoch was saved in \(directory.path)" }
+        return "; \(directory.path) keeps the last good checkpoint (after epoch \(epochs)): train from it with "
+            + "--init \(directory.appendingPathComponent(TrainingJob.lastCheckpointName).path) and a smaller --learning-rate, "
+            + "or add --clip-norm"
     }
 
     /// A warning when the finished run is no better than chance on its own validation split:
@@ -403,8 +493,20 @@ public final class TrainingJob {
     /// or when there is no test data).
     @discardableResult
     public func run(stopAfterEpoch: Int? = nil) throws -> Evaluation<Float>? {
-        try solver.train(stopAfterEpoch: stopAfterEpoch)
+        interruptingSignal = nil
+        do {
+            try solver.train(stopAfterEpoch: stopAfterEpoch)
+        } catch ConvNetError.diverged(let message) {
+            throw ConvNetError.diverged(message + divergenceAdvice)
+        }
         if let saveError { throw saveError }
+        if solver.interruptedEpoch != nil {
+            interruptingSignal = solver.stopRequest?.signal
+            try solver.checkFiniteState(epoch: solver.completedEpochs + 1)
+            try saveCheckpoints(after: nil)
+            return nil
+        }
+        if solver.stopRequest?.isRequested == true { interruptingSignal = solver.stopRequest?.signal }
         guard solver.isFinished else { return nil }
         let test = data.splits.test
         return try recorder.finish(

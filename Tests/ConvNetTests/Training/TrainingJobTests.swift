@@ -80,8 +80,10 @@ struct TrainingJobTests {
         #expect(throws: ConvNetError.self) { try TrainingJob(configuration: second, directory: nil, progress: quiet) }
     }
 
-    /// Files of different epochs (a process killed between two of an epoch's writes) are
-    /// named as such on resume, never continued from; temporary files of killed writes go.
+    /// A committed file changed afterwards (here: the state file of epoch 1 copied over that of
+    /// epoch 2) is named on resume, never continued from; so are files of different epochs in
+    /// a run directory of an older ConvNet (one file per name, written one by one); temporary
+    /// files of killed writes go.
     @Test func mixedEpochFilesAreRefusedOnResume() throws {
         let quiet = ProgressBar(mode: .quiet) { _ in }
         let directory = temporaryDirectory("mixed")
@@ -93,24 +95,52 @@ struct TrainingJobTests {
         let epochOneState = try Data(contentsOf: state)
         let second = try TrainingJob(resuming: directory, progress: quiet)
         #expect(try second.run(stopAfterEpoch: 2) == nil)
-        try epochOneState.write(to: state)  // as if killed after last.safetensors, before its state
+        let epochTwoState = try Data(contentsOf: state)
+        try epochOneState.write(to: state)  // through the link, into the committed generation
         let leftover = directory.appendingPathComponent(".last.safetensors.tmp-1-2")
         try Data([1, 2, 3]).write(to: leftover)
-        let message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
-        #expect(message?.contains("last.safetensors holds epoch 2 but last.state.safetensors epoch 1") == true, "\(message ?? "no error")")
+        var message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
+        #expect(message?.contains("last.state.safetensors is not the file that was committed") == true, "\(message ?? "no error")")
         #expect(!FileManager.default.fileExists(atPath: leftover.path))
+
+        // The older layout: plain files, no checkpoints/ folder.
+        try epochTwoState.write(to: state)
+        for name in CheckpointStore.publishedNames {
+            let url = directory.appendingPathComponent(name)
+            guard let data = try? Data(contentsOf: url) else { continue }
+            try FileManager.default.removeItem(at: url)
+            try data.write(to: url)
+        }
+        try FileManager.default.removeItem(at: directory.appendingPathComponent(CheckpointStore.folderName))
+        #expect(try TrainingJob(resuming: directory, progress: quiet).solver.completedEpochs == 2)
+        try epochOneState.write(to: state)  // as if killed after last.safetensors, before its state
+        message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
+        #expect(message?.contains("last.safetensors holds epoch 2 but last.state.safetensors epoch 1") == true, "\(message ?? "no error")")
+    }
+
+    /// A new run refuses a folder that holds another run's checkpoints (it would replace them).
+    @Test func newRunDoesNotOverwriteASavedOne() throws {
+        let quiet = ProgressBar(mode: .quiet) { _ in }
+        let directory = temporaryDirectory("taken")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        #expect(try TrainingJob(configuration: configuration(), directory: directory, progress: quiet).run(stopAfterEpoch: 1) == nil)
+        let before = try Data(contentsOf: directory.appendingPathComponent("last.safetensors"))
+        let message = thrownMessage { _ = try TrainingJob(configuration: configuration(), directory: directory, progress: quiet) }
+        #expect(message?.contains("already holds a run's checkpoints; continue it with --resume") == true, "\(message ?? "no error")")
+        #expect(try Data(contentsOf: directory.appendingPathComponent("last.safetensors")) == before)
     }
 
     /// A checkpoint that cannot be written stops training with the error after that epoch.
     @Test func failedSaveStopsTraining() throws {
         let directory = temporaryDirectory("unsaveable")
         defer { try? FileManager.default.removeItem(at: directory) }
-        // A non-empty folder where last.safetensors goes: the rename over it fails.
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("last.safetensors/blocker"), withIntermediateDirectories: true)
+        // A file where the checkpoints folder goes: the first commit cannot create its generation.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data([1]).write(to: directory.appendingPathComponent(CheckpointStore.folderName))
         let job = try TrainingJob(configuration: configuration(), directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
         let message = thrownMessage { _ = try job.run() }
-        #expect(message?.contains("cannot write") == true, "\(message ?? "no error")")
+        #expect(message?.contains("cannot create") == true, "\(message ?? "no error")")
         #expect(job.solver.completedEpochs == 1 && !job.solver.isFinished)
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("metrics.csv").path))
     }

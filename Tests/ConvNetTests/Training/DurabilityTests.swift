@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+@testable import ConvNet
+
+/// Durability, tested the way SQLite and PostgreSQL test theirs: a real `convnet train --out`
+/// child process is killed with SIGKILL at every crash point of its checkpoint commits (and
+/// at training steps), then resumed; the finished run must equal an uninterrupted one byte for
+/// byte (last/best checkpoints, metrics.csv, the history without its timings). Crash points
+/// come from `FaultInjection` (`CONVNET_FAULT_TRACE` lists them, `CONVNET_FAULT_KILL_AT=N`
+/// kills at the N-th); signals from `CONVNET_FAULT_SIGNAL_AT`.
+@Suite(.serialized)
+struct DurabilityTests {
+    struct Outcome {
+        var status: Int32
+        var killedBySignal: Bool
+        var output: String
+        var error: String
+    }
+
+    /// A small run with every kind of state: BatchNorm buffers, a Dropout stream, momentum,
+    /// augmentation, a per-iteration schedule; 4 epochs of 4 batches.
+    static let arguments = [
+        "train", "--spec", "conv(4,k=3,p=1,bias=false) bn relu dropout(0.2) flatten dense(10)",
+        "--num-training", "200", "--num-validation", "60", "--num-test", "60", "--batch-size", "50", "--epochs", "4",
+        "--optimizer", "sgd_momentum", "--learning-rate", "0.05", "--schedule", "cosine", "--schedule-unit", "iteration",
+        "--augment", "crop=1", "--seed", "11", "--quiet",
+    ]
+
+    static func temporaryDirectory(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "convnet-durability-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        let binary = try #require(CommandLineTests.binary, "convnet binary not found next to the tests")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        for key in variables.keys where key.hasPrefix("CONVNET_FAULT_") { variables[key] = nil }
+        for (key, value) in environment { variables[key] = value }
+        process.environment = variables
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
+            output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// The files a finished run must reproduce exactly, by name.
+    func finalFiles(_ directory: URL) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for name in ["last.safetensors", "best.safetensors", "metrics.csv"] {
+            files[name] = try Data(contentsOf: directory.appendingPathComponent(name))
+        }
+        // history.json without its timings (seconds differ from run to run).
+        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("history.json")))
+        var epochs = try #require((history as? [String: Any])?["epochs"] as? [[String: Any]])
+        for index in epochs.indices {
+            epochs[index]["seconds"] = nil
+            epochs[index]["elapsed_seconds"] = nil
+        }
+        files["history.json (no timings)"] = try JSONSerialization.data(withJSONObject: epochs, options: [.sortedKeys])
+        return files
+    }
+
+    /// What a run directory must never keep after a successful run: temporary files, older or
+    /// uncommitted generations.
+    func expectClean(_ directory: URL, _ context: String) throws {
+        let top = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(!top.contains { $0.contains(".tmp-") }, "\(context): temporary files left: \(top)")
+        let generations = try FileManager.default.contentsOfDirectory(
+            atPath: directory.appendingPathComponent(CheckpointStore.folderName).path)
+        #expect(generations.count == 2, "\(context): checkpoints/ holds \(generations)")
+    }
+
+    @Test func killedAtAnyPointResumesBitIdentically() throws {
+        guard CommandLineTests.binary != nil else {
+            print("skipping: convnet binary not found next to the tests in \(productsDirectory().path)")
+            return
+        }
+        let reference = Self.temporaryDirectory("reference")
+        defer { try? FileManager.default.removeItem(at: reference) }
+        let trace = reference.appendingPathExtension("trace")
+        defer { try? FileManager.default.removeItem(at: trace) }
+        let whole = try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
+        #expect(whole.status == 0, "\(whole.error)")
+        let expected = try finalFiles(reference)
+        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map {
+            String($0.split(separator: " ", maxSplits: 1).last ?? "")
+        }
+        // Every point of the first two commits (the first creates everything, the second
+        // replaces it), every other point of the later ones, and one training step in four.
+        let secondCommitEnd = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? labels.count
+        var points: [Int] = []
+        var stepCount = 0
+        for (index, label) in labels.enumerated() {
+            if label == "step" {
+                stepCount += 1
+                if stepCount % 4 == 2 { points.append(index + 1) }
+            } else if index <= secondCommitEnd || index % 2 == 0 {
+                points.append(index + 1)
+            }
+        }
+        #expect(labels.count > 60 && points.count > 40, "\(labels.count) crash points, \(points.count) chosen")
+        // The commit is the rename of the `current` link; from the point after it on, a resume works.
+        let firstCommit = try #require(labels.firstIndex { $0.hasPrefix("commit:") && $0.hasSuffix(":link-renamed") } ?? nil) + 1
+        var resumed = 0, restarted = 0
+        for point in points {
+            let directory = Self.temporaryDirectory("kill-\(point)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let killed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": String(point)])
+            let context = "killed at point \(point) (\(labels[point - 1]))"
+            #expect(killed.killedBySignal && killed.status == SIGKILL, "\(context): status \(killed.status) \(killed.error)")
+            let again = try run(["train", "--resume", directory.path, "--quiet"])
+            if point < firstCommit {
+                // Nothing was committed: resume says why; a new start in the same folder works.
+                #expect(again.status == 1 && again.error.contains("cannot resume"), "\(context): \(again.error)")
+                let fresh = try run(Self.arguments + ["--out", directory.path])
+                #expect(fresh.status == 0, "\(context), started again: \(fresh.error)")
+                restarted += 1
+            } else {
+                #expect(again.status == 0, "\(context): resume failed: \(again.error)")
+                resumed += 1
+            }
+            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("best.safetensors").path) else {
+                Issue.record("\(context): no best.safetensors after finishing")
+                continue
+            }
+            let files = try finalFiles(directory)
+            for (name, data) in expected where files[name] != data {
+                Issue.record("\(context): \(name) differs from the uninterrupted run")
+            }
+            try expectClean(directory, context)
+        }
+        #expect(resumed > 30 && restarted > 0, "resumed \(resumed), restarted \(restarted)")
+    }
+
+    /// Killed twice (the second time while resuming), still bit-identical.
+    @Test func killedWhileResumingStillResumes() throws {
+        guard CommandLineTests.binary != nil else { return }
+        let reference = Self.temporaryDirectory("reference2"), directory = Self.temporaryDirectory("twice")
+        defer {
+            try? FileManager.default.removeItem(at: reference)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        #expect(try run(Self.arguments + ["--out", reference.path]).status == 0)
+        let first = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "75"])
+        #expect(first.killedBySignal)
+        let second = try run(["train", "--resume", directory.path, "--quiet"], environment: ["CONVNET_FAULT_KILL_AT": "40"])
+        #expect(second.killedBySignal)
+        let third = try run(["train", "--resume", directory.path, "--quiet"])
+        #expect(third.status == 0, "\(third.error)")
+        #expect(try finalFiles(directory) == finalFiles(reference))
+    }
+
+    /// SIGINT and SIGTERM stop at a step boundary, commit, say how to continue (one line) and
+    /// exit 130 / 143; a second SIGINT exits at once. Every such run resumes bit-identically.
+    @Test(arguments: [("INT", "5", Int32(130)), ("TERM", "9", Int32(143)), ("INT", "6,7", Int32(130))])
+    func signalsStopResumably(signal: String, points: String, status: Int32) throws {
+        guard CommandLineTests.binary != nil else { return }
+        let reference = Self.temporaryDirectory("reference-\(signal)"), directory = Self.temporaryDirectory("signal-\(signal)")
+        defer {
+            try? FileManager.default.removeItem(at: reference)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        #expect(try run(Self.arguments + ["--out", reference.path]).status == 0)
+        // Points 5 to 9 are training steps of epoch 1 or 2 (config.json's write takes four).
+        let stopped = try run(
+            Self.arguments + ["--out", directory.path],
+            environment: ["CONVNET_FAULT_SIGNAL_AT": points, "CONVNET_FAULT_SIGNAL": signal])
+        #expect(stopped.status == status && !stopped.killedBySignal, "exit \(stopped.status): \(stopped.error)")
+        let lines = stopped.error.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.first?.hasPrefix("stopping after this step") == true, "\(stopped.error)")
+        if !points.contains(",") {  // (a second signal exits at once, before or after the commit)
+            #expect(lines.last?.hasPrefix("interrupted by SIG\(signal)") == true, "\(stopped.error)")
+            #expect(lines.last?.contains("continue with: convnet train --resume \(directory.path)") == true, "\(stopped.error)")
+        }
+        let resumed = try run(["train", "--resume", directory.path, "--quiet"])
+        if resumed.status != 0 {
+            // Only a second signal before the first commit may leave nothing to resume.
+            #expect(points.contains(",") && resumed.error.contains("cannot resume"), "\(resumed.error)")
+            return
+        }
+        #expect(try finalFiles(directory) == finalFiles(reference))
+        try expectClean(directory, "signal \(signal) at \(points)")
+    }
+
+    /// Training whose loss or weights stop being finite ends with one line naming the
+    /// iteration, keeps the last good checkpoint (loadable, finite) and suggests a remedy.
+    @Test func divergenceKeepsTheLastGoodCheckpoint() throws {
+        guard CommandLineTests.binary != nil else { return }
+        let directory = Self.temporaryDirectory("diverged")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A warm-up from 1e-8 × a huge rate: epoch 1 trains, epoch 2's rate explodes.
+        let result = try run([
+            "train", "--out", directory.path, "--epochs", "4", "--optimizer", "sgd", "--learning-rate", "1e9",
+            "--schedule", "cosine", "--warmup", "3", "--warmup-start", "1e-10", "--quiet",
+        ])
+        #expect(result.status == 1, "\(result.status) \(result.error)")
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: training diverged: "), "\(result.error)")
+        #expect(result.error.contains("iteration"), "\(result.error)")
+        #expect(result.error.contains("keeps the last good checkpoint (after epoch 1)"), "\(result.error)")
+        #expect(result.error.contains("--init"), "\(result.error)")
+        let loaded = try Checkpoint.load(from: directory.appendingPathComponent("last.safetensors"), as: Float.self)
+        #expect(loaded.model.parameters.allSatisfy { $0.value.firstNonFiniteIndex == nil })
+        #expect(loaded.metadata.extra["epoch"] == "1")
+        // And it resumes into the same divergence, not into a corrupt state.
+        let again = try run(["train", "--resume", directory.path, "--quiet"])
+        #expect(again.status == 1 && again.error.hasPrefix("error: training diverged: "), "\(again.error)")
+    }
+}
