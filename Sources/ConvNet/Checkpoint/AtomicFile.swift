@@ -35,7 +35,10 @@ public enum AtomicFile {
                     }
                     written += result
                 }
-                if end < raw.count { FaultInjection.point("write:\(label):half") }
+                if end < raw.count, FaultInjection.point("write:\(label):half") {
+                    errno = ENOSPC  // a simulated full disk (tests)
+                    return false
+                }
             }
             return true
         }

@@ -156,6 +156,24 @@ public struct CheckpointStore: Sendable {
             throw ConvNetError.fileSystem("cannot create \(generationFolder.path): \(reason(error))")
         }
         FaultInjection.point("commit:\(name):created")
+        do {
+            return try commit(
+                into: generationFolder, number: number, previous: previous, files: files, kept: kept, epoch: epoch,
+                iteration: iteration, interruptedEpoch: interruptedEpoch)
+        } catch {
+            // The previous commit stays in force; free what the failed one wrote (a full disk).
+            if (try? current())?.manifest.generation != number {
+                try? FileManager.default.removeItem(at: generationFolder)
+            }
+            throw error
+        }
+    }
+
+    private func commit(
+        into generationFolder: URL, number: Int, previous: Generation?, files: [(name: String, bytes: [UInt8])],
+        kept: [String], epoch: Int, iteration: Int, interruptedEpoch: Int?
+    ) throws -> Manifest {
+        let name = generationFolder.lastPathComponent
         var manifest = Manifest(
             generation: number, epoch: epoch, iteration: iteration, interruptedEpoch: interruptedEpoch, files: [:])
         for file in files {

@@ -17,21 +17,26 @@ import Darwin
 ///   exactly what `kill -9` or a power cut does to the files (no handler, no flush, no cleanup);
 /// - `CONVNET_FAULT_SIGNAL_AT=N[,M…]` with `CONVNET_FAULT_SIGNAL=INT|TERM` (default INT): at
 ///   those points the process sends itself that signal, as a user's Ctrl-C or a scheduler's
-///   `kill` would (handled by `SignalTrap` when training runs).
+///   `kill` would (handled by `SignalTrap` when training runs);
+/// - `CONVNET_FAULT_FAIL_AT=N`: if the N-th point is in the middle of a file's write, that
+///   write fails with ENOSPC, as on a full disk.
 ///
 /// Without them a point costs one load of a constant.
 enum FaultInjection {
     private static let settings = Settings()
 
-    /// Passes the point `label` (e.g. `write:last.safetensors:synced`, `commit:swapped`, `step`).
-    static func point(_ label: @autoclosure () -> String) {
-        guard settings.enabled else { return }
-        settings.pass(label())
+    /// Passes the point `label` (e.g. `write:last.safetensors:synced`, `commit:swapped`, `step`);
+    /// true when the write in progress must fail here (`CONVNET_FAULT_FAIL_AT`).
+    @discardableResult
+    static func point(_ label: @autoclosure () -> String) -> Bool {
+        guard settings.enabled else { return false }
+        return settings.pass(label())
     }
 
     private final class Settings: @unchecked Sendable {
         let enabled: Bool
         private let killAt: Int?
+        private let failAt: Int?
         private let signalAt: Set<Int>
         private let signal: Int32
         private let trace: Int32
@@ -41,6 +46,7 @@ enum FaultInjection {
         init() {
             let environment = ProcessInfo.processInfo.environment
             killAt = environment["CONVNET_FAULT_KILL_AT"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+            failAt = environment["CONVNET_FAULT_FAIL_AT"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
             if let path = environment["CONVNET_FAULT_TRACE"], !path.isEmpty {
                 trace = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             } else {
@@ -48,10 +54,10 @@ enum FaultInjection {
             }
             signalAt = Set((environment["CONVNET_FAULT_SIGNAL_AT"] ?? "").split(separator: ",").compactMap { Int($0) })
             signal = environment["CONVNET_FAULT_SIGNAL"] == "TERM" ? SIGTERM : SIGINT
-            enabled = killAt != nil || trace >= 0 || !signalAt.isEmpty
+            enabled = killAt != nil || failAt != nil || trace >= 0 || !signalAt.isEmpty
         }
 
-        func pass(_ label: String) {
+        func pass(_ label: String) -> Bool {
             lock.lock()
             defer { lock.unlock() }
             count += 1
@@ -64,6 +70,7 @@ enum FaultInjection {
                 while true { pause() }
             }
             if signalAt.contains(count) { kill(getpid(), signal) }
+            return count == failAt
         }
     }
 }

@@ -141,6 +141,45 @@ struct DurabilityTests {
         #expect(resumed > 30 && restarted > 0, "resumed \(resumed), restarted \(restarted)")
     }
 
+    /// A full disk (a write failing with ENOSPC, `CONVNET_FAULT_FAIL_AT`) in any file of a
+    /// commit stops training with one `error:` line and exit 1; the previous epoch stays in
+    /// force and resumes to the same final files.
+    @Test func fullDiskStopsAndResumes() throws {
+        guard CommandLineTests.binary != nil else { return }
+        let reference = Self.temporaryDirectory("reference3")
+        let trace = reference.appendingPathExtension("trace")
+        defer {
+            try? FileManager.default.removeItem(at: reference)
+            try? FileManager.default.removeItem(at: trace)
+        }
+        #expect(try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path]).status == 0)
+        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map {
+            String($0.split(separator: " ", maxSplits: 1).last ?? "")
+        }
+        // Every file's write in the first two commits, and the manifest's in the last.
+        let firstTwoCommits = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? 0
+        var points = labels.indices.filter { $0 <= firstTwoCommits && $0 > 4 && labels[$0].hasSuffix(":half") }.map { $0 + 1 }
+        points += labels.indices.filter { labels[$0] == "write:manifest.json:half" }.suffix(1).map { $0 + 1 }
+        #expect(points.count >= 11, "\(points)")
+        for point in points {
+            let directory = Self.temporaryDirectory("full-\(point)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let context = "write failing at point \(point) (\(labels[point - 1]))"
+            let failed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_FAIL_AT": String(point)])
+            let lines = failed.error.split(separator: "\n")
+            #expect(failed.status == 1 && lines.count == 1, "\(context): exit \(failed.status), \(failed.error)")
+            #expect(lines.first?.hasPrefix("error: ") == true && failed.error.contains("No space left on device"), "\(context): \(failed.error)")
+            let resumed = try run(["train", "--resume", directory.path, "--quiet"])
+            if resumed.status != 0 {
+                // Only a failure in the first commit leaves nothing to resume; then a new start works.
+                #expect(resumed.error.contains("nothing was saved there yet"), "\(context): \(resumed.error)")
+                #expect(try run(Self.arguments + ["--out", directory.path]).status == 0, "\(context)")
+            }
+            #expect(try finalFiles(directory) == finalFiles(reference), "\(context)")
+            try expectClean(directory, context)
+        }
+    }
+
     /// Killed twice (the second time while resuming), still bit-identical.
     @Test func killedWhileResumingStillResumes() throws {
         guard CommandLineTests.binary != nil else { return }
