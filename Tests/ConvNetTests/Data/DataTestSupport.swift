@@ -10,7 +10,7 @@ func makeTemporaryDirectory(_ label: String = "convnet-data") -> URL {
 
 /// Runs `script` with `python` (a path or a name looked up on PATH) and `arguments`; nil when
 /// that Python cannot be started. Returns the exit status and the combined output.
-func runPython(_ script: String, arguments: [String] = [], python: String = "python3") -> (status: Int32, output: String)? {
+func runPython(_ script: String, arguments: [String] = [], python: String = projectPython()) -> (status: Int32, output: String)? {
     let process = Process()
     if python.contains("/") {
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
@@ -30,7 +30,7 @@ func runPython(_ script: String, arguments: [String] = [], python: String = "pyt
 }
 
 /// A python3 that imports every module in `modules`, or nil (with the reason) when none does.
-func pythonWith(_ modules: [String], candidates: [String] = ["python3"]) -> String? {
+func pythonWith(_ modules: [String], candidates: [String] = [projectPython(), "python3"]) -> String? {
     let check = "import " + modules.joined(separator: ", ")
     for candidate in candidates {
         if let result = runPython(check, python: candidate), result.status == 0 { return candidate }

@@ -58,12 +58,12 @@ enum ReportTestSupport {
         return ProcessResult(status: process.terminationStatus, stdout: out, stderr: err)
     }
 
-    /// Whether `python3` can be run.
-    static let hasPython: Bool = run(["python3", "-c", "import sys, zlib, struct"], timeout: 30)?.status == 0
+    /// Whether Python (`projectPython()`: the project's .venv, else python3) can be run.
+    static let hasPython: Bool = run([projectPython(), "-c", "import sys, zlib, struct"], timeout: 30)?.status == 0
 
-    /// Runs a Python script with arguments.
+    /// Runs a Python script with arguments (with `projectPython()`).
     static func python(_ script: String, _ arguments: [String] = [], timeout: TimeInterval = 120) -> ProcessResult? {
-        run(["python3", "-c", script] + arguments, timeout: timeout)
+        run([projectPython(), "-c", script] + arguments, timeout: timeout)
     }
 
     /// A stdlib-only Python PNG decoder (8-bit, colour types 0/2/4/6, no interlace, all five

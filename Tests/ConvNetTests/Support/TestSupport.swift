@@ -69,3 +69,12 @@ func torchPython() -> String? {
     ]
     return pythonWith(["torch", "safetensors.torch", "numpy"], candidates: candidates)
 }
+
+/// The Python for tests that need optional packages (tensorboard, Pillow, onnx): $CONVNET_PYTHON,
+/// else the project's virtualenv (`.venv`, which `.ci/run` makes with every package the tests
+/// use), else python3 on the PATH.
+func projectPython() -> String {
+    if let explicit = ProcessInfo.processInfo.environment["CONVNET_PYTHON"], !explicit.isEmpty { return explicit }
+    let venv = packageRoot().appendingPathComponent(".venv/bin/python").path
+    return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+}

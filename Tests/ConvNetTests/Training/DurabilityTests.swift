@@ -180,6 +180,89 @@ struct DurabilityTests {
         }
     }
 
+    /// The (step, tags) of every scalar event in a TensorBoard event file: TFRecord framing
+    /// (length, CRC, data, CRC) around `Event` protobufs (step = field 2, summary = field 5 with
+    /// values = field 1, tag = field 1), decoded here independently of the writer.
+    static func scalarEvents(_ bytes: [UInt8]) -> [(step: Int, tags: [String])] {
+        func varint(_ data: ArraySlice<UInt8>, _ position: inout Int) -> UInt64 {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while position < data.endIndex {
+                let byte = data[position]
+                position += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte < 0x80 { break }
+                shift += 7
+            }
+            return value
+        }
+        /// (field, wire type, payload) of each field of a message.
+        func fields(_ data: ArraySlice<UInt8>) -> [(Int, UInt64, ArraySlice<UInt8>, UInt64)] {
+            var result: [(Int, UInt64, ArraySlice<UInt8>, UInt64)] = []
+            var position = data.startIndex
+            while position < data.endIndex {
+                let key = varint(data, &position)
+                let wire = key & 7
+                switch wire {
+                case 0: result.append((Int(key >> 3), wire, data[position..<position], varint(data, &position)))
+                case 1: result.append((Int(key >> 3), wire, data[position..<position + 8], 0)); position += 8
+                case 5: result.append((Int(key >> 3), wire, data[position..<position + 4], 0)); position += 4
+                case 2:
+                    let length = Int(varint(data, &position))
+                    result.append((Int(key >> 3), wire, data[position..<position + length], 0))
+                    position += length
+                default: return result
+                }
+            }
+            return result
+        }
+        var events: [(step: Int, tags: [String])] = []
+        var offset = 0
+        while offset + 12 <= bytes.count {
+            var length = 0
+            for index in 0..<8 { length |= Int(bytes[offset + index]) << (8 * index) }
+            let body = bytes[(offset + 12)..<(offset + 12 + length)]
+            offset += 16 + length
+            var step = 0
+            var tags: [String] = []
+            for (field, _, payload, number) in fields(body) {
+                if field == 2 { step = Int(number) }
+                if field == 5 {
+                    for (valueField, _, value, _) in fields(payload) where valueField == 1 {
+                        for (tagField, _, tag, _) in fields(value) where tagField == 1 { tags.append(String(decoding: tag, as: UTF8.self)) }
+                    }
+                }
+            }
+            if !tags.isEmpty { events.append((step, tags)) }
+        }
+        return events
+    }
+
+    /// A process killed in epoch 3 has logged steps that the resumed run trains again: the
+    /// resumed run writes the events anew from the committed history, so each step appears once.
+    @Test func resumeRewritesTheTensorBoardEvents() throws {
+        guard CommandLineTests.binary != nil else { return }
+        let directory = Self.temporaryDirectory("events")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Killed right after step 10 (epoch 3, batch 2), once steps 9 and 10 were logged.
+        let trace = directory.appendingPathExtension("trace")
+        defer { try? FileManager.default.removeItem(at: trace) }
+        _ = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
+        try FileManager.default.removeItem(at: directory)
+        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ").last ?? "" }
+        let tenthStep = try #require(labels.indices.filter { labels[$0] == "step" }.dropFirst(9).first) + 1
+        let killed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "\(tenthStep)"])
+        #expect(killed.killedBySignal)
+        #expect(try run(["train", "--resume", directory.path, "--quiet"]).status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("events.out.tfevents.") }
+        #expect(files.count == 1, "\(files)")
+        let eventFile = directory.appendingPathComponent(try #require(files.first))
+        let events = Self.scalarEvents(Array(try Data(contentsOf: eventFile)))
+        let lossSteps = events.filter { $0.tags.contains("loss") }.map(\.step)
+        #expect(lossSteps == Array(1...16), "\(lossSteps)")
+        let epochSteps = events.filter { $0.tags.contains("accuracy/val") }.map(\.step)
+        #expect(epochSteps == [4, 8, 12, 16], "\(epochSteps)")
+    }
+
     /// Killed twice (the second time while resuming), still bit-identical.
     @Test func killedWhileResumingStillResumes() throws {
         guard CommandLineTests.binary != nil else { return }
