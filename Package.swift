@@ -16,6 +16,18 @@ let nativeFlags: [String] = []
 #endif
 let kernelFlags: [String] = ["-Ounchecked"] + (portable ? ["-D", "CONVNET_PORTABLE"] : nativeFlags)
 
+// libFuzzer harnesses (Fuzz/run.sh): only when CONVNET_FUZZ=1 is set while building does the
+// package hold one executable per file Fuzz/Harnesses/NAME.swift (`fuzz-NAME`, built with
+// -sanitize=fuzzer,address into .build-fuzz), and then only those and the library; the
+// command-line tool and the tests are left out. The dependency stays declared, so that
+// Package.resolved is left as it is.
+let fuzzing = ProcessInfo.processInfo.environment["CONVNET_FUZZ"] == "1"
+let fuzzHarnesses: [String] = fuzzing
+    ? ((try? FileManager.default.contentsOfDirectory(
+        atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fuzz/Harnesses").path)) ?? [])
+        .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(".swift".count)) }.sorted()
+    : []
+
 let package = Package(
     name: "ConvNet",
     platforms: [.macOS(.v13)],
@@ -51,9 +63,26 @@ let package = Package(
             name: "ConvNetTests",
             dependencies: ["ConvNet", "ConvNetKernels"],
             path: "Tests/ConvNetTests",
-            exclude: ["Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures"],
+            exclude: [
+                "Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures",
+                "Data/FuzzRegressions",
+            ],
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+if fuzzing {
+    package.products = fuzzHarnesses.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) }
+    package.targets = package.targets.filter { ["ConvNetKernels", "ConvNet"].contains($0.name) }
+        + [
+            .target(name: "FuzzEngine", path: "Fuzz/Support/FuzzEngine"),
+            .target(name: "FuzzSupport", dependencies: ["FuzzEngine"], path: "Fuzz/Support/FuzzSupport"),
+        ]
+        + fuzzHarnesses.map { name in
+            .executableTarget(
+                name: "fuzz-\(name)", dependencies: ["ConvNet", "FuzzSupport"], path: "Fuzz/Harnesses",
+                exclude: fuzzHarnesses.filter { $0 != name }.map { "\($0).swift" }, sources: ["\(name).swift"])
+        }
+}

@@ -485,7 +485,7 @@ public final class TrainingJob {
         return String(
             format: "the best validation accuracy, %.4f, is no better than always answering the most frequent class (%.4f): "
                 + "the model learned nothing; try a smaller learning rate (now %g) or check the labels",
-            best, chance, configuration.learningRate ?? 0)
+            best, chance, solver.baseLearningRate)
     }
 
     /// Trains the remaining epochs (stopping after `stopAfterEpoch` if given), then evaluates
