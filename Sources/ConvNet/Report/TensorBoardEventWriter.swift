@@ -106,6 +106,11 @@ public final class TensorBoardEventWriter {
         bytes += [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)]
     }
 
+    /// Appends one serialized `Event` as a record (see `TensorBoardSummaries.swift`).
+    func appendEvent(_ event: [UInt8]) throws {
+        try writeRecord(event)
+    }
+
     private func writeRecord(_ data: [UInt8]) throws {
         do {
             try handle.write(contentsOf: Data(Self.record(data)))

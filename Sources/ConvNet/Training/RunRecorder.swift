@@ -51,6 +51,47 @@ public final class RunRecorder<Scalar: KernelScalar> {
         } else {
             self.directory = nil
         }
+        writeDescriptions()
+    }
+
+    /// The model summary and the run's settings as Markdown tables in TensorBoard's Text tab.
+    private func writeDescriptions() {
+        guard let events else { return }
+        var summary = "| layer | output shape | parameters |\n|---|---|---|\n"
+        for row in record.modelSummary { summary += "| \(row.layer) | \(row.outputShape) | \(row.parameterCount) |\n" }
+        try? events.addText(tag: "model/summary", text: summary, step: 0)
+        var settings = "| setting | value |\n|---|---|\n"
+        for row in record.configuration + record.hyperParameters { settings += "| \(row.key) | \(row.value) |\n" }
+        try? events.addText(tag: "run/configuration", text: settings, step: 0)
+    }
+
+    /// After an epoch: histograms of every parameter and of its last gradient, the first
+    /// convolution's filters and the validation confusion matrix as images.
+    private func writeEpochPictures(step: Int, solver: Solver<Scalar>) {
+        guard let events else { return }
+        for (name, parameter) in model.network.namedParameters {
+            try? events.addHistogram(tag: "weights/\(name)", values: parameter.value.scalars.map(\.doubleValue), step: step)
+            try? events.addHistogram(tag: "gradients/\(name)", values: parameter.gradient.scalars.map(\.doubleValue), step: step)
+        }
+        if let filters = firstLayerFilters() {
+            try? events.addImage(tag: "filters/first_layer", image: FilterGrid.image(filters).scaled(by: 4), step: step)
+        }
+        if let validation = solver.lastValidation, model.loss.targetKind == .classLabels {
+            let matrix = ConfusionMatrix.counts(scores: validation.scores, labels: validation.targets)
+            if let figure = try? ConfusionMatrixPlot.figure(matrix, classNames: record.classNames) {
+                try? events.addImage(tag: "confusion_matrix/validation", image: figure.rasterize(), step: step)
+            }
+        }
+    }
+
+    /// The first convolution's filters: the first 4-D weight in state_dict order.
+    private func firstLayerFilters() -> FilterBank? {
+        guard let w = model.network.namedParameters.first(where: { $0.parameter.value.rank == 4 })?.parameter.value else {
+            return nil
+        }
+        return try? FilterBank(
+            count: w.shape[0], channels: w.shape[1], height: w.shape[2], width: w.shape[3],
+            values: w.scalars.map { Float($0.doubleValue) })
     }
 
     /// Continues a resumed run's records from its saved history. The TensorBoard events are
@@ -103,7 +144,7 @@ public final class RunRecorder<Scalar: KernelScalar> {
             try? self.events?.addScalars(
                 [("loss", step.record.loss), ("learning_rate", step.record.learningRate)], step: step.record.iteration)
         }
-        solver.onEpoch = { [weak self] epoch in
+        solver.onEpoch = { [weak self, weak solver] epoch in
             guard let self else { return }
             var extra: [String] = []
             if let accuracy = epoch.trainAccuracy { extra.append("train acc " + format(accuracy, 4)) }
@@ -115,6 +156,7 @@ public final class RunRecorder<Scalar: KernelScalar> {
             self.record.epochs.append(epoch)
             let step = self.record.iterations.last?.iteration ?? 0
             try? self.events?.addScalars(Self.epochScalars(epoch), step: step)
+            if let solver { self.writeEpochPictures(step: step, solver: solver) }
             try? self.events?.flush()
             try? self.directory?.write(self.record, includingHistory: self.writesHistoryFiles)
         }
@@ -136,12 +178,7 @@ public final class RunRecorder<Scalar: KernelScalar> {
             }
         }
         record.finalMetrics.totalSeconds = Date().timeIntervalSince(started)
-        // The first convolution's filters: the first 4-D weight in state_dict order.
-        if let w = model.network.namedParameters.first(where: { $0.parameter.value.rank == 4 })?.parameter.value {
-            record.firstLayerFilters = try? FilterBank(
-                count: w.shape[0], channels: w.shape[1], height: w.shape[2], width: w.shape[3],
-                values: w.scalars.map { Float($0.doubleValue) })
-        }
+        record.firstLayerFilters = firstLayerFilters()
         try events?.close()
         if let directory {
             do {

@@ -141,6 +141,9 @@ public final class Solver<Scalar: KernelScalar> {
     /// Where the epoch in progress stopped when `stopRequest` interrupted it (nil between
     /// epochs); a restored state with one continues from that step.
     public private(set) var interruptedEpoch: InterruptedEpoch?
+    /// The validation scores [N, C] of the last epoch with their targets (for per-epoch
+    /// confusion matrices); nil without validation data.
+    public private(set) var lastValidation: (scores: Tensor<Scalar>, targets: Tensor<Scalar>)?
 
     private let trainInputs: Tensor<Scalar>
     private let trainTargets: Tensor<Scalar>
@@ -337,6 +340,7 @@ public final class Solver<Scalar: KernelScalar> {
                 inputs: validationInputs, targets: validationTargets, batchSize: options.evaluationBatchSize)
             record.validationLoss = evaluation.loss
             record.validationAccuracy = evaluation.accuracy
+            lastValidation = (evaluation.scores, validationTargets)
         }
         if let testSet {
             record.testAccuracy = try model.evaluate(

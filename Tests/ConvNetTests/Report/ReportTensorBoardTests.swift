@@ -153,6 +153,71 @@ import Testing
         #expect(json["val"] as? [[Double]] == [[10, 0.25], [20, 0.25]])
     }
 
+    /// A training run's events hold, besides the scalars, the model summary and settings as
+    /// text, per-epoch weight and gradient histograms, and the filters and the validation
+    /// confusion matrix as images; TensorBoard's own EventAccumulator reads them back.
+    @Test func tensorBoardReadsImagesHistogramsAndText() throws {
+        guard ReportTestSupport.hasPython,
+              ReportTestSupport.python("import tensorboard.backend.event_processing.event_accumulator", [], timeout: 60)?.status == 0 else {
+            print("skipped: the 'tensorboard' Python package is not importable (pip install tensorboard)")
+            return
+        }
+        let directory = try ReportTestSupport.temporaryDirectory("tb-run")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = TrainingConfiguration()
+        configuration.trainingCount = 200
+        configuration.validationCount = 100
+        configuration.epochs = 2
+        configuration.batchSize = 50
+        let job = try TrainingJob(configuration: configuration, directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
+        try job.run()
+        let names = job.model.network.namedParameters.map(\.name)
+        let script = """
+        import sys, json
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        acc = EventAccumulator(sys.argv[1], size_guidance={'images': 0, 'histograms': 0, 'tensors': 0}); acc.Reload()
+        tags = acc.Tags()
+        out = {'images': {t: [[e.step, e.width, e.height, len(e.encoded_image_string)] for e in acc.Images(t)] for t in tags['images']},
+               'histograms': {t: [[e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max,
+                                   sum(e.histogram_value.bucket)] for e in acc.Histograms(t)] for t in tags['histograms']},
+               'text': {t: [e.tensor_proto.string_val[0].decode() for e in acc.Tensors(t)] for t in tags['tensors']}}
+        print(json.dumps(out))
+        """
+        let result = try #require(ReportTestSupport.python(script, [directory.path]))
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let images = try #require(json["images"] as? [String: [[Double]]])
+        #expect(Set(images.keys) == ["filters/first_layer", "confusion_matrix/validation"])
+        #expect(images["confusion_matrix/validation"]?.map { $0[0] } == [4, 8])  // after each epoch's last step
+        #expect(images.values.allSatisfy { $0.allSatisfy { $0[1] > 8 && $0[2] > 8 && $0[3] > 100 } })
+        let histograms = try #require(json["histograms"] as? [String: [[Double]]])
+        #expect(Set(histograms.keys) == Set(names.map { "weights/\($0)" } + names.map { "gradients/\($0)" }))
+        for name in names {
+            let weights = try #require(histograms["weights/\(name)"]?.last)
+            let values = try #require(job.model.network.namedParameters.first { $0.name == name }).parameter.value.scalars
+            // The last epoch's histogram is of the weights as they were then: the run restores the
+            // best epoch's at the end, which is the last one here only if it was the best.
+            #expect(weights[1] == Double(values.count) && weights[4] == Double(values.count), "\(name)")
+        }
+        let text = try #require(json["text"] as? [String: [String]])
+        #expect(text["model/summary"]?.first?.contains("| layer | output shape | parameters |") == true)
+        #expect(text["run/configuration"]?.first?.contains("| setting | value |") == true)
+    }
+
+    /// Histogram buckets: counts add up, each value in (limit[i-1], limit[i]], edge cases.
+    @Test func histogramBuckets() {
+        let values: [Double] = [0, 0.1, 0.5, 0.5, 0.9, 1, .nan, .infinity]
+        let histogram = Histogram(values, buckets: 4)
+        #expect(histogram.count == 6 && histogram.minimum == 0 && histogram.maximum == 1)
+        #expect(histogram.bucketLimits == [0.25, 0.5, 0.75, 1])
+        #expect(histogram.bucketCounts == [2, 2, 0, 2])
+        #expect(abs(histogram.sum - 3) < 1e-12 && abs(histogram.sumOfSquares - 2.32) < 1e-12)
+        let constant = Histogram([3, 3, 3])
+        #expect(constant.bucketLimits == [3] && constant.bucketCounts == [3])
+        #expect(Histogram([]).count == 0)
+    }
+
     @Test func recordFramingMatchesTheTFRecordLayout() {
         let data: [UInt8] = Array("abc".utf8)
         let record = TensorBoardEventWriter.record(data)
