@@ -1,7 +1,6 @@
 import Foundation
 
-/// A ConvNet network as an ONNX model, to run it outside ConvNet (onnxruntime, TensorRT,
-/// OpenVINO, a browser):
+/// A ConvNet network as an ONNX model, to run it outside ConvNet (onnxruntime, say):
 ///
 /// ```python
 /// import numpy as np, onnxruntime as ort

@@ -221,7 +221,8 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     public var pytorchModule: String { "nn.AvgPool2d(\(window.pytorchArguments))" }
 
     /// `AveragePool` with count_include_pad = 1: the divisor counts the padding but not the part
-    /// of a last ceil-mode window beyond it, as here and in PyTorch.
+    /// of a last ceil-mode window beyond it, as here and in PyTorch (onnxruntime agrees; the
+    /// ONNX export tests cover such a window).
     public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
         try window.exportONNX("AveragePool", [.integer("count_include_pad", 1)], to: &graph, input: input, layer: description)
     }
