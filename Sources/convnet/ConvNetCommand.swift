@@ -8,7 +8,7 @@ struct ConvNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convnet",
         abstract: "Train convolutional neural networks on the CPU, in Swift.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, GradCheck.self, Models.self, Plot.self, Bench.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Export.self, Summary.self, GradCheck.self, Models.self, Plot.self, Bench.self],
         defaultSubcommand: Train.self)
 
     /// `--option -1` as `--option=-1`: the argument parser would take `-1` for a short flag and

@@ -15,6 +15,11 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.ReLU()" }
 
+    /// `Relu`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("Relu", [input.name], sampleShape: input.sampleShape)
+    }
+
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? { .activation(.relu) }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
@@ -62,6 +67,11 @@ public final class Sigmoid<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.Sigmoid()" }
 
+    /// `Sigmoid`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("Sigmoid", [input.name], sampleShape: input.sampleShape)
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
@@ -86,6 +96,11 @@ public final class Tanh<Scalar: KernelScalar>: Layer {
     public var specification: LayerSpec { LayerSpec(token: TanhKind.token) }
 
     public var pytorchModule: String { "nn.Tanh()" }
+
+    /// `Tanh`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("Tanh", [input.name], sampleShape: input.sampleShape)
+    }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 

@@ -70,6 +70,18 @@ public final class BasicBlock<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "BasicBlock(\(inputChannels), \(planes), stride=\(stride))" }
 
+    /// conv1, bn1, relu, conv2, bn2 under their own names (`3.conv1.weight`, as in the
+    /// state_dict), the downsample branch (`3.downsample.0.weight`) or the input itself, then
+    /// `Add` and `Relu`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        let shape = try outputShape(forInputShape: input.sampleShape)
+        let main = try body.exportONNX(to: &graph, input: input)
+        var side = input
+        if let downsample { side = try graph.export(downsample, named: "downsample", input: input) }
+        let sum = graph.node("Add", [main.name, side.name], sampleShape: shape)
+        return graph.node("Relu", [sum.name], sampleShape: shape)
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         let main = try body.outputShape(forInputShape: inputShape)
         let side = try downsample?.outputShape(forInputShape: inputShape) ?? inputShape

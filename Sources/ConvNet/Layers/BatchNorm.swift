@@ -93,6 +93,23 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
 
     public func modeDidChange(to mode: LayerMode) { self.mode = mode }
 
+    /// `BatchNormalization` in inference: X [N, C, …] (any rank from 2: [N, C] after a dense
+    /// layer is read as is, its spatial dimensions being none), scale γ, B β, input_mean and
+    /// input_var the running statistics; epsilon ε, momentum 1 − m (ONNX weighs the running
+    /// value by momentum, PyTorch by 1 − m; read only when training). Without affine, γ = 1 and
+    /// β = 0 are constants `SCOPE.onnx_scale` and `SCOPE.onnx_bias`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        let shape = try outputShape(forInputShape: input.sampleShape)
+        let scale = weight.map { graph.parameter($0) }
+            ?? graph.constant("onnx_scale", shape: [channels], values: [Float](repeating: 1, count: channels))
+        let shift = bias.map { graph.parameter($0) }
+            ?? graph.constant("onnx_bias", shape: [channels], values: [Float](repeating: 0, count: channels))
+        let mean = graph.buffer(runningMean), variance = graph.buffer(runningVariance)
+        return graph.node("BatchNormalization", [input.name, scale, shift, mean, variance], [
+            .number("epsilon", Float(epsilon)), .number("momentum", Float(1 - momentum)),
+        ], sampleShape: shape)
+    }
+
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? {
         guard mode == .inference else { return nil }  // folded only when deployed
         return .channelAffine(channels: channels) { [unowned self] scale, shift in

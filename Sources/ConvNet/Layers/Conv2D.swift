@@ -123,6 +123,20 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             + (bias == nil ? ", bias=False" : "") + ")"
     }
 
+    /// `Conv`: X [N, C, H, W], W [F, C/groups, k, k] and B [F] (when there is a bias) →
+    /// [N, F, H', W'], with kernel_shape [k, k], strides [s, s], pads [p, p, p, p] (begin, then
+    /// end), dilations [d, d] and group.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        let shape = try outputShape(forInputShape: input.sampleShape)
+        var inputs = [input.name, graph.parameter(weight)]
+        if let bias { inputs.append(graph.parameter(bias)) }
+        return graph.node("Conv", inputs, [
+            .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
+            .integers("pads", [padding, padding, padding, padding]), .integers("dilations", [dilation, dilation]),
+            .integer("group", groups),
+        ], sampleShape: shape)
+    }
+
     /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm (then a ReLU
     /// after it).
     public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int {

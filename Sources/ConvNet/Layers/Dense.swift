@@ -53,6 +53,19 @@ public final class Dense<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.Linear(\(inputSize), \(outputSize))" }
 
+    /// `Gemm` with transB = 1: Y = X·Wᵀ + B, X [N, D], W [outputSize, D] as stored, B
+    /// [outputSize]. An input with more than one dimension per sample is read as [N, D] by
+    /// this layer, so a `Flatten` (axis 1) comes first.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        let shape = try outputShape(forInputShape: input.sampleShape)
+        var rows = input
+        if input.sampleShape.count != 1 {
+            rows = graph.node("Flatten", [input.name], [.integer("axis", 1)], sampleShape: [inputSize])
+        }
+        let (w, b) = (graph.parameter(weight), graph.parameter(bias))
+        return graph.node("Gemm", [rows.name, w, b], [.integer("transB", 1)], sampleShape: shape)
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         guard inputShape.reduce(1, *) == inputSize else {
             throw ConvNetError.shapeMismatch(

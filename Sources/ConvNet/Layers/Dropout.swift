@@ -36,6 +36,9 @@ public final class Dropout<Scalar: KernelScalar>: Layer {
 
     public var localRandomStreams: [(name: String, stream: RandomStream)] { [(name: "mask", stream: stream)] }
 
+    /// No node: in inference dropout is the identity, so its input is its output.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue { input }
+
     public func modeDidChange(to mode: LayerMode) { self.mode = mode }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }

@@ -12,6 +12,11 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.Flatten()" }
 
+    /// `Flatten` with axis 1: [N, d1, …, dk] → [N, d1·…·dk].
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("Flatten", [input.name], [.integer("axis", 1)], sampleShape: try outputShape(forInputShape: input.sampleShape))
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         guard let count = checkedProduct(inputShape) else {
             throw ConvNetError.shapeMismatch("Flatten: sample shape \(describe(inputShape)) is too large")

@@ -15,6 +15,11 @@ public final class GlobalAvgPool2D<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.AdaptiveAvgPool2d(1)" }
 
+    /// `GlobalAveragePool`: [N, C, H, W] → [N, C, 1, 1].
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("GlobalAveragePool", [input.name], sampleShape: try outputShape(forInputShape: input.sampleShape))
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         guard inputShape.count == 3, inputShape[1] > 0, inputShape[2] > 0 else {
             throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found [N, "

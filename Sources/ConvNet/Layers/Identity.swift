@@ -11,6 +11,9 @@ public final class Identity<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.Identity()" }
 
+    /// No node: its input is its output.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue { input }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {

@@ -118,7 +118,7 @@ public enum Epilogue<Scalar: KernelScalar> {
 ///
 /// A layer describes itself: its spec token and arguments (`specification`), its PyTorch
 /// constructor (`pytorchModule`), its state_dict entries (`localParameters`, `localBuffers`
-/// and the names of its `sublayers`). Containers (`Sequential`, `Residual`, `BasicBlock`) list
+/// and the names of its `sublayers`), its ONNX nodes (`exportONNX`). Containers (`Sequential`, `Residual`, `BasicBlock`) list
 /// their sublayers; everything recursive (all parameters, buffers, the mode) is derived from
 /// those lists by the extension below.
 public protocol Layer<Scalar>: AnyObject, CustomStringConvertible {
@@ -174,6 +174,13 @@ public protocol Layer<Scalar>: AnyObject, CustomStringConvertible {
 
     /// The equivalent PyTorch module constructor, e.g. `nn.Conv2d(3, 32, 7, stride=1, padding=3)`.
     var pytorchModule: String { get }
+
+    /// Appends the ONNX nodes that compute this layer in inference (Dropout off, BatchNorm with
+    /// its running statistics) to `graph`, reading `input`, and returns the value they produce
+    /// (`input` itself for a layer that changes nothing). Parameters and buffers become
+    /// initializers under their state_dict names (`graph.parameter(_:)`, `graph.buffer(_:)`);
+    /// sublayers are exported with `graph.export(_:named:input:)`. See `ONNXModel`.
+    func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue
 }
 
 extension Layer {
@@ -185,6 +192,12 @@ extension Layer {
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? { nil }
     public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int { 0 }
     public func forwardFlops(forInputShape inputShape: [Int]) throws -> Int { 0 }
+
+    /// Every ConvNet layer says how it is exported; a layer defined elsewhere that does not is
+    /// refused with its name.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        throw ConvNetError.invalidArgument("\(description) cannot be exported to ONNX (its type does not implement exportONNX)")
+    }
 
     /// Back-propagates and returns d loss / d input.
     public func backward(_ outputGradient: Tensor<Scalar>) throws -> Tensor<Scalar> {

@@ -18,6 +18,11 @@ public final class LeakyReLU<Scalar: KernelScalar>: Layer {
 
     public var pytorchModule: String { "nn.LeakyReLU(\(slope))" }
 
+    /// `LeakyRelu` with alpha = slope.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        graph.node("LeakyRelu", [input.name], [.number("alpha", Float(slope))], sampleShape: input.sampleShape)
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {

@@ -42,6 +42,29 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
         "\(kernelSize), stride=\(stride), padding=\(padding)" + (ceilMode ? ", ceil_mode=True" : "")
     }
 
+    /// A pooling node `opType` (`MaxPool`, `AveragePool`) with kernel_shape [k, k], strides
+    /// [s, s], pads [p, p, p, p], ceil_mode and `extra` attributes, reading `input` [N, C, H, W].
+    ///
+    /// In ceil mode PyTorch (and ConvNet, and onnxruntime when it runs the node) drops a last
+    /// window that would start in the right padding; ONNX's output size rule before opset 22,
+    /// ⌈(H + 2p − k) / s⌉ + 1, keeps it, so its shape inference would disagree with the data
+    /// (and a Gemm after it would not load). Where that happens the model needs opset 22, whose
+    /// rule drops the window too.
+    func exportONNX(
+        _ opType: String, _ extra: [ONNXAttribute], to graph: inout ONNXGraph, input: ONNXValue, layer: String
+    ) throws -> ONNXValue {
+        let shape = try sampleOutputShape(input.sampleShape, layer: layer)
+        let (kernel, stride, padding) = (kernelSize, self.stride, self.padding)
+        let earlierRule = { (size: Int) in (size + 2 * padding - kernel + stride - 1) / stride + 1 }
+        if ceilMode, earlierRule(input.sampleShape[1]) != shape[1] || earlierRule(input.sampleShape[2]) != shape[2] {
+            graph.requireOpset(22)
+        }
+        return graph.node(opType, [input.name], [
+            .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
+            .integers("pads", [padding, padding, padding, padding]), .integer("ceil_mode", ceilMode ? 1 : 0),
+        ] + extra, sampleShape: shape)
+    }
+
     /// The geometry for a batch [N, C, H, W].
     func geometry<Scalar: KernelScalar>(for input: Tensor<Scalar>, layer: String) throws -> WindowGeometry {
         guard input.rank == 4 else {
@@ -104,6 +127,11 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public var pytorchModule: String { "nn.MaxPool2d(\(window.pytorchArguments))" }
+
+    /// `MaxPool` (padding never wins, as −∞).
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        try window.exportONNX("MaxPool", [], to: &graph, input: input, layer: description)
+    }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         try window.sampleOutputShape(inputShape, layer: description)
@@ -191,6 +219,13 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     }
 
     public var pytorchModule: String { "nn.AvgPool2d(\(window.pytorchArguments))" }
+
+    /// `AveragePool` with count_include_pad = 1: the divisor counts the padding but not the part
+    /// of a last ceil-mode window beyond it, as here and in PyTorch (onnxruntime agrees; the
+    /// ONNX export tests cover such a window).
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        try window.exportONNX("AveragePool", [.integer("count_include_pad", 1)], to: &graph, input: input, layer: description)
+    }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         try window.sampleOutputShape(inputShape, layer: description)

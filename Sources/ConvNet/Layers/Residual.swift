@@ -49,6 +49,15 @@ public final class Residual<Scalar: KernelScalar>: Layer {
         "Residual(\(body.pytorchModule)" + (shortcut.layers.isEmpty ? "" : ", \(shortcut.pytorchModule)") + ")"
     }
 
+    /// The body (`body.*`) and the shortcut (`shortcut.*`, no node for the identity) on the same
+    /// input, then `Add`.
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        let shape = try outputShape(forInputShape: input.sampleShape)
+        let main = try graph.export(body, named: "body", input: input)
+        let side = try graph.export(shortcut, named: "shortcut", input: input)
+        return graph.node("Add", [main.name, side.name], sampleShape: shape)
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         let main = try body.outputShape(forInputShape: inputShape)
         let side = try shortcut.outputShape(forInputShape: inputShape)

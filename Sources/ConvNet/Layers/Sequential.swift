@@ -53,6 +53,14 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
         "nn.Sequential(" + layers.map(\.pytorchModule).joined(separator: ", ") + ")"
     }
 
+    /// Each layer in order under its name (every layer, whatever the fusion plan: the graph
+    /// keeps them apart and the runtime fuses as it likes).
+    public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
+        var value = input
+        for (name, layer) in zip(names, layers) { value = try graph.export(layer, named: name, input: value) }
+        return value
+    }
+
     public func modeDidChange(to mode: LayerMode) {
         self.mode = mode
         planFusion()
