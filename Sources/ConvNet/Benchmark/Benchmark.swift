@@ -248,10 +248,14 @@ public struct BenchmarkRunner {
             for index in sums.indices { sums[index].withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             for n in 0..<batch {
                 _ = try model.lossAndGradients(inputs: samples[n], targets: labels[n])
+                // numpy's `dW_sum += dW / N`, as a plain loop: `Float.axpy` named on the concrete
+                // type from outside ConvNetKernels runs the kernels' generic default unspecialised
+                // (about 8 ns per element here), which made the accumulation, not the per-sample
+                // passes, most of this loop's time.
                 for (index, parameter) in parameters.enumerated() {
                     parameter.gradient.withUnsafeBufferPointer { g in
                         sums[index].withUnsafeMutableBufferPointer { s in
-                            Float.axpy(alpha: scale, g.baseAddress!, s.baseAddress!, count: g.count)
+                            for i in 0..<g.count { s[i] += scale * g[i] }
                         }
                     }
                 }
