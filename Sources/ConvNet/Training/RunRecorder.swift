@@ -23,8 +23,15 @@ public final class RunRecorder<Scalar: KernelScalar> {
     /// `TrainingJob` commits them with each checkpoint, see `CheckpointStore`).
     public var writesHistoryFiles = true
 
+    /// A recorder for one run of `model`.
+    ///
     /// - Parameters:
+    ///   - model: the model being trained (its summary goes into the record and TensorBoard).
+    ///   - title: the run's title, shown in the report.
     ///   - directory: where to write artifacts (created if missing); nil for console only.
+    ///   - configuration: the run's settings (data set, model, command line, seed, …), in display order.
+    ///   - hyperParameters: optimizer, learning rate, batch size, epochs, …, in display order.
+    ///   - classNames: class names, indexed by label (empty: labels are shown as numbers).
     ///   - progress: the console output (default: a bar on a terminal, plain lines otherwise).
     ///   - tensorBoard: whether to write `events.out.tfevents.*` into the directory.
     public init(
