@@ -433,7 +433,7 @@ public final class TrainingJob {
     /// Commits the run as it stands, after an epoch (`record`) or between two steps of an
     /// interrupted one (nil): the last weights, the training state, the best weights (when
     /// this epoch is the best, else the committed ones are kept), metrics.csv and history.json.
-    private func saveCheckpoints(after record: EpochRecord?) throws {
+    private func saveCheckpoints(after record: EpochRecord?, initialWeights: Bool = false) throws {
         guard let directory else { return }
         let iteration = solver.history.iterations.count
         var extra = ["epoch": String(solver.completedEpochs), "iteration": String(iteration)]
@@ -450,7 +450,7 @@ public final class TrainingJob {
             optimizerConfiguration: configuration.optimizerConfiguration())
         var files: [(name: String, bytes: [UInt8])] = [(lastName, lastBytes), (stateName, try state.file().encoded())]
         var kept: [String] = []
-        if let record, solver.history.bestEpoch == record.epoch {
+        if initialWeights || (record.map { solver.history.bestEpoch == $0.epoch } ?? false) {
             files.append((TrainingJob.bestCheckpointName, lastBytes))
         } else if solver.history.bestEpoch > 0 {
             kept.append(TrainingJob.bestCheckpointName)
@@ -508,6 +508,11 @@ public final class TrainingJob {
         }
         if solver.stopRequest?.isRequested == true { interruptingSignal = solver.stopRequest?.signal }
         guard solver.isFinished else { return nil }
+        if configuration.epochs == 0, let directory, try CheckpointStore(directory: directory).current() == nil {
+            // A run of 0 epochs (e.g. `--init torch.safetensors --epochs 0`) saves the weights
+            // it starts from, as last and best, with the checkpoint metadata a ConvNet run has.
+            try saveCheckpoints(after: nil, initialWeights: true)
+        }
         let test = data.splits.test
         return try recorder.finish(
             testInputs: test.count > 0 ? test.inputs : nil, testLabels: test.count > 0 ? test.labels : nil)
