@@ -51,7 +51,8 @@ let package = Package(
             name: "ConvNetTests",
             dependencies: ["ConvNet", "ConvNetKernels"],
             path: "Tests/ConvNetTests",
-            exclude: ["Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures"],
+            exclude: ["Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures",
+                      "Data/make_image_cases.py", "Data/Fixtures"],
             swiftSettings: [.unsafeFlags(["-O"])]
         ),
     ],
