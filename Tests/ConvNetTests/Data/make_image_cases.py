@@ -235,6 +235,173 @@ if small:
     jpeg_case(33, 31, "RGB", "restart every 2 MCUs, progressive", quality=70, restart_marker_blocks=2, progressive=True, subsampling=2)
     jpeg_case(33, 31, "L", "gray progressive", quality=80, progressive=True)
 
+# Sampling factors Pillow cannot write (4:4:0, 4:1:1, 3:1, mixed chroma, gray with factors), by
+# the small baseline encoder below; the expected pixels are still Pillow's decoding.
+ZIGZAG = [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+          28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
+          54, 47, 55, 62, 63]
+LUMA_Q = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+          18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+CHROMA_Q = [17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4 + [24, 26, 56] + [99] * 5 + [47, 66] + [99] * 6 + [99] * 32
+# Annex K.3 tables: (counts of lengths 1..16, symbols).
+DC_LUMA = ([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], list(range(12)))
+DC_CHROMA = ([0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], list(range(12)))
+AC_LUMA = ([0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D], bytes.fromhex(
+    "01020300041105122131410613516107227114328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a"
+    "535455565758595a636465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7"
+    "c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9fa"))
+AC_CHROMA = ([0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77], bytes.fromhex(
+    "000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a162434e125f11718191a262728292a35363738393a434445464748"
+    "494a535455565758595a636465666768696a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3"
+    "c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9fa"))
+
+
+def huffman_codes(table):
+    counts, symbols = table
+    codes, code, k = {}, 0, 0
+    for length in range(1, 17):
+        for _ in range(counts[length - 1]):
+            codes[symbols[k]] = (code, length)
+            code += 1
+            k += 1
+        code <<= 1
+    return codes
+
+
+def encode_jpeg(pixels, factors, quality=75, restart=0):
+    """A baseline JPEG of pixels [H, W, C] (C = 1 or 3, RGB) with sampling factors [(h, v), ...]."""
+    h, w, channels = pixels.shape
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    tables = [np.clip((np.array(q) * scale + 50) // 100, 1, 255).astype(int) for q in (LUMA_Q, CHROMA_Q)]
+    rgb = pixels.astype(np.float64)
+    if channels == 3:
+        r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
+        planes = [0.299 * r + 0.587 * g + 0.114 * b, -0.168736 * r - 0.331264 * g + 0.5 * b + 128, 0.5 * r - 0.418688 * g - 0.081312 * b + 128]
+    else:
+        planes = [rgb[:, :, 0]]
+    hmax, vmax = max(f[0] for f in factors), max(f[1] for f in factors)
+    mcu_x, mcu_y = -(-w // (8 * hmax)), -(-h // (8 * vmax))
+    basis = np.array([[np.cos((2 * x + 1) * u * np.pi / 16) * (np.sqrt(0.5) if u == 0 else 1) for x in range(8)] for u in range(8)]) / 2
+    blocks = []
+    for index, (plane, (fh, fv)) in enumerate(zip(planes, factors)):
+        sx, sy = hmax // fh, vmax // fv
+        cw, ch = -(-w * fh // hmax), -(-h * fv // vmax)
+        padded = np.pad(plane, ((0, ch * sy - h if ch * sy > h else 0), (0, cw * sx - w if cw * sx > w else 0)), mode="edge")
+        small_plane = padded[: ch * sy, : cw * sx].reshape(ch, sy, cw, sx).mean(axis=(1, 3))
+        if len(planes) == 1:
+            bw, bh = -(-cw // 8), -(-ch // 8)
+        else:
+            bw, bh = mcu_x * fh, mcu_y * fv
+        full = np.pad(small_plane, ((0, bh * 8 - ch), (0, bw * 8 - cw)), mode="edge") - 128
+        q = tables[0 if index == 0 else 1]
+        coefficients = np.zeros((bh, bw, 64), dtype=int)
+        for by in range(bh):
+            for bx in range(bw):
+                block = basis @ full[by * 8:(by + 1) * 8, bx * 8:(bx + 1) * 8] @ basis.T
+                coefficients[by, bx] = np.round(block.reshape(64) / q).astype(int)
+        blocks.append(coefficients)
+    huff = [(huffman_codes(DC_LUMA), huffman_codes(AC_LUMA)), (huffman_codes(DC_CHROMA), huffman_codes(AC_CHROMA))]
+    bits = []
+
+    def put(value, length):
+        for i in range(length - 1, -1, -1):
+            bits.append((value >> i) & 1)
+
+    def category(value):
+        return 0 if value == 0 else int(abs(value)).bit_length()
+
+    def put_value(value, size):
+        put(value if value >= 0 else value + (1 << size) - 1, size)
+
+    data = bytearray()
+
+    def flush(pad=True):
+        while pad and len(bits) % 8:
+            bits.append(1)
+        for i in range(0, len(bits) - len(bits) % 8, 8):
+            byte = int("".join(map(str, bits[i:i + 8])), 2)
+            data.append(byte)
+            if byte == 0xFF:
+                data.append(0)
+        del bits[: len(bits) - len(bits) % 8]
+
+    predictions = [0] * len(planes)
+
+    def code_block(coefficients, component):
+        dc_codes, ac_codes = huff[0 if component == 0 else 1]
+        zz = [coefficients[ZIGZAG[k]] for k in range(64)]
+        diff = zz[0] - predictions[component]
+        predictions[component] = zz[0]
+        size = category(diff)
+        put(*dc_codes[size])
+        put_value(diff, size)
+        run = 0
+        for k in range(1, 64):
+            if zz[k] == 0:
+                run += 1
+                continue
+            while run > 15:
+                put(*ac_codes[0xF0])
+                run -= 16
+            size = category(zz[k])
+            put(*ac_codes[(run << 4) | size])
+            put_value(zz[k], size)
+            run = 0
+        if run:
+            put(*ac_codes[0x00])
+
+    units = []
+    if len(planes) == 1:
+        bh, bw = blocks[0].shape[:2]
+        units = [[(0, by, bx)] for by in range(bh) for bx in range(bw)]
+    else:
+        for my in range(mcu_y):
+            for mx in range(mcu_x):
+                units.append([(c, my * fv + v, mx * fh + u) for c, (fh, fv) in enumerate(factors) for v in range(fv) for u in range(fh)])
+    for number, unit in enumerate(units):
+        if restart and number and number % restart == 0:
+            flush()
+            data.extend([0xFF, 0xD0 + (number // restart - 1) % 8])
+            predictions = [0] * len(planes)
+        for component, by, bx in unit:
+            code_block(blocks[component][by, bx], component)
+    flush()
+
+    def segment(marker, body):
+        return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+    out_bytes = b"\xff\xd8" + segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    for index, q in enumerate(tables[: 1 if channels == 1 else 2]):
+        out_bytes += segment(0xDB, bytes([index]) + bytes(int(q[ZIGZAG[k]]) for k in range(64)))
+    out_bytes += segment(0xC0, struct.pack(">BHHB", 8, h, w, len(planes))
+                         + b"".join(bytes([c + 1, (fh << 4) | fv, 0 if c == 0 else 1]) for c, (fh, fv) in enumerate(factors)))
+    for cls, index, table in [(0, 0, DC_LUMA), (1, 0, AC_LUMA), (0, 1, DC_CHROMA), (1, 1, AC_CHROMA)][: 2 if channels == 1 else 4]:
+        out_bytes += segment(0xC4, bytes([(cls << 4) | index]) + bytes(table[0]) + bytes(table[1]))
+    if restart:
+        out_bytes += segment(0xDD, struct.pack(">H", restart))
+    out_bytes += segment(0xDA, bytes([len(planes)]) + b"".join(bytes([c + 1, 0 if c == 0 else 0x11]) for c in range(len(planes))) + b"\x00\x3f\x00")
+    return out_bytes + bytes(data) + b"\xff\xd9"
+
+
+sampling_cases = [
+    ("440", [(1, 2), (1, 1), (1, 1)]), ("411", [(4, 1), (1, 1), (1, 1)]), ("410", [(4, 2), (1, 1), (1, 1)]),
+    ("mixed", [(2, 2), (2, 1), (1, 2)]), ("all1x2", [(1, 2), (1, 2), (1, 2)]), ("31", [(3, 1), (1, 1), (1, 1)]),
+    ("422v", [(2, 2), (1, 2), (1, 2)]), ("gray2x2", [(2, 2)]),
+]
+sampling_sizes = [(33, 31), (2, 9)] if small else [(1, 1), (2, 9), (17, 5), (33, 31), (40, 21), (5, 2)]
+for label, factors in sampling_cases:
+    for w, h in sampling_sizes:
+        if small and label in ("all1x2", "31", "410"):
+            continue
+        channels = len(factors)
+        pixels = picture(w, h, channels, seed=w + 7 * h)
+        name = f"jpeg_sampling{label}_{w}x{h}.jpg"
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(encode_jpeg(pixels, factors, quality=80, restart=(2 if (w + h) % 2 else 0)))
+        mode, theirs = pillow_pixels(os.path.join(out, name))
+        assert theirs.shape == (h, w, channels), (name, theirs.shape)
+        add(name, theirs, "jpeg", f"sampling factors {factors}, made by make_image_cases.py's encoder")
+
 with open(os.path.join(out, "cases.json"), "w") as f:
     json.dump(cases, f, indent=0)
 print(f"wrote {len(cases)} cases")

@@ -80,6 +80,10 @@ struct JPEGHuffmanTable {
         for length in 1...16 {
             symbolOffset[length] = index - code
             for _ in 0..<counts[length - 1] {
+                // Codes must fit in `length` bits, and none may be all ones (libjpeg's check).
+                guard code + 1 < 1 << length else {
+                    throw ConvNetError.invalidData("\(name): bad Huffman table (codes of length \(length) overflow)")
+                }
                 if length <= Self.lookupBits {
                     let shift = Self.lookupBits - length
                     for fill in 0..<(1 << shift) {
@@ -90,10 +94,6 @@ struct JPEGHuffmanTable {
                 index += 1
             }
             if counts[length - 1] > 0 { maximumCode[length] = code - 1 }
-            // Codes must fit in `length` bits, and none may be all ones.
-            guard code < 1 << length else {
-                throw ConvNetError.invalidData("\(name): bad Huffman table (codes of length \(length) overflow)")
-            }
             code <<= 1
         }
     }
@@ -477,6 +477,10 @@ final class JPEGStream {
                 throw fail("SOS: quantization table \(components[index].quantizationIndex) of component \(components[index].id) is not defined")
             }
             components[index].quantization = table  // latched, as libjpeg does
+        }
+        if count > 1 {
+            let blocks = scanComponents.reduce(0) { $0 + components[$1].horizontal * components[$1].vertical }
+            guard blocks <= 10 else { throw fail("SOS: an interleaved scan of \(blocks) blocks per MCU (at most 10)") }
         }
         let needsDC = !progressive || (start == 0 && high == 0)
         let needsAC = !progressive || start > 0
