@@ -108,6 +108,19 @@ struct ImageDecoderTests {
         #expect((agreements["png"]?.files ?? 0) >= 40 && (agreements["jpeg"]?.files ?? 0) >= 10)
     }
 
+    /// DecodedImage's conversions, worked by hand: [C, H, W] floats in [0, 1], 16 → 8 bits by
+    /// round(v / 257), alpha dropped.
+    @Test func decodedImageConversions() throws {
+        let image = try DecodedImage(width: 2, height: 1, channels: 2, samples: .uint16([0, 65535, 128, 129]))
+        #expect(image.floatCHW() == [0, 128 / 65535, 1, 129 / 65535])
+        #expect(try image.tensor().shape == [2, 1, 2])
+        #expect(image.eightBit().samples == .uint8([0, 255, 0, 1]))
+        #expect(try image.converted(toChannels: 1).samples == .uint8([0, 0]))
+        #expect(try image.converted(toChannels: 3).samples == .uint8([0, 0, 0, 0, 0, 0]))
+        #expect(thrownMessage { _ = try image.converted(toChannels: 2) }?.contains("1 (gray) or 3 (RGB)") == true)
+        #expect(thrownMessage { _ = try DecodedImage(width: 2, height: 2, channels: 1, samples: .uint8([1])) }?.contains("needs 4 samples, found 1") == true)
+    }
+
     /// The integer IDCT against its naive twin (the formula in Double) on random blocks: never
     /// more than 1 apart, and equal on most samples.
     @Test func integerIDCTAgreesWithTheFormula() {
