@@ -30,6 +30,22 @@ public struct Predictor {
         return tensor
     }
 
+    /// Image files (PNG, JPEG) as raw images for this checkpoint: each decoded, brought to the
+    /// model's input channels and size by ``ImageTransform`` (as imagefolder training does),
+    /// then scaled from 0–255 to the range of the data the model was trained on (its
+    /// preprocessing's `scale`: 255 for byte images, 16 for the bundled digits; 1 when the
+    /// checkpoint has no preprocessing), ready for ``scores(_:)``.
+    public func imageInputs(_ files: [URL]) throws -> ImageArray {
+        let transform = try ImageTransform(inputShape: model.inputShape)
+        let scale = Float(checkpoint.metadata.preprocessing?.scale ?? 1) / 255
+        var values: [Float] = []
+        for file in files {
+            let sample = try transform.apply(ImageDecoder.decode(contentsOf: file)).samples
+            values += sample.map { Float($0) * scale }
+        }
+        return try ImageArray(shape: [files.count] + model.inputShape, storage: .float32(values))
+    }
+
     /// Raw class scores [N, C].
     public func scores(_ images: ImageArray) throws -> Tensor<Float> {
         try model.scores(inputs(images))
