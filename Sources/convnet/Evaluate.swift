@@ -23,7 +23,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Split: test, validation or train.")
     var split: String = "test"
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
         let predictor = try Predictor(checkpoint: URL(fileURLWithPath: checkpoint))
         guard let layout = ImageLayout(rawValue: layout.lowercased()) else {
             throw ConvNetError.invalidArgument("unknown layout '\(layout)'; use nchw or nhwc")
@@ -81,7 +84,16 @@ struct Predict: ParsableCommand {
     @Option(help: "Layout of the images: nchw or nhwc.")
     var layout: String = "nchw"
 
+    @Flag(help: "The --input images are already model inputs (scaled and mean-subtracted as the checkpoint's preprocessing does): take them as they are.")
+    var preprocessed = false
+
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
+        guard !preprocessed || input != nil else {
+            throw ConvNetError.invalidArgument("--preprocessed applies to --input FILE.npy (image files are always raw pixels)")
+        }
         guard input == nil || images.isEmpty else {
             throw ConvNetError.invalidArgument("give image files to classify or --input FILE.npy, not both")
         }
@@ -101,7 +113,10 @@ struct Predict: ParsableCommand {
         } else {
             batch = try predictor.imageInputs(images.map { URL(fileURLWithPath: $0) })
         }
-        let scores = try predictor.scores(batch)
+        if !preprocessed, let warning = predictor.preprocessingWarning(for: batch) {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        let scores = try predictor.scores(batch, preprocessed: preprocessed)
         if let output {
             try NumPyArray(shape: scores.shape, float32: scores.scalars).write(to: URL(fileURLWithPath: output))
             print("wrote \(output): float32 [\(scores.shape.map(String.init).joined(separator: ", "))]")

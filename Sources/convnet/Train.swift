@@ -164,7 +164,10 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory: checkpoints, metrics.csv, history.json, TensorBoard events, pictures, report.html.")
     var out: String?
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
             guard dataset == nil, dataDirectory == nil, resume == nil, out == nil else {
                 throw ConvNetError.invalidArgument("--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")

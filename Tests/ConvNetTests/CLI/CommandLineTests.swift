@@ -34,6 +34,12 @@ struct CommandLineTests {
             error: String(decoding: errorData, as: UTF8.self))
     }
 
+    /// `--threads N` runs the kernels on N threads (here: a gradient check that computes).
+    @Test func threadsOptionIsAccepted() throws {
+        guard let result = try run(["gradcheck", "conv(2,k=3,p=1) relu flatten dense(3)", "--input-shape", "1,4,4", "--threads", "1"]) else { return }
+        #expect(result.status == 0, "\(result.error)")
+    }
+
     @Test(arguments: [
         (["train", "--model", "resnet"], "unknown model 'resnet'"),
         (["train", "--optimizer", "lion"], "unknown update rule 'lion'"),
@@ -63,6 +69,8 @@ struct CommandLineTests {
         (["summary", "res(" + String(repeating: "res(", count: 40) + "relu" + String(repeating: ")", count: 41)], "nest deeper than the limit of 32"),
         (["eval", "/nonexistent/model.safetensors"], "no such file"),
         (["train", "--batch-size", "0"], "batch size must be > 0"),
+        (["train", "--threads", "0"], "--threads must be between 1 and 1024, found 0"),
+        (["predict", "/nonexistent.safetensors", "a.png", "--preprocessed"], "--preprocessed applies to --input"),
         (["train", "--lr-decay", "2"], "decay must be in (0, 1]"),
         (["train", "--optimizer", "adam", "--momentum", "0.9"], "momentum applies to"),
         (["train", "--hidden", "10,x", "--model", "mlp"], "--hidden takes positive integers"),

@@ -111,6 +111,26 @@ struct TrainingJobTests {
         #expect(abs(report.accuracy - result.accuracy) < 1e-12)
     }
 
+    /// `predict --preprocessed`: inputs normalised by the checkpoint's own preprocessing score
+    /// exactly as the raw images do; given as raw instead, they draw a warning.
+    @Test func predictorTakesPreprocessedInputs() throws {
+        let directory = temporaryDirectory("preprocessed")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var settings = configuration()
+        settings.epochs = 1
+        settings.mean = "image"
+        try TrainingJob(configuration: settings, directory: directory, progress: ProgressBar(mode: .quiet) { _ in }).run()
+        let predictor = try Predictor(checkpoint: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
+        let raw = try #require(try DatasetLoader.bundledDigits().test).images
+        let normalised = try predictor.inputs(raw)
+        let given = try ImageArray(shape: normalised.shape, storage: .float32(normalised.scalars))
+        #expect(try predictor.scores(given, preprocessed: true) == predictor.scores(raw))
+        #expect(predictor.preprocessingWarning(for: raw) == nil)
+        let warning = try #require(predictor.preprocessingWarning(for: given))
+        #expect(warning.contains("pass --preprocessed"), "\(warning)")
+    }
+
     /// A committed file changed afterwards (here: the state file of epoch 1 copied over that of
     /// epoch 2) is named on resume, never continued from; so are files of different epochs in
     /// a run directory of an older ConvNet (one file per name, written one by one); temporary
