@@ -5,6 +5,8 @@ import Testing
 struct CommandLineTests {
     struct Result {
         var status: Int32
+        /// Whether a signal ended the process (`status` is then its number).
+        var killedBySignal = false
         var output: String
         var error: String
     }
@@ -19,9 +21,19 @@ struct CommandLineTests {
             print("skipping: convnet binary not found next to the tests in \(productsDirectory().path)")
             return nil
         }
+        return try Self.run(binary, arguments)
+    }
+
+    /// Runs `binary` with `arguments`, the test's environment (less `CONVNET_FAULT_*`) plus
+    /// `environment`; waits for it and returns its status and output.
+    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        for key in variables.keys where key.hasPrefix("CONVNET_FAULT_") { variables[key] = nil }
+        for (key, value) in environment { variables[key] = value }
+        process.environment = variables
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
@@ -30,8 +42,8 @@ struct CommandLineTests {
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self))
+            status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
+            output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData, as: UTF8.self))
     }
 
     /// `--threads N` runs the kernels on N threads (here: a gradient check that computes).
