@@ -65,7 +65,7 @@ let package = Package(
             path: "Tests/ConvNetTests",
             exclude: [
                 "Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures",
-                "Checkpoint/onnx_check.py", "Data/FuzzRegressions",
+                "Checkpoint/onnx_check.py", "Data/FuzzRegressions", "Data/make_image_cases.py", "Data/Fixtures",
             ],
             swiftSettings: [.unsafeFlags(["-O"])]
         ),

@@ -29,7 +29,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON lines instead of tables.")
     var json = false
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
         if countAllocations && !ProcessProbes.isCountingAllocations && getenv("CONVNET_ALLOCATION_SHIM") == nil {
             reexecWithAllocationShim()
         }

@@ -44,7 +44,10 @@ struct GradCheck: ParsableCommand {
     @Option(help: "Classes, for a preset.")
     var classes: Int = 10
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
         guard batch > 0 else { throw ConvNetError.invalidArgument("--batch must be > 0, found \(batch)") }
         let source = try ModelSource(model, classes: classes)
         let shape = try inputShape.map(ModelSource.parseShape) ?? source.inputShape ?? [3, 8, 8]

@@ -9,7 +9,9 @@ struct Train: ParsableCommand {
         abstract: "Train a network (default: a small CNN on the bundled 8x8 digits).",
         discussion: """
             Datasets: digits (bundled), mnist, fashion-mnist, cifar10 (binary or python batches), \
-            npy (a folder of x_train.npy, y_train.npy, optional x_val/y_val, x_test/y_test, or an .npz).
+            npy (a folder of x_train.npy, y_train.npy, optional x_val/y_val, x_test/y_test, or an .npz), \
+            imagefolder (DIR/<class>/*.png|jpg|jpeg, optionally under train/ val/ test/), \
+            tinyimagenet (tiny-imagenet-200: wnids.txt, words.txt, train/, val/).
             Model specs: layers separated by spaces, e.g. \
             'conv(32,k=7,p=3) relu maxpool(2) flatten dense(100) relu dense(10)'. Layers: \
             \(LayerRegistry.kinds.map(\.usage).joined(separator: ", ")).
@@ -26,6 +28,12 @@ struct Train: ParsableCommand {
 
     @Option(help: "Layout of .npy images: nchw or nhwc.")
     var layout: String?
+
+    @Option(name: .customLong("image-size"), help: "imagefolder, tinyimagenet: resize (bilinear) and center-crop images to S or HxW (default: the --init checkpoint's size, else the images' own).")
+    var imageSize: String?
+
+    @Option(name: .customLong("image-channels"), help: "imagefolder, tinyimagenet: 1 (gray) or 3 (RGB) channels (default: 3 when any training image has colour).")
+    var imageChannels: Int?
 
     @Flag(help: "Download missing dataset files (MNIST, Fashion-MNIST, CIFAR-10) and check their checksums.")
     var download = false
@@ -156,7 +164,10 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory: checkpoints, metrics.csv, history.json, TensorBoard events, pictures, report.html.")
     var out: String?
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        try compute.apply()
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
             guard dataset == nil, dataDirectory == nil, resume == nil, out == nil else {
                 throw ConvNetError.invalidArgument("--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")
@@ -181,6 +192,8 @@ struct Train: ParsableCommand {
             if let dataset { configuration.dataset = dataset }
             if let dataDirectory { configuration.dataDirectory = dataDirectory }
             if let layout { configuration.layout = layout }
+            if let imageSize { configuration.imageSize = imageSize }
+            if let imageChannels { configuration.imageChannels = imageChannels }
             if download { configuration.download = true }
             if let trainingCount { configuration.trainingCount = trainingCount }
             if let validationCount { configuration.validationCount = validationCount }
@@ -200,6 +213,7 @@ struct Train: ParsableCommand {
             if let initialWeights { configuration.initialWeights = initialWeights }
             try apply(to: &configuration)
             _ = try configuration.solverOptions()  // options are checked before any data is read
+            _ = try configuration.imageLoadOptions()
             if printConfiguration {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -16,12 +16,24 @@ public struct Predictor {
     public var model: Model<Float> { checkpoint.model }
 
     /// Raw images (as stored in the dataset: uint8 or float) → model inputs, with the
-    /// checkpoint's preprocessing, or, when it has none, unchanged values (uint8 / 255).
-    public func inputs(_ images: ImageArray) throws -> Tensor<Float> {
+    /// checkpoint's preprocessing, or, when it has none, unchanged values (uint8 / 255). With
+    /// `preprocessed`, the images are already model inputs (scaled and mean-subtracted as the
+    /// checkpoint's preprocessing does) and are taken as they are.
+    public func inputs(_ images: ImageArray, preprocessed: Bool = false) throws -> Tensor<Float> {
         guard images.sampleShape == model.inputShape else {
             throw ConvNetError.shapeMismatch(
                 "the checkpoint expects images [N, \(model.inputShape.map(String.init).joined(separator: ", "))], "
                     + "found \(describe(images.shape)) (for [N, H, W, C] data use --layout nhwc)")
+        }
+        if preprocessed {
+            let values: [Float]
+            switch images.storage {
+            case .uint8(let bytes): values = bytes.map { Float($0) }
+            case .float32(let floats): values = floats
+            }
+            let tensor = try Tensor<Float>(shape: images.shape, scalars: values)
+            try tensor.checkFinite("input images")
+            return tensor
         }
         let preprocessing = try checkpoint.metadata.preprocessing
             ?? Preprocessing(scale: { if case .uint8 = images.storage { return 255 } else { return 1 } }(), sampleShape: model.inputShape)
@@ -30,9 +42,43 @@ public struct Predictor {
         return tensor
     }
 
-    /// Raw class scores [N, C].
-    public func scores(_ images: ImageArray) throws -> Tensor<Float> {
-        try model.scores(inputs(images))
+    /// Image files (PNG, JPEG) as raw images for this checkpoint: each decoded, brought to the
+    /// model's input channels and size by ``ImageTransform`` (as imagefolder training does),
+    /// then scaled from 0–255 to the range of the data the model was trained on (its
+    /// preprocessing's `scale`: 255 for byte images, 16 for the bundled digits; 1 when the
+    /// checkpoint has no preprocessing), ready for ``scores(_:)``.
+    public func imageInputs(_ files: [URL]) throws -> ImageArray {
+        let transform = try ImageTransform(inputShape: model.inputShape)
+        let scale = Float(checkpoint.metadata.preprocessing?.scale ?? 1) / 255
+        var values: [Float] = []
+        for file in files {
+            let sample = try transform.apply(ImageDecoder.decode(contentsOf: file)).samples
+            values += sample.map { Float($0) * scale }
+        }
+        return try ImageArray(shape: [files.count] + model.inputShape, storage: .float32(values))
+    }
+
+    /// Raw class scores [N, C] (`preprocessed`: see ``inputs(_:preprocessed:)``).
+    public func scores(_ images: ImageArray, preprocessed: Bool = false) throws -> Tensor<Float> {
+        try model.scores(inputs(images, preprocessed: preprocessed))
+    }
+
+    /// A warning when raw `images` look already normalised: the checkpoint's preprocessing
+    /// divides by its `scale` (the range of the raw training data, e.g. 255) and subtracts a
+    /// mean, but these values are negative, or all within [0, 1] while that range is 16 or
+    /// more — given to ``scores(_:preprocessed:)`` as raw, they would be normalised twice and
+    /// score near chance. Nil when they look raw, or when the checkpoint has no preprocessing.
+    public func preprocessingWarning(for images: ImageArray) -> String? {
+        guard images.sampleShape == model.inputShape, let preprocessing = checkpoint.metadata.preprocessing,
+            case .float32(let values) = images.storage,
+            let low = values.min(), let high = values.max()
+        else { return nil }
+        let hasMean = !preprocessing.mean.isEmpty
+        guard low < 0 || (high <= 1 && preprocessing.scale >= 16) else { return nil }
+        return String(
+            format: "the input's values lie in [%.3g, %.3g], but the checkpoint expects raw pixels in [0, %g] and applies "
+                + "its own preprocessing (÷ %g%@): if the input is already normalised, pass --preprocessed",
+            low, high, preprocessing.scale, preprocessing.scale, hasMean ? ", minus its mean" : "")
     }
 
     /// The report on labelled images.

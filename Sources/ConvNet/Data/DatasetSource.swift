@@ -13,6 +13,11 @@ public enum DatasetName: String, CaseIterable, Sendable {
     /// A folder of `x_train.npy`, `y_train.npy` and optional `x_val` / `y_val`, `x_test` /
     /// `y_test` (or one `.npz` holding those arrays).
     case npy
+    /// A folder of PNG/JPEG images in one subfolder per class (torchvision's ImageFolder),
+    /// optionally split into `train/`, `val/`, `test/`.
+    case imageFolder = "imagefolder"
+    /// Tiny ImageNet (`tiny-imagenet-200`: 200 classes of 64×64 JPEGs).
+    case tinyImageNet = "tinyimagenet"
 
     /// The dataset called `name` (`cifar-10`, `fashion_mnist` and `fmnist` also accepted).
     public init(named name: String) throws {
@@ -21,6 +26,8 @@ public enum DatasetName: String, CaseIterable, Sendable {
         case "cifar-10", "cifar": self = .cifar10
         case "fmnist", "fashion": self = .fashionMNIST
         case "npz", "arrays": self = .npy
+        case "image-folder", "images", "folder": self = .imageFolder
+        case "tiny-imagenet", "tiny-imagenet-200", "tinyimagenet200": self = .tinyImageNet
         default:
             guard let value = DatasetName(rawValue: key) else {
                 throw ConvNetError.invalidArgument(
@@ -37,7 +44,7 @@ public enum DatasetName: String, CaseIterable, Sendable {
         case .fashionMNIST:
             return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
         case .cifar10: return CIFAR10.classNames
-        case .npy: return nil
+        case .npy, .imageFolder, .tinyImageNet: return nil
         }
     }
 
@@ -57,7 +64,7 @@ public enum DatasetName: String, CaseIterable, Sendable {
         case .cifar10:
             return [DatasetDownload(url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", fileName: "cifar-10-binary.tar.gz",
                                     md5: "c32a1d4ab5d03f1284b67883e8d87530")]
-        case .digits, .npy:
+        case .digits, .npy, .imageFolder, .tinyImageNet:
             return []
         }
     }
@@ -88,12 +95,20 @@ public enum DatasetLoader {
     /// folder holding the files; for digits ignored). With `download`, missing MNIST,
     /// Fashion-MNIST or CIFAR-10 files are fetched into `directory` and their MD5 checked;
     /// without it, a missing file is a one-line error that says what to download and where
-    /// to put it. `layout` applies to npy images ([N, H, W, C] is converted to NCHW).
+    /// to put it. `layout` applies to npy images ([N, H, W, C] is converted to NCHW); `images`
+    /// to imagefolder and tinyimagenet (the size and channels files are brought to).
     public static func load(
         _ dataset: DatasetName, directory: URL?, download: Bool = false, layout: ImageLayout = .nchw,
-        log: (String) -> Void = { _ in }
+        images: ImageLoadOptions = ImageLoadOptions(), log: (String) -> Void = { _ in }
     ) throws -> RawDatasetSplits {
         switch dataset {
+        case .imageFolder:
+            guard let directory else {
+                throw ConvNetError.invalidArgument("--dataset imagefolder needs --data-dir: a folder of <class>/ folders of images (or train/, val/, test/ of them)")
+            }
+            return try ImageFolder.load(from: directory, options: images)
+        case .tinyImageNet:
+            return try TinyImageNet.load(from: directory ?? URL(fileURLWithPath: TinyImageNet.folderName), options: images)
         case .digits:
             return try bundledDigits()
         case .npy:

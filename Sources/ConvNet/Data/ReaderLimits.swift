@@ -13,6 +13,7 @@ import Foundation
 /// | ``maximumPickleValues`` | 10,000,000 | — | the same (values built, shared references counted each time) |
 /// | ``maximumTensorElements`` | 2^28 (1 GiB of Float) | `CONVNET_MAX_TENSOR_ELEMENTS` | every parameter tensor a spec builds; arrays in files |
 /// | ``maximumSampleElements`` | 2^24 | — | input shapes (CLI, checkpoint metadata), every layer's output sample |
+/// | ``maximumImageSamples`` | 2^28 | `CONVNET_MAX_IMAGE_SAMPLES` | PNG and JPEG headers: width × height × channels (and a JPEG's padded coefficient blocks) |
 ///
 /// Sizes read from a file are also checked against the file's real size before anything is
 /// reserved (a header's byte range must hold the elements it declares).
@@ -31,11 +32,14 @@ public struct ReaderLimits: Sendable, Equatable {
     public var maximumTensorElements: Int
     /// The most elements one sample (an input, or any layer's output) may have.
     public var maximumSampleElements: Int
+    /// The most samples (width × height × channels) one decoded PNG or JPEG image may have.
+    public var maximumImageSamples: Int
 
     /// The defaults of the table above.
     public static let defaults = ReaderLimits(
         maximumInflatedBytes: 1 << 30, maximumInflationRatio: 1100, maximumClasses: 100_000, maximumPickleDepth: 256,
-        maximumPickleValues: 10_000_000, maximumTensorElements: 1 << 28, maximumSampleElements: 1 << 24)
+        maximumPickleValues: 10_000_000, maximumTensorElements: 1 << 28, maximumSampleElements: 1 << 24,
+        maximumImageSamples: 1 << 28)
 
     /// The limits in force: the defaults, with the environment's overrides (read once).
     public static let current: ReaderLimits = {
@@ -47,6 +51,7 @@ public struct ReaderLimits: Sendable, Equatable {
         if let value = read("CONVNET_MAX_INFLATED_BYTES") { limits.maximumInflatedBytes = value }
         if let value = read("CONVNET_MAX_CLASSES") { limits.maximumClasses = value }
         if let value = read("CONVNET_MAX_TENSOR_ELEMENTS") { limits.maximumTensorElements = value }
+        if let value = read("CONVNET_MAX_IMAGE_SAMPLES") { limits.maximumImageSamples = value }
         return limits
     }()
 
@@ -76,6 +81,21 @@ public struct ReaderLimits: Sendable, Equatable {
             throw ConvNetError.invalidArgument(
                 "\(what) of shape \(describe(shape)) has \(count) elements, above the limit of \(maximumTensorElements) "
                     + "(set CONVNET_MAX_TENSOR_ELEMENTS to raise it)")
+        }
+        return count
+    }
+
+    /// The sample count of a `width` × `height` image of `channels` channels read from `name`:
+    /// every size ≥ 1, the product without overflow and within ``maximumImageSamples``.
+    @discardableResult
+    public func checkImage(width: Int, height: Int, channels: Int, _ name: String) throws -> Int {
+        guard width >= 1, height >= 1, channels >= 1 else {
+            throw ConvNetError.invalidData("\(name): image size \(width)×\(height) with \(channels) channels has a zero dimension")
+        }
+        guard let count = checkedProduct([width, height, channels]), count <= maximumImageSamples else {
+            throw ConvNetError.invalidData(
+                "\(name): a \(width)×\(height) image with \(channels) channels is above the limit of \(maximumImageSamples) samples "
+                    + "(set CONVNET_MAX_IMAGE_SAMPLES to raise it)")
         }
         return count
     }

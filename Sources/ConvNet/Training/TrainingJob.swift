@@ -3,12 +3,18 @@ import Foundation
 /// Everything that defines a training run from data on disk: what `convnet train` parses, and
 /// what a run directory stores in `config.json` so that `--resume` rebuilds the same run.
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
-    /// `digits` (bundled), `mnist`, `fashion-mnist`, `cifar10` or `npy`.
+    /// `digits` (bundled), `mnist`, `fashion-mnist`, `cifar10`, `npy`, `imagefolder` or `tinyimagenet`.
     public var dataset = "digits"
     /// Where the files are (not needed for the bundled digits).
     public var dataDirectory: String?
     /// `nchw`, or `nhwc` for `.npy` images stored [N, H, W, C].
     public var layout = "nchw"
+    /// imagefolder and tinyimagenet: the sample size, `S` or `HxW` (nil: the initial weights'
+    /// input size, else the images' own).
+    public var imageSize: String?
+    /// imagefolder and tinyimagenet: 1 or 3 channels (nil: the initial weights', else 3 when
+    /// any training image has colour).
+    public var imageChannels: Int?
     /// Fetch missing files from the dataset's usual location.
     public var download = false
     /// Subsampling as in the classic get_CIFAR10_data (nil: all).
@@ -120,6 +126,28 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         return options
     }
 
+    /// How image files become samples (imagefolder, tinyimagenet): `imageSize` and
+    /// `imageChannels`, each defaulting to the input shape [C, H, W] of the initial weights when
+    /// those are given. Throws when an image option is given for another dataset.
+    public func imageLoadOptions() throws -> ImageLoadOptions {
+        let name = try DatasetName(named: dataset)
+        let isImageDataset = name == .imageFolder || name == .tinyImageNet
+        guard isImageDataset || (imageSize == nil && imageChannels == nil) else {
+            throw ConvNetError.invalidArgument("--image-size and --image-channels apply to imagefolder and tinyimagenet, not \(name.rawValue)")
+        }
+        var options = ImageLoadOptions(size: try imageSize.map { try ImageSize(parsing: $0) }, channels: imageChannels)
+        if let channels = imageChannels, channels != 1 && channels != 3 {
+            throw ConvNetError.invalidArgument("--image-channels takes 1 or 3, found \(channels)")
+        }
+        if isImageDataset, options.size == nil || options.channels == nil, let weights = initialWeights,
+            let shape = try Checkpoint.metadata(at: URL(fileURLWithPath: weights))?.inputShape, shape.count == 3 {
+            let fromModel = try ImageTransform(inputShape: shape)
+            options.size = options.size ?? fromModel.size
+            options.channels = options.channels ?? fromModel.channels
+        }
+        return options
+    }
+
     /// The training loss: softmax cross-entropy with the configured label smoothing.
     public func lossFunction() throws -> SoftmaxCrossEntropy {
         try SoftmaxCrossEntropy(validatingLabelSmoothing: labelSmoothing ?? 0)
@@ -227,7 +255,7 @@ public final class TrainingJob {
         }
         let raw = try DatasetLoader.load(
             name, directory: configuration.dataDirectory.map { URL(fileURLWithPath: $0) }, download: configuration.download,
-            layout: layout, log: log)
+            layout: layout, images: configuration.imageLoadOptions(), log: log)
         data = try raw.prepared(
             PreparationOptions(
                 trainingCount: configuration.trainingCount, validationCount: configuration.validationCount,
@@ -433,7 +461,7 @@ public final class TrainingJob {
     /// Commits the run as it stands, after an epoch (`record`) or between two steps of an
     /// interrupted one (nil): the last weights, the training state, the best weights (when
     /// this epoch is the best, else the committed ones are kept), metrics.csv and history.json.
-    private func saveCheckpoints(after record: EpochRecord?) throws {
+    private func saveCheckpoints(after record: EpochRecord?, initialWeights: Bool = false) throws {
         guard let directory else { return }
         let iteration = solver.history.iterations.count
         var extra = ["epoch": String(solver.completedEpochs), "iteration": String(iteration)]
@@ -450,7 +478,7 @@ public final class TrainingJob {
             optimizerConfiguration: configuration.optimizerConfiguration())
         var files: [(name: String, bytes: [UInt8])] = [(lastName, lastBytes), (stateName, try state.file().encoded())]
         var kept: [String] = []
-        if let record, solver.history.bestEpoch == record.epoch {
+        if initialWeights || (record.map { solver.history.bestEpoch == $0.epoch } ?? false) {
             files.append((TrainingJob.bestCheckpointName, lastBytes))
         } else if solver.history.bestEpoch > 0 {
             kept.append(TrainingJob.bestCheckpointName)
@@ -508,6 +536,11 @@ public final class TrainingJob {
         }
         if solver.stopRequest?.isRequested == true { interruptingSignal = solver.stopRequest?.signal }
         guard solver.isFinished else { return nil }
+        if configuration.epochs == 0, let directory, try CheckpointStore(directory: directory).current() == nil {
+            // A run of 0 epochs (e.g. `--init torch.safetensors --epochs 0`) saves the weights
+            // it starts from, as last and best, with the checkpoint metadata a ConvNet run has.
+            try saveCheckpoints(after: nil, initialWeights: true)
+        }
         let test = data.splits.test
         return try recorder.finish(
             testInputs: test.count > 0 ? test.inputs : nil, testLabels: test.count > 0 ? test.labels : nil)

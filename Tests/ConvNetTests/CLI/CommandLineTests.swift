@@ -5,6 +5,8 @@ import Testing
 struct CommandLineTests {
     struct Result {
         var status: Int32
+        /// Whether a signal ended the process (`status` is then its number).
+        var killedBySignal = false
         var output: String
         var error: String
     }
@@ -19,9 +21,19 @@ struct CommandLineTests {
             print("skipping: convnet binary not found next to the tests in \(productsDirectory().path)")
             return nil
         }
+        return try Self.run(binary, arguments)
+    }
+
+    /// Runs `binary` with `arguments`, the test's environment (less `CONVNET_FAULT_*`) plus
+    /// `environment`; waits for it and returns its status and output.
+    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        for key in variables.keys where key.hasPrefix("CONVNET_FAULT_") { variables[key] = nil }
+        for (key, value) in environment { variables[key] = value }
+        process.environment = variables
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
@@ -30,8 +42,14 @@ struct CommandLineTests {
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self))
+            status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
+            output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// `--threads N` runs the kernels on N threads (here: a gradient check that computes).
+    @Test func threadsOptionIsAccepted() throws {
+        guard let result = try run(["gradcheck", "conv(2,k=3,p=1) relu flatten dense(3)", "--input-shape", "1,4,4", "--threads", "1"]) else { return }
+        #expect(result.status == 0, "\(result.error)")
     }
 
     @Test(arguments: [
@@ -63,6 +81,8 @@ struct CommandLineTests {
         (["summary", "res(" + String(repeating: "res(", count: 40) + "relu" + String(repeating: ")", count: 41)], "nest deeper than the limit of 32"),
         (["eval", "/nonexistent/model.safetensors"], "no such file"),
         (["train", "--batch-size", "0"], "batch size must be > 0"),
+        (["train", "--threads", "0"], "--threads must be between 1 and 1024, found 0"),
+        (["predict", "/nonexistent.safetensors", "a.png", "--preprocessed"], "--preprocessed applies to --input"),
         (["train", "--lr-decay", "2"], "decay must be in (0, 1]"),
         (["train", "--optimizer", "adam", "--momentum", "0.9"], "momentum applies to"),
         (["train", "--hidden", "10,x", "--model", "mlp"], "--hidden takes positive integers"),

@@ -45,6 +45,8 @@ struct FuzzRegressionTests {
             for layout in [ImageLayout.nchw, .nhwc] { _ = try? ImageArray(array, layout: layout) }
             _ = try NumPyArray(npy: array.encoded(), name: "fuzz.npy (written back)")
         },
+        "png": { bytes in try decodeAndTransform(try PNGDecoder.decode(bytes, name: "fuzz.png")) },
+        "jpeg": { bytes in try decodeAndTransform(try JPEGDecoder.decode(bytes, name: "fuzz.jpeg")) },
         "npz": { bytes in
             let archive = try NPZArchive(bytes: bytes, name: "fuzz.npz")
             for name in archive.names {
@@ -167,5 +169,14 @@ struct FuzzRegressionTests {
     func seedIsRead(_ input: Input) throws {
         let parse = try #require(Self.parsers[input.harness], "no harness '\(input.harness)'")
         try parse([UInt8](try Data(contentsOf: input.url)))
+    }
+}
+
+/// What the png and jpeg harnesses do with a decoded image: floats, and the datasets' 8×8
+/// gray and RGB conversions.
+private func decodeAndTransform(_ image: DecodedImage) throws {
+    _ = image.floatCHW()
+    for channels in [1, 3] {
+        _ = try ImageTransform(size: try ImageSize(height: 8, width: 8), channels: channels).apply(image)
     }
 }

@@ -59,6 +59,18 @@ func packageRoot() -> URL {
 /// (`.venv` in the package, which `.ci/run` makes), the anchors' one beside the package, or
 /// python3 on the PATH; nil when none imports them.
 func torchPython() -> String? {
+    pythonWith(["torch", "safetensors.torch", "numpy"], candidates: pythonCandidates())
+}
+
+/// The Python that has Pillow and numpy, looked for where ``torchPython()`` looks; nil when none
+/// imports them.
+func pillowPython() -> String? {
+    pythonWith(["PIL.Image", "numpy"], candidates: pythonCandidates())
+}
+
+/// Where the tests look for a Python: $CONVNET_TORCH_PYTHON, the project's `.venv`, the
+/// anchors' one beside the package, python3 on the PATH.
+func pythonCandidates() -> [String] {
     let root = packageRoot()
     var candidates: [String] = []
     if let explicit = ProcessInfo.processInfo.environment["CONVNET_TORCH_PYTHON"] { candidates.append(explicit) }
@@ -67,7 +79,7 @@ func torchPython() -> String? {
         root.deletingLastPathComponent().appendingPathComponent(".venv-anchors/bin/python").path,
         "python3",
     ]
-    return pythonWith(["torch", "safetensors.torch", "numpy"], candidates: candidates)
+    return candidates
 }
 
 /// The Python for tests that need optional packages (tensorboard, Pillow, onnx): $CONVNET_PYTHON,

@@ -10,13 +10,6 @@ import Testing
 /// kills at the N-th); signals from `CONVNET_FAULT_SIGNAL_AT`.
 @Suite(.serialized)
 struct DurabilityTests {
-    struct Outcome {
-        var status: Int32
-        var killedBySignal: Bool
-        var output: String
-        var error: String
-    }
-
     /// A small run with every kind of state: BatchNorm buffers, a Dropout stream, momentum,
     /// augmentation, a per-iteration schedule; 4 epochs of 4 batches.
     static let arguments = [
@@ -31,25 +24,9 @@ struct DurabilityTests {
             "convnet-durability-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandLineTests.Result {
         let binary = try #require(CommandLineTests.binary, "convnet binary not found next to the tests")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var variables = ProcessInfo.processInfo.environment
-        for key in variables.keys where key.hasPrefix("CONVNET_FAULT_") { variables[key] = nil }
-        for (key, value) in environment { variables[key] = value }
-        process.environment = variables
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
-            output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData, as: UTF8.self))
+        return try CommandLineTests.run(binary, arguments, environment: environment)
     }
 
     /// The files a finished run must reproduce exactly, by name.

@@ -80,6 +80,57 @@ struct TrainingJobTests {
         #expect(throws: ConvNetError.self) { try TrainingJob(configuration: second, directory: nil, progress: quiet) }
     }
 
+    /// `--init W --epochs 0 --out D` saves W's weights as D's last and best checkpoints (with
+    /// ConvNet's metadata), e.g. to bring PyTorch weights in without training.
+    @Test func zeroEpochRunSavesItsInitialWeights() throws {
+        let quiet = ProgressBar(mode: .quiet) { _ in }
+        let source = temporaryDirectory("zero-source"), directory = temporaryDirectory("zero")
+        defer {
+            try? FileManager.default.removeItem(at: source)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        for folder in [source, directory] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        var first = configuration()
+        first.epochs = 1
+        try TrainingJob(configuration: first, directory: source, progress: quiet).run()
+        let weights = source.appendingPathComponent(TrainingJob.lastCheckpointName)
+        var second = configuration()
+        second.epochs = 0
+        second.initialWeights = weights.path
+        let result = try #require(try TrainingJob(configuration: second, directory: directory, progress: quiet).run())
+        let original = try SafeTensorsFile(contentsOf: weights)
+        for name in [TrainingJob.lastCheckpointName, TrainingJob.bestCheckpointName] {
+            let saved = try SafeTensorsFile(contentsOf: directory.appendingPathComponent(name))
+            #expect(saved.names == original.names, "\(name)")
+            for tensorName in original.names {
+                #expect(saved[tensorName]?.bytes == original[tensorName]?.bytes, "\(name): \(tensorName)")
+            }
+        }
+        let predictor = try Predictor(checkpoint: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
+        let report = try predictor.evaluate(try #require(try DatasetLoader.bundledDigits().test))
+        #expect(abs(report.accuracy - result.accuracy) < 1e-12)
+    }
+
+    /// `predict --preprocessed`: inputs normalised by the checkpoint's own preprocessing score
+    /// exactly as the raw images do; given as raw instead, they draw a warning.
+    @Test func predictorTakesPreprocessedInputs() throws {
+        let directory = temporaryDirectory("preprocessed")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var settings = configuration()
+        settings.epochs = 1
+        settings.mean = "image"
+        try TrainingJob(configuration: settings, directory: directory, progress: ProgressBar(mode: .quiet) { _ in }).run()
+        let predictor = try Predictor(checkpoint: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
+        let raw = try #require(try DatasetLoader.bundledDigits().test).images
+        let normalised = try predictor.inputs(raw)
+        let given = try ImageArray(shape: normalised.shape, storage: .float32(normalised.scalars))
+        #expect(try predictor.scores(given, preprocessed: true) == predictor.scores(raw))
+        #expect(predictor.preprocessingWarning(for: raw) == nil)
+        let warning = try #require(predictor.preprocessingWarning(for: given))
+        #expect(warning.contains("pass --preprocessed"), "\(warning)")
+    }
+
     /// A committed file changed afterwards (here: the state file of epoch 1 copied over that of
     /// epoch 2) is named on resume, never continued from; so are files of different epochs in
     /// a run directory of an older ConvNet (one file per name, written one by one); temporary
