@@ -46,7 +46,7 @@ public struct Predictor {
     /// model's input channels and size by ``ImageTransform`` (as imagefolder training does),
     /// then scaled from 0–255 to the range of the data the model was trained on (its
     /// preprocessing's `scale`: 255 for byte images, 16 for the bundled digits; 1 when the
-    /// checkpoint has no preprocessing), ready for ``scores(_:)``.
+    /// checkpoint has no preprocessing), ready for ``scores(_:preprocessed:)``.
     public func imageInputs(_ files: [URL]) throws -> ImageArray {
         let transform = try ImageTransform(inputShape: model.inputShape)
         let scale = Float(checkpoint.metadata.preprocessing?.scale ?? 1) / 255
