@@ -29,6 +29,14 @@ struct DurabilityTests {
         return try CommandLineTests.run(binary, arguments, environment: environment)
     }
 
+    /// The labels of a `CONVNET_FAULT_TRACE` file, in order (line N: "N LABEL"; point N is
+    /// `labels[N - 1]`).
+    static func crashPointLabels(_ trace: URL) throws -> [String] {
+        try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map {
+            String($0.split(separator: " ", maxSplits: 1).last ?? "")
+        }
+    }
+
     /// The files a finished run must reproduce exactly, by name.
     func finalFiles(_ directory: URL) throws -> [String: Data] {
         var files: [String: Data] = [:]
@@ -68,9 +76,7 @@ struct DurabilityTests {
         let whole = try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
         #expect(whole.status == 0, "\(whole.error)")
         let expected = try finalFiles(reference)
-        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map {
-            String($0.split(separator: " ", maxSplits: 1).last ?? "")
-        }
+        let labels = try Self.crashPointLabels(trace)
         // Every point of the first two commits (the first creates everything, the second
         // replaces it), every other point of the later ones, and one training step in four.
         let secondCommitEnd = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? labels.count
@@ -130,9 +136,7 @@ struct DurabilityTests {
             try? FileManager.default.removeItem(at: trace)
         }
         #expect(try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path]).status == 0)
-        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map {
-            String($0.split(separator: " ", maxSplits: 1).last ?? "")
-        }
+        let labels = try Self.crashPointLabels(trace)
         // Every file's write in the first two commits, and the manifest's in the last.
         let firstTwoCommits = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? 0
         var points = labels.indices.filter { $0 <= firstTwoCommits && $0 > 4 && labels[$0].hasSuffix(":half") }.map { $0 + 1 }
@@ -225,7 +229,7 @@ struct DurabilityTests {
         defer { try? FileManager.default.removeItem(at: trace) }
         _ = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
         try FileManager.default.removeItem(at: directory)
-        let labels = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ").last ?? "" }
+        let labels = try Self.crashPointLabels(trace)
         let tenthStep = try #require(labels.indices.filter { labels[$0] == "step" }.dropFirst(9).first) + 1
         let killed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "\(tenthStep)"])
         #expect(killed.killedBySignal)
