@@ -1,6 +1,6 @@
+import Foundation
 // swift-tools-version:6.0
 import PackageDescription
-import Foundation
 
 // Kernels are compiled with -Ounchecked and, unless CONVNET_PORTABLE=1 is set when building,
 // with -march=native (AVX2 / AVX-512 on x86-64); a portable build defines CONVNET_PORTABLE in
@@ -22,9 +22,11 @@ let kernelFlags: [String] = ["-Ounchecked"] + (portable ? ["-D", "CONVNET_PORTAB
 // command-line tool and the tests are left out. The dependency stays declared, so that
 // Package.resolved is left as it is.
 let fuzzing = ProcessInfo.processInfo.environment["CONVNET_FUZZ"] == "1"
-let fuzzHarnesses: [String] = fuzzing
+let fuzzHarnesses: [String] =
+    fuzzing
     ? ((try? FileManager.default.contentsOfDirectory(
-        atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fuzz/Harnesses").path)) ?? [])
+        atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fuzz/Harnesses")
+            .path)) ?? [])
         .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(".swift".count)) }.sorted()
     : []
 
@@ -36,7 +38,7 @@ let package = Package(
         .executable(name: "convnet", targets: ["convnet"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .target(
@@ -64,7 +66,8 @@ let package = Package(
             dependencies: ["ConvNet", "ConvNetKernels"],
             path: "Tests/ConvNetTests",
             exclude: [
-                "Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py", "Checkpoint/Fixtures",
+                "Optimizers/reference_optimizers.py", "Optimizers/torch_options.py", "Layers/torch_parity.py",
+                "Checkpoint/Fixtures",
                 "Checkpoint/onnx_check.py", "Data/FuzzRegressions", "Data/make_image_cases.py", "Data/Fixtures",
             ],
             swiftSettings: [.unsafeFlags(["-O"])]
@@ -75,7 +78,8 @@ let package = Package(
 
 if fuzzing {
     package.products = fuzzHarnesses.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) }
-    package.targets = package.targets.filter { ["ConvNetKernels", "ConvNet"].contains($0.name) }
+    package.targets =
+        package.targets.filter { ["ConvNetKernels", "ConvNet"].contains($0.name) }
         + [
             .target(name: "FuzzEngine", path: "Fuzz/Support/FuzzEngine"),
             .target(name: "FuzzSupport", dependencies: ["FuzzEngine"], path: "Fuzz/Support/FuzzSupport"),

@@ -25,7 +25,8 @@ let optimizer = try SGD<Float>(learningRate: BenchmarkWorkload.learningRate, mom
 let (inputs, targets) = BenchmarkRunner.makeBatch(inputShape: model.inputShape, batch: batch)
 
 func step(_ model: Model<Float>, _ optimizer: SGD<Float>, _ inputs: Tensor<Float>, _ targets: Tensor<Float>) throws {
-    try BenchmarkRunner.trainingStep(model: model, optimizer: optimizer, parameters: model.parameters, inputs: inputs, targets: targets)
+    try BenchmarkRunner.trainingStep(
+        model: model, optimizer: optimizer, parameters: model.parameters, inputs: inputs, targets: targets)
 }
 
 func median(_ body: () throws -> Void) rethrows -> Double {
@@ -50,11 +51,21 @@ case "time":
 case "alloc":
     let specs = [
         // Written out (not ModelPreset) so that the harness also builds against older trees.
-        ("resnet20", "conv(16,k=3,p=1,bias=false) bn relu block(16) block(16) block(16) block(32,s=2) block(32) block(32) "
-            + "block(64,s=2) block(64) block(64) gap flatten dense(10)", [3, 32, 32]),
-        ("vgg-bn", "conv(64,k=3,p=1) bn relu conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu "
-            + "conv(128,k=3,p=1) bn relu maxpool(2) flatten dense(256) relu dense(10)", [3, 32, 32]),
-        ("dropout + residual", "conv(8,k=3,p=1) bn relu dropout(0.3) res(conv(8,k=3,p=1) bn relu conv(8,k=3,p=1) bn) relu flatten dense(10)", [3, 16, 16]),
+        (
+            "resnet20",
+            "conv(16,k=3,p=1,bias=false) bn relu block(16) block(16) block(16) block(32,s=2) block(32) block(32) "
+                + "block(64,s=2) block(64) block(64) gap flatten dense(10)", [3, 32, 32]
+        ),
+        (
+            "vgg-bn",
+            "conv(64,k=3,p=1) bn relu conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu "
+                + "conv(128,k=3,p=1) bn relu maxpool(2) flatten dense(256) relu dense(10)", [3, 32, 32]
+        ),
+        (
+            "dropout + residual",
+            "conv(8,k=3,p=1) bn relu dropout(0.3) res(conv(8,k=3,p=1) bn relu conv(8,k=3,p=1) bn) relu flatten dense(10)",
+            [3, 16, 16]
+        ),
     ]
     for (name, spec, shape) in specs {
         let network: Sequential<Float> = try ModelSpec(parsing: spec).makeNetwork(inputShape: shape)
@@ -67,11 +78,16 @@ case "alloc":
             exit(1)
         }
         for _ in 0..<steps { try step(model, optimizer, x, y) }
-        print("\(name), batch \(batch): \(Double(ProcessProbes.allocationCount()! - before) / Double(steps)) allocations per training step")
+        print(
+            "\(name), batch \(batch): \(Double(ProcessProbes.allocationCount()! - before) / Double(steps)) allocations per training step"
+        )
     }
 case "augment":
-    let recipe = try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
-    let recipeModel = try Model(network: recipe, loss: SoftmaxCrossEntropy(labelSmoothing: 0.1), inputShape: [1, 28, 28])
+    let recipe =
+        try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(
+            inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
+    let recipeModel = try Model(
+        network: recipe, loss: SoftmaxCrossEntropy(labelSmoothing: 0.1), inputShape: [1, 28, 28])
     let recipeOptimizer = try SGD<Float>(learningRate: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4)
     let (x, y) = BenchmarkRunner.makeBatch(inputShape: [1, 28, 28], batch: batch)
     for _ in 0..<3 { try step(recipeModel, recipeOptimizer, x, y) }
@@ -79,15 +95,20 @@ case "augment":
     for augmentation in [Augmentation(translate: 0.1), Augmentation(cropPadding: 2, horizontalFlip: true)] {
         let augmenter = BatchAugmenter<Float>(augmentation, seed: 1)
         let time = try median { _ = try augmenter.apply(x) }
-        print(String(format: "augment %@ on [%d, 1, 28, 28]: %.1f us; a training step: %.1f us (%.2f %%)",
-                     augmentation.description, batch, time, stepTime, 100 * time / stepTime))
+        print(
+            String(
+                format: "augment %@ on [%d, 1, 28, 28]: %.1f us; a training step: %.1f us (%.2f %%)",
+                augmentation.description, batch, time, stepTime, 100 * time / stepTime))
     }
 case "layers":
     // Median forward and backward time of each layer of the MNIST recipe's network at BATCH,
     // in training mode, as the network runs them (fused).
-    let network = try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
+    let network =
+        try ModelSpec(parsing: TrainingRecipe.mnist.spec).makeNetwork(
+            inputShape: [1, 28, 28], initializer: .pytorchDefault) as Sequential<Float>
     let (x, _) = BenchmarkRunner.makeBatch(inputShape: [1, 28, 28], batch: batch)
-    var forward = [[Double]](repeating: [], count: network.layers.count), backward = forward
+    var forward = [[Double]](repeating: [], count: network.layers.count)
+    var backward = forward
     for _ in 0..<steps {
         var activations = [x]
         for (index, layer) in network.layers.enumerated() {
@@ -98,12 +119,15 @@ case "layers":
         var gradient = Tensor<Float>(repeating: 0.01, shape: activations.last!.shape)
         for index in network.layers.indices.reversed() {
             let start = ProcessProbes.nanoseconds()
-            if let next = try network.layers[index].backward(gradient, needsInputGradient: index > 0) { gradient = next }
+            if let next = try network.layers[index].backward(gradient, needsInputGradient: index > 0) {
+                gradient = next
+            }
             backward[index].append(Double(ProcessProbes.nanoseconds() - start) / 1e6)
         }
     }
     for (index, layer) in network.layers.enumerated() {
-        let f = forward[index].sorted()[steps / 2], b = backward[index].sorted()[steps / 2]
+        let f = forward[index].sorted()[steps / 2]
+        let b = backward[index].sorted()[steps / 2]
         print(String(format: "%2d %-55@ forward %7.3f ms  backward %7.3f ms", index, layer.description, f, b))
     }
 default:

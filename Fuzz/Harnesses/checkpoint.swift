@@ -15,7 +15,8 @@ public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let file = try SafeTensorsFile(bytes: safetensorsFile(wrapping: bytes), name: name)
         guard let metadata = try CheckpointMetadata(metadata: file.metadata, name: name) else { return }
         _ = try metadata.encoded()
-        let network: Sequential<Float> = try metadata.spec.makeNetwork(inputShape: metadata.inputShape, initializer: .zeros)
+        let network: Sequential<Float> = try metadata.spec.makeNetwork(
+            inputShape: metadata.inputShape, initializer: .zeros)
         try Checkpoint.loadWeights(file, into: network, name: name)
         _ = try Model(network: network, loss: metadata.loss.makeLoss(), inputShape: metadata.inputShape)
     }

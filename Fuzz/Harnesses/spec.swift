@@ -9,7 +9,9 @@ public func fuzzSpec(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let spec = try ModelSpec(parsing: String(decoding: bytes, as: UTF8.self))
         _ = try? ModelSpec(parsing: spec.description)
         for shape in [[1, 8, 8], [2, 12, 12], [10]] {
-            guard let network: Sequential<Float> = try? spec.makeNetwork(inputShape: shape, initializer: .zeros) else { continue }
+            guard let network: Sequential<Float> = try? spec.makeNetwork(inputShape: shape, initializer: .zeros) else {
+                continue
+            }
             _ = network.pytorchModule
             _ = try? network.layerShapes(forInputShape: shape)
         }

@@ -16,7 +16,8 @@ public protocol ElementwiseKernels: BinaryFloatingPoint {
         input x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
         count: Int, slope: Self)
     /// y = a · b element-wise (Dropout's mask).
-    static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    static func multiply(
+        _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// x ← alpha · x in place.
     static func scale(_ x: UnsafeMutablePointer<Self>, by alpha: Self, count: Int)
     /// y = a + b element-wise (a residual sum).
@@ -66,7 +67,9 @@ extension KernelScalar {
         for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : 0 }
     }
 
-    public static func leakyReLUForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int, slope: Self) {
+    public static func leakyReLUForward(
+        _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int, slope: Self
+    ) {
         for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
     }
 
@@ -77,7 +80,9 @@ extension KernelScalar {
         for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : slope * dy[i] }
     }
 
-    public static func multiply(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+    public static func multiply(
+        _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int
+    ) {
         splitBetweenCores(count: count) { start, end in
             for i in start..<end { y[i] = a[i] * b[i] }
         }
@@ -89,7 +94,9 @@ extension KernelScalar {
         }
     }
 
-    public static func add(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+    public static func add(
+        _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int
+    ) {
         splitBetweenCores(count: count) { start, end in
             for i in start..<end { y[i] = a[i] + b[i] }
         }
@@ -204,7 +211,8 @@ extension Float {
             ThreadPool.run(parts: parts) { part in
                 let start = min(count, part * blocks / parts * 16)
                 let end = min(count, (part + 1) * blocks / parts * 16)
-                var s0 = SIMD8<Double>(), s1 = SIMD8<Double>()
+                var s0 = SIMD8<Double>()
+                var s1 = SIMD8<Double>()
                 let raw = UnsafeRawPointer(x)
                 var i = start
                 while i + 16 <= end {

@@ -27,7 +27,8 @@ enum FloatSkinnyGemm {
             // C[i, j] = alpha · ⟨A row i, B row j⟩ + beta · C[i, j]: rows of B are contiguous.
             let columnParts = min(parts, n)
             ThreadPool.run(parts: columnParts) { part in
-                let start = part * n / columnParts, end = (part + 1) * n / columnParts
+                let start = part * n / columnParts
+                let end = (part + 1) * n / columnParts
                 for j in start..<end {
                     let bRow = b + j * ldb
                     for i in 0..<m {
@@ -92,28 +93,37 @@ enum FloatSkinnyGemm {
     /// Σ x[p]·y[p], four SIMD16 accumulators.
     @inline(__always)
     static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+        var s0 = SIMD16<Float>()
+        var s1 = SIMD16<Float>()
+        var s2 = SIMD16<Float>()
+        var s3 = SIMD16<Float>()
+        let rx = UnsafeRawPointer(x)
+        let ry = UnsafeRawPointer(y)
         let stride = MemoryLayout<SIMD16<Float>>.size
         var p = 0
         while p + 64 <= count {
             let o = p * 4
-            s0 = floatMultiplyAdd(s0, 
+            s0 = floatMultiplyAdd(
+                s0,
                 rx.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self))
-            s1 = floatMultiplyAdd(s1, 
+            s1 = floatMultiplyAdd(
+                s1,
                 rx.loadUnaligned(fromByteOffset: o + stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + stride, as: SIMD16<Float>.self))
-            s2 = floatMultiplyAdd(s2, 
+            s2 = floatMultiplyAdd(
+                s2,
                 rx.loadUnaligned(fromByteOffset: o + 2 * stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + 2 * stride, as: SIMD16<Float>.self))
-            s3 = floatMultiplyAdd(s3, 
+            s3 = floatMultiplyAdd(
+                s3,
                 rx.loadUnaligned(fromByteOffset: o + 3 * stride, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: o + 3 * stride, as: SIMD16<Float>.self))
             p += 64
         }
         while p + 16 <= count {
-            s0 = floatMultiplyAdd(s0, 
+            s0 = floatMultiplyAdd(
+                s0,
                 rx.loadUnaligned(fromByteOffset: p * 4, as: SIMD16<Float>.self),
                 ry.loadUnaligned(fromByteOffset: p * 4, as: SIMD16<Float>.self))
             p += 16

@@ -45,7 +45,8 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
         let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
         let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
@@ -58,7 +59,8 @@ extension KernelScalar {
                 let c = row / (g.kernelWidth * g.kernelHeight)
                 let offsetX = j * g.dilationWidth - g.paddingWidth
                 let offsetY = i * g.dilationHeight - g.paddingHeight
-                let (first, end) = validColumns(offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
+                let (first, end) = validColumns(
+                    offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
                 var destination = columns + row * rowLength
                 for n in 0..<g.batch {
                     let source = input + (n * g.channels + c) * plane
@@ -89,7 +91,8 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
         let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
         let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
@@ -97,14 +100,16 @@ extension KernelScalar {
         let parts = g.patchSize * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, planes) : 1
         ThreadPool.run(parts: parts) { part in
             for planeIndex in (part * planes / parts)..<((part + 1) * planes / parts) {
-                let n = planeIndex / g.channels, c = planeIndex % g.channels
+                let n = planeIndex / g.channels
+                let c = planeIndex % g.channels
                 let destination = input + planeIndex * plane
                 destination.update(repeating: 0, count: plane)
                 for i in 0..<g.kernelHeight {
                     let offsetY = i * g.dilationHeight - g.paddingHeight
                     for j in 0..<g.kernelWidth {
                         let offsetX = j * g.dilationWidth - g.paddingWidth
-                        let (first, end) = validColumns(offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
+                        let (first, end) = validColumns(
+                            offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
                         let row = (c * g.kernelHeight + i) * g.kernelWidth + j
                         var source = columns + row * rowLength + n * outputHeight * outputWidth
                         for y in 0..<outputHeight {
@@ -112,7 +117,8 @@ extension KernelScalar {
                             if targetY >= 0 && targetY < height {
                                 let targetRow = destination + targetY * width
                                 if strideWidth == 1 {
-                                    let shifted = targetRow + (first + offsetX), part = source + first
+                                    let shifted = targetRow + (first + offsetX)
+                                    let part = source + first
                                     for x in 0..<(end - first) { shifted[x] += part[x] }
                                 } else {
                                     for x in first..<end { targetRow[x * strideWidth + offsetX] += source[x] }
@@ -141,7 +147,8 @@ extension KernelScalar {
                                 let sourceY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
                                 let sourceX = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
                                 let inside = sourceY >= 0 && sourceY < g.height && sourceX >= 0 && sourceX < g.width
-                                destination.pointee = inside
+                                destination.pointee =
+                                    inside
                                     ? input[((n * g.channels + c) * g.height + sourceY) * g.width + sourceX] : 0
                                 destination += 1
                             }
@@ -168,7 +175,8 @@ extension KernelScalar {
                                 let targetY = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
                                 let targetX = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
                                 if targetY >= 0 && targetY < g.height && targetX >= 0 && targetX < g.width {
-                                    input[((n * g.channels + c) * g.height + targetY) * g.width + targetX] += source.pointee
+                                    input[((n * g.channels + c) * g.height + targetY) * g.width + targetX] +=
+                                        source.pointee
                                 }
                                 source += 1
                             }

@@ -9,8 +9,10 @@ public func naiveConvolution<Scalar: KernelScalar>(
     input: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
     output: UnsafeMutablePointer<Scalar>, filters: Int, groups: Int = 1, geometry g: WindowGeometry
 ) {
-    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-    let channelsPerGroup = g.channels / groups, filtersPerGroup = filters / groups
+    let outputHeight = g.outputHeight
+    let outputWidth = g.outputWidth
+    let channelsPerGroup = g.channels / groups
+    let filtersPerGroup = filters / groups
     for n in 0..<g.batch {
         for f in 0..<filters {
             let firstChannel = (f / filtersPerGroup) * channelsPerGroup
@@ -23,7 +25,8 @@ public func naiveConvolution<Scalar: KernelScalar>(
                                 let row = y * g.strideHeight - g.paddingHeight + i * g.dilationHeight
                                 let column = x * g.strideWidth - g.paddingWidth + j * g.dilationWidth
                                 guard row >= 0, row < g.height, column >= 0, column < g.width else { continue }
-                                let pixel = input[((n * g.channels + firstChannel + c) * g.height + row) * g.width + column]
+                                let pixel = input[
+                                    ((n * g.channels + firstChannel + c) * g.height + row) * g.width + column]
                                 let tap = weight[((f * channelsPerGroup + c) * g.kernelHeight + i) * g.kernelWidth + j]
                                 sum += pixel.doubleValue * tap.doubleValue
                             }

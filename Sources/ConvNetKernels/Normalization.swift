@@ -65,10 +65,12 @@ extension KernelScalar {
         shift: UnsafePointer<Self>, outer: Int, channels: Int, inner: Int, rectify: Bool
     ) {
         overChannels(count: outer * channels * inner, channels: channels) { c in
-            let a = scale[c], b = shift[c]
+            let a = scale[c]
+            let b = shift[c]
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let source = x + offset, target = y + offset
+                let source = x + offset
+                let target = y + offset
                 if rectify {
                     for i in 0..<inner {
                         let value = source[i] * a + b
@@ -89,11 +91,14 @@ extension KernelScalar {
     ) {
         let count = Double(outer * inner)
         overChannels(count: outer * channels * inner, channels: channels) { c in
-            let average = mean[c], deviation = inverseDeviation[c]
-            var sumGradient = 0.0, sumProduct = 0.0
+            let average = mean[c]
+            let deviation = inverseDeviation[c]
+            var sumGradient = 0.0
+            var sumProduct = 0.0
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let source = x + offset, gradient = dy + offset
+                let source = x + offset
+                let gradient = dy + offset
                 if let rectifiedOutput {
                     let output = rectifiedOutput + offset
                     for i in 0..<inner where output[i] > 0 {
@@ -121,7 +126,9 @@ extension KernelScalar {
             let center = Self(average)
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let source = x + offset, gradient = dy + offset, target = dx + offset
+                let source = x + offset
+                let gradient = dy + offset
+                let target = dx + offset
                 if let rectifiedOutput {
                     let output = rectifiedOutput + offset
                     for i in 0..<inner {
@@ -145,18 +152,23 @@ public func naiveBatchNormTraining(
     outer: Int, channels: Int, inner: Int
 ) -> (y: [Double], dx: [Double], dgamma: [Double], dbeta: [Double]) {
     let count = Double(outer * inner)
-    var y = [Double](repeating: 0, count: x.count), dx = y
-    var dgamma = [Double](repeating: 0, count: channels), dbeta = dgamma
+    var y = [Double](repeating: 0, count: x.count)
+    var dx = y
+    var dgamma = [Double](repeating: 0, count: channels)
+    var dbeta = dgamma
     func index(_ n: Int, _ c: Int, _ i: Int) -> Int { (n * channels + c) * inner + i }
     for c in 0..<channels {
         var mean = 0.0
         for n in 0..<outer { for i in 0..<inner { mean += x[index(n, c, i)] } }
         mean /= count
         var variance = 0.0
-        for n in 0..<outer { for i in 0..<inner { variance += (x[index(n, c, i)] - mean) * (x[index(n, c, i)] - mean) } }
+        for n in 0..<outer {
+            for i in 0..<inner { variance += (x[index(n, c, i)] - mean) * (x[index(n, c, i)] - mean) }
+        }
         variance /= count
         let deviation = (variance + epsilon).squareRoot()
-        var sumDy = 0.0, sumDyXhat = 0.0
+        var sumDy = 0.0
+        var sumDyXhat = 0.0
         for n in 0..<outer {
             for i in 0..<inner {
                 let k = index(n, c, i)
@@ -186,22 +198,28 @@ extension Float {
     /// be one dependent add per element).
     @inline(__always)
     static func channelSums(
-        _ x: UnsafePointer<Float>, _ second: UnsafePointer<Float>?, mask: UnsafePointer<Float>?, count: Int, center: Double
+        _ x: UnsafePointer<Float>, _ second: UnsafePointer<Float>?, mask: UnsafePointer<Float>?, count: Int,
+        center: Double
     ) -> (Double, Double) {
         let raw = UnsafeRawPointer(x)
         let c = SIMD8<Double>(repeating: center)
-        var a0 = SIMD8<Double>(), a1 = SIMD8<Double>(), b0 = SIMD8<Double>(), b1 = SIMD8<Double>()
+        var a0 = SIMD8<Double>()
+        var a1 = SIMD8<Double>()
+        var b0 = SIMD8<Double>()
+        var b1 = SIMD8<Double>()
         var i = 0
         while i + 16 <= count {
             let xs = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-            let x0 = SIMD8<Double>(xs.lowHalf) - c, x1 = SIMD8<Double>(xs.highHalf) - c
+            let x0 = SIMD8<Double>(xs.lowHalf) - c
+            let x1 = SIMD8<Double>(xs.highHalf) - c
             if let second {
                 var gs = UnsafeRawPointer(second).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
                 if let mask {
                     let ms = UnsafeRawPointer(mask).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
                     gs.replace(with: 0, where: .!(ms .> 0))
                 }
-                let g0 = SIMD8<Double>(gs.lowHalf), g1 = SIMD8<Double>(gs.highHalf)
+                let g0 = SIMD8<Double>(gs.lowHalf)
+                let g1 = SIMD8<Double>(gs.highHalf)
                 a0 += g0
                 a1 += g1
                 b0 += g0 * x0
@@ -214,7 +232,8 @@ extension Float {
             }
             i += 16
         }
-        var first = (a0 + a1).sum(), product = (b0 + b1).sum()
+        var first = (a0 + a1).sum()
+        var product = (b0 + b1).sum()
         while i < count {
             let d = Double(x[i]) - center
             if let second {
@@ -241,10 +260,14 @@ extension Float {
         overChannels(count: outer * channels * inner, channels: channels) { c in
             let pivot = Double(x[c * inner])
             var sum = 0.0
-            for n in 0..<outer { sum += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: pivot).0 }
+            for n in 0..<outer {
+                sum += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: pivot).0
+            }
             let average = pivot + sum / count
             var squares = 0.0
-            for n in 0..<outer { squares += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: average).1 }
+            for n in 0..<outer {
+                squares += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: average).1
+            }
             mean[c] = average
             variance[c] = squares / count
         }
@@ -255,16 +278,20 @@ extension Float {
     public static func batchNormBackward(
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
         rectifiedOutput: UnsafePointer<Float>?, mean: UnsafePointer<Double>, inverseDeviation: UnsafePointer<Double>,
-        gamma: UnsafePointer<Float>, gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
+        gamma: UnsafePointer<Float>, gammaGradient: UnsafeMutablePointer<Float>,
+        betaGradient: UnsafeMutablePointer<Float>,
         outer: Int, channels: Int, inner: Int, batchStatistics: Bool
     ) {
         let count = Double(outer * inner)
         overChannels(count: outer * channels * inner, channels: channels) { c in
-            let average = mean[c], deviation = inverseDeviation[c]
-            var sumGradient = 0.0, sumProduct = 0.0
+            let average = mean[c]
+            let deviation = inverseDeviation[c]
+            var sumGradient = 0.0
+            var sumProduct = 0.0
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let (g, p) = channelSums(x + offset, dy + offset, mask: rectifiedOutput.map { $0 + offset }, count: inner, center: average)
+                let (g, p) = channelSums(
+                    x + offset, dy + offset, mask: rectifiedOutput.map { $0 + offset }, count: inner, center: average)
                 sumGradient += g
                 sumProduct += p
             }
@@ -279,7 +306,9 @@ extension Float {
             let center = Float(average)
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let source = x + offset, gradient = dy + offset, target = dx + offset
+                let source = x + offset
+                let gradient = dy + offset
+                let target = dx + offset
                 if let rectifiedOutput {
                     let output = rectifiedOutput + offset
                     for i in 0..<inner {

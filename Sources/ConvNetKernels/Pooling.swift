@@ -44,8 +44,11 @@ extension KernelScalar {
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
         argmax: UnsafeMutablePointer<Int32>, _ g: WindowGeometry
     ) {
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth, width = g.width
-        let plane = g.height * width, outputPlane = outputHeight * outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
+        let width = g.width
+        let plane = g.height * width
+        let outputPlane = outputHeight * outputWidth
         for planeIndex in 0..<(g.batch * g.channels) {
             let source = input + planeIndex * plane
             let target = output + planeIndex * outputPlane
@@ -60,9 +63,18 @@ extension KernelScalar {
                         // branch-free selects.
                         var best = window.0
                         var bestOffset = offset
-                        if window.1 > best { best = window.1; bestOffset = offset + 1 }
-                        if window.2 > best { best = window.2; bestOffset = offset + width }
-                        if window.3 > best { best = window.3; bestOffset = offset + width + 1 }
+                        if window.1 > best {
+                            best = window.1
+                            bestOffset = offset + 1
+                        }
+                        if window.2 > best {
+                            best = window.2
+                            bestOffset = offset + width
+                        }
+                        if window.3 > best {
+                            best = window.3
+                            bestOffset = offset + width + 1
+                        }
                         target[y * outputWidth + x] = best
                         winners[y * outputWidth + x] = Int32(bestOffset)
                         continue
@@ -95,8 +107,10 @@ extension KernelScalar {
         argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
+        let plane = g.height * g.width
+        let outputPlane = outputHeight * outputWidth
         for planeIndex in 0..<(g.batch * g.channels) {
             let source = input + planeIndex * plane
             let target = output + planeIndex * outputPlane
@@ -130,7 +144,8 @@ extension KernelScalar {
         _ inputGradient: UnsafeMutablePointer<Self>, _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let plane = g.height * g.width, outputPlane = g.outputPlane
+        let plane = g.height * g.width
+        let outputPlane = g.outputPlane
         inputGradient.update(repeating: 0, count: g.inputCount)
         for planeIndex in 0..<(g.batch * g.channels) {
             let target = inputGradient + planeIndex * plane
@@ -147,8 +162,10 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
+        let plane = g.height * g.width
+        let outputPlane = outputHeight * outputWidth
         for planeIndex in 0..<(g.batch * g.channels) {
             let source = input + planeIndex * plane
             let target = output + planeIndex * outputPlane
@@ -174,8 +191,10 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
-        let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-        let plane = g.height * g.width, outputPlane = outputHeight * outputWidth
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
+        let plane = g.height * g.width
+        let outputPlane = outputHeight * outputWidth
         inputGradient.update(repeating: 0, count: g.inputCount)
         for planeIndex in 0..<(g.batch * g.channels) {
             let target = inputGradient + planeIndex * plane

@@ -1,4 +1,5 @@
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,11 +97,13 @@ final class SpinningWorkerPool: @unchecked Sendable {
         for _ in 0..<workers {
             let unmanaged = Unmanaged.passRetained(self)
             var thread = pthread_t()
-            pthread_create(&thread, nil, { argument in
-                let pool = Unmanaged<SpinningWorkerPool>.fromOpaque(argument!).takeRetainedValue()
-                pool.workerLoop()
-                return nil
-            }, unmanaged.toOpaque())
+            pthread_create(
+                &thread, nil,
+                { argument in
+                    let pool = Unmanaged<SpinningWorkerPool>.fromOpaque(argument!).takeRetainedValue()
+                    pool.workerLoop()
+                    return nil
+                }, unmanaged.toOpaque())
             pthread_detach(thread)
         }
     }

@@ -23,7 +23,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the per-sample loop and image-size studies.")
     var noStudies = false
 
-    @Flag(inversion: .prefixedNo, help: "Count heap allocations per step (builds an LD_PRELOAD shim with cc and re-runs itself).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Count heap allocations per step (builds an LD_PRELOAD shim with cc and re-runs itself).")
     var countAllocations = true
 
     @Flag(help: "Print JSON lines instead of tables.")
@@ -42,48 +44,69 @@ struct Bench: ParsableCommand {
         let output = Output(json: json)
 
         let formatter = ISO8601DateFormatter()
-        output.line(kind: "env", [
-            "date": formatter.string(from: Date()), "cpu": ProcessProbes.cpuModel(),
-            "threads": "\(ConvNetRuntime.threads)",
-            "allocation_counting": ProcessProbes.isCountingAllocations ? "on" : "off",
-        ], text: "ConvNet bench — \(formatter.string(from: Date()))\nCPU: \(ProcessProbes.cpuModel()), "
-            + "threads: \(ConvNetRuntime.threads), allocation counting: \(ProcessProbes.isCountingAllocations ? "on" : "off")")
+        output.line(
+            kind: "env",
+            [
+                "date": formatter.string(from: Date()), "cpu": ProcessProbes.cpuModel(),
+                "threads": "\(ConvNetRuntime.threads)",
+                "allocation_counting": ProcessProbes.isCountingAllocations ? "on" : "off",
+            ],
+            text: "ConvNet bench — \(formatter.string(from: Date()))\nCPU: \(ProcessProbes.cpuModel()), "
+                + "threads: \(ConvNetRuntime.threads), allocation counting: \(ProcessProbes.isCountingAllocations ? "on" : "off")"
+        )
 
         let peak = runner.measureGemmPeak()
-        output.encode(kind: "peak", peak, text: "GEMM peak (Float.gemm, square, \(peak.threads) threads): "
-            + peak.measurements.map { "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s" }.joined(separator: ", "))
+        output.encode(
+            kind: "peak", peak,
+            text: "GEMM peak (Float.gemm, square, \(peak.threads) threads): "
+                + peak.measurements.map { "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s" }.joined(separator: ", "))
 
         if !json {
-            print("\nworkload batch | train img/s  ms/step | infer img/s | train GFLOP/s  of peak | MFLOP/img (train, exact) | peak RSS MiB | allocs/step (train, infer)")
+            print(
+                "\nworkload batch | train img/s  ms/step | infer img/s | train GFLOP/s  of peak | MFLOP/img (train, exact) | peak RSS MiB | allocs/step (train, infer)"
+            )
         }
         for (workload, batch) in items {
             let result = try runner.run(workload, batch: batch, gemmPeak: peak.gigaflops)
-            output.encode(kind: "throughput", result, text: workload.rawValue + String(
-                format: " %5d | %11.1f %8.2f | %11.1f | %13.1f  %6.3f | %8.2f, %8.2f | %12.1f | ", batch, result.trainImagesPerSecond, result.trainMillisecondsPerStep,
-                result.inferImagesPerSecond, result.trainGigaflops, result.fractionOfGemmPeak ?? .nan,
-                Double(result.flops.training) / 1e6, Double(result.flops.trainingExact) / 1e6,
-                Double(result.peakResidentBytes) / 1048576)
-                + (result.allocationsPerTrainingStep.map { format($0, 1) } ?? "n/a") + ", "
-                + (result.allocationsPerInference.map { format($0, 1) } ?? "n/a"))
+            output.encode(
+                kind: "throughput", result,
+                text: workload.rawValue
+                    + String(
+                        format: " %5d | %11.1f %8.2f | %11.1f | %13.1f  %6.3f | %8.2f, %8.2f | %12.1f | ", batch,
+                        result.trainImagesPerSecond, result.trainMillisecondsPerStep,
+                        result.inferImagesPerSecond, result.trainGigaflops, result.fractionOfGemmPeak ?? .nan,
+                        Double(result.flops.training) / 1e6, Double(result.flops.trainingExact) / 1e6,
+                        Double(result.peakResidentBytes) / 1_048_576)
+                    + (result.allocationsPerTrainingStep.map { format($0, 1) } ?? "n/a") + ", "
+                    + (result.allocationsPerInference.map { format($0, 1) } ?? "n/a"))
         }
 
         if !noStudies {
             let (loop, batched) = try runner.perSampleVersusBatched(.w1, batch: 64)
-            output.line(kind: "per_sample", [
-                "workload": "W1", "batch": "64", "loop_img_per_s": format(loop, 1),
-                "batched_img_per_s": format(batched, 1), "speedup": format(batched / loop, 2),
-            ], text: "\nW1, 64 images: per-sample loop \(format(loop, 1)) img/s, one batched call "
-                + "\(format(batched, 1)) img/s (\(format(batched / loop, 2))x)")
-            if !json { print("\nW1 image-size scaling (batch 16): size | ms/step | µs/image | time ratio vs 32 | FLOP ratio vs 32 | GFLOP/s") }
+            output.line(
+                kind: "per_sample",
+                [
+                    "workload": "W1", "batch": "64", "loop_img_per_s": format(loop, 1),
+                    "batched_img_per_s": format(batched, 1), "speedup": format(batched / loop, 2),
+                ],
+                text: "\nW1, 64 images: per-sample loop \(format(loop, 1)) img/s, one batched call "
+                    + "\(format(batched, 1)) img/s (\(format(batched / loop, 2))x)")
+            if !json {
+                print(
+                    "\nW1 image-size scaling (batch 16): size | ms/step | µs/image | time ratio vs 32 | FLOP ratio vs 32 | GFLOP/s"
+                )
+            }
             var base: (Double, Double)?
             for size in [32, 64, 128] {
                 let result = try runner.run(.w1, batch: 16, imageSize: size, gemmPeak: peak.gigaflops)
                 let ms = result.trainMillisecondsPerStep
                 let flops = Double(result.flops.training)
                 if base == nil { base = (ms, flops) }
-                output.encode(kind: "image_size", result, text: String(
-                    format: "%4d | %8.2f | %8.1f | %6.2f | %6.2f | %7.1f", size, ms, ms * 1000 / 16,
-                    ms / base!.0, flops / base!.1, result.trainGigaflops))
+                output.encode(
+                    kind: "image_size", result,
+                    text: String(
+                        format: "%4d | %8.2f | %8.1f | %6.2f | %6.2f | %7.1f", size, ms, ms * 1000 / 16,
+                        ms / base!.0, flops / base!.1, result.trainGigaflops))
             }
         }
 
@@ -91,11 +114,17 @@ struct Bench: ParsableCommand {
             let profile = try runner.profile(workload, batch: batch)
             var text = "\nProfile \(workload.rawValue) batch \(batch) (ms; GFLOP/s where the layer multiplies):"
             for layer in profile.layers {
-                let forwardRate = layer.forwardFlops > 0 ? " (\(format(Double(layer.forwardFlops) / layer.forwardMilliseconds / 1e6, 1)))" : ""
-                let backwardRate = layer.backwardFlops > 0 ? " (\(format(Double(layer.backwardFlops) / layer.backwardMilliseconds / 1e6, 1)))" : ""
-                text += "\n  \(layer.index) \(layer.layer): forward \(format(layer.forwardMilliseconds, 3))\(forwardRate), backward \(format(layer.backwardMilliseconds, 3))\(backwardRate)"
+                let forwardRate =
+                    layer.forwardFlops > 0
+                    ? " (\(format(Double(layer.forwardFlops) / layer.forwardMilliseconds / 1e6, 1)))" : ""
+                let backwardRate =
+                    layer.backwardFlops > 0
+                    ? " (\(format(Double(layer.backwardFlops) / layer.backwardMilliseconds / 1e6, 1)))" : ""
+                text +=
+                    "\n  \(layer.index) \(layer.layer): forward \(format(layer.forwardMilliseconds, 3))\(forwardRate), backward \(format(layer.backwardMilliseconds, 3))\(backwardRate)"
             }
-            text += "\n  loss \(format(profile.lossMilliseconds, 3)), L2 + SGD update \(format(profile.updateMilliseconds, 3))"
+            text +=
+                "\n  loss \(format(profile.lossMilliseconds, 3)), L2 + SGD update \(format(profile.updateMilliseconds, 3))"
             output.encode(kind: "profile", profile, text: text)
         }
     }

@@ -17,7 +17,8 @@ struct ComputeOptions: ParsableArguments {
         }
         setenv("CONVNET_THREADS", String(threads), 1)
         guard ThreadPool.coreCount == threads else {
-            throw ConvNetError.invalidArgument("--threads \(threads) came after the kernels started with \(ThreadPool.coreCount)")
+            throw ConvNetError.invalidArgument(
+                "--threads \(threads) came after the kernels started with \(ThreadPool.coreCount)")
         }
     }
 }

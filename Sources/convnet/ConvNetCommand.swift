@@ -8,7 +8,10 @@ struct ConvNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convnet",
         abstract: "Train convolutional neural networks on the CPU, in Swift.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Export.self, Summary.self, GradCheck.self, Models.self, Plot.self, Bench.self],
+        subcommands: [
+            Train.self, Evaluate.self, Predict.self, Export.self, Summary.self, GradCheck.self, Models.self, Plot.self,
+            Bench.self,
+        ],
         defaultSubcommand: Train.self)
 
     /// `--option -1` as `--option=-1`: the argument parser would take `-1` for a short flag and
@@ -19,7 +22,8 @@ struct ConvNetCommand: ParsableCommand {
         while index < arguments.count {
             let argument = arguments[index]
             if argument.hasPrefix("--"), !argument.contains("="), index + 1 < arguments.count,
-                let next = arguments[index + 1].first, next == "-", arguments[index + 1].dropFirst().first.map({ $0.isNumber || $0 == "." }) == true,
+                let next = arguments[index + 1].first, next == "-",
+                arguments[index + 1].dropFirst().first.map({ $0.isNumber || $0 == "." }) == true,
                 Double(arguments[index + 1]) != nil || arguments[index + 1].contains(",")
             {
                 result.append(argument + "=" + arguments[index + 1])

@@ -58,7 +58,8 @@ struct Evaluate: ParsableCommand {
 /// `convnet predict CKPT a.png b.jpg …` or `convnet predict CKPT --input x.npy --output scores.npy`.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score image files (PNG, JPEG) or a .npy of images: the top classes with probabilities, and optionally the raw scores.",
+        abstract:
+            "Score image files (PNG, JPEG) or a .npy of images: the top classes with probabilities, and optionally the raw scores.",
         discussion: """
             Image files are decoded, converted to the checkpoint's channels, resized (bilinear) and \
             center-cropped to its input size as imagefolder training does, scaled to the range of its \
@@ -84,7 +85,10 @@ struct Predict: ParsableCommand {
     @Option(help: "Layout of the images: nchw or nhwc.")
     var layout: String = "nchw"
 
-    @Flag(help: "The --input images are already model inputs (scaled and mean-subtracted as the checkpoint's preprocessing does): take them as they are.")
+    @Flag(
+        help:
+            "The --input images are already model inputs (scaled and mean-subtracted as the checkpoint's preprocessing does): take them as they are."
+    )
     var preprocessed = false
 
     @OptionGroup var compute: ComputeOptions
@@ -92,7 +96,8 @@ struct Predict: ParsableCommand {
     func run() throws {
         try compute.apply()
         guard !preprocessed || input != nil else {
-            throw ConvNetError.invalidArgument("--preprocessed applies to --input FILE.npy (image files are always raw pixels)")
+            throw ConvNetError.invalidArgument(
+                "--preprocessed applies to --input FILE.npy (image files are always raw pixels)")
         }
         guard input == nil || images.isEmpty else {
             throw ConvNetError.invalidArgument("give image files to classify or --input FILE.npy, not both")
@@ -125,7 +130,9 @@ struct Predict: ParsableCommand {
             let k = topK ?? min(5, scores.shape.last ?? 1)
             for (row, best) in try predictor.topK(scores, k: k).enumerated() {
                 let label = images.isEmpty ? "\(row)" : images[row]
-                print("\(label): " + best.map { "\($0.name) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
+                print(
+                    "\(label): "
+                        + best.map { "\($0.name) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
             }
         }
     }

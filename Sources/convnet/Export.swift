@@ -16,8 +16,9 @@ struct Export: ParsableCommand {
     func run() throws {
         let model = try ONNXModel.export(checkpoint: URL(fileURLWithPath: checkpoint), to: URL(fileURLWithPath: onnx))
         let shape = { (sample: [Int]) in "[" + (["batch"] + sample.map(String.init)).joined(separator: ", ") + "]" }
-        print("wrote \(onnx): ONNX opset \(model.opset) (IR \(model.irVersion)), \(model.graph.nodes.count) nodes, "
-            + "\(model.graph.initializers.count) initializers; input \(shape(model.graph.input.sampleShape)) → "
-            + "scores \(shape(model.output.sampleShape))")
+        print(
+            "wrote \(onnx): ONNX opset \(model.opset) (IR \(model.irVersion)), \(model.graph.nodes.count) nodes, "
+                + "\(model.graph.initializers.count) initializers; input \(shape(model.graph.input.sampleShape)) → "
+                + "scores \(shape(model.output.sampleShape))")
     }
 }

@@ -10,7 +10,9 @@ struct Summary: ParsableCommand {
     @Argument(help: "A model spec, a preset name or a checkpoint file.")
     var model: String
 
-    @Option(name: .customLong("input-shape"), help: "Shape of one input sample, e.g. 3,32,32 (default: the checkpoint's, else 3,32,32).")
+    @Option(
+        name: .customLong("input-shape"),
+        help: "Shape of one input sample, e.g. 3,32,32 (default: the checkpoint's, else 3,32,32).")
     var inputShape: String?
 
     @Option(help: "Classes, for a preset.")
@@ -35,7 +37,9 @@ struct GradCheck: ParsableCommand {
     @Argument(help: "A model spec, a preset name or a checkpoint file.")
     var model: String
 
-    @Option(name: .customLong("input-shape"), help: "Shape of one input sample, e.g. 1,8,8 (default: the checkpoint's, else 3,8,8).")
+    @Option(
+        name: .customLong("input-shape"),
+        help: "Shape of one input sample, e.g. 1,8,8 (default: the checkpoint's, else 3,8,8).")
     var inputShape: String?
 
     @Option(help: "Batch size of the random input.")
@@ -51,14 +55,19 @@ struct GradCheck: ParsableCommand {
         guard batch > 0 else { throw ConvNetError.invalidArgument("--batch must be > 0, found \(batch)") }
         let source = try ModelSource(model, classes: classes)
         let shape = try inputShape.map(ModelSource.parseShape) ?? source.inputShape ?? [3, 8, 8]
-        let network = try source.spec.makeNetwork(inputShape: shape, initializer: .pytorchDefault, seed: 1, scalar: Double.self)
-        print("gradient check of \(source.spec) on input [\(batch), \(shape.map(String.init).joined(separator: ", "))] (Double, h = 1e-5)")
+        let network = try source.spec.makeNetwork(
+            inputShape: shape, initializer: .pytorchDefault, seed: 1, scalar: Double.self)
+        print(
+            "gradient check of \(source.spec) on input [\(batch), \(shape.map(String.init).joined(separator: ", "))] (Double, h = 1e-5)"
+        )
         var worst = 0.0
         for result in try GradientCheck.check(network: network, inputShape: shape, batch: batch) {
-            let parameters = result.parameterErrors.map { "\($0.name) \(String(format: "%.2e", $0.error))" }.joined(separator: ", ")
+            let parameters = result.parameterErrors.map { "\($0.name) \(String(format: "%.2e", $0.error))" }.joined(
+                separator: ", ")
             let layer = result.layer.padding(toLength: 50, withPad: " ", startingAt: 0)
-            print(String(format: "%3d  ", result.index) + layer + String(format: "  input %.2e", result.inputError)
-                + (parameters.isEmpty ? "" : "  " + parameters))
+            print(
+                String(format: "%3d  ", result.index) + layer + String(format: "  input %.2e", result.inputError)
+                    + (parameters.isEmpty ? "" : "  " + parameters))
             worst = max(worst, result.largestError)
         }
         print(String(format: "largest relative error %.2e", worst))
@@ -67,7 +76,8 @@ struct GradCheck: ParsableCommand {
 
 /// `convnet models DIR`: the checkpoints of a folder with their spec and accuracy.
 struct Models: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the checkpoints in a folder with their spec and accuracy.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the checkpoints in a folder with their spec and accuracy.")
 
     @Argument(help: "A folder, e.g. a run directory.")
     var directory: String

@@ -17,7 +17,10 @@ struct Train: ParsableCommand {
             \(LayerRegistry.kinds.map(\.usage).joined(separator: ", ")).
             """)
 
-    @Option(help: "A named recipe (every setting of a published run; explicit options override it): \(TrainingRecipe.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help:
+            "A named recipe (every setting of a published run; explicit options override it): \(TrainingRecipe.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
     var recipe: String?
 
     @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")) (default digits).")
@@ -29,10 +32,17 @@ struct Train: ParsableCommand {
     @Option(help: "Layout of .npy images: nchw or nhwc.")
     var layout: String?
 
-    @Option(name: .customLong("image-size"), help: "imagefolder, tinyimagenet: resize (bilinear) and center-crop images to S or HxW (default: the --init checkpoint's size, else the images' own).")
+    @Option(
+        name: .customLong("image-size"),
+        help:
+            "imagefolder, tinyimagenet: resize (bilinear) and center-crop images to S or HxW (default: the --init checkpoint's size, else the images' own)."
+    )
     var imageSize: String?
 
-    @Option(name: .customLong("image-channels"), help: "imagefolder, tinyimagenet: 1 (gray) or 3 (RGB) channels (default: 3 when any training image has colour).")
+    @Option(
+        name: .customLong("image-channels"),
+        help: "imagefolder, tinyimagenet: 1 (gray) or 3 (RGB) channels (default: 3 when any training image has colour)."
+    )
     var imageChannels: Int?
 
     @Flag(help: "Download missing dataset files (MNIST, Fashion-MNIST, CIFAR-10) and check their checksums.")
@@ -41,13 +51,18 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("num-training"), help: "Use only this many training samples.")
     var trainingCount: Int?
 
-    @Option(name: .customLong("num-validation"), help: "Validation samples (taken from the end of the training split when the dataset has none).")
+    @Option(
+        name: .customLong("num-validation"),
+        help: "Validation samples (taken from the end of the training split when the dataset has none).")
     var validationCount: Int?
 
     @Option(name: .customLong("num-test"), help: "Use only this many test samples.")
     var testCount: Int?
 
-    @Option(help: "Mean subtraction: image (mean image of the training split), channel, none (default: none for the bundled digits, image otherwise).")
+    @Option(
+        help:
+            "Mean subtraction: image (mean image of the training split), channel, none (default: none for the bundled digits, image otherwise)."
+    )
     var mean: String?
 
     @Flag(help: "Divide by the per-channel standard deviation of the training split.")
@@ -65,7 +80,8 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the stopped run in this run directory (all other options come from it).")
     var resume: String?
 
-    @Option(name: .customLong("stop-after-epoch"), help: "Stop after this epoch, leaving a run that --resume continues.")
+    @Option(
+        name: .customLong("stop-after-epoch"), help: "Stop after this epoch, leaving a run that --resume continues.")
     var stopAfterEpoch: Int?
 
     @Option(help: "Update rule: \(UpdateRule.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -95,13 +111,22 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("hidden"), help: "Hidden sizes for mlp, comma-separated (e.g. 100,50; default 100).")
     var hidden: String?
 
-    @Option(name: .customLong("init-scheme"), help: "Weight initialisation: pytorch, he-normal, he-uniform, xavier, weight-scale (default: each preset's; he-normal for specs).")
+    @Option(
+        name: .customLong("init-scheme"),
+        help:
+            "Weight initialisation: pytorch, he-normal, he-uniform, xavier, weight-scale (default: each preset's; he-normal for specs)."
+    )
     var initScheme: String?
 
-    @Option(help: "Learning-rate schedule: constant, step, multistep, exponential, cosine, onecycle (the learning rate is its base, one-cycle's peak).")
+    @Option(
+        help:
+            "Learning-rate schedule: constant, step, multistep, exponential, cosine, onecycle (the learning rate is its base, one-cycle's peak)."
+    )
     var schedule: String?
 
-    @Option(name: .customLong("schedule-unit"), help: "Whether the schedule counts epochs or iterations (default: iterations for onecycle, epochs otherwise).")
+    @Option(
+        name: .customLong("schedule-unit"),
+        help: "Whether the schedule counts epochs or iterations (default: iterations for onecycle, epochs otherwise).")
     var scheduleUnit: String?
 
     @Option(name: .customLong("step-size"), help: "step: multiply by --gamma every this many epochs (or iterations).")
@@ -125,7 +150,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("pct-start"), help: "onecycle: the fraction of the run spent rising (default 0.3).")
     var pctStart: Double?
 
-    @Option(name: .customLong("weight-decay"), help: "PyTorch's weight_decay for the update rule (adamw: decoupled, default 0.01).")
+    @Option(
+        name: .customLong("weight-decay"),
+        help: "PyTorch's weight_decay for the update rule (adamw: decoupled, default 0.01).")
     var weightDecay: Double?
 
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing of the cross-entropy, in [0, 1).")
@@ -134,19 +161,27 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("clip-norm"), help: "Clip the gradients' global L2 norm to this before each step.")
     var clipNorm: Double?
 
-    @Option(name: .customLong("early-stopping"), help: "Stop after this many epochs without a better validation metric.")
+    @Option(
+        name: .customLong("early-stopping"), help: "Stop after this many epochs without a better validation metric.")
     var earlyStopping: Int?
 
     @Option(name: .customLong("early-stopping-metric"), help: "val_acc (default) or val_loss.")
     var earlyStoppingMetric: String?
 
-    @Option(help: "Augment training batches: crop=P (random crop, zero padding P), flip (horizontal), translate=F (fraction), comma-separated; none.")
+    @Option(
+        help:
+            "Augment training batches: crop=P (random crop, zero padding P), flip (horizontal), translate=F (fraction), comma-separated; none."
+    )
     var augment: String?
 
-    @Flag(name: .customLong("print-config"), help: "Print the run's full configuration (recipe and options resolved) as JSON and exit.")
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print the run's full configuration (recipe and options resolved) as JSON and exit.")
     var printConfiguration = false
 
-    @Flag(name: .customLong("track-test"), help: "Score the test split after every epoch (time-to-accuracy; never used to pick weights).")
+    @Flag(
+        name: .customLong("track-test"),
+        help: "Score the test split after every epoch (time-to-accuracy; never used to pick weights).")
     var trackTest = false
 
     @Option(name: .customLong("weight-scale"), help: "Weight scale for three-layer-convnet.")
@@ -170,25 +205,30 @@ struct Train: ParsableCommand {
         try compute.apply()
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
             guard dataset == nil, dataDirectory == nil, resume == nil, out == nil else {
-                throw ConvNetError.invalidArgument("--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")
+                throw ConvNetError.invalidArgument(
+                    "--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")
             }
             try trainXOR()
             return
         }
         if let stopAfterEpoch {
             guard stopAfterEpoch >= 1 else {
-                throw ConvNetError.invalidArgument("--stop-after-epoch must be ≥ 1 (a run resumes after a complete epoch), found \(stopAfterEpoch)")
+                throw ConvNetError.invalidArgument(
+                    "--stop-after-epoch must be ≥ 1 (a run resumes after a complete epoch), found \(stopAfterEpoch)")
             }
             guard out != nil || resume != nil else {
-                throw ConvNetError.invalidArgument("--stop-after-epoch needs --out DIR (or --resume DIR), where the run is saved to continue")
+                throw ConvNetError.invalidArgument(
+                    "--stop-after-epoch needs --out DIR (or --resume DIR), where the run is saved to continue")
             }
         }
         let log: (String) -> Void = { if !quiet { print($0) } }
         let job: TrainingJob
         if let resume {
-            job = try TrainingJob(resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log)
+            job = try TrainingJob(
+                resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log)
         } else {
-            var configuration = try recipe.map { try TrainingRecipe(named: $0).configuration } ?? TrainingConfiguration()
+            var configuration =
+                try recipe.map { try TrainingRecipe(named: $0).configuration } ?? TrainingConfiguration()
             if let dataset { configuration.dataset = dataset }
             if let dataDirectory { configuration.dataDirectory = dataDirectory }
             if let layout { configuration.layout = layout }
@@ -228,8 +268,9 @@ struct Train: ParsableCommand {
         let configuration = job.configuration
         if !quiet {
             let resumed = job.solver.completedEpochs > 0 ? " (resumed after epoch \(job.solver.completedEpochs))" : ""
-            print("\(job.dataDescription); model \(configuration.spec ?? configuration.model), \(configuration.updateRule), "
-                + "batch \(configuration.batchSize), \(configuration.epochs) epochs\(resumed)")
+            print(
+                "\(job.dataDescription); model \(configuration.spec ?? configuration.model), \(configuration.updateRule), "
+                    + "batch \(configuration.batchSize), \(configuration.epochs) epochs\(resumed)")
         }
         // Ctrl-C / SIGTERM while training: stop at the next step, commit, say how to continue.
         let trap = SignalTrap()
@@ -242,37 +283,49 @@ struct Train: ParsableCommand {
         let continuation = job.directory.map { "continue with: convnet train --resume \($0.path)" }
         if let signal = job.interruptingSignal {
             let solver = job.solver
-            let position = solver.interruptedEpoch.map {
-                "at iteration \(solver.history.iterations.count) (epoch \($0.epoch), batch \($0.completedBatches) of \($0.batches))"
-            } ?? "after epoch \(solver.completedEpochs) of \(configuration.epochs)"
-            let saved = continuation.map { "saved; " + $0 } ?? "nothing saved (train with --out DIR to keep a run that can be continued)"
-            FileHandle.standardError.write(Data("interrupted by \(SignalTrap.name(of: signal)) \(position): \(saved)\n".utf8))
+            let position =
+                solver.interruptedEpoch.map {
+                    "at iteration \(solver.history.iterations.count) (epoch \($0.epoch), batch \($0.completedBatches) of \($0.batches))"
+                } ?? "after epoch \(solver.completedEpochs) of \(configuration.epochs)"
+            let saved =
+                continuation.map { "saved; " + $0 }
+                ?? "nothing saved (train with --out DIR to keep a run that can be continued)"
+            FileHandle.standardError.write(
+                Data("interrupted by \(SignalTrap.name(of: signal)) \(position): \(saved)\n".utf8))
             throw ExitCode(SignalTrap.exitStatus(for: signal))
         }
         if !job.solver.isFinished {
-            print("stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); \(continuation ?? "continue with --resume")")
+            print(
+                "stopped after epoch \(job.solver.completedEpochs) of \(configuration.epochs); \(continuation ?? "continue with --resume")"
+            )
         } else if let test {
             if job.solver.stoppedEarly {
-                print("stopped early after epoch \(job.solver.completedEpochs) (no better \(configuration.earlyStopping?.metric.rawValue ?? "") for \(configuration.earlyStopping?.patience ?? 0) epochs)")
+                print(
+                    "stopped early after epoch \(job.solver.completedEpochs) (no better \(configuration.earlyStopping?.metric.rawValue ?? "") for \(configuration.earlyStopping?.patience ?? 0) epochs)"
+                )
             }
-            print(String(
-                format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
-                test.accuracy, job.data.splits.test.count, test.loss, job.solver.history.bestEpoch, seconds))
+            print(
+                String(
+                    format: "test accuracy %.4f (%d images), test loss %.4f, best epoch %d, training %.1f s",
+                    test.accuracy, job.data.splits.test.count, test.loss, job.solver.history.bestEpoch, seconds))
         } else {
-            print(String(format: "best epoch %d, training %.1f s (no test data)", job.solver.history.bestEpoch, seconds))
+            print(
+                String(format: "best epoch %d, training %.1f s (no test data)", job.solver.history.bestEpoch, seconds))
         }
         if let warning = job.chanceWarning {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         if let directory = job.directory, !quiet {
-            print("run directory: \(directory.path) (best.safetensors, last.safetensors, report.html, pictures, metrics)")
+            print(
+                "run directory: \(directory.path) (best.safetensors, last.safetensors, report.html, pictures, metrics)")
         }
     }
 
     static func hiddenSizes(_ text: String) throws -> [Int] {
         try text.split(separator: ",").map { part -> Int in
             guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0 else {
-                throw ConvNetError.invalidArgument("--hidden takes positive integers separated by commas, found '\(text)'")
+                throw ConvNetError.invalidArgument(
+                    "--hidden takes positive integers separated by commas, found '\(text)'")
             }
             return size
         }
@@ -301,12 +354,14 @@ struct Train: ParsableCommand {
         if let augment { configuration.augmentation = try Augmentation(parsing: augment) }
         if trackTest { configuration.trackTestAccuracy = true }
         if let earlyStopping {
-            let metric = try earlyStoppingMetric.map { name -> EarlyStopping.Metric in
-                guard let metric = EarlyStopping.Metric(rawValue: name) else {
-                    throw ConvNetError.invalidArgument("--early-stopping-metric takes val_acc or val_loss, found '\(name)'")
-                }
-                return metric
-            } ?? .validationAccuracy
+            let metric =
+                try earlyStoppingMetric.map { name -> EarlyStopping.Metric in
+                    guard let metric = EarlyStopping.Metric(rawValue: name) else {
+                        throw ConvNetError.invalidArgument(
+                            "--early-stopping-metric takes val_acc or val_loss, found '\(name)'")
+                    }
+                    return metric
+                } ?? .validationAccuracy
             configuration.earlyStopping = EarlyStopping(metric: metric, patience: earlyStopping)
         }
         if let schedule {
@@ -319,7 +374,8 @@ struct Train: ParsableCommand {
             let milestoneList = try milestones.map { text in
                 try text.split(separator: ",").map { part -> Int in
                     guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                        throw ConvNetError.invalidArgument("--milestones takes whole numbers separated by commas, found '\(text)'")
+                        throw ConvNetError.invalidArgument(
+                            "--milestones takes whole numbers separated by commas, found '\(text)'")
                     }
                     return value
                 }
@@ -327,8 +383,10 @@ struct Train: ParsableCommand {
             configuration.schedule = try LearningRateSchedule(
                 named: schedule, unit: unit, stepSize: stepSize, gamma: gamma, milestones: milestoneList,
                 minimum: minimumLearningRate, warmup: warmup, warmupStartFactor: warmupStart, pctStart: pctStart)
-        } else if warmup != nil || stepSize != nil || milestones != nil || pctStart != nil || minimumLearningRate != nil {
-            throw ConvNetError.invalidArgument("--warmup, --step-size, --milestones, --pct-start and --min-lr need --schedule")
+        } else if warmup != nil || stepSize != nil || milestones != nil || pctStart != nil || minimumLearningRate != nil
+        {
+            throw ConvNetError.invalidArgument(
+                "--warmup, --step-size, --milestones, --pct-start and --min-lr need --schedule")
         }
         if learningRateDecay != nil, configuration.schedule != nil, schedule == nil {
             configuration.schedule = nil  // an explicit --lr-decay replaces the recipe's schedule
@@ -345,16 +403,20 @@ struct Train: ParsableCommand {
         options.verbose = false
         options.trainAccuracySamples = nil
         let solver = try Solver(
-            model: model, optimizer: configuration.makeOptimizer(), trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(),
+            model: model, optimizer: configuration.makeOptimizer(), trainInputs: XORNet.inputs(),
+            trainTargets: XORNet.targets(),
             options: options)
         let history = try solver.train()
         let mode = options.batchSize >= 4 ? "full-batch" : options.batchSize == 1 ? "stochastic" : "mini-batch"
         let scores = try model.scores(XORNet.inputs())
         let final = try solver.evaluate(XORNet.inputs(), XORNet.targets())
-        print("xor, \(mode) gradient descent (batch \(options.batchSize)), \(options.epochs) epochs, "
-            + "\(history.iterations.count) iterations")
+        print(
+            "xor, \(mode) gradient descent (batch \(options.batchSize)), \(options.epochs) epochs, "
+                + "\(history.iterations.count) iterations")
         for (index, pair) in [(0, 0), (0, 1), (1, 0), (1, 1)].enumerated() {
-            print(String(format: "  %d xor %d -> %.4f (target %d)", pair.0, pair.1, scores.scalars[index], pair.0 ^ pair.1))
+            print(
+                String(
+                    format: "  %d xor %d -> %.4f (target %d)", pair.0, pair.1, scores.scalars[index], pair.0 ^ pair.1))
         }
         print(String(format: "loss %.5f, accuracy %.2f", final.loss, final.accuracy))
     }

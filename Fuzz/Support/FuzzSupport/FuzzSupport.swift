@@ -1,5 +1,5 @@
-import FuzzEngine
 import Foundation
+import FuzzEngine
 
 /// The limits the harnesses run under: the defaults of `ReaderLimits`, except that one tensor
 /// may hold 2^20 elements (not 2^28), so that a legal but large network built from a fuzzed

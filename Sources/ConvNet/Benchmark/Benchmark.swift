@@ -138,8 +138,10 @@ public struct BenchmarkRunner {
         for i in 0..<count { values[i] = Float(random.normal()) }
         var labels = [Float](repeating: 0, count: batch)
         for i in 0..<batch { labels[i] = Float(Int(random.uniform(in: 0, 10)) % 10) }
-        return (Tensor(uncheckedShape: [batch] + inputShape, scalars: values),
-                Tensor(uncheckedShape: [batch], scalars: labels))
+        return (
+            Tensor(uncheckedShape: [batch] + inputShape, scalars: values),
+            Tensor(uncheckedShape: [batch], scalars: labels)
+        )
     }
 
     /// Measures the Float GEMM on square products (all threads), median of several runs.
@@ -234,7 +236,9 @@ public struct BenchmarkRunner {
     /// The learner's question: gradients of `batch` samples by a loop of batch-1 calls (each
     /// sample's gradients summed into an accumulator, then one update) versus one batched call.
     /// Returns images per second of (loop, batched).
-    public func perSampleVersusBatched(_ workload: BenchmarkWorkload, batch: Int = 64) throws -> (loop: Double, batched: Double) {
+    public func perSampleVersusBatched(_ workload: BenchmarkWorkload, batch: Int = 64) throws -> (
+        loop: Double, batched: Double
+    ) {
         let model = try workload.makeModel()
         let optimizer = try SGD<Float>(
             learningRate: BenchmarkWorkload.learningRate, momentum: BenchmarkWorkload.momentum)
@@ -262,7 +266,9 @@ public struct BenchmarkRunner {
             }
             for (index, parameter) in parameters.enumerated() {
                 parameter.gradient.withUnsafeMutableBufferPointer { g in
-                    sums[index].withUnsafeBufferPointer { s in g.baseAddress!.update(from: s.baseAddress!, count: s.count) }
+                    sums[index].withUnsafeBufferPointer { s in
+                        g.baseAddress!.update(from: s.baseAddress!, count: s.count)
+                    }
                 }
             }
             try optimizer.update(parameters)
@@ -285,7 +291,8 @@ public struct BenchmarkRunner {
         let flops = try FlopCount(network: model.network, inputShape: model.inputShape)
         var forward = [[Double]](repeating: [], count: layers.count)
         var backward = [[Double]](repeating: [], count: layers.count)
-        var lossTimes: [Double] = [], updateTimes: [Double] = []
+        var lossTimes: [Double] = []
+        var updateTimes: [Double] = []
         let iterations = max(timing.minimumIterations, 7)
         for iteration in 0..<(iterations + 2) {
             var x = inputs

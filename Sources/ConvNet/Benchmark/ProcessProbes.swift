@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,9 +7,9 @@ import Darwin
 #endif
 
 #if os(Linux)
-private let RUSAGE_SELF_VALUE = __rusage_who_t(RUSAGE_SELF.rawValue)
+private let resourceUsageOfThisProcess = __rusage_who_t(RUSAGE_SELF.rawValue)
 #else
-private let RUSAGE_SELF_VALUE = RUSAGE_SELF
+private let resourceUsageOfThisProcess = RUSAGE_SELF
 #endif
 
 /// Monotonic time, peak resident memory and heap-allocation counts of this process, for the
@@ -27,7 +29,7 @@ public enum ProcessProbes {
         if let kib = statusField("VmHWM:") { return kib * 1024 }
         #endif
         var usage = rusage()
-        getrusage(RUSAGE_SELF_VALUE, &usage)
+        getrusage(resourceUsageOfThisProcess, &usage)
         #if os(Linux)
         return Int(usage.ru_maxrss) * 1024
         #else
@@ -134,8 +136,6 @@ public enum ProcessProbes {
         """
 }
 
-import Foundation
-
 extension ProcessProbes {
     /// Compiles `allocationShimSource` with the system C compiler into `directory` and returns
     /// the shared library's path (for LD_PRELOAD). Throws when no compiler works.
@@ -159,7 +159,8 @@ extension ProcessProbes {
     public static func cpuModel() -> String {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
         for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
+                ?? "unknown"
         }
         return "unknown"
     }

@@ -63,12 +63,17 @@ public struct CheckpointMetadata: Sendable, Equatable {
     /// PyTorch). `name` names the file in errors.
     public init?(metadata: [String: String], name: String) throws {
         guard let specText = metadata["spec"] else { return nil }
-        if let version = metadata["format_version"], let number = Int(version), number > CheckpointMetadata.formatVersion {
-            throw ConvNetError.invalidData("\(name): checkpoint format version \(number) is newer than this ConvNet reads (\(CheckpointMetadata.formatVersion))")
+        if let version = metadata["format_version"], let number = Int(version),
+            number > CheckpointMetadata.formatVersion
+        {
+            throw ConvNetError.invalidData(
+                "\(name): checkpoint format version \(number) is newer than this ConvNet reads (\(CheckpointMetadata.formatVersion))"
+            )
         }
         spec = try ModelSpec(parsing: specText)
         guard let shapeText = metadata["input_shape"],
-            let shape = try? JSONSerialization.jsonObject(with: Data(shapeText.utf8)), let dims = jsonIntegers(shape), !dims.isEmpty
+            let shape = try? JSONSerialization.jsonObject(with: Data(shapeText.utf8)), let dims = jsonIntegers(shape),
+            !dims.isEmpty
         else {
             throw ConvNetError.invalidData("\(name): metadata 'input_shape' is missing or not a JSON array of sizes")
         }
@@ -93,7 +98,9 @@ public struct CheckpointMetadata: Sendable, Equatable {
         preprocessing = try metadata["preprocessing"].map { try Preprocessing(jsonString: $0) }
         preset = metadata["preset"]
         var rest = metadata
-        for key in ["format", "format_version", "spec", "input_shape", "class_names", "loss", "preprocessing", "preset"] {
+        for key in [
+            "format", "format_version", "spec", "input_shape", "class_names", "loss", "preprocessing", "preset",
+        ] {
             rest[key] = nil
         }
         extra = rest
@@ -173,17 +180,22 @@ public enum Checkpoint {
     ) throws -> SafeTensorsFile {
         var file = SafeTensorsFile()
         func floating(_ tensor: Tensor<Scalar>) throws -> SafeTensor {
-            float64 ? try SafeTensor(shape: tensor.shape, float64: tensor.scalars.map(\.doubleValue))
+            float64
+                ? try SafeTensor(shape: tensor.shape, float64: tensor.scalars.map(\.doubleValue))
                 : try SafeTensor(shape: tensor.shape, float32: tensor.scalars.map { Float($0.doubleValue) })
         }
         for (name, parameter) in network.namedParameters {
             try file.set(name, try floating(parameter.value))
         }
         for (name, buffer) in network.namedBuffers {
-            try file.set(name, buffer.isInteger ? try SafeTensor(shape: buffer.shape, int64: buffer.integers) : try floating(buffer.values))
+            try file.set(
+                name,
+                buffer.isInteger
+                    ? try SafeTensor(shape: buffer.shape, int64: buffer.integers) : try floating(buffer.values))
         }
         if let metadata {
-            let expected = try metadata.spec.makeNetwork(inputShape: metadata.inputShape, initializer: .zeros, scalar: Float.self)
+            let expected = try metadata.spec.makeNetwork(
+                inputShape: metadata.inputShape, initializer: .zeros, scalar: Float.self)
             let entries = { (names: [String], shapes: [[Int]]) in zip(names, shapes).map { "\($0) \(describe($1))" } }
             let expectedShapes = entries(
                 expected.namedParameters.map(\.name) + expected.namedBuffers.map(\.name),
@@ -226,13 +238,15 @@ public enum Checkpoint {
         } else {
             guard let spec, let inputShape else {
                 throw ConvNetError.invalidArgument(
-                    "\(name) has no ConvNet metadata (it was not saved by ConvNet); give the model spec and the input shape")
+                    "\(name) has no ConvNet metadata (it was not saved by ConvNet); give the model spec and the input shape"
+                )
             }
             metadata = CheckpointMetadata(spec: spec, inputShape: inputShape)
         }
         if let classNames { metadata.classNames = classNames }
         if let loss { metadata.loss = loss }
-        let network: Sequential<Scalar> = try metadata.spec.makeNetwork(inputShape: metadata.inputShape, initializer: .zeros)
+        let network: Sequential<Scalar> = try metadata.spec.makeNetwork(
+            inputShape: metadata.inputShape, initializer: .zeros)
         try loadWeights(file, into: network, name: name)
         let model = try Model(network: network, loss: metadata.loss.makeLoss(), inputShape: metadata.inputShape)
         return LoadedCheckpoint(model: model, metadata: metadata)
@@ -249,7 +263,9 @@ public enum Checkpoint {
     /// network must be present with its exact shape (buffers as saved by PyTorch: floating
     /// ones in any float type, `num_batches_tracked` as an integer), and the file may hold no
     /// other tensors. Nothing is changed unless everything fits.
-    public static func loadWeights<Scalar: KernelScalar>(_ file: SafeTensorsFile, into network: Sequential<Scalar>, name: String) throws {
+    public static func loadWeights<Scalar: KernelScalar>(
+        _ file: SafeTensorsFile, into network: Sequential<Scalar>, name: String
+    ) throws {
         let parameters = network.namedParameters
         let buffers = network.namedBuffers
         let expected = Set(parameters.map(\.name) + buffers.map(\.name))
@@ -265,7 +281,8 @@ public enum Checkpoint {
             }
             guard tensor.shape == shape else {
                 throw ConvNetError.shapeMismatch(
-                    "\(name): tensor '\(entry)' has shape \(describe(tensor.shape)), the model needs \(describe(shape))")
+                    "\(name): tensor '\(entry)' has shape \(describe(tensor.shape)), the model needs \(describe(shape))"
+                )
             }
             return tensor
         }
@@ -280,7 +297,8 @@ public enum Checkpoint {
         var bufferValues: [(floating: Tensor<Scalar>?, integers: [Int64]?)] = []
         for (entry, buffer) in buffers {
             if buffer.isInteger {
-                bufferValues.append((nil, try tensor(entry, shape: buffer.shape).integerValues(name: "\(name): tensor '\(entry)'")))
+                bufferValues.append(
+                    (nil, try tensor(entry, shape: buffer.shape).integerValues(name: "\(name): tensor '\(entry)'")))
             } else {
                 bufferValues.append((try floating(entry, shape: buffer.shape), nil))
             }

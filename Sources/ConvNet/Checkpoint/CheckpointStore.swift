@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -71,8 +72,11 @@ public struct CheckpointStore: Sendable {
         public var files: [String: File]
 
         enum CodingKeys: String, CodingKey {
-            case format, formatVersion = "format_version", generation, epoch, iteration
-            case interruptedEpoch = "interrupted_epoch", files
+            case format
+            case formatVersion = "format_version"
+            case generation, epoch, iteration
+            case interruptedEpoch = "interrupted_epoch"
+            case files
         }
     }
 
@@ -111,7 +115,8 @@ public struct CheckpointStore: Sendable {
         }
         guard manifest.generation == generation else {
             throw ConvNetError.invalidData(
-                "\(manifestURL.path) says generation \(manifest.generation) but sits in generation \(generation)'s folder")
+                "\(manifestURL.path) says generation \(manifest.generation) but sits in generation \(generation)'s folder"
+            )
         }
         guard manifest.epoch >= 0, manifest.iteration >= 0 else {
             throw ConvNetError.invalidData("\(manifestURL.path): negative epoch or iteration")
@@ -124,7 +129,8 @@ public struct CheckpointStore: Sendable {
     public func contents(of name: String, in generation: Generation) throws -> [UInt8] {
         let url = generation.folder.appendingPathComponent(name)
         guard let entry = generation.manifest.files[name] else {
-            throw ConvNetError.invalidData("generation \(generation.manifest.generation) of \(directory.path) has no \(name)")
+            throw ConvNetError.invalidData(
+                "generation \(generation.manifest.generation) of \(directory.path) has no \(name)")
         }
         let bytes = try Self.readBounded(url, limit: entry.bytes)
         guard bytes.count == entry.bytes, CRC32.checksum(bytes) == entry.crc32 else {
@@ -196,7 +202,8 @@ public struct CheckpointStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(
-            Array(try encoder.encode(manifest)) + [0x0A], to: generationFolder.appendingPathComponent(Self.manifestFileName))
+            Array(try encoder.encode(manifest)) + [0x0A],
+            to: generationFolder.appendingPathComponent(Self.manifestFileName))
         AtomicFile.syncDirectory(generationFolder)
 
         // The commit: one rename of a new link over `current`.
@@ -273,7 +280,8 @@ public struct CheckpointStore: Sendable {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(
             ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         guard symlink(target, temporary.path) == 0 else {
-            throw ConvNetError.fileSystem("cannot create a link in \(url.deletingLastPathComponent().path): \(String(cString: strerror(errno)))")
+            throw ConvNetError.fileSystem(
+                "cannot create a link in \(url.deletingLastPathComponent().path): \(String(cString: strerror(errno)))")
         }
         FaultInjection.point("\(label):link-made")
         guard rename(temporary.path, url.path) == 0 else {

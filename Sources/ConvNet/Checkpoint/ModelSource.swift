@@ -15,7 +15,8 @@ public struct ModelSource {
         if FileManager.default.fileExists(atPath: text) {
             let url = URL(fileURLWithPath: text)
             guard let metadata = try Checkpoint.metadata(at: url) else {
-                throw ConvNetError.invalidData("\(url.lastPathComponent) has no ConvNet metadata: give its spec instead")
+                throw ConvNetError.invalidData(
+                    "\(url.lastPathComponent) has no ConvNet metadata: give its spec instead")
             }
             spec = metadata.spec
             inputShape = metadata.inputShape

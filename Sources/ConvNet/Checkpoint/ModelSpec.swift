@@ -84,7 +84,8 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
         var parameterCount = 0
         for (index, layer) in layers.enumerated() {
             do {
-                let made: any Layer<Scalar> = try layer.kind.makeLayer(layer.arguments, inputShape: shape, context: &context)
+                let made: any Layer<Scalar> = try layer.kind.makeLayer(
+                    layer.arguments, inputShape: shape, context: &context)
                 shape = try made.outputShape(forInputShape: shape)
                 try limits.checkSample(shape, "its output")
                 parameterCount += made.parameters.reduce(0) { $0 + $1.value.count }
@@ -187,7 +188,11 @@ public struct LayerSpec: Sendable, Equatable, CustomStringConvertible {
         }
         for (position, parameter) in parameters.enumerated() {
             guard let value = arguments.values[parameter.name] else { continue }
-            if !parameter.alwaysPrinted, let fallback = parameter.defaultValue(given: arguments.values), fallback == value { continue }
+            if !parameter.alwaysPrinted, let fallback = parameter.defaultValue(given: arguments.values),
+                fallback == value
+            {
+                continue
+            }
             pieces.append(position == 0 && parameter.isPositional ? value.description : "\(parameter.key)=\(value)")
         }
         return pieces.isEmpty ? token : token + "(" + pieces.joined(separator: ",") + ")"
@@ -382,7 +387,9 @@ private struct SpecParser {
     var atEnd: Bool { current.kind == .end }
 
     func fail(_ token: SpecToken, _ what: String) -> ConvNetError {
-        .invalidArgument("model spec '\(excerpt(text, limit: 200))': \(what) at position \(token.position) ('\(excerpt(token.text))')")
+        .invalidArgument(
+            "model spec '\(excerpt(text, limit: 200))': \(what) at position \(token.position) ('\(excerpt(token.text))')"
+        )
     }
 
     static func tokenize(_ text: String) throws -> [SpecToken] {
@@ -397,20 +404,29 @@ private struct SpecParser {
                 i += 1
             } else if c.properties.isAlphabetic || c == "_" {
                 var j = i
-                while j < scalars.count, scalars[j].properties.isAlphabetic || scalars[j] == "_" || isDigit(j) { j += 1 }
-                tokens.append(SpecToken(kind: .word, text: String(String.UnicodeScalarView(scalars[i..<j])), position: position))
+                while j < scalars.count, scalars[j].properties.isAlphabetic || scalars[j] == "_" || isDigit(j) {
+                    j += 1
+                }
+                tokens.append(
+                    SpecToken(kind: .word, text: String(String.UnicodeScalarView(scalars[i..<j])), position: position))
                 i = j
-            } else if isDigit(i) || (c == "-" || c == ".") && (isDigit(i + 1) || scalars.indices.contains(i + 1) && scalars[i + 1] == "." && isDigit(i + 2)) {
+            } else if isDigit(i)
+                || (c == "-" || c == ".")
+                    && (isDigit(i + 1) || scalars.indices.contains(i + 1) && scalars[i + 1] == "." && isDigit(i + 2))
+            {
                 // An integer or a decimal number: -?digits[.digits][e[+-]digits]
                 var j = i + 1
                 while isDigit(j) || j < scalars.count && scalars[j] == "." { j += 1 }
                 if j < scalars.count, scalars[j] == "e" || scalars[j] == "E",
-                    isDigit(j + 1) || (j + 1 < scalars.count && (scalars[j + 1] == "-" || scalars[j + 1] == "+") && isDigit(j + 2))
+                    isDigit(j + 1)
+                        || (j + 1 < scalars.count && (scalars[j + 1] == "-" || scalars[j + 1] == "+") && isDigit(j + 2))
                 {
                     j += 2
                     while isDigit(j) { j += 1 }
                 }
-                tokens.append(SpecToken(kind: .number, text: String(String.UnicodeScalarView(scalars[i..<j])), position: position))
+                tokens.append(
+                    SpecToken(kind: .number, text: String(String.UnicodeScalarView(scalars[i..<j])), position: position)
+                )
                 i = j
             } else if c == "-" && i + 1 < scalars.count && scalars[i + 1] == ">" {
                 tokens.append(SpecToken(kind: .separator, text: "->", position: position))
@@ -426,7 +442,8 @@ private struct SpecParser {
                 case "|": kind = .bar
                 default:
                     throw ConvNetError.invalidArgument(
-                        "model spec '\(excerpt(text, limit: 200))': unexpected character '\(excerpt(String(c)))' at position \(position)")
+                        "model spec '\(excerpt(text, limit: 200))': unexpected character '\(excerpt(String(c)))' at position \(position)"
+                    )
                 }
                 tokens.append(SpecToken(kind: kind, text: String(c), position: position))
                 i += 1
@@ -454,7 +471,10 @@ private struct SpecParser {
                 positions.append(current.position)
                 layers.append(try parseLayer())
                 let next = current
-                guard [.separator, .comma, .end, .word].contains(next.kind) || nested && [.bar, .close].contains(next.kind) else {
+                guard
+                    [.separator, .comma, .end, .word].contains(next.kind)
+                        || nested && [.bar, .close].contains(next.kind)
+                else {
                     throw fail(next, "expected a layer name")
                 }
             default:
@@ -466,7 +486,8 @@ private struct SpecParser {
     mutating func parseLayer() throws -> LayerSpec {
         let nameToken = current
         guard let kind = LayerRegistry.kind(named: nameToken.text.lowercased()) else {
-            throw fail(nameToken, "unknown layer (use " + LayerRegistry.kinds.map(\.token).joined(separator: ", ") + ")")
+            throw fail(
+                nameToken, "unknown layer (use " + LayerRegistry.kinds.map(\.token).joined(separator: ", ") + ")")
         }
         index += 1
         let parameters = kind.parameters
@@ -532,16 +553,20 @@ private struct SpecParser {
             let parameter: SpecParameter
             if token.kind == .word, index + 1 < tokens.count, tokens[index + 1].kind == .equals {
                 guard let match = parameters.first(where: { $0.aliases.contains(token.text.lowercased()) }) else {
-                    throw fail(token, "unknown argument for \(kind.token) (accepted: "
-                        + parameters.map(\.key).joined(separator: ", ") + ")")
+                    throw fail(
+                        token,
+                        "unknown argument for \(kind.token) (accepted: "
+                            + parameters.map(\.key).joined(separator: ", ") + ")")
                 }
                 parameter = match
                 index += 2
                 sawKey = true
             } else if token.kind == .number || token.kind == .word {
                 if token.kind == .word, !["true", "false"].contains(token.text.lowercased()) {
-                    throw fail(token, "unknown argument for \(kind.token) (accepted: "
-                        + parameters.map(\.key).joined(separator: ", ") + ")")
+                    throw fail(
+                        token,
+                        "unknown argument for \(kind.token) (accepted: "
+                            + parameters.map(\.key).joined(separator: ", ") + ")")
                 }
                 guard !sawKey else { throw fail(token, "positional argument after a keyword argument") }
                 let positionals = parameters.filter(\.isPositional)
@@ -570,14 +595,22 @@ private struct SpecParser {
     func value(of token: SpecToken, for parameter: SpecParameter) throws -> SpecValue {
         switch parameter.kind {
         case .integer(let range):
-            guard token.kind == .number, let value = Int(token.text) else { throw fail(token, "expected a whole number") }
+            guard token.kind == .number, let value = Int(token.text) else {
+                throw fail(token, "expected a whole number")
+            }
             guard range.contains(value) else {
-                let rule = range.lowerBound == 0 ? "≥ 0" : range.lowerBound == 1 ? "positive" : "at least \(range.lowerBound)"
-                throw fail(token, "\(parameter.name) must be \(rule)" + (range.upperBound < Int.max ? " and at most \(range.upperBound)" : ""))
+                let rule =
+                    range.lowerBound == 0 ? "≥ 0" : range.lowerBound == 1 ? "positive" : "at least \(range.lowerBound)"
+                throw fail(
+                    token,
+                    "\(parameter.name) must be \(rule)"
+                        + (range.upperBound < Int.max ? " and at most \(range.upperBound)" : ""))
             }
             return .integer(value)
         case .number(let range):
-            guard token.kind == .number, let value = Double(token.text), value.isFinite else { throw fail(token, "expected a number") }
+            guard token.kind == .number, let value = Double(token.text), value.isFinite else {
+                throw fail(token, "expected a number")
+            }
             guard range.contains(value) else {
                 throw fail(token, "\(parameter.name) must be in [\(range.lowerBound), \(range.upperBound)]")
             }

@@ -90,7 +90,9 @@ public struct ONNXGraph: Sendable {
 
     /// Exports `layer`, the sublayer called `name` of the layer being exported, reading `input`;
     /// returns the value it produces.
-    public mutating func export<Scalar: KernelScalar>(_ layer: any Layer<Scalar>, named name: String, input: ONNXValue) throws -> ONNXValue {
+    public mutating func export<Scalar: KernelScalar>(_ layer: any Layer<Scalar>, named name: String, input: ONNXValue)
+        throws -> ONNXValue
+    {
         path.append(name)
         defer { path.removeLast() }
         return try layer.exportONNX(to: &self, input: input)
@@ -100,7 +102,9 @@ public struct ONNXGraph: Sendable {
     /// `sampleShape`. The node and its output are named `SCOPE/OpType` (with a number added if
     /// the layer makes several of the same kind).
     @discardableResult
-    public mutating func node(_ opType: String, _ inputs: [String], _ attributes: [ONNXAttribute] = [], sampleShape: [Int]) -> ONNXValue {
+    public mutating func node(
+        _ opType: String, _ inputs: [String], _ attributes: [ONNXAttribute] = [], sampleShape: [Int]
+    ) -> ONNXValue {
         let name = uniqueName(scope.isEmpty ? opType : "\(scope)/\(opType)")
         nodes.append(Node(opType: opType, name: name, inputs: inputs, outputs: [name], attributes: attributes))
         return ONNXValue(name: name, sampleShape: sampleShape)
@@ -108,7 +112,8 @@ public struct ONNXGraph: Sendable {
 
     /// Adds `parameter` as an initializer under its state_dict name; returns that name.
     public mutating func parameter<Scalar: KernelScalar>(_ parameter: Parameter<Scalar>) -> String {
-        constant(parameter.name, shape: parameter.value.shape, values: parameter.value.scalars.map { Float($0.doubleValue) })
+        constant(
+            parameter.name, shape: parameter.value.shape, values: parameter.value.scalars.map { Float($0.doubleValue) })
     }
 
     /// Adds a floating-point `buffer` (BatchNorm's running statistics) as an initializer under

@@ -65,15 +65,18 @@ public struct ONNXModel: Sendable {
                 "the ONNX graph gives samples \(describe(last.sampleShape)), the network \(describe(outputShape))")
         }
         guard ONNXModel.irVersions[graph.opset] != nil else {
-            throw ConvNetError.invalidArgument("a layer needs ONNX opset \(graph.opset), later than ConvNet writes (22)")
+            throw ConvNetError.invalidArgument(
+                "a layer needs ONNX opset \(graph.opset), later than ConvNet writes (22)")
         }
         output = graph.finish(last, as: "scores")
         let exported = Set(graph.initializers.map(\.name))
-        let state = network.namedParameters.map(\.name) + network.namedBuffers.filter { !$0.buffer.isInteger }.map(\.name)
+        let state =
+            network.namedParameters.map(\.name) + network.namedBuffers.filter { !$0.buffer.isInteger }.map(\.name)
         let missing = state.filter { !exported.contains($0) }
         guard missing.isEmpty else {
             throw ConvNetError.invalidArgument(
-                "the ONNX graph reads no initializer for \(missing.joined(separator: ", ")): a layer's exportONNX left it out")
+                "the ONNX graph reads no initializer for \(missing.joined(separator: ", ")): a layer's exportONNX left it out"
+            )
         }
         self.graph = graph
         self.metadata = metadata
@@ -112,13 +115,18 @@ public struct ONNXModel: Sendable {
     public var documentation: String {
         let preparation: String
         if let preprocessing = metadata.preprocessing {
-            let mean = preprocessing.mean.isEmpty ? "0"
-                : preprocessing.mean.count == preprocessing.sampleShape.reduce(1, *) ? "the mean image" : "the per-channel mean"
+            let mean =
+                preprocessing.mean.isEmpty
+                ? "0"
+                : preprocessing.mean.count == preprocessing.sampleShape.reduce(1, *)
+                    ? "the mean image" : "the per-channel mean"
             let std = preprocessing.std.isEmpty ? "1" : "the per-channel std"
-            preparation = "input = (raw / \(preprocessing.scale) − mean) / std, with mean = \(mean) and std = \(std) "
+            preparation =
+                "input = (raw / \(preprocessing.scale) − mean) / std, with mean = \(mean) and std = \(std) "
                 + "as stored in metadata_props 'preprocessing' (JSON: scale, mean, std, sampleShape)"
         } else {
-            preparation = "no preprocessing was stored: ConvNet feeds float images as they are and divides uint8 images by 255"
+            preparation =
+                "no preprocessing was stored: ConvNet feeds float images as they are and divides uint8 images by 255"
         }
         return "ConvNet network '\(metadata.spec)' for inference (Dropout is the identity, BatchNorm uses its running "
             + "statistics). Input 'input' float32 \(describeBatch(metadata.inputShape)): \(preparation). "

@@ -35,8 +35,11 @@ public struct Predictor {
             try tensor.checkFinite("input images")
             return tensor
         }
-        let preprocessing = try checkpoint.metadata.preprocessing
-            ?? Preprocessing(scale: { if case .uint8 = images.storage { return 255 } else { return 1 } }(), sampleShape: model.inputShape)
+        let preprocessing =
+            try checkpoint.metadata.preprocessing
+            ?? Preprocessing(
+                scale: { if case .uint8 = images.storage { return 255 } else { return 1 } }(),
+                sampleShape: model.inputShape)
         let tensor: Tensor<Float> = try preprocessing.apply(to: images)
         try tensor.checkFinite("input images")
         return tensor
@@ -76,7 +79,8 @@ public struct Predictor {
         let hasMean = !preprocessing.mean.isEmpty
         guard low < 0 || (high <= 1 && preprocessing.scale >= 16) else { return nil }
         return String(
-            format: "the input's values lie in [%.3g, %.3g], but the checkpoint expects raw pixels in [0, %g] and applies "
+            format:
+                "the input's values lie in [%.3g, %.3g], but the checkpoint expects raw pixels in [0, %g] and applies "
                 + "its own preprocessing (÷ %g%@): if the input is already normalised, pass --preprocessed",
             low, high, preprocessing.scale, preprocessing.scale, hasMean ? ", minus its mean" : "")
     }
@@ -92,7 +96,9 @@ public struct Predictor {
     public func topK(_ scores: Tensor<Float>, k: Int) throws -> [[(index: Int, name: String, probability: Double)]] {
         guard k > 0 else { throw ConvNetError.invalidArgument("--top-k must be > 0, found \(k)") }
         let classes = scores.shape.last ?? 0
-        guard k <= classes else { throw ConvNetError.invalidArgument("--top-k \(k) exceeds the model's \(classes) classes") }
+        guard k <= classes else {
+            throw ConvNetError.invalidArgument("--top-k \(k) exceeds the model's \(classes) classes")
+        }
         let names = checkpoint.metadata.classNames
         return (0..<(scores.shape.first ?? 0)).map { row in
             let values = (0..<classes).map { Double(scores.scalars[row * classes + $0]) }
@@ -100,7 +106,10 @@ public struct Predictor {
             let exponentials = values.map { Foundation.exp($0 - largest) }
             let sum = exponentials.reduce(0, +)
             return exponentials.enumerated().sorted { $0.element > $1.element }.prefix(k).map {
-                (index: $0.offset, name: $0.offset < names.count ? names[$0.offset] : String($0.offset), probability: $0.element / sum)
+                (
+                    index: $0.offset, name: $0.offset < names.count ? names[$0.offset] : String($0.offset),
+                    probability: $0.element / sum
+                )
             }
         }
     }
@@ -133,7 +142,8 @@ public struct CheckpointListing: Sendable {
         return names.map { name in
             var entry = Entry(file: name)
             var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(
+                atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 entry.problem = "a folder"
                 return entry

@@ -27,14 +27,20 @@ struct ProtobufWriter {
     mutating func double(field: Int, _ value: Double) {
         key(field: field, wireType: 1)
         var bits = value.bitPattern
-        for _ in 0..<8 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
+        for _ in 0..<8 {
+            bytes.append(UInt8(bits & 0xFF))
+            bits >>= 8
+        }
     }
 
     /// Wire type 5, 4 bytes little-endian.
     mutating func float(field: Int, _ value: Float) {
         key(field: field, wireType: 5)
         var bits = value.bitPattern
-        for _ in 0..<4 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
+        for _ in 0..<4 {
+            bytes.append(UInt8(bits & 0xFF))
+            bits >>= 8
+        }
     }
 
     /// Wire type 0; negative values take ten bytes (two's complement), as protobuf's int64 does.

@@ -4,6 +4,8 @@ import Foundation
 public struct SafeTensor: Sendable, Equatable {
     /// The safetensors element types ConvNet knows; floats convert to Float / Double.
     public enum DType: String, Sendable, CaseIterable {
+        // The names are the format's own dtype strings (the header's "dtype" values).
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
 
         /// Bytes per element.
@@ -26,8 +28,10 @@ public struct SafeTensor: Sendable, Equatable {
 
     /// A tensor from raw bytes; checks that the length fits the shape.
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
-        guard let count = checkedProduct(shape), let size = checkedProduct([count, dtype.size]), size == bytes.count else {
-            throw ConvNetError.shapeMismatch("safetensors \(dtype.rawValue) shape \(describe(shape)) does not match \(bytes.count) bytes")
+        guard let count = checkedProduct(shape), let size = checkedProduct([count, dtype.size]), size == bytes.count
+        else {
+            throw ConvNetError.shapeMismatch(
+                "safetensors \(dtype.rawValue) shape \(describe(shape)) does not match \(bytes.count) bytes")
         }
         self.dtype = dtype
         self.shape = shape
@@ -76,7 +80,8 @@ public struct SafeTensor: Sendable, Equatable {
             case .I8: return (0..<n).map { load(Int8.self, $0) }
             case .U8, .BOOL: return (0..<n).map { load(UInt8.self, $0) }
             default:
-                throw ConvNetError.invalidData("\(name) has dtype \(dtype.rawValue); an integer tensor (I64, I32, …) was expected")
+                throw ConvNetError.invalidData(
+                    "\(name) has dtype \(dtype.rawValue); an integer tensor (I64, I32, …) was expected")
             }
         }
     }
@@ -88,18 +93,31 @@ public struct SafeTensor: Sendable, Equatable {
             var result = [Double](repeating: 0, count: n)
             switch dtype {
             case .F64:
-                for i in 0..<n { result[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+                for i in 0..<n {
+                    result[i] = Double(
+                        bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                }
             case .F32:
-                for i in 0..<n { result[i] = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
+                for i in 0..<n {
+                    result[i] = Double(
+                        Float(
+                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    )
+                }
             case .F16:
-                for i in 0..<n { result[i] = Double(halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                for i in 0..<n {
+                    result[i] = Double(
+                        halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                }
             case .BF16:
                 for i in 0..<n {
-                    let bits = UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16
+                    let bits =
+                        UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16
                     result[i] = Double(Float(bitPattern: bits))
                 }
             default:
-                throw ConvNetError.invalidData("\(name) has dtype \(dtype.rawValue); a floating-point tensor (F32, F64, F16, BF16) was expected")
+                throw ConvNetError.invalidData(
+                    "\(name) has dtype \(dtype.rawValue); a floating-point tensor (F32, F64, F16, BF16) was expected")
             }
             return result
         }
@@ -110,7 +128,9 @@ public struct SafeTensor: Sendable, Equatable {
         if dtype == .F32 {
             let n = count
             return bytes.withUnsafeBytes { raw in
-                (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                (0..<n).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
             }
         }
         return try doubleValues(name: name).map { Float($0) }
@@ -176,7 +196,9 @@ public struct SafeTensorsFile: Sendable, Equatable {
     /// Parses a whole file's bytes.
     public init(bytes: [UInt8], name: String = "safetensors data") throws {
         func bad(_ what: String) -> ConvNetError { .invalidData("\(name): \(what)") }
-        guard bytes.count >= 8 else { throw bad("\(bytes.count) bytes is too short for a safetensors file (8-byte header length)") }
+        guard bytes.count >= 8 else {
+            throw bad("\(bytes.count) bytes is too short for a safetensors file (8-byte header length)")
+        }
         var headerLength64: UInt64 = 0
         for i in 0..<8 { headerLength64 |= UInt64(bytes[i]) << UInt64(8 * i) }
         guard headerLength64 <= UInt64(bytes.count - 8), headerLength64 <= 100_000_000 else {
@@ -198,7 +220,9 @@ public struct SafeTensorsFile: Sendable, Equatable {
             if key == "__metadata__" {
                 guard let map = value as? [String: Any] else { throw bad("__metadata__ is not a JSON object") }
                 for (metaKey, metaValue) in map {
-                    guard let text = metaValue as? String else { throw bad("__metadata__ value for '\(metaKey)' is not a string") }
+                    guard let text = metaValue as? String else {
+                        throw bad("__metadata__ value for '\(metaKey)' is not a string")
+                    }
                     metadata[metaKey] = text
                 }
                 continue
@@ -216,8 +240,11 @@ public struct SafeTensorsFile: Sendable, Equatable {
             guard begin <= end, end <= dataLength else {
                 throw bad("tensor '\(key)' data_offsets [\(begin), \(end)] fall outside the \(dataLength) data bytes")
             }
-            guard let count = checkedProduct(shape), let size = checkedProduct([count, dtype.size]), size == end - begin else {
-                throw bad("tensor '\(key)' of shape \(describe(shape)) \(dtypeName) does not match its \(end - begin) data bytes")
+            guard let count = checkedProduct(shape), let size = checkedProduct([count, dtype.size]), size == end - begin
+            else {
+                throw bad(
+                    "tensor '\(key)' of shape \(describe(shape)) \(dtypeName) does not match its \(end - begin) data bytes"
+                )
             }
             entries.append((key, dtype, shape, begin, end))
         }

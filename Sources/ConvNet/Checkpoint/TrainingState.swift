@@ -45,7 +45,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case updateRule = "update_rule", optimizerConfiguration = "optimizer_configuration", learningRate = "learning_rate"
+        case updateRule = "update_rule"
+        case optimizerConfiguration = "optimizer_configuration"
+        case learningRate = "learning_rate"
         case epoch, iteration, random, history
         case bestScore = "best_score"
         case randomStreams = "random_streams"
@@ -97,7 +99,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
         bestScore = progress.bestScore
         interruptedEpoch = progress.interruptedEpoch
         randomStreams = Dictionary(
-            TrainingState.streams(of: solver).map { ($0.name, $0.stream.generator) }, uniquingKeysWith: { first, _ in first })
+            TrainingState.streams(of: solver).map { ($0.name, $0.stream.generator) },
+            uniquingKeysWith: { first, _ in first })
     }
 
     /// Puts this state back into a Solver built with the same options for the same model
@@ -113,7 +116,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try restore(into: solver.optimizer)
         try solver.restore(
             SolverState(
-                completedEpochs: epoch, random: random, history: history, learningRate: learningRate, bestScore: bestScore,
+                completedEpochs: epoch, random: random, history: history, learningRate: learningRate,
+                bestScore: bestScore,
                 interruptedEpoch: interruptedEpoch),
             bestWeights: bestWeights)
         for (name, stream) in TrainingState.streams(of: solver) {
@@ -129,7 +133,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
 
     /// The random streams a run draws from: the network's (Dropout) and the augmenter's.
     static func streams<Scalar: KernelScalar>(of solver: Solver<Scalar>) -> [(name: String, stream: RandomStream)] {
-        solver.model.network.namedRandomStreams + (solver.augmenter.map { [(name: "solver.augmentation", stream: $0.stream)] } ?? [])
+        solver.model.network.namedRandomStreams
+            + (solver.augmenter.map { [(name: "solver.augmentation", stream: $0.stream)] } ?? [])
     }
 
     /// Captures an optimizer's buffers (kinds not yet created, such as a velocity before the
@@ -161,7 +166,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
         var file = SafeTensorsFile()
         for key in optimizerState.keys.sorted() {
             for (index, buffer) in optimizerState[key]!.enumerated() {
-                let tensor = float64 ? try SafeTensor(shape: [buffer.count], float64: buffer)
+                let tensor =
+                    float64
+                    ? try SafeTensor(shape: [buffer.count], float64: buffer)
                     : try SafeTensor(shape: [buffer.count], float32: buffer.map { Float($0) })
                 try file.set("optimizer.\(key).\(index)", tensor)
             }
@@ -196,7 +203,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
             guard parts.count == 3, parts[0] == "optimizer", let index = Int(parts[2]), index >= 0 else {
                 throw ConvNetError.invalidData("\(name): unexpected tensor '\(tensorName)'")
             }
-            state[String(parts[1]), default: []].append((index, try tensor.doubleValues(name: "\(name): \(tensorName)")))
+            state[String(parts[1]), default: []].append(
+                (index, try tensor.doubleValues(name: "\(name): \(tensorName)")))
         }
         optimizerState = [:]
         for (key, entries) in state {

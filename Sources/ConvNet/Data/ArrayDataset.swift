@@ -13,7 +13,8 @@ public enum ArrayDataset {
     public static func load(from url: URL, layout: ImageLayout = .nchw) throws -> RawDatasetSplits {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw ConvNetError.fileSystem("\(url.path) does not exist (expected a folder with x_train.npy and y_train.npy, or a .npz)")
+            throw ConvNetError.fileSystem(
+                "\(url.path) does not exist (expected a folder with x_train.npy and y_train.npy, or a .npz)")
         }
         let read: (String) throws -> NumPyArray?
         var classNamesFile: URL?
@@ -28,10 +29,13 @@ public enum ArrayDataset {
             read = { name in archive.contains(name) ? try archive.array(name) : nil }
         }
         func split(_ suffix: String, required: Bool) throws -> LabeledImages? {
-            let x = try read("x_" + suffix), y = try read("y_" + suffix)
+            let x = try read("x_" + suffix)
+            let y = try read("y_" + suffix)
             guard let x, let y else {
                 if required || (x == nil) != (y == nil) {
-                    throw ConvNetError.fileSystem("\(url.path): x_\(suffix) and y_\(suffix) are needed together (found \(x == nil ? "no" : "an") x_\(suffix), \(y == nil ? "no" : "a") y_\(suffix))")
+                    throw ConvNetError.fileSystem(
+                        "\(url.path): x_\(suffix) and y_\(suffix) are needed together (found \(x == nil ? "no" : "an") x_\(suffix), \(y == nil ? "no" : "a") y_\(suffix))"
+                    )
                 }
                 return nil
             }
@@ -40,12 +44,15 @@ public enum ArrayDataset {
             }
             let images = try ImageArray(x, layout: layout)
             if case .float32(let values) = images.storage, let index = values.firstIndex(where: { !$0.isFinite }) {
-                throw ConvNetError.nonFinite("x_\(suffix) contains \(values[index]) at flat index \(index); images must be finite")
+                throw ConvNetError.nonFinite(
+                    "x_\(suffix) contains \(values[index]) at flat index \(index); images must be finite")
             }
             guard y.shape.count == 1 || (y.shape.count == 2 && y.shape[1] == 1) else {
                 throw ConvNetError.shapeMismatch("y_\(suffix) must be [N] class indices, found \(describe(y.shape))")
             }
-            return try LabeledImages(images: images, labels: try y.integerValues(name: "y_\(suffix)"), name: "\(url.lastPathComponent) \(suffix)")
+            return try LabeledImages(
+                images: images, labels: try y.integerValues(name: "y_\(suffix)"),
+                name: "\(url.lastPathComponent) \(suffix)")
         }
         let train = try split("train", required: true)!
         let validation = try split("val", required: false)
@@ -59,14 +66,16 @@ public enum ArrayDataset {
     private static func finish(
         _ train: LabeledImages, _ validation: LabeledImages?, _ test: LabeledImages?, scale: Double, _ namesFile: URL?
     ) throws -> RawDatasetSplits {
-        let largest = ([train.labels.max(), validation?.labels.max(), test?.labels.max()].compactMap { $0 ?? nil }).max() ?? 0
+        let largest =
+            ([train.labels.max(), validation?.labels.max(), test?.labels.max()].compactMap { $0 ?? nil }).max() ?? 0
         try ReaderLimits.current.checkLabel(largest, in: "y_train/y_val/y_test")
         var names = (0...largest).map(String.init)
         if let namesFile, FileManager.default.fileExists(atPath: namesFile.path) {
             let text = String(decoding: try readFileBytes(namesFile), as: UTF8.self)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
             guard lines.count > largest else {
-                throw ConvNetError.invalidLabels("\(namesFile.path) names \(lines.count) classes, the labels go up to \(largest)")
+                throw ConvNetError.invalidLabels(
+                    "\(namesFile.path) names \(lines.count) classes, the labels go up to \(largest)")
             }
             names = lines
         }
@@ -78,11 +87,13 @@ extension ImageArray {
     /// Images from a NumPy array [N, ...] (uint8 kept as bytes, other types as Float). With
     /// `.nhwc`, [N, H, W, C] becomes [N, C, H, W] and [N, H, W] becomes [N, 1, H, W].
     public init(_ array: NumPyArray, layout: ImageLayout) throws {
-        let storage: ImageArray.Storage = array.elementType == .uint8 ? .uint8(array.bytes) : .float32(array.floatValues())
+        let storage: ImageArray.Storage =
+            array.elementType == .uint8 ? .uint8(array.bytes) : .float32(array.floatValues())
         var images = try ImageArray(shape: array.shape, storage: storage)
         if layout == .nhwc {
             if images.shape.count == 3 {
-                images = try ImageArray(shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: images.storage)
+                images = try ImageArray(
+                    shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: images.storage)
             } else {
                 images = try images.nhwcToNCHW()
             }

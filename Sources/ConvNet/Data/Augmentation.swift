@@ -44,7 +44,8 @@ public struct Augmentation: Codable, Sendable, Equatable, CustomStringConvertibl
                 cropPadding = padding
             case ("translate", 2):
                 guard let fraction = Double(parts[1]), fraction >= 0, fraction < 1 else {
-                    throw ConvNetError.invalidArgument("--augment translate takes a fraction in [0, 1), found '\(parts[1])'")
+                    throw ConvNetError.invalidArgument(
+                        "--augment translate takes a fraction in [0, 1), found '\(parts[1])'")
                 }
                 translate = fraction
             default:
@@ -96,7 +97,8 @@ public final class BatchAugmenter<Scalar: KernelScalar> {
         var generator = stream.generator
         draws.removeAll(keepingCapacity: true)
         for _ in 0..<count {
-            var dy = 0, dx = 0
+            var dy = 0
+            var dx = 0
             if padding > 0 {
                 dy += generator.integer(below: 2 * padding + 1) - padding
                 dx += generator.integer(below: 2 * padding + 1) - padding
@@ -117,7 +119,8 @@ public final class BatchAugmenter<Scalar: KernelScalar> {
                 for n in 0..<count {
                     let (dy, dx, flipped) = draws[n]
                     for c in 0..<channels {
-                        let from = x + (n * channels + c) * plane, to = y + (n * channels + c) * plane
+                        let from = x + (n * channels + c) * plane
+                        let to = y + (n * channels + c) * plane
                         for row in 0..<height {
                             let target = to + row * width
                             let sourceRow = row + dy

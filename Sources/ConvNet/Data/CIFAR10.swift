@@ -11,7 +11,9 @@ import Foundation
 ///   `RestrictedPickle` (nothing in the file is executed).
 public enum CIFAR10 {
     /// The class names, in label order.
-    public static let classNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    public static let classNames = [
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    ]
     /// One image's shape.
     public static let imageShape = [3, 32, 32]
 
@@ -19,18 +21,22 @@ public enum CIFAR10 {
     public static func binaryBatch(_ bytes: [UInt8], name: String = "CIFAR-10 batch") throws -> LabeledImages {
         let record = 3073
         guard !bytes.isEmpty, bytes.count % record == 0 else {
-            throw ConvNetError.invalidData("\(name): \(bytes.count) bytes is not a whole number of 3073-byte CIFAR-10 records")
+            throw ConvNetError.invalidData(
+                "\(name): \(bytes.count) bytes is not a whole number of 3073-byte CIFAR-10 records")
         }
         let n = bytes.count / record
         var pixels = [UInt8](repeating: 0, count: n * 3072)
         var labels = [Int](repeating: 0, count: n)
         for i in 0..<n {
             let label = Int(bytes[i * record])
-            guard label < 10 else { throw ConvNetError.invalidData("\(name): record \(i) has label \(label), not in 0..<10") }
+            guard label < 10 else {
+                throw ConvNetError.invalidData("\(name): record \(i) has label \(label), not in 0..<10")
+            }
             labels[i] = label
             pixels[(i * 3072)..<((i + 1) * 3072)] = bytes[(i * record + 1)..<((i + 1) * record)]
         }
-        return try LabeledImages(images: ImageArray(shape: [n, 3, 32, 32], storage: .uint8(pixels)), labels: labels, name: name)
+        return try LabeledImages(
+            images: ImageArray(shape: [n, 3, 32, 32], storage: .uint8(pixels)), labels: labels, name: name)
     }
 
     /// Reads a binary-format batch file.
@@ -59,7 +65,8 @@ public enum CIFAR10 {
         guard labels.count == shape[0] else {
             throw ConvNetError.invalidData("\(name): \(shape[0]) images but \(labels.count) labels")
         }
-        return try LabeledImages(images: ImageArray(shape: [shape[0], 3, 32, 32], storage: .uint8(data)), labels: labels, name: name)
+        return try LabeledImages(
+            images: ImageArray(shape: [shape[0], 3, 32, 32], storage: .uint8(data)), labels: labels, name: name)
     }
 
     /// Reads a python-format batch file.
@@ -86,24 +93,33 @@ public enum CIFAR10 {
     public static func load(from folder: URL) throws -> RawDatasetSplits {
         let fm = FileManager.default
         var candidates = [folder]
-        for sub in ["cifar-10-batches-bin", "cifar-10-batches-py"] { candidates.append(folder.appendingPathComponent(sub)) }
+        for sub in ["cifar-10-batches-bin", "cifar-10-batches-py"] {
+            candidates.append(folder.appendingPathComponent(sub))
+        }
         for directory in candidates {
             if fm.fileExists(atPath: directory.appendingPathComponent("data_batch_1.bin").path) {
-                let train = try (1...5).map { try binaryBatch(contentsOf: directory.appendingPathComponent("data_batch_\($0).bin")) }
+                let train = try (1...5).map {
+                    try binaryBatch(contentsOf: directory.appendingPathComponent("data_batch_\($0).bin"))
+                }
                 let test = try binaryBatch(contentsOf: directory.appendingPathComponent("test_batch.bin"))
                 return try RawDatasetSplits(train: concatenate(train), test: test, classNames: classNames, scale: 255)
             }
             if fm.fileExists(atPath: directory.appendingPathComponent("data_batch_1").path) {
-                let train = try (1...5).map { try pythonBatch(contentsOf: directory.appendingPathComponent("data_batch_\($0)")) }
+                let train = try (1...5).map {
+                    try pythonBatch(contentsOf: directory.appendingPathComponent("data_batch_\($0)"))
+                }
                 let test = try pythonBatch(contentsOf: directory.appendingPathComponent("test_batch"))
                 let meta = directory.appendingPathComponent("batches.meta")
-                let names = fm.fileExists(atPath: meta.path) ? try pythonClassNames(try readFileBytes(meta), name: "batches.meta") : classNames
+                let names =
+                    fm.fileExists(atPath: meta.path)
+                    ? try pythonClassNames(try readFileBytes(meta), name: "batches.meta") : classNames
                 return try RawDatasetSplits(train: concatenate(train), test: test, classNames: names, scale: 255)
             }
         }
         throw ConvNetError.fileSystem(
             "CIFAR-10 not found in \(folder.path): expected cifar-10-batches-bin/data_batch_1.bin … test_batch.bin or "
-                + "cifar-10-batches-py/data_batch_1 … test_batch (use --download, or fetch \(DatasetName.cifar10.downloadHint))")
+                + "cifar-10-batches-py/data_batch_1 … test_batch (use --download, or fetch \(DatasetName.cifar10.downloadHint))"
+        )
     }
 
     /// Joins batches in order.
@@ -111,10 +127,13 @@ public enum CIFAR10 {
         var pixels: [UInt8] = []
         var labels: [Int] = []
         for part in parts {
-            guard case .uint8(let values) = part.images.storage else { throw ConvNetError.invalidData("CIFAR-10 batches must be bytes") }
+            guard case .uint8(let values) = part.images.storage else {
+                throw ConvNetError.invalidData("CIFAR-10 batches must be bytes")
+            }
             pixels += values
             labels += part.labels
         }
-        return try LabeledImages(images: ImageArray(shape: [labels.count, 3, 32, 32], storage: .uint8(pixels)), labels: labels)
+        return try LabeledImages(
+            images: ImageArray(shape: [labels.count, 3, 32, 32], storage: .uint8(pixels)), labels: labels)
     }
 }

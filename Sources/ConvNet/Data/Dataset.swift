@@ -14,7 +14,8 @@ public struct Dataset<Scalar: KernelScalar>: Sendable {
     public init(inputs: Tensor<Scalar>, labels: Tensor<Scalar>, classNames: [String]) throws {
         guard inputs.rank >= 1, labels.rank == 1, labels.shape[0] == inputs.shape[0] else {
             throw ConvNetError.invalidLabels(
-                "\(inputs.shape.first ?? 0) images need \(inputs.shape.first ?? 0) labels, found shape \(describe(labels.shape))")
+                "\(inputs.shape.first ?? 0) images need \(inputs.shape.first ?? 0) labels, found shape \(describe(labels.shape))"
+            )
         }
         for (index, label) in labels.scalars.enumerated() {
             guard let value = Int(exactly: label.doubleValue), value >= 0, value < classNames.count else {
@@ -35,7 +36,9 @@ public struct Dataset<Scalar: KernelScalar>: Sendable {
     /// The samples at `indices`.
     public func subset(_ indices: some Collection<Int>) -> Dataset {
         // Labels stay valid: they are a selection of valid labels.
-        try! Dataset(inputs: inputs.gathering(samples: indices), labels: labels.gathering(samples: indices), classNames: classNames)
+        try! Dataset(
+            inputs: inputs.gathering(samples: indices), labels: labels.gathering(samples: indices),
+            classNames: classNames)
     }
 
     /// A seeded shuffle split into consecutive parts of the given sizes.
@@ -56,7 +59,8 @@ public struct Dataset<Scalar: KernelScalar>: Sendable {
     /// [N], each pixel divided by `scale`.
     public init(idxImages images: IDXFile, labels: IDXFile, scale: Double, classNames: [String]) throws {
         guard images.shape.count == 3 || images.shape.count == 4 else {
-            throw ConvNetError.shapeMismatch("IDX images must be [N, H, W] or [N, C, H, W], found \(describe(images.shape))")
+            throw ConvNetError.shapeMismatch(
+                "IDX images must be [N, H, W] or [N, C, H, W], found \(describe(images.shape))")
         }
         guard labels.shape.count == 1 else {
             throw ConvNetError.shapeMismatch("IDX labels must be [N], found \(describe(labels.shape))")
@@ -97,7 +101,9 @@ public struct DataSplits<Scalar: KernelScalar>: Sendable {
 extension BundledData {
     /// The digits cut by a fixed seeded shuffle into 1,257 training, 270 validation and 270
     /// test images (70 / 15 / 15 %). The same seed gives the same split on every platform.
-    public static func digitsSplits<Scalar: KernelScalar>(seed: UInt64 = 0, _ scalar: Scalar.Type = Scalar.self) throws -> DataSplits<Scalar> {
+    public static func digitsSplits<Scalar: KernelScalar>(seed: UInt64 = 0, _ scalar: Scalar.Type = Scalar.self) throws
+        -> DataSplits<Scalar>
+    {
         let parts = try digits(Scalar.self).split(sizes: [1257, 270, 270], seed: seed)
         return DataSplits(train: parts[0], validation: parts[1], test: parts[2])
     }

@@ -31,7 +31,8 @@ public enum DatasetName: String, CaseIterable, Sendable {
         default:
             guard let value = DatasetName(rawValue: key) else {
                 throw ConvNetError.invalidArgument(
-                    "unknown dataset '\(name)'; use one of " + DatasetName.allCases.map(\.rawValue).joined(separator: ", "))
+                    "unknown dataset '\(name)'; use one of "
+                        + DatasetName.allCases.map(\.rawValue).joined(separator: ", "))
             }
             self = value
         }
@@ -42,7 +43,10 @@ public enum DatasetName: String, CaseIterable, Sendable {
         switch self {
         case .digits, .mnist: return (0...9).map(String.init)
         case .fashionMNIST:
-            return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+            return [
+                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                "Ankle boot",
+            ]
         case .cifar10: return CIFAR10.classNames
         case .npy, .imageFolder, .tinyImageNet: return nil
         }
@@ -53,17 +57,28 @@ public enum DatasetName: String, CaseIterable, Sendable {
         switch self {
         case .mnist:
             let base = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-            return [("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"), ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-                    ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"), ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")]
-                .map { DatasetDownload(url: base + $0.0, fileName: $0.0, md5: $0.1) }
+            return [
+                ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+                ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+                ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+            ]
+            .map { DatasetDownload(url: base + $0.0, fileName: $0.0, md5: $0.1) }
         case .fashionMNIST:
             let base = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-            return [("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"), ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
-                    ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"), ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")]
-                .map { DatasetDownload(url: base + $0.0, fileName: $0.0, md5: $0.1) }
+            return [
+                ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+                ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+                ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+                ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+            ]
+            .map { DatasetDownload(url: base + $0.0, fileName: $0.0, md5: $0.1) }
         case .cifar10:
-            return [DatasetDownload(url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", fileName: "cifar-10-binary.tar.gz",
-                                    md5: "c32a1d4ab5d03f1284b67883e8d87530")]
+            return [
+                DatasetDownload(
+                    url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", fileName: "cifar-10-binary.tar.gz",
+                    md5: "c32a1d4ab5d03f1284b67883e8d87530")
+            ]
         case .digits, .npy, .imageFolder, .tinyImageNet:
             return []
         }
@@ -89,7 +104,9 @@ public struct DatasetDownload: Sendable, Equatable {
 public enum DatasetLoader {
     /// The canonical IDX names of MNIST and Fashion-MNIST (train images, train labels, test
     /// images, test labels); each may also end in `.gz`, or use a dot before `idx`.
-    public static let idxFileNames = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    public static let idxFileNames = [
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+    ]
 
     /// Loads `dataset` from `directory` (for npy: the folder or `.npz`; for the others the
     /// folder holding the files; for digits ignored). With `download`, missing MNIST,
@@ -104,16 +121,20 @@ public enum DatasetLoader {
         switch dataset {
         case .imageFolder:
             guard let directory else {
-                throw ConvNetError.invalidArgument("--dataset imagefolder needs --data-dir: a folder of <class>/ folders of images (or train/, val/, test/ of them)")
+                throw ConvNetError.invalidArgument(
+                    "--dataset imagefolder needs --data-dir: a folder of <class>/ folders of images (or train/, val/, test/ of them)"
+                )
             }
             return try ImageFolder.load(from: directory, options: images)
         case .tinyImageNet:
-            return try TinyImageNet.load(from: directory ?? URL(fileURLWithPath: TinyImageNet.folderName), options: images)
+            return try TinyImageNet.load(
+                from: directory ?? URL(fileURLWithPath: TinyImageNet.folderName), options: images)
         case .digits:
             return try bundledDigits()
         case .npy:
             guard let directory else {
-                throw ConvNetError.invalidArgument("--dataset npy needs --data-dir: a folder with x_train.npy and y_train.npy, or a .npz")
+                throw ConvNetError.invalidArgument(
+                    "--dataset npy needs --data-dir: a folder with x_train.npy and y_train.npy, or a .npz")
             }
             return try ArrayDataset.load(from: directory, layout: layout)
         case .mnist, .fashionMNIST:
@@ -125,13 +146,18 @@ public enum DatasetLoader {
             let loaded = try files.map { try IDXFile(contentsOf: $0) }
             func split(_ images: IDXFile, _ labels: IDXFile) throws -> LabeledImages {
                 guard images.shape.count == 3, labels.shape.count == 1 else {
-                    throw ConvNetError.invalidData("\(dataset.rawValue): IDX images must be [N, H, W] and labels [N], found \(describe(images.shape)) and \(describe(labels.shape))")
+                    throw ConvNetError.invalidData(
+                        "\(dataset.rawValue): IDX images must be [N, H, W] and labels [N], found \(describe(images.shape)) and \(describe(labels.shape))"
+                    )
                 }
                 let shape = [images.shape[0], 1, images.shape[1], images.shape[2]]
-                return try LabeledImages(images: ImageArray(shape: shape, storage: .uint8(images.bytes)), labels: labels.bytes.map { Int($0) }, name: dataset.rawValue)
+                return try LabeledImages(
+                    images: ImageArray(shape: shape, storage: .uint8(images.bytes)),
+                    labels: labels.bytes.map { Int($0) }, name: dataset.rawValue)
             }
             return try RawDatasetSplits(
-                train: split(loaded[0], loaded[1]), test: split(loaded[2], loaded[3]), classNames: dataset.classNames!, scale: 255)
+                train: split(loaded[0], loaded[1]), test: split(loaded[2], loaded[3]), classNames: dataset.classNames!,
+                scale: 255)
         case .cifar10:
             let folder = directory ?? URL(fileURLWithPath: "cifar10")
             do {
@@ -161,7 +187,10 @@ public enum DatasetLoader {
         let what: String
         switch dataset {
         case .cifar10: what = "cifar-10-batches-bin/ or cifar-10-batches-py/ (unpack \(dataset.downloadHint))"
-        default: what = idxFileNames.joined(separator: ", ") + " (raw or .gz; from \(dataset.downloads.first.map { $0.url.replacingOccurrences(of: $0.fileName, with: "") } ?? ""))"
+        default:
+            what =
+                idxFileNames.joined(separator: ", ")
+                + " (raw or .gz; from \(dataset.downloads.first.map { $0.url.replacingOccurrences(of: $0.fileName, with: "") } ?? ""))"
         }
         return .fileSystem("\(dataset.rawValue) not found in \(folder.path): put \(what) there, or pass --download")
     }
@@ -175,12 +204,14 @@ public enum DatasetLoader {
         let images = try IDXFile(contentsOf: folder.appendingPathComponent("digits-images-idx3-ubyte"))
         let labels = try IDXFile(contentsOf: folder.appendingPathComponent("digits-labels-idx1-ubyte"))
         let all = try LabeledImages(
-            images: ImageArray(shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: .uint8(images.bytes)),
+            images: ImageArray(
+                shape: [images.shape[0], 1, images.shape[1], images.shape[2]], storage: .uint8(images.bytes)),
             labels: labels.bytes.map { Int($0) }, name: "digits")
         var random = SeededRandom(seed: 0)
         let order = random.permutation(all.count)
         return try RawDatasetSplits(
-            train: all.subset(order[0..<1257]), validation: all.subset(order[1257..<1527]), test: all.subset(order[1527..<1797]),
+            train: all.subset(order[0..<1257]), validation: all.subset(order[1257..<1527]),
+            test: all.subset(order[1527..<1797]),
             classNames: (0...9).map(String.init), scale: 16)
     }
 
@@ -195,23 +226,29 @@ public enum DatasetLoader {
         for item in dataset.downloads {
             let target = folder.appendingPathComponent(item.fileName)
             var bytes: [UInt8]
-            if FileManager.default.fileExists(atPath: target.path), let existing = try? readFileBytes(target), Digest.md5(existing) == item.md5 {
+            if FileManager.default.fileExists(atPath: target.path), let existing = try? readFileBytes(target),
+                Digest.md5(existing) == item.md5
+            {
                 bytes = existing
             } else {
                 log("downloading \(item.url)")
-                bytes = try Downloader.fetch(item.url, hint: "\(dataset.rawValue): download \(dataset.downloadHint) into \(folder.path)")
+                bytes = try Downloader.fetch(
+                    item.url, hint: "\(dataset.rawValue): download \(dataset.downloadHint) into \(folder.path)")
                 let md5 = Digest.md5(bytes)
                 guard md5 == item.md5 else {
-                    throw ConvNetError.invalidData("\(item.url): MD5 \(md5) does not match the published \(item.md5); the download is damaged")
+                    throw ConvNetError.invalidData(
+                        "\(item.url): MD5 \(md5) does not match the published \(item.md5); the download is damaged")
                 }
                 try AtomicFile.write(bytes, to: target)
             }
             if item.fileName.hasSuffix(".tar.gz") {
                 log("unpacking \(item.fileName)")
                 let tar = try Gzip.decompress(bytes, name: item.fileName)
-                for (path, contents) in try TarArchive.regularFiles(tar, name: item.fileName) where path.hasPrefix("cifar-10-batches-") {
+                for (path, contents) in try TarArchive.regularFiles(tar, name: item.fileName)
+                where path.hasPrefix("cifar-10-batches-") {
                     let url = folder.appendingPathComponent(path)
-                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(
+                        at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try AtomicFile.write(contents, to: url)
                 }
             }

@@ -10,12 +10,15 @@ public enum Gzip {
     }
 
     /// Decompresses every member; checks each member's CRC-32 and length.
-    public static func decompress(_ bytes: [UInt8], name: String = "gzip data", maximumOutput: Int? = nil) throws -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], name: String = "gzip data", maximumOutput: Int? = nil) throws
+        -> [UInt8]
+    {
         let maximumOutput = maximumOutput ?? ReaderLimits.current.inflatedCap(forCompressed: bytes.count)
         var output: [UInt8] = []
         var position = 0
         repeat {
-            let (member, next) = try decompressMember(bytes, at: position, name: name, maximumOutput: maximumOutput - output.count)
+            let (member, next) = try decompressMember(
+                bytes, at: position, name: name, maximumOutput: maximumOutput - output.count)
             if output.isEmpty { output = member } else { output += member }
             position = next
             // Some writers pad with zeros after the last member.
@@ -23,11 +26,14 @@ public enum Gzip {
         return output
     }
 
-    static func decompressMember(_ bytes: [UInt8], at start: Int, name: String, maximumOutput: Int) throws -> ([UInt8], Int) {
+    static func decompressMember(_ bytes: [UInt8], at start: Int, name: String, maximumOutput: Int) throws -> (
+        [UInt8], Int
+    ) {
         func truncated() -> ConvNetError { .invalidData("\(name): truncated gzip header") }
         guard bytes.count - start >= 18 else { throw truncated() }
         guard bytes[start] == 0x1F, bytes[start + 1] == 0x8B else {
-            throw ConvNetError.invalidData("\(name): not gzip data (magic \(hex(bytes[start])) \(hex(bytes[start + 1])), expected 1f 8b)")
+            throw ConvNetError.invalidData(
+                "\(name): not gzip data (magic \(hex(bytes[start])) \(hex(bytes[start + 1])), expected 1f 8b)")
         }
         guard bytes[start + 2] == 8 else {
             throw ConvNetError.invalidData("\(name): gzip compression method \(bytes[start + 2]) is not DEFLATE (8)")
@@ -51,10 +57,12 @@ public enum Gzip {
         let storedSize = readUInt32LE(bytes, end + 4)
         let crc = CRC32.checksum(member)
         guard crc == storedCRC else {
-            throw ConvNetError.invalidData("\(name): gzip CRC-32 mismatch (stored \(hex32(storedCRC)), computed \(hex32(crc)))")
+            throw ConvNetError.invalidData(
+                "\(name): gzip CRC-32 mismatch (stored \(hex32(storedCRC)), computed \(hex32(crc)))")
         }
         guard UInt32(truncatingIfNeeded: member.count) == storedSize else {
-            throw ConvNetError.invalidData("\(name): gzip length mismatch (stored \(storedSize), decoded \(member.count))")
+            throw ConvNetError.invalidData(
+                "\(name): gzip length mismatch (stored \(storedSize), decoded \(member.count))")
         }
         return (member, end + 8)
     }
@@ -64,16 +72,21 @@ public enum Gzip {
 public enum Zlib {
     /// Decompresses a zlib stream and checks its Adler-32.
     public static func decompress(_ bytes: [UInt8], name: String = "zlib data") throws -> [UInt8] {
-        guard bytes.count >= 6 else { throw ConvNetError.invalidData("\(name): \(bytes.count) bytes is too short for zlib data") }
+        guard bytes.count >= 6 else {
+            throw ConvNetError.invalidData("\(name): \(bytes.count) bytes is too short for zlib data")
+        }
         guard bytes[0] & 0x0F == 8, (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0, bytes[1] & 0x20 == 0 else {
             throw ConvNetError.invalidData("\(name): bad zlib header \(hex(bytes[0])) \(hex(bytes[1]))")
         }
         let (output, end) = try Inflate.decompress(bytes, from: 2, name: name)
         guard end + 4 <= bytes.count else { throw ConvNetError.invalidData("\(name): truncated zlib trailer") }
-        let stored = UInt32(bytes[end]) << 24 | UInt32(bytes[end + 1]) << 16 | UInt32(bytes[end + 2]) << 8 | UInt32(bytes[end + 3])
+        let stored =
+            UInt32(bytes[end]) << 24 | UInt32(bytes[end + 1]) << 16 | UInt32(bytes[end + 2]) << 8
+            | UInt32(bytes[end + 3])
         let adler = Adler32.checksum(output)
         guard stored == adler else {
-            throw ConvNetError.invalidData("\(name): Adler-32 mismatch (stored \(hex32(stored)), computed \(hex32(adler)))")
+            throw ConvNetError.invalidData(
+                "\(name): Adler-32 mismatch (stored \(hex32(stored)), computed \(hex32(adler)))")
         }
         return output
     }
@@ -95,7 +108,8 @@ func readPossiblyGzipped(_ url: URL) throws -> [UInt8] {
 }
 
 func readUInt32LE(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-    UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+    UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3])
+        << 24
 }
 
 func readUInt16LE(_ bytes: [UInt8], _ offset: Int) -> Int {

@@ -21,7 +21,8 @@ public struct IDXFile: Sendable, Equatable {
         }
         guard bytes[2] == 0x08 else {
             throw ConvNetError.invalidData(
-                "\(name): IDX element type 0x\(String(bytes[2], radix: 16)) is not supported (expected 0x08, unsigned bytes)")
+                "\(name): IDX element type 0x\(String(bytes[2], radix: 16)) is not supported (expected 0x08, unsigned bytes)"
+            )
         }
         let rank = Int(bytes[3])
         guard rank >= 1 else { throw ConvNetError.invalidData("\(name): IDX file with 0 dimensions") }
@@ -33,7 +34,8 @@ public struct IDXFile: Sendable, Equatable {
         var count = 1
         for axis in 0..<rank {
             let offset = 4 + 4 * axis
-            let size = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+            let size =
+                Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
                 | Int(bytes[offset + 3])
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, product <= bytes.count else {
@@ -45,7 +47,8 @@ public struct IDXFile: Sendable, Equatable {
         }
         guard bytes.count == headerSize + count else {
             throw ConvNetError.invalidData(
-                "\(name): header says \(count) bytes of data for shape \(describe(shape)), file has \(bytes.count - headerSize)")
+                "\(name): header says \(count) bytes of data for shape \(describe(shape)), file has \(bytes.count - headerSize)"
+            )
         }
         self.shape = shape
         self.bytes = Array(bytes[headerSize...])
@@ -62,7 +65,9 @@ public struct IDXFile: Sendable, Equatable {
     public static func encode(shape: [Int], bytes: [UInt8]) -> Data {
         var data = Data([0, 0, 0x08, UInt8(shape.count)])
         for size in shape {
-            data.append(contentsOf: [UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)])
+            data.append(contentsOf: [
+                UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF),
+            ])
         }
         data.append(contentsOf: bytes)
         return data

@@ -48,14 +48,18 @@ public enum ImageFolder {
     public static let validationFolders = ["val", "validation"]
 
     /// Lists `root`: the class names and the files of each split.
-    public static func list(_ root: URL) throws -> (classNames: [String], train: [LabeledFile], validation: [LabeledFile]?, test: [LabeledFile]?) {
+    public static func list(_ root: URL) throws -> (
+        classNames: [String], train: [LabeledFile], validation: [LabeledFile]?, test: [LabeledFile]?
+    ) {
         guard isDirectory(root) else { throw ConvNetError.fileSystem("imagefolder: \(root.path) is not a folder") }
         let trainRoot = root.appendingPathComponent("train")
         let hasSplits = isDirectory(trainRoot)
         let classRoot = hasSplits ? trainRoot : root
         let classNames = try subfolders(classRoot)
         guard !classNames.isEmpty else {
-            throw ConvNetError.fileSystem("imagefolder: \(classRoot.path) has no class folders (expected \(classRoot.path)/<class>/*.png|jpg|jpeg)")
+            throw ConvNetError.fileSystem(
+                "imagefolder: \(classRoot.path) has no class folders (expected \(classRoot.path)/<class>/*.png|jpg|jpeg)"
+            )
         }
         try ReaderLimits.current.checkLabel(classNames.count - 1, in: classRoot.path)
         let train = try files(in: classRoot, classNames: classNames, requireEvery: true)
@@ -71,14 +75,16 @@ public enum ImageFolder {
     public static func load(from root: URL, options: ImageLoadOptions = ImageLoadOptions()) throws -> RawDatasetSplits {
         let listing = try list(root)
         return try makeSplits(
-            train: listing.train, validation: listing.validation, test: listing.test, classNames: listing.classNames, options: options,
+            train: listing.train, validation: listing.validation, test: listing.test, classNames: listing.classNames,
+            options: options,
             name: "imagefolder")
     }
 
     /// Decodes the splits' files; the training split decides the size and channels the others
     /// get. Shuffles the training files (seed 0) when there is no validation split.
     static func makeSplits(
-        train: [LabeledFile], validation: [LabeledFile]?, test: [LabeledFile]?, classNames: [String], options: ImageLoadOptions, name: String
+        train: [LabeledFile], validation: [LabeledFile]?, test: [LabeledFile]?, classNames: [String],
+        options: ImageLoadOptions, name: String
     ) throws -> RawDatasetSplits {
         var trainFiles = train
         if validation == nil {
@@ -87,23 +93,33 @@ public enum ImageFolder {
         }
         let trainImages = try loadImages(trainFiles, options: options, name: "\(name) training split")
         let fixed = ImageLoadOptions(
-            size: try ImageSize(height: trainImages.images.shape[2], width: trainImages.images.shape[3]), channels: trainImages.images.shape[1])
-        let validationImages = try validation.flatMap { $0.isEmpty ? nil : try loadImages($0, options: fixed, name: "\(name) validation split") }
-        let testImages = try test.flatMap { $0.isEmpty ? nil : try loadImages($0, options: fixed, name: "\(name) test split") }
-        return try RawDatasetSplits(train: trainImages, validation: validationImages, test: testImages, classNames: classNames, scale: 255)
+            size: try ImageSize(height: trainImages.images.shape[2], width: trainImages.images.shape[3]),
+            channels: trainImages.images.shape[1])
+        let validationImages = try validation.flatMap {
+            $0.isEmpty ? nil : try loadImages($0, options: fixed, name: "\(name) validation split")
+        }
+        let testImages = try test.flatMap {
+            $0.isEmpty ? nil : try loadImages($0, options: fixed, name: "\(name) test split")
+        }
+        return try RawDatasetSplits(
+            train: trainImages, validation: validationImages, test: testImages, classNames: classNames, scale: 255)
     }
 
     /// Decodes `files` into uint8 images [N, C, H, W] (in parallel); see the type's
     /// description for how the size and channels are chosen.
-    public static func loadImages(_ files: [LabeledFile], options: ImageLoadOptions, name: String) throws -> LabeledImages {
+    public static func loadImages(_ files: [LabeledFile], options: ImageLoadOptions, name: String) throws
+        -> LabeledImages
+    {
         guard let first = files.first else { throw ConvNetError.invalidArgument("\(name) has no images") }
         // The first image fixes the size when none is given.
         let firstImage = try ImageDecoder.decode(contentsOf: first.url)
         let size = try options.size ?? ImageSize(height: firstImage.height, width: firstImage.width)
         let transform = try ImageTransform(size: size, channels: options.channels ?? 3)
-        let sampleSize = try ReaderLimits.current.checkSample([transform.channels, size.height, size.width], "\(name): image sample")
+        let sampleSize = try ReaderLimits.current.checkSample(
+            [transform.channels, size.height, size.width], "\(name): image sample")
         guard let total = checkedProduct([files.count, sampleSize]) else {
-            throw ConvNetError.invalidArgument("\(name): \(files.count) images of \(sampleSize) samples are too many to count")
+            throw ConvNetError.invalidArgument(
+                "\(name): \(files.count) images of \(sampleSize) samples are too many to count")
         }
         var pixels = [UInt8](repeating: 0, count: total)
         let parts = min(ThreadPool.coreCount, files.count)
@@ -115,11 +131,13 @@ public enum ImageFolder {
                     ThreadPool.run(parts: parts) { part in
                         for index in stride(from: part, to: files.count, by: parts) {
                             do {
-                                let image = index == 0 ? firstImage : try ImageDecoder.decode(contentsOf: files[index].url)
+                                let image =
+                                    index == 0 ? firstImage : try ImageDecoder.decode(contentsOf: files[index].url)
                                 if options.size == nil && (image.height != size.height || image.width != size.width) {
                                     throw ConvNetError.shapeMismatch(
                                         "\(name): \(files[index].url.path) is \(image.width)×\(image.height) but \(first.url.path) is "
-                                            + "\(size.width)×\(size.height); give an image size (--image-size S or HxW) to resize them")
+                                            + "\(size.width)×\(size.height); give an image size (--image-size S or HxW) to resize them"
+                                    )
                                 }
                                 if image.isColor { coloured[part] = true }
                                 let sample = try transform.apply(image).samples
@@ -152,11 +170,14 @@ public enum ImageFolder {
     }
 
     /// Python's string order (by Unicode code points).
-    static func precedes(_ a: String, _ b: String) -> Bool { a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) }
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+    }
 
     static func contents(_ folder: URL) throws -> [String] {
         do {
-            return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }.sorted(by: precedes)
+            return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }
+                .sorted(by: precedes)
         } catch {
             throw ConvNetError.fileSystem("cannot list \(folder.path): \(reason(error))")
         }
@@ -178,7 +199,10 @@ public enum ImageFolder {
     static func imageFiles(under folder: URL) throws -> [URL] {
         var found: [(directory: String, name: String)] = []
         func walk(_ directory: URL, depth: Int) throws {
-            guard depth < 32 else { throw ConvNetError.fileSystem("imagefolder: folders nest deeper than 32 levels at \(directory.path) (a link loop?)") }
+            guard depth < 32 else {
+                throw ConvNetError.fileSystem(
+                    "imagefolder: folders nest deeper than 32 levels at \(directory.path) (a link loop?)")
+            }
             for name in try contents(directory) {
                 let url = directory.appendingPathComponent(name)
                 if isDirectory(url) {
@@ -189,8 +213,10 @@ public enum ImageFolder {
             }
         }
         try walk(folder, depth: 0)
-        return found.sorted { precedes($0.directory, $1.directory) || ($0.directory == $1.directory && precedes($0.name, $1.name)) }
-            .map { URL(fileURLWithPath: $0.directory).appendingPathComponent($0.name) }
+        return found.sorted {
+            precedes($0.directory, $1.directory) || ($0.directory == $1.directory && precedes($0.name, $1.name))
+        }
+        .map { URL(fileURLWithPath: $0.directory).appendingPathComponent($0.name) }
     }
 
     /// The files of every class folder under `root`; folders that are not classes are an error.
@@ -198,12 +224,16 @@ public enum ImageFolder {
         var result: [LabeledFile] = []
         let present = try subfolders(root)
         if let unknown = present.first(where: { !classNames.contains($0) }) {
-            throw ConvNetError.invalidLabels("imagefolder: \(root.appendingPathComponent(unknown).path) is not one of the \(classNames.count) training classes")
+            throw ConvNetError.invalidLabels(
+                "imagefolder: \(root.appendingPathComponent(unknown).path) is not one of the \(classNames.count) training classes"
+            )
         }
         for (label, name) in classNames.enumerated() where present.contains(name) || requireEvery {
             let files = try imageFiles(under: root.appendingPathComponent(name))
             if files.isEmpty && requireEvery {
-                throw ConvNetError.fileSystem("imagefolder: class folder \(root.appendingPathComponent(name).path) has no .png, .jpg or .jpeg files")
+                throw ConvNetError.fileSystem(
+                    "imagefolder: class folder \(root.appendingPathComponent(name).path) has no .png, .jpg or .jpeg files"
+                )
             }
             result += files.map { LabeledFile(url: $0, label: label) }
         }

@@ -144,7 +144,9 @@ public enum Inflate {
                 reader.count -= length
                 return entry >> 4
             }
-            var code = 0, first = 0, index = 0
+            var code = 0
+            var first = 0
+            var index = 0
             for length in 1..<16 {
                 code |= try reader.bits(1)
                 let count = counts[length]
@@ -158,24 +160,35 @@ public enum Inflate {
         }
     }
 
-    static let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
+    static let lengthBase = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
+    ]
     static let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    static let distanceBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-    static let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+    static let distanceBase = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+        6145, 8193, 12289, 16385, 24577,
+    ]
+    static let distanceExtra = [
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+    ]
 
     static let fixedCodes: (literal: Huffman, distance: Huffman) = {
         var lengths = [Int](repeating: 8, count: 288)
         for i in 144..<256 { lengths[i] = 9 }
         for i in 256..<280 { lengths[i] = 7 }
-        return (try! Huffman(lengths: lengths, name: "fixed code"),
-                try! Huffman(lengths: [Int](repeating: 5, count: 30), name: "fixed code"))
+        return (
+            try! Huffman(lengths: lengths, name: "fixed code"),
+            try! Huffman(lengths: [Int](repeating: 5, count: 30), name: "fixed code")
+        )
     }()
 
     /// The error of a stream that inflates past `maximum` bytes.
     static func tooLarge(_ name: String, _ maximum: Int) -> ConvNetError {
-        .invalidData("\(name): decompressed data exceeds the limit of \(maximum) bytes (ReaderLimits: at most "
-            + "\(ReaderLimits.current.maximumInflationRatio)× the compressed size and CONVNET_MAX_INFLATED_BYTES = "
-            + "\(ReaderLimits.current.maximumInflatedBytes))")
+        .invalidData(
+            "\(name): decompressed data exceeds the limit of \(maximum) bytes (ReaderLimits: at most "
+                + "\(ReaderLimits.current.maximumInflationRatio)× the compressed size and CONVNET_MAX_INFLATED_BYTES = "
+                + "\(ReaderLimits.current.maximumInflatedBytes))")
     }
 
     static func copyStored(_ reader: inout BitReader, _ output: inout [UInt8], _ maximum: Int) throws {
@@ -187,7 +200,8 @@ public enum Inflate {
         let length = Int(reader.bytes[p]) | Int(reader.bytes[p + 1]) << 8
         let complement = Int(reader.bytes[p + 2]) | Int(reader.bytes[p + 3]) << 8
         guard length == (~complement & 0xFFFF) else {
-            throw ConvNetError.invalidData("\(reader.name): stored block length \(length) does not match its complement")
+            throw ConvNetError.invalidData(
+                "\(reader.name): stored block length \(length) does not match its complement")
         }
         guard p + 4 + length <= reader.bytes.count else {
             throw ConvNetError.invalidData("\(reader.name): truncated stored DEFLATE block (\(length) bytes announced)")
@@ -206,7 +220,9 @@ public enum Inflate {
         let distanceCount = try reader.bits(5) + 1
         let codeLengthCount = try reader.bits(4) + 4
         guard literalCount <= 286, distanceCount <= 30 else {
-            throw ConvNetError.invalidData("\(reader.name): bad dynamic block header (\(literalCount) literal codes, \(distanceCount) distance codes)")
+            throw ConvNetError.invalidData(
+                "\(reader.name): bad dynamic block header (\(literalCount) literal codes, \(distanceCount) distance codes)"
+            )
         }
         var codeLengths = [Int](repeating: 0, count: 19)
         for i in 0..<codeLengthCount { codeLengths[codeLengthOrder[i]] = try reader.bits(3) }
@@ -215,7 +231,8 @@ public enum Inflate {
         lengths.reserveCapacity(literalCount + distanceCount)
         while lengths.count < literalCount + distanceCount {
             let symbol = try lengthCode.decode(&reader)
-            var repeatValue = 0, repeatCount = 0
+            var repeatValue = 0
+            var repeatCount = 0
             switch symbol {
             case 0..<16:
                 lengths.append(symbol)
@@ -237,8 +254,10 @@ public enum Inflate {
         guard lengths[256] != 0 else {
             throw ConvNetError.invalidData("\(reader.name): dynamic block has no end-of-block code")
         }
-        return (try Huffman(lengths: Array(lengths[0..<literalCount]), name: reader.name),
-                try Huffman(lengths: Array(lengths[literalCount...]), name: reader.name))
+        return (
+            try Huffman(lengths: Array(lengths[0..<literalCount]), name: reader.name),
+            try Huffman(lengths: Array(lengths[literalCount...]), name: reader.name)
+        )
     }
 
     static func inflateBlock(
@@ -255,7 +274,9 @@ public enum Inflate {
                 return
             } else {
                 let index = symbol - 257
-                guard index < 29 else { throw ConvNetError.invalidData("\(reader.name): invalid length code \(symbol)") }
+                guard index < 29 else {
+                    throw ConvNetError.invalidData("\(reader.name): invalid length code \(symbol)")
+                }
                 let length = lengthBase[index] + (try reader.bits(lengthExtra[index]))
                 let distanceSymbol = try distance.decode(&reader)
                 guard distanceSymbol < 30 else {
@@ -263,7 +284,8 @@ public enum Inflate {
                 }
                 let back = distanceBase[distanceSymbol] + (try reader.bits(distanceExtra[distanceSymbol]))
                 guard back <= output.count else {
-                    throw ConvNetError.invalidData("\(reader.name): distance \(back) reaches before the start of the data")
+                    throw ConvNetError.invalidData(
+                        "\(reader.name): distance \(back) reaches before the start of the data")
                 }
                 guard output.count + length <= maximum else {
                     throw tooLarge(reader.name, maximum)

@@ -22,7 +22,8 @@ public struct ImageArray: Sendable, Equatable {
         case .float32(let values): count = values.count
         }
         guard shape.count >= 1, let expected = checkedProduct(shape), expected == count else {
-            throw ConvNetError.shapeMismatch("images of shape \(describe(shape)) need \(checkedProduct(shape) ?? -1) values, found \(count)")
+            throw ConvNetError.shapeMismatch(
+                "images of shape \(describe(shape)) need \(checkedProduct(shape) ?? -1) values, found \(count)")
         }
         self.shape = shape
         self.storage = storage
@@ -137,17 +138,22 @@ public struct RawDatasetSplits: Sendable, Equatable {
     public var scale: Double
 
     /// Checks that every split has the same sample shape and labels below the class count.
-    public init(train: LabeledImages, validation: LabeledImages? = nil, test: LabeledImages? = nil, classNames: [String], scale: Double) throws {
+    public init(
+        train: LabeledImages, validation: LabeledImages? = nil, test: LabeledImages? = nil, classNames: [String],
+        scale: Double
+    ) throws {
         for (name, split) in [("validation", validation), ("test", test)] {
             if let split, split.images.sampleShape != train.images.sampleShape {
                 throw ConvNetError.shapeMismatch(
-                    "\(name) images are \(describe(split.images.sampleShape)), training images \(describe(train.images.sampleShape))")
+                    "\(name) images are \(describe(split.images.sampleShape)), training images \(describe(train.images.sampleShape))"
+                )
             }
         }
         for (name, split) in [("training", Optional(train)), ("validation", validation), ("test", test)] {
             if let split, let index = split.labels.firstIndex(where: { $0 >= classNames.count }) {
                 throw ConvNetError.invalidLabels(
-                    "\(name) label \(split.labels[index]) at index \(index) is not below the \(classNames.count) classes")
+                    "\(name) label \(split.labels[index]) at index \(index) is not below the \(classNames.count) classes"
+                )
             }
         }
         self.train = train

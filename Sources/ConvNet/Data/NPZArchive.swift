@@ -39,7 +39,10 @@ public struct NPZArchive: Sendable {
         var eocd = -1
         var p = bytes.count - 22
         while p >= max(0, bytes.count - 22 - 65_535) {
-            if bytes[p] == 0x50, bytes[p + 1] == 0x4B, bytes[p + 2] == 5, bytes[p + 3] == 6 { eocd = p; break }
+            if bytes[p] == 0x50, bytes[p + 1] == 0x4B, bytes[p + 2] == 5, bytes[p + 3] == 6 {
+                eocd = p
+                break
+            }
             p -= 1
         }
         guard eocd >= 0 else { throw bad("not a ZIP/.npz archive (no end-of-central-directory record)") }
@@ -50,7 +53,8 @@ public struct NPZArchive: Sendable {
             // ZIP64 locator right before the record.
             let locator = eocd - 20
             guard locator >= 0, u32(locator) == 0x0706_4B50, let record = u64(locator + 8), record <= bytes.count - 56,
-                u32(record) == 0x0606_4B50, let count = u64(record + 32), let size = u64(record + 40), let offset = u64(record + 48)
+                u32(record) == 0x0606_4B50, let count = u64(record + 32), let size = u64(record + 40),
+                let offset = u64(record + 48)
             else { throw bad("damaged ZIP64 end-of-central-directory record") }
             entryCount = count
             directorySize = size
@@ -63,13 +67,17 @@ public struct NPZArchive: Sendable {
         var names: [String] = []
         p = directoryOffset
         for _ in 0..<entryCount {
-            guard p + 46 <= bytes.count, u32(p) == 0x0201_4B50 else { throw bad("damaged central directory entry at \(p)") }
+            guard p + 46 <= bytes.count, u32(p) == 0x0201_4B50 else {
+                throw bad("damaged central directory entry at \(p)")
+            }
             let flags = u16(p + 8)
             let method = u16(p + 10)
             let crc = readUInt32LE(bytes, p + 16)
             var compressedSize = u32(p + 20)
             var size = u32(p + 24)
-            let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32)
+            let nameLength = u16(p + 28)
+            let extraLength = u16(p + 30)
+            let commentLength = u16(p + 32)
             var localOffset = u32(p + 42)
             let end = p + 46 + nameLength + extraLength + commentLength
             guard end <= bytes.count else { throw bad("truncated central directory") }
@@ -79,12 +87,15 @@ public struct NPZArchive: Sendable {
             var q = p + 46 + nameLength
             let extraEnd = q + extraLength
             while q + 4 <= extraEnd {
-                let id = u16(q), length = u16(q + 2)
+                let id = u16(q)
+                let length = u16(q + 2)
                 guard q + 4 + length <= extraEnd else { throw bad("damaged extra field of \(memberName)") }
                 if id == 1 {
                     var r = q + 4
                     func next() throws -> Int {
-                        guard r + 8 <= q + 4 + length, let value = u64(r) else { throw bad("damaged ZIP64 field of \(memberName)") }
+                        guard r + 8 <= q + 4 + length, let value = u64(r) else {
+                            throw bad("damaged ZIP64 field of \(memberName)")
+                        }
                         r += 8
                         return value
                     }
@@ -95,9 +106,12 @@ public struct NPZArchive: Sendable {
                 q += 4 + length
             }
             guard method == 0 || method == 8 else {
-                throw bad("member \(memberName) uses compression method \(method); only stored (0) and deflated (8) are supported")
+                throw bad(
+                    "member \(memberName) uses compression method \(method); only stored (0) and deflated (8) are supported"
+                )
             }
-            members[memberName] = Member(method: method, compressedSize: compressedSize, size: size, crc: crc, localHeaderOffset: localOffset)
+            members[memberName] = Member(
+                method: method, compressedSize: compressedSize, size: size, crc: crc, localHeaderOffset: localOffset)
             names.append(memberName.hasSuffix(".npy") ? String(memberName.dropLast(4)) : memberName)
             p = end
         }
@@ -111,10 +125,13 @@ public struct NPZArchive: Sendable {
     func memberBytes(_ memberName: String) throws -> [UInt8] {
         func bad(_ what: String) -> ConvNetError { .invalidData("\(fileName): member \(memberName): \(what)") }
         guard let member = members[memberName] else {
-            throw ConvNetError.invalidArgument("\(fileName) has no array '\(memberName)'; it has \(names.joined(separator: ", "))")
+            throw ConvNetError.invalidArgument(
+                "\(fileName) has no array '\(memberName)'; it has \(names.joined(separator: ", "))")
         }
         let local = member.localHeaderOffset
-        guard local <= bytes.count - 30, readUInt32LE(bytes, local) == 0x0403_4B50 else { throw bad("bad local header offset \(local)") }
+        guard local <= bytes.count - 30, readUInt32LE(bytes, local) == 0x0403_4B50 else {
+            throw bad("bad local header offset \(local)")
+        }
         let start = local + 30 + readUInt16LE(bytes, local + 26) + readUInt16LE(bytes, local + 28)
         guard start <= bytes.count, member.compressedSize <= bytes.count - start else {
             throw bad("data (\(member.compressedSize) bytes at \(start)) runs past the end of the file")
@@ -129,12 +146,18 @@ public struct NPZArchive: Sendable {
         } else {
             let cap = ReaderLimits.current.inflatedCap(forCompressed: member.compressedSize)
             guard member.size <= cap else {
-                throw bad("directory says \(member.size) bytes uncompressed from \(member.compressedSize), above the limit of \(cap) "
-                    + "(ReaderLimits: \(ReaderLimits.current.maximumInflationRatio)× the compressed size, CONVNET_MAX_INFLATED_BYTES)")
+                throw bad(
+                    "directory says \(member.size) bytes uncompressed from \(member.compressedSize), above the limit of \(cap) "
+                        + "(ReaderLimits: \(ReaderLimits.current.maximumInflationRatio)× the compressed size, CONVNET_MAX_INFLATED_BYTES)"
+                )
             }
-            output = try Inflate.decompress(data, name: "\(fileName): \(memberName)", expectedSize: member.size, maximumOutput: member.size).bytes
+            output = try Inflate.decompress(
+                data, name: "\(fileName): \(memberName)", expectedSize: member.size, maximumOutput: member.size
+            ).bytes
         }
-        guard output.count == member.size else { throw bad("decompressed to \(output.count) bytes, directory says \(member.size)") }
+        guard output.count == member.size else {
+            throw bad("decompressed to \(output.count) bytes, directory says \(member.size)")
+        }
         guard CRC32.checksum(output) == member.crc else { throw bad("CRC-32 mismatch") }
         return output
     }

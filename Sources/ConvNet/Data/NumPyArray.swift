@@ -42,7 +42,8 @@ public struct NumPyArray: Sendable, Equatable {
         guard let count = checkedProduct(shape), let size = checkedProduct([count, elementType.size]),
             size == bytes.count
         else {
-            throw ConvNetError.shapeMismatch("npy shape \(describe(shape)) of \(elementType) does not match \(bytes.count) bytes")
+            throw ConvNetError.shapeMismatch(
+                "npy shape \(describe(shape)) of \(elementType) does not match \(bytes.count) bytes")
         }
         self.shape = shape
         self.elementType = elementType
@@ -66,7 +67,8 @@ public struct NumPyArray: Sendable, Equatable {
             throw ConvNetError.invalidData("\(name): not a .npy file (missing the \\x93NUMPY magic)")
         }
         let major = data[6]
-        let headerLength: Int, headerStart: Int
+        let headerLength: Int
+        let headerStart: Int
         switch major {
         case 1:
             headerLength = readUInt16LE(data, 8)
@@ -76,13 +78,17 @@ public struct NumPyArray: Sendable, Equatable {
             headerLength = Int(readUInt32LE(data, 8))
             headerStart = 12
         default:
-            throw ConvNetError.invalidData("\(name): .npy format version \(major).\(data[7]) is not supported (1 to 3 are)")
+            throw ConvNetError.invalidData(
+                "\(name): .npy format version \(major).\(data[7]) is not supported (1 to 3 are)")
         }
         guard headerLength <= data.count - headerStart else {
             throw ConvNetError.invalidData(
                 "\(name): .npy header length \(headerLength) runs past the end of the file (\(data.count) bytes)")
         }
-        guard let header = String(bytes: data[headerStart..<(headerStart + headerLength)], encoding: major == 3 ? .utf8 : .isoLatin1) else {
+        guard
+            let header = String(
+                bytes: data[headerStart..<(headerStart + headerLength)], encoding: major == 3 ? .utf8 : .isoLatin1)
+        else {
             throw ConvNetError.invalidData("\(name): .npy header is not text")
         }
         var parser = NumPyHeaderParser(text: header, name: name)
@@ -94,7 +100,8 @@ public struct NumPyArray: Sendable, Equatable {
             throw ConvNetError.invalidData("\(name): .npy header has no 'fortran_order'")
         }
         guard !fortran else {
-            throw ConvNetError.invalidData("\(name): Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
+            throw ConvNetError.invalidData(
+                "\(name): Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
         }
         guard case .tuple(let shape)? = dictionary["shape"], shape.allSatisfy({ $0 >= 0 }) else {
             throw ConvNetError.invalidData("\(name): .npy header has no valid 'shape' tuple")
@@ -111,7 +118,8 @@ public struct NumPyArray: Sendable, Equatable {
         }
         guard data.count - start == size else {
             throw ConvNetError.invalidData(
-                "\(name): .npy shape \(describe(shape)) of \(descr) needs \(size) bytes of data, file has \(data.count - start)")
+                "\(name): .npy shape \(describe(shape)) of \(descr) needs \(size) bytes of data, file has \(data.count - start)"
+            )
         }
         var bytes = Array(data[start...])
         if order == ">" { swapBytes(&bytes, size: type.size) }
@@ -125,12 +133,24 @@ public struct NumPyArray: Sendable, Equatable {
 
     /// The elements converted to Float (integers exactly up to 2²⁴).
     public func floatValues() -> [Float] {
-        convertedValues { Float($0) } _: { Float($0) } _: { Float($0) }
+        convertedValues {
+            Float($0)
+        } _: {
+            Float($0)
+        } _: {
+            Float($0)
+        }
     }
 
     /// The elements converted to Double.
     public func doubleValues() -> [Double] {
-        convertedValues { Double($0) } _: { $0 } _: { Double($0) }
+        convertedValues {
+            Double($0)
+        } _: {
+            $0
+        } _: {
+            Double($0)
+        }
     }
 
     /// The elements as integers (labels); throws on a fractional or non-finite float.
@@ -147,7 +167,13 @@ public struct NumPyArray: Sendable, Equatable {
             }
             return result
         default:
-            return convertedValues { Int($0) } _: { Int($0) } _: { Int($0) }
+            return convertedValues {
+                Int($0)
+            } _: {
+                Int($0)
+            } _: {
+                Int($0)
+            }
         }
     }
 
@@ -161,9 +187,16 @@ public struct NumPyArray: Sendable, Equatable {
             switch elementType {
             case .uint8: for i in 0..<n { result.append(fromInteger(Int64(raw[i]))) }
             case .int32:
-                for i in 0..<n { result.append(fromInteger(Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))))) }
+                for i in 0..<n {
+                    result.append(
+                        fromInteger(
+                            Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))))
+                }
             case .int64:
-                for i in 0..<n { result.append(fromInteger(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))) }
+                for i in 0..<n {
+                    result.append(
+                        fromInteger(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))))
+                }
             case .float32:
                 for i in 0..<n {
                     let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
@@ -190,7 +223,9 @@ public struct NumPyArray: Sendable, Equatable {
         header += String(repeating: " ", count: total - prefix - header.utf8.count - 1) + "\n"
         var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, prefix == 10 ? 1 : 2, 0]
         let length = header.utf8.count
-        out += prefix == 10 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+        out +=
+            prefix == 10
+            ? [UInt8(length & 0xFF), UInt8(length >> 8)]
             : [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24)]
         out += Array(header.utf8)
         out += bytes
@@ -242,7 +277,9 @@ struct NumPyHeaderParser {
 
     mutating func parseString() throws -> String {
         skipSpaces()
-        guard index < characters.count, characters[index] == "'" || characters[index] == "\"" else { throw error("expected a string") }
+        guard index < characters.count, characters[index] == "'" || characters[index] == "\"" else {
+            throw error("expected a string")
+        }
         let quote = characters[index]
         index += 1
         let start = index
@@ -271,7 +308,11 @@ struct NumPyHeaderParser {
             var values: [Int] = []
             while peek() != ")" {
                 values.append(try parseInteger())
-                if peek() == "," { index += 1 } else if peek() != ")" { throw error("expected ',' or ')' in the shape") }
+                if peek() == "," {
+                    index += 1
+                } else if peek() != ")" {
+                    throw error("expected ',' or ')' in the shape")
+                }
             }
             index += 1
             return .tuple(values)

@@ -29,14 +29,19 @@ public struct Preprocessing: Codable, Sendable, Equatable {
 
     /// Scaling alone.
     public init(scale: Double = 1, sampleShape: [Int], mean: [Float] = [], std: [Float] = []) throws {
-        guard scale > 0, scale.isFinite else { throw ConvNetError.invalidArgument("preprocessing scale must be > 0, found \(scale)") }
+        guard scale > 0, scale.isFinite else {
+            throw ConvNetError.invalidArgument("preprocessing scale must be > 0, found \(scale)")
+        }
         let size = try ReaderLimits.current.checkSample(sampleShape, "preprocessing sample shape")
         let channels = sampleShape.first ?? 1
         guard mean.isEmpty || mean.count == size || mean.count == channels else {
-            throw ConvNetError.shapeMismatch("preprocessing mean has \(mean.count) values; a sample \(describe(sampleShape)) needs \(size) or \(channels)")
+            throw ConvNetError.shapeMismatch(
+                "preprocessing mean has \(mean.count) values; a sample \(describe(sampleShape)) needs \(size) or \(channels)"
+            )
         }
         guard std.isEmpty || (std.count == channels && std.allSatisfy { $0 > 0 && $0.isFinite }) else {
-            throw ConvNetError.invalidArgument("preprocessing std needs \(channels) positive values, found \(std.count)")
+            throw ConvNetError.invalidArgument(
+                "preprocessing std needs \(channels) positive values, found \(std.count)")
         }
         self.scale = scale
         self.sampleShape = sampleShape
@@ -83,7 +88,8 @@ public struct Preprocessing: Codable, Sendable, Equatable {
                     for c in 0..<channels {
                         var s = 0.0
                         for i in (c * plane)..<((c + 1) * plane) {
-                            let x = Double(v[base + i]) * inverse - Double(perElementMean.isEmpty ? 0 : perElementMean[i])
+                            let x =
+                                Double(v[base + i]) * inverse - Double(perElementMean.isEmpty ? 0 : perElementMean[i])
                             s += x * x
                         }
                         squares[c] += s
@@ -104,9 +110,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     }
 
     /// Applies the transform to raw images.
-    public func apply<Scalar: KernelScalar>(to images: ImageArray, as scalar: Scalar.Type = Scalar.self) throws -> Tensor<Scalar> {
+    public func apply<Scalar: KernelScalar>(to images: ImageArray, as scalar: Scalar.Type = Scalar.self) throws
+        -> Tensor<Scalar>
+    {
         guard images.sampleShape == sampleShape else {
-            throw ConvNetError.shapeMismatch("preprocessing was fitted on samples \(describe(sampleShape)), found \(describe(images.sampleShape))")
+            throw ConvNetError.shapeMismatch(
+                "preprocessing was fitted on samples \(describe(sampleShape)), found \(describe(images.sampleShape))")
         }
         let values = images.floatValues()
         let size = images.sampleSize
@@ -145,7 +154,8 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         do {
             decoded = try JSONDecoder().decode(Preprocessing.self, from: Data(text.utf8))
         } catch {
-            throw ConvNetError.invalidData("preprocessing metadata is not valid JSON: \(excerpt(String(describing: error), limit: 160))")
+            throw ConvNetError.invalidData(
+                "preprocessing metadata is not valid JSON: \(excerpt(String(describing: error), limit: 160))")
         }
         try self.init(scale: decoded.scale, sampleShape: decoded.sampleShape, mean: decoded.mean, std: decoded.std)
     }
@@ -190,8 +200,12 @@ public struct PreparedData<Scalar: KernelScalar>: Sendable {
 
 extension RawDatasetSplits {
     /// Subsamples, fits the preprocessing on the training part and applies it to every part.
-    public func prepared<Scalar: KernelScalar>(_ options: PreparationOptions = PreparationOptions(), as scalar: Scalar.Type = Scalar.self) throws -> PreparedData<Scalar> {
-        for (name, value) in [("training", options.trainingCount), ("validation", options.validationCount), ("test", options.testCount)] {
+    public func prepared<Scalar: KernelScalar>(
+        _ options: PreparationOptions = PreparationOptions(), as scalar: Scalar.Type = Scalar.self
+    ) throws -> PreparedData<Scalar> {
+        for (name, value) in [
+            ("training", options.trainingCount), ("validation", options.validationCount), ("test", options.testCount),
+        ] {
             if let value, value < 0 { throw ConvNetError.invalidArgument("\(name) count must be ≥ 0, found \(value)") }
         }
         var trainPart: LabeledImages
@@ -213,13 +227,15 @@ extension RawDatasetSplits {
             let (total, overflow) = trainingCount.addingReportingOverflow(validationCount)
             guard !overflow, total <= train.count else {
                 throw ConvNetError.invalidArgument(
-                    "\(trainingCount) training + \(validationCount) validation samples exceed the \(train.count) in the training split")
+                    "\(trainingCount) training + \(validationCount) validation samples exceed the \(train.count) in the training split"
+                )
             }
             trainPart = train.subset(0..<trainingCount)
             validationPart = train.subset(trainingCount..<(trainingCount + validationCount))
         }
         if let requested = options.trainingCount, requested > trainPart.count {
-            throw ConvNetError.invalidArgument("asked for \(requested) training samples, the split has \(trainPart.count)")
+            throw ConvNetError.invalidArgument(
+                "asked for \(requested) training samples, the split has \(trainPart.count)")
         }
         guard trainPart.count > 0 else { throw ConvNetError.invalidArgument("the training split is empty") }
         let testPart = (test ?? LabeledImages.empty(like: train.images)).prefix(options.testCount)
@@ -227,10 +243,13 @@ extension RawDatasetSplits {
             training: trainPart.images, scale: scale, mean: options.mean, standardize: options.standardize)
         func make(_ part: LabeledImages) throws -> Dataset<Scalar> {
             let inputs: Tensor<Scalar> = try preprocessing.apply(to: part.images)
-            return try Dataset(inputs: inputs, labels: Tensor(shape: [part.count], scalars: part.labels.map { Scalar($0) }), classNames: classNames)
+            return try Dataset(
+                inputs: inputs, labels: Tensor(shape: [part.count], scalars: part.labels.map { Scalar($0) }),
+                classNames: classNames)
         }
         return PreparedData(
-            splits: DataSplits(train: try make(trainPart), validation: try make(validationPart), test: try make(testPart)),
+            splits: DataSplits(
+                train: try make(trainPart), validation: try make(validationPart), test: try make(testPart)),
             preprocessing: preprocessing)
     }
 }

@@ -75,7 +75,8 @@ public struct ReaderLimits: Sendable, Equatable {
     @discardableResult
     public func checkTensor(_ shape: [Int], _ what: String) throws -> Int {
         guard let count = checkedProduct(shape) else {
-            throw ConvNetError.invalidArgument("\(what) of shape \(describe(shape)) has a negative size or too many elements to count")
+            throw ConvNetError.invalidArgument(
+                "\(what) of shape \(describe(shape)) has a negative size or too many elements to count")
         }
         guard count <= maximumTensorElements else {
             throw ConvNetError.invalidArgument(
@@ -90,7 +91,8 @@ public struct ReaderLimits: Sendable, Equatable {
     @discardableResult
     public func checkImage(width: Int, height: Int, channels: Int, _ name: String) throws -> Int {
         guard width >= 1, height >= 1, channels >= 1 else {
-            throw ConvNetError.invalidData("\(name): image size \(width)×\(height) with \(channels) channels has a zero dimension")
+            throw ConvNetError.invalidData(
+                "\(name): image size \(width)×\(height) with \(channels) channels has a zero dimension")
         }
         guard let count = checkedProduct([width, height, channels]), count <= maximumImageSamples else {
             throw ConvNetError.invalidData(
@@ -105,11 +107,13 @@ public struct ReaderLimits: Sendable, Equatable {
     @discardableResult
     public func checkSample(_ shape: [Int], _ what: String) throws -> Int {
         guard !shape.isEmpty, shape.allSatisfy({ $0 >= 1 }), let count = checkedProduct(shape) else {
-            throw ConvNetError.shapeMismatch("\(what) \(describe(shape)) needs sizes ≥ 1 whose product fits in an integer")
+            throw ConvNetError.shapeMismatch(
+                "\(what) \(describe(shape)) needs sizes ≥ 1 whose product fits in an integer")
         }
         guard count <= maximumSampleElements else {
             throw ConvNetError.shapeMismatch(
-                "\(what) \(describe(shape)) has \(count) elements per sample, above the limit of \(maximumSampleElements)")
+                "\(what) \(describe(shape)) has \(count) elements per sample, above the limit of \(maximumSampleElements)"
+            )
         }
         return count
     }
@@ -155,7 +159,9 @@ func reason(_ error: Error) -> String {
     }
     let ns = error as NSError
     var code = ns.code
-    if ns.domain == NSCocoaErrorDomain, let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+    if ns.domain == NSCocoaErrorDomain, let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError,
+        underlying.domain == NSPOSIXErrorDomain
+    {
         code = underlying.code
         return String(cString: strerror(Int32(code))).lowercased()
     }
@@ -169,7 +175,8 @@ func reason(_ error: Error) -> String {
         case .fileReadCorruptFile: return "the file is corrupt"
         case .fileReadTooLarge: return "the file is too large"
         case .fileWriteFileExists: return "the file exists"
-        case .fileReadUnknown, .fileWriteUnknown, .fileLocking: return "the file cannot be read or written (a folder, or a special file?)"
+        case .fileReadUnknown, .fileWriteUnknown, .fileLocking:
+            return "the file cannot be read or written (a folder, or a special file?)"
         default: break
         }
     }

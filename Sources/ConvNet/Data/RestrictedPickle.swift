@@ -23,8 +23,10 @@ public indirect enum PickleValue: Sendable, Equatable {
         case (.bytes(let x), .bytes(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
         case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)): return x == y
-        case (.dict(let x), .dict(let y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        case (.ndarray(let d1, let s1, let b1), .ndarray(let d2, let s2, let b2)): return d1 == d2 && s1 == s2 && b1 == b2
+        case (.dict(let x), .dict(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.ndarray(let d1, let s1, let b1), .ndarray(let d2, let s2, let b2)):
+            return d1 == d2 && s1 == s2 && b1 == b2
         default: return false
         }
     }
@@ -64,11 +66,26 @@ public enum RestrictedPickle {
 
     // Containers are reference boxes, registered with the machine, so that `tearDown` can
     // empty them one by one: freeing a deeply nested structure never recurses.
-    private final class ListBox { var items: [Item] = []; init(_ items: [Item] = []) { self.items = items } }
+    private final class ListBox {
+        var items: [Item] = []
+        init(_ items: [Item] = []) { self.items = items }
+    }
     private final class DictBox { var pairs: [(Item, Item)] = [] }
-    private final class TupleBox { var items: [Item]; init(_ items: [Item]) { self.items = items } }
-    private final class ArrayBox { var dtype = ""; var shape: [Int] = []; var bytes: [UInt8] = []; var built = false }
-    private final class DTypeBox { var descr: String; var order = "|"; init(_ d: String) { descr = d } }
+    private final class TupleBox {
+        var items: [Item]
+        init(_ items: [Item]) { self.items = items }
+    }
+    private final class ArrayBox {
+        var dtype = ""
+        var shape: [Int] = []
+        var bytes: [UInt8] = []
+        var built = false
+    }
+    private final class DTypeBox {
+        var descr: String
+        var order = "|"
+        init(_ d: String) { descr = d }
+    }
 
     private enum Item {
         case value(PickleValue)
@@ -128,7 +145,9 @@ public enum RestrictedPickle {
         }
 
         mutating func read(_ n: Int) throws -> ArraySlice<UInt8> {
-            guard n >= 0, n <= data.count - position else { throw fail("truncated (needs \(n) more bytes, \(data.count - position) left)") }
+            guard n >= 0, n <= data.count - position else {
+                throw fail("truncated (needs \(n) more bytes, \(data.count - position) left)")
+            }
             defer { position += n }
             return data[position..<(position + n)]
         }
@@ -143,7 +162,9 @@ public enum RestrictedPickle {
 
         mutating func length(_ n: Int) throws -> Int {
             let value = try littleEndian(n)
-            guard value <= UInt64(data.count - position) else { throw fail("length \(value) runs past the end of the data") }
+            guard value <= UInt64(data.count - position) else {
+                throw fail("length \(value) runs past the end of the data")
+            }
             return Int(value)
         }
 
@@ -160,7 +181,8 @@ public enum RestrictedPickle {
         }
 
         mutating func popMark() throws -> [Item] {
-            guard let index = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } }) else {
+            guard let index = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } })
+            else {
                 throw fail("MARK missing")
             }
             let items = Array(stack[(index + 1)...])
@@ -202,7 +224,11 @@ public enum RestrictedPickle {
                     push(.int(Int(Int64(bitPattern: value))))
                 case 0x49:  // INT (text)
                     let text = try line()
-                    if text == "01" { push(.bool(true)) } else if text == "00" { push(.bool(false)) } else {
+                    if text == "01" {
+                        push(.bool(true))
+                    } else if text == "00" {
+                        push(.bool(false))
+                    } else {
                         guard let value = Int(text) else { throw fail("bad INT '\(excerpt(text))'") }
                         push(.int(value))
                     }
@@ -223,10 +249,13 @@ public enum RestrictedPickle {
                 case 0x74: stack.append(newTuple(try popMark()))  // TUPLE
                 case 0x85: stack.append(newTuple([try pop()]))  // TUPLE1
                 case 0x86:  // TUPLE2
-                    let b = try pop(), a = try pop()
+                    let b = try pop()
+                    let a = try pop()
                     stack.append(newTuple([a, b]))
                 case 0x87:  // TUPLE3
-                    let c = try pop(), b = try pop(), a = try pop()
+                    let c = try pop()
+                    let b = try pop()
+                    let a = try pop()
                     stack.append(newTuple([a, b, c]))
                 case 0x64:  // DICT
                     let items = try popMark()
@@ -240,7 +269,8 @@ public enum RestrictedPickle {
                     let items = try popMark()
                     try list(on: stack.last).items.append(contentsOf: items)
                 case 0x73:  // SETITEM
-                    let value = try pop(), key = try pop()
+                    let value = try pop()
+                    let key = try pop()
                     try addPairs([key, value], to: dictionary(on: stack.last))
                 case 0x75:  // SETITEMS
                     let items = try popMark()
@@ -257,10 +287,12 @@ public enum RestrictedPickle {
                     guard let index = Int(try line()) else { throw fail("bad GET index") }
                     try recall(index)
                 case 0x63:  // GLOBAL
-                    let module = try line(), attribute = try line()
+                    let module = try line()
+                    let attribute = try line()
                     stack.append(.global(try allowedGlobal(module, attribute)))
                 case 0x93:  // STACK_GLOBAL
-                    let attribute = try pop(), module = try pop()
+                    let attribute = try pop()
+                    let module = try pop()
                     guard case .value(.string(let a)) = attribute, case .value(.string(let m)) = module else {
                         throw fail("STACK_GLOBAL needs two strings")
                     }
@@ -274,8 +306,12 @@ public enum RestrictedPickle {
                 case 0x50, 0x51: throw fail("opcode PERSID (persistent id) is not allowed")
                 default: throw fail("opcode 0x\(String(op, radix: 16)) is not supported by the restricted reader")
                 }
-                guard stack.count <= 100_000, memo.count <= 1_000_000, lists.count + dicts.count + tuples.count <= limits.maximumPickleValues else {
-                    throw fail("exceeds the reader's limits (stack 100,000 items, memo 1,000,000 entries, \(limits.maximumPickleValues) containers)")
+                guard stack.count <= 100_000, memo.count <= 1_000_000,
+                    lists.count + dicts.count + tuples.count <= limits.maximumPickleValues
+                else {
+                    throw fail(
+                        "exceeds the reader's limits (stack 100,000 items, memo 1,000,000 entries, \(limits.maximumPickleValues) containers)"
+                    )
                 }
             }
         }
@@ -309,17 +345,21 @@ public enum RestrictedPickle {
         func allowedGlobal(_ module: String, _ attribute: String) throws -> String {
             let name = "\(module).\(attribute)"
             let allowed: Set<String> = [
-                "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+                "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
+                "numpy.dtype",
                 "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "_codecs.encode",
             ]
             guard allowed.contains(name) else {
-                throw fail("global '\(excerpt(name))' is not allowed (the restricted reader only rebuilds NumPy arrays; it never imports or calls anything)")
+                throw fail(
+                    "global '\(excerpt(name))' is not allowed (the restricted reader only rebuilds NumPy arrays; it never imports or calls anything)"
+                )
             }
             return name
         }
 
         mutating func reduce() throws {
-            let arguments = try pop(), callable = try pop()
+            let arguments = try pop()
+            let callable = try pop()
             guard case .global(let name) = callable, case .tuple(let argumentBox) = arguments else {
                 throw fail("REDUCE of something other than an allowed global")
             }
@@ -336,7 +376,8 @@ public enum RestrictedPickle {
                 }
                 stack.append(.dtype(DTypeBox(descr)))
             case "_codecs.encode":
-                guard args.count == 2, case .value(.string(let text)) = args[0], case .value(.string(let encoding)) = args[1],
+                guard args.count == 2, case .value(.string(let text)) = args[0],
+                    case .value(.string(let encoding)) = args[1],
                     encoding == "latin1" || encoding == "latin-1"
                 else { throw fail("_codecs.encode is only allowed as encode(text, 'latin1')") }
                 var bytes: [UInt8] = []
@@ -372,15 +413,21 @@ public enum RestrictedPickle {
         func integers(_ item: Item, what: String) throws -> [Int] {
             guard case .tuple(let box) = item else { throw fail("\(what) is not a tuple") }
             return try box.items.map {
-                guard case .value(.int(let v)) = $0, v >= 0 else { throw fail("\(what) holds a non-integer or negative value") }
+                guard case .value(.int(let v)) = $0, v >= 0 else {
+                    throw fail("\(what) holds a non-integer or negative value")
+                }
                 return v
             }
         }
 
         func checkSize(_ box: ArrayBox) throws {
             let itemSize = Int(box.dtype.filter(\.isNumber)) ?? 0
-            guard itemSize > 0, let count = checkedProduct(box.shape), let size = checkedProduct([count, itemSize]), size == box.bytes.count else {
-                throw fail("array of dtype \(excerpt(box.dtype)) and shape \(describe(box.shape)) does not match its \(box.bytes.count) data bytes")
+            guard itemSize > 0, let count = checkedProduct(box.shape), let size = checkedProduct([count, itemSize]),
+                size == box.bytes.count
+            else {
+                throw fail(
+                    "array of dtype \(excerpt(box.dtype)) and shape \(describe(box.shape)) does not match its \(box.bytes.count) data bytes"
+                )
             }
         }
 
@@ -390,7 +437,9 @@ public enum RestrictedPickle {
             switch target {
             case .array(let box):
                 // (version, shape, dtype, is_fortran, data)
-                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count == 5 else { throw fail("ndarray state is not (version, shape, dtype, fortran, data)") }
+                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count == 5 else {
+                    throw fail("ndarray state is not (version, shape, dtype, fortran, data)")
+                }
                 box.shape = try integers(parts[1], what: "ndarray shape")
                 guard case .dtype(let dtype) = parts[2] else { throw fail("ndarray state has no dtype") }
                 guard case .value(.bool(let fortran)) = parts[3] else { throw fail("ndarray state has no order flag") }
@@ -406,7 +455,9 @@ public enum RestrictedPickle {
                 try checkSize(box)
             case .dtype(let box):
                 // (version, byte order, subarray, names, fields, elsize, alignment, flags)
-                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count >= 2, case .value(.string(let order)) = try normalized(parts[1]) else {
+                guard case .tuple(let stateBox) = state, case let parts = stateBox.items, parts.count >= 2,
+                    case .value(.string(let order)) = try normalized(parts[1])
+                else {
                     throw fail("dtype state is not a tuple with a byte order")
                 }
                 box.order = order
@@ -424,16 +475,22 @@ public enum RestrictedPickle {
             }
             budget -= 1
             guard budget >= 0 else {
-                throw fail("expands to more than the limit of \(limits.maximumPickleValues) values (shared references count each time)")
+                throw fail(
+                    "expands to more than the limit of \(limits.maximumPickleValues) values (shared references count each time)"
+                )
             }
             switch item {
             case .value(let v): return v
             case .list(let box): return .list(try box.items.map { try freeze($0, depth: depth + 1, budget: &budget) })
             case .tuple(let box): return .tuple(try box.items.map { try freeze($0, depth: depth + 1, budget: &budget) })
             case .dict(let box):
-                return .dict(try box.pairs.map {
-                    (try freeze($0.0, depth: depth + 1, budget: &budget), try freeze($0.1, depth: depth + 1, budget: &budget))
-                })
+                return .dict(
+                    try box.pairs.map {
+                        (
+                            try freeze($0.0, depth: depth + 1, budget: &budget),
+                            try freeze($0.1, depth: depth + 1, budget: &budget)
+                        )
+                    })
             case .array(let box):
                 guard box.built else { throw fail("ndarray was never given its state") }
                 return .ndarray(dtype: box.dtype, shape: box.shape, bytes: box.bytes)

@@ -20,7 +20,9 @@ public enum TinyImageNet {
     public static let folderName = "tiny-imagenet-200"
 
     /// Lists the classes, their names, and the training and validation files of `root`.
-    public static func list(_ root: URL) throws -> (wnids: [String], classNames: [String], train: [LabeledFile], validation: [LabeledFile]?) {
+    public static func list(_ root: URL) throws -> (
+        wnids: [String], classNames: [String], train: [LabeledFile], validation: [LabeledFile]?
+    ) {
         let wnidsURL = root.appendingPathComponent("wnids.txt")
         guard FileManager.default.fileExists(atPath: wnidsURL.path) else {
             throw ConvNetError.fileSystem(
@@ -47,8 +49,11 @@ public enum TinyImageNet {
         let classNames = wnids.map { names[$0] ?? $0 }
         var train: [LabeledFile] = []
         for (index, wnid) in wnids.enumerated() {
-            let folder = root.appendingPathComponent("train").appendingPathComponent(wnid).appendingPathComponent("images")
-            guard ImageFolder.isDirectory(folder) else { throw ConvNetError.fileSystem("tinyimagenet: \(folder.path) is missing") }
+            let folder = root.appendingPathComponent("train").appendingPathComponent(wnid).appendingPathComponent(
+                "images")
+            guard ImageFolder.isDirectory(folder) else {
+                throw ConvNetError.fileSystem("tinyimagenet: \(folder.path) is missing")
+            }
             let files = try ImageFolder.contents(folder).filter(ImageFolder.isImageFile)
             guard !files.isEmpty else { throw ConvNetError.fileSystem("tinyimagenet: \(folder.path) has no images") }
             train += files.map { LabeledFile(url: folder.appendingPathComponent($0), label: index) }
@@ -58,10 +63,13 @@ public enum TinyImageNet {
         if FileManager.default.fileExists(atPath: annotations.path) {
             let images = root.appendingPathComponent("val").appendingPathComponent("images")
             var files: [LabeledFile] = []
-            for (number, line) in try lines(annotations).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            for (number, line) in try lines(annotations).enumerated()
+            where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
                 guard fields.count >= 2, let value = label[String(fields[1])] else {
-                    throw ConvNetError.invalidLabels("\(annotations.path) line \(number + 1): '\(excerpt(line))' does not name a file and a class of wnids.txt")
+                    throw ConvNetError.invalidLabels(
+                        "\(annotations.path) line \(number + 1): '\(excerpt(line))' does not name a file and a class of wnids.txt"
+                    )
                 }
                 files.append(LabeledFile(url: images.appendingPathComponent(String(fields[0])), label: value))
             }
@@ -74,7 +82,8 @@ public enum TinyImageNet {
     public static func load(from root: URL, options: ImageLoadOptions = ImageLoadOptions()) throws -> RawDatasetSplits {
         let listing = try list(root)
         return try ImageFolder.makeSplits(
-            train: listing.train, validation: listing.validation, test: nil, classNames: listing.classNames, options: options, name: "tinyimagenet")
+            train: listing.train, validation: listing.validation, test: nil, classNames: listing.classNames,
+            options: options, name: "tinyimagenet")
     }
 
     static func lines(_ url: URL) throws -> [String] {
@@ -82,7 +91,8 @@ public enum TinyImageNet {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConvNetError.invalidData("\(url.path) is not UTF-8 text")
         }
-        return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { line in
+        return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
+            line in
             line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
         }
     }

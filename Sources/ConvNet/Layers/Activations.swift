@@ -44,7 +44,8 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
         guard needsInputGradient else { return nil }
         return input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
-                let x = x.baseAddress!, dy = dy.baseAddress!
+                let x = x.baseAddress!
+                let dy = dy.baseAddress!
                 return inputGradients.produce(shape: input.shape) { dx, count in
                     parallelRanges(count: count) { start, length in
                         Scalar.reluBackward(input: x + start, dy + start, dx + start, count: length)

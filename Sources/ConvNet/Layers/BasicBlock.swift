@@ -25,23 +25,32 @@ public final class BasicBlock<Scalar: KernelScalar>: Layer {
 
     /// A block from `inputChannels` to `planes` channels; weights from `initializer`.
     public init(
-        inputChannels: Int, planes: Int, stride: Int = 1, initializer: Initializer = .heNormal, random: inout SeededRandom
+        inputChannels: Int, planes: Int, stride: Int = 1, initializer: Initializer = .heNormal,
+        random: inout SeededRandom
     ) throws {
         self.inputChannels = inputChannels
         self.planes = planes
         self.stride = stride
         body = Sequential(named: [
-            ("conv1", try Conv2D<Scalar>(
-                inputChannels: inputChannels, outputChannels: planes, kernelSize: 3, stride: stride, padding: 1, bias: false,
-                initializer: initializer, random: &random)),
+            (
+                "conv1",
+                try Conv2D<Scalar>(
+                    inputChannels: inputChannels, outputChannels: planes, kernelSize: 3, stride: stride, padding: 1,
+                    bias: false,
+                    initializer: initializer, random: &random)
+            ),
             ("bn1", try BatchNorm2D<Scalar>(channels: planes)),
             ("relu", ReLU<Scalar>()),
-            ("conv2", try Conv2D<Scalar>(
-                inputChannels: planes, outputChannels: planes, kernelSize: 3, padding: 1, bias: false,
-                initializer: initializer, random: &random)),
+            (
+                "conv2",
+                try Conv2D<Scalar>(
+                    inputChannels: planes, outputChannels: planes, kernelSize: 3, padding: 1, bias: false,
+                    initializer: initializer, random: &random)
+            ),
             ("bn2", try BatchNorm2D<Scalar>(channels: planes)),
         ])
-        downsample = stride != 1 || inputChannels != planes
+        downsample =
+            stride != 1 || inputChannels != planes
             ? Sequential([
                 try Conv2D<Scalar>(
                     inputChannels: inputChannels, outputChannels: planes, kernelSize: 1, stride: stride, bias: false,
@@ -86,7 +95,8 @@ public final class BasicBlock<Scalar: KernelScalar>: Layer {
         let main = try body.outputShape(forInputShape: inputShape)
         let side = try downsample?.outputShape(forInputShape: inputShape) ?? inputShape
         guard main == side else {
-            throw ConvNetError.shapeMismatch("\(description): branches disagree, \(describe(main)) vs \(describe(side))")
+            throw ConvNetError.shapeMismatch(
+                "\(description): branches disagree, \(describe(main)) vs \(describe(side))")
         }
         return main
     }
@@ -99,7 +109,8 @@ public final class BasicBlock<Scalar: KernelScalar>: Layer {
         let main = try body.forward(input)
         let side = try downsample?.forward(input) ?? input
         guard main.shape == side.shape else {
-            throw ConvNetError.shapeMismatch("\(description): branches disagree, \(describe(main.shape)) vs \(describe(side.shape))")
+            throw ConvNetError.shapeMismatch(
+                "\(description): branches disagree, \(describe(main.shape)) vs \(describe(side.shape))")
         }
         let result = main.withUnsafeBufferPointer { a in
             side.withUnsafeBufferPointer { b in
@@ -138,9 +149,11 @@ struct BasicBlockKind: LayerKind {
     var aliases: [String] { ["basicblock"] }
     var parameters: [SpecParameter] {
         [
-            SpecParameter("planes", aliases: ["planes", "filters", "f"], kind: .integer(1...(1 << 20)),
-                          default: .required(hint: "a channel count, e.g. block(32,s=2)")),
-            SpecParameter("stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .value(.integer(1))),
+            SpecParameter(
+                "planes", aliases: ["planes", "filters", "f"], kind: .integer(1...(1 << 20)),
+                default: .required(hint: "a channel count, e.g. block(32,s=2)")),
+            SpecParameter(
+                "stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .value(.integer(1))),
         ]
     }
 

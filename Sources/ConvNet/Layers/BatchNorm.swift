@@ -63,7 +63,9 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         self.channels = channels
         self.epsilon = epsilon
         self.momentum = momentum
-        weight = affine ? Parameter(name: "weight", value: Tensor(repeating: 1, shape: [channels]), isRegularized: false) : nil
+        weight =
+            affine
+            ? Parameter(name: "weight", value: Tensor(repeating: 1, shape: [channels]), isRegularized: false) : nil
         bias = affine ? Parameter(name: "bias", value: Tensor(zeros: [channels]), isRegularized: false) : nil
         runningMean = Buffer(name: "running_mean", values: Tensor(zeros: [channels]))
         runningVariance = Buffer(name: "running_var", values: Tensor(repeating: 1, shape: [channels]))
@@ -82,13 +84,16 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
     public var localBuffers: [Buffer<Scalar>] { [runningMean, runningVariance, batchesTracked] }
 
     public var specification: LayerSpec {
-        LayerSpec(token: BatchNormKind.token, arguments: [
-            "eps": .number(epsilon), "momentum": .number(momentum), "affine": .flag(weight != nil),
-        ])
+        LayerSpec(
+            token: BatchNormKind.token,
+            arguments: [
+                "eps": .number(epsilon), "momentum": .number(momentum), "affine": .flag(weight != nil),
+            ])
     }
 
     public var pytorchModule: String {
-        "nn.\(Layout.pytorchName)(\(channels), eps=\(epsilon), momentum=\(momentum)" + (weight == nil ? ", affine=False" : "") + ")"
+        "nn.\(Layout.pytorchName)(\(channels), eps=\(epsilon), momentum=\(momentum)"
+            + (weight == nil ? ", affine=False" : "") + ")"
     }
 
     public func modeDidChange(to mode: LayerMode) { self.mode = mode }
@@ -100,14 +105,19 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
     /// β = 0 are constants `SCOPE.onnx_scale` and `SCOPE.onnx_bias`.
     public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
         let shape = try outputShape(forInputShape: input.sampleShape)
-        let scale = weight.map { graph.parameter($0) }
+        let scale =
+            weight.map { graph.parameter($0) }
             ?? graph.constant("onnx_scale", shape: [channels], values: [Float](repeating: 1, count: channels))
-        let shift = bias.map { graph.parameter($0) }
+        let shift =
+            bias.map { graph.parameter($0) }
             ?? graph.constant("onnx_bias", shape: [channels], values: [Float](repeating: 0, count: channels))
-        let mean = graph.buffer(runningMean), variance = graph.buffer(runningVariance)
-        return graph.node("BatchNormalization", [input.name, scale, shift, mean, variance], [
-            .number("epsilon", Float(epsilon)), .number("momentum", Float(1 - momentum)),
-        ], sampleShape: shape)
+        let mean = graph.buffer(runningMean)
+        let variance = graph.buffer(runningVariance)
+        return graph.node(
+            "BatchNormalization", [input.name, scale, shift, mean, variance],
+            [
+                .number("epsilon", Float(epsilon)), .number("momentum", Float(1 - momentum)),
+            ], sampleShape: shape)
     }
 
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? {
@@ -131,7 +141,8 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         let (channelCount, _) = try Layout.split(inputShape, layer: description)
         guard channelCount == channels else {
             throw ConvNetError.shapeMismatch(
-                "\(description) expects \(channels) channels, found input [N, \(inputShape.map(String.init).joined(separator: ", "))]")
+                "\(description) expects \(channels) channels, found input [N, \(inputShape.map(String.init).joined(separator: ", "))]"
+            )
         }
         return inputShape
     }
@@ -157,7 +168,8 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         if input.shape != cachedShape {
             guard input.rank >= 2 else {
-                throw ConvNetError.shapeMismatch("\(description) expects a batch [N, C, ...], found \(describe(input.shape))")
+                throw ConvNetError.shapeMismatch(
+                    "\(description) expects a batch [N, C, ...], found \(describe(input.shape))")
             }
             _ = try outputShape(forInputShape: Array(input.shape.dropFirst()))
             cachedShape = input.shape
@@ -166,7 +178,8 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
         let (outer, inner) = layout
         let count = outer * inner
         let coefficient = coefficients.reserve(5 * channels)
-        let scale = coefficient, shift = coefficient + channels
+        let scale = coefficient
+        let shift = coefficient + channels
         usedBatchStatistics = mode.isTraining
         if usedBatchStatistics {
             guard count > 1 else {
@@ -175,11 +188,15 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
                         + " (a last batch of one sample? drop it with --drop-last)")
             }
             let stats = statistics.reserve(3 * channels)
-            let mean = stats, deviation = stats + channels, variance = stats + 2 * channels
+            let mean = stats
+            let deviation = stats + channels
+            let variance = stats + 2 * channels
             input.withUnsafeBufferPointer { x in
-                Scalar.batchNormStatistics(x.baseAddress!, mean: mean, variance: variance, outer: outer, channels: channels, inner: inner)
+                Scalar.batchNormStatistics(
+                    x.baseAddress!, mean: mean, variance: variance, outer: outer, channels: channels, inner: inner)
             }
-            let keep = 1 - momentum, correction = Double(count) / Double(count - 1)
+            let keep = 1 - momentum
+            let correction = Double(count) / Double(count - 1)
             runningMean.values.withUnsafeMutableBufferPointer { runningMean in
                 runningVariance.values.withUnsafeMutableBufferPointer { runningVariance in
                     for c in 0..<channels {
@@ -189,7 +206,8 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
                         scale[c] = Scalar(gamma * deviation[c])
                         shift[c] = Scalar(beta - mean[c] * gamma * deviation[c])
                         runningMean[c] = Scalar(keep * runningMean[c].doubleValue + momentum * mean[c])
-                        runningVariance[c] = Scalar(keep * runningVariance[c].doubleValue + momentum * variance[c] * correction)
+                        runningVariance[c] = Scalar(
+                            keep * runningVariance[c].doubleValue + momentum * variance[c] * correction)
                     }
                 }
             }
@@ -226,12 +244,15 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
 
     /// The work of `backward` (a method, not a local function: its context would be allocated
     /// at every call). Without affine, γ = 1 and the parameter gradients land in scratch.
-    private func backwardKernel(input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, dx: UnsafeMutablePointer<Scalar>?) {
+    private func backwardKernel(
+        input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, dx: UnsafeMutablePointer<Scalar>?
+    ) {
         let (outer, inner) = layout
         let channels = self.channels
         let stats = statistics.reserve(3 * channels)
         let coefficient = coefficients.reserve(5 * channels)
-        let ones = coefficient + 2 * channels, scratch = coefficient + 3 * channels
+        let ones = coefficient + 2 * channels
+        let scratch = coefficient + 3 * channels
         if weight == nil { ones.update(repeating: 1, count: channels) }
         let batchStatistics = usedBatchStatistics
         let mask = rectify ? output : nil
@@ -247,7 +268,8 @@ public final class BatchNormalization<Scalar: KernelScalar, Layout: BatchNormLay
                                         x.baseAddress!, dy.baseAddress!, dx, rectifiedOutput: rectifiedOutput,
                                         mean: stats, inverseDeviation: stats + channels, gamma: gamma.baseAddress!,
                                         gammaGradient: dgamma.baseAddress!, betaGradient: dbeta.baseAddress!,
-                                        outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics)
+                                        outer: outer, channels: channels, inner: inner, batchStatistics: batchStatistics
+                                    )
                                 }
                             }
                         }
@@ -280,8 +302,9 @@ public enum ImageBatchNorm: BatchNormLayout {
     public static let pytorchName = "BatchNorm2d"
     public static func split(_ sampleShape: [Int], layer: String) throws -> (channels: Int, inner: Int) {
         guard sampleShape.count == 3 else {
-            throw ConvNetError.shapeMismatch("\(layer) expects input [N, C, H, W], found [N, "
-                + sampleShape.map(String.init).joined(separator: ", ") + "]")
+            throw ConvNetError.shapeMismatch(
+                "\(layer) expects input [N, C, H, W], found [N, "
+                    + sampleShape.map(String.init).joined(separator: ", ") + "]")
         }
         return (sampleShape[0], sampleShape[1] * sampleShape[2])
     }
@@ -293,8 +316,9 @@ public enum FeatureBatchNorm: BatchNormLayout {
     public static let pytorchName = "BatchNorm1d"
     public static func split(_ sampleShape: [Int], layer: String) throws -> (channels: Int, inner: Int) {
         guard sampleShape.count == 1 || sampleShape.count == 2 else {
-            throw ConvNetError.shapeMismatch("\(layer) expects input [N, C] or [N, C, L], found [N, "
-                + sampleShape.map(String.init).joined(separator: ", ") + "]")
+            throw ConvNetError.shapeMismatch(
+                "\(layer) expects input [N, C] or [N, C, L], found [N, "
+                    + sampleShape.map(String.init).joined(separator: ", ") + "]")
         }
         return (sampleShape[0], sampleShape.count == 2 ? sampleShape[1] : 1)
     }
@@ -313,7 +337,9 @@ struct BatchNormKind: LayerKind {
     var aliases: [String] { ["batchnorm", "bn2d", "bn1d"] }
     var parameters: [SpecParameter] {
         [
-            SpecParameter("eps", aliases: ["eps", "epsilon"], kind: .number(1e-30...1), default: .value(.number(1e-5)), positional: false),
+            SpecParameter(
+                "eps", aliases: ["eps", "epsilon"], kind: .number(1e-30...1), default: .value(.number(1e-5)),
+                positional: false),
             SpecParameter("momentum", kind: .number(0...1), default: .value(.number(0.1)), positional: false),
             SpecParameter("affine", kind: .flag, default: .value(.flag(true)), positional: false),
         ]
@@ -322,7 +348,9 @@ struct BatchNormKind: LayerKind {
     func makeLayer<Scalar: KernelScalar>(
         _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
     ) throws -> any Layer<Scalar> {
-        let (epsilon, momentum, affine) = (arguments.number("eps"), arguments.number("momentum"), arguments.flag("affine"))
+        let (epsilon, momentum, affine) = (
+            arguments.number("eps"), arguments.number("momentum"), arguments.flag("affine")
+        )
         guard let channels = inputShape.first else { throw ConvNetError.shapeMismatch("bn needs a sample shape") }
         if inputShape.count == 3 {
             return try BatchNorm2D<Scalar>(channels: channels, epsilon: epsilon, momentum: momentum, affine: affine)

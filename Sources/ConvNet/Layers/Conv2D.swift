@@ -63,7 +63,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         dilation: Int = 1, groups: Int = 1, bias hasBias: Bool = true,
         initializer: Initializer = .heNormal, random: inout SeededRandom
     ) throws {
-        guard inputChannels > 0, outputChannels > 0, kernelSize > 0, stride > 0, padding >= 0, dilation > 0, groups > 0 else {
+        guard inputChannels > 0, outputChannels > 0, kernelSize > 0, stride > 0, padding >= 0, dilation > 0, groups > 0
+        else {
             throw ConvNetError.invalidArgument(
                 "Conv2D needs positive channels, kernel, stride, dilation and groups and padding ≥ 0, found "
                     + "in \(inputChannels), out \(outputChannels), kernel \(kernelSize), "
@@ -75,7 +76,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                     + "(\(outputChannels)) divisible by \(groups)")
         }
         try ReaderLimits.current.checkTensor(
-            [outputChannels, inputChannels / groups, kernelSize, kernelSize], "Conv2D(\(inputChannels) → \(outputChannels)) weight")
+            [outputChannels, inputChannels / groups, kernelSize, kernelSize],
+            "Conv2D(\(inputChannels) → \(outputChannels)) weight")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelSize = kernelSize
@@ -92,7 +94,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 shape: [outputChannels, inputChannels / groups, kernelSize, kernelSize],
                 fanIn: fanIn, fanOut: fanOut, random: &random),
             isRegularized: true)
-        bias = hasBias
+        bias =
+            hasBias
             ? Parameter(
                 name: "bias",
                 value: initializer.biasInitializer.makeTensor(
@@ -110,11 +113,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     public var localParameters: [Parameter<Scalar>] { bias.map { [weight, $0] } ?? [weight] }
 
     public var specification: LayerSpec {
-        LayerSpec(token: ConvolutionKind.token, arguments: [
-            "filters": .integer(outputChannels), "kernel": .integer(kernelSize), "stride": .integer(stride),
-            "padding": .integer(padding), "dilation": .integer(dilation), "groups": .integer(groups),
-            "bias": .flag(bias != nil),
-        ])
+        LayerSpec(
+            token: ConvolutionKind.token,
+            arguments: [
+                "filters": .integer(outputChannels), "kernel": .integer(kernelSize), "stride": .integer(stride),
+                "padding": .integer(padding), "dilation": .integer(dilation), "groups": .integer(groups),
+                "bias": .flag(bias != nil),
+            ])
     }
 
     public var pytorchModule: String {
@@ -130,11 +135,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let shape = try outputShape(forInputShape: input.sampleShape)
         var inputs = [input.name, graph.parameter(weight)]
         if let bias { inputs.append(graph.parameter(bias)) }
-        return graph.node("Conv", inputs, [
-            .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
-            .integers("pads", [padding, padding, padding, padding]), .integers("dilations", [dilation, dilation]),
-            .integer("group", groups),
-        ], sampleShape: shape)
+        return graph.node(
+            "Conv", inputs,
+            [
+                .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
+                .integers("pads", [padding, padding, padding, padding]), .integers("dilations", [dilation, dilation]),
+                .integer("group", groups),
+            ], sampleShape: shape)
     }
 
     /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm (then a ReLU
@@ -219,10 +226,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Writes Wᵀ per group (times the folded scale), and returns the effective bias (nil when
     /// there is none): b, or b·scale + shift with a folded BatchNorm.
     private func prepareWeights(patch: Int) -> (UnsafePointer<Scalar>, UnsafePointer<Scalar>?) {
-        let filters = outputChannels, groupPatch = patch / groups, groupFilters = filters / groups
+        let filters = outputChannels
+        let groupPatch = patch / groups
+        let groupFilters = filters / groups
         let storage = transposedWeight.reserve(patch * groupFilters + 3 * filters)
         let effectiveBias = storage + patch * groupFilters
-        let scale = effectiveBias + filters, shift = scale + filters
+        let scale = effectiveBias + filters
+        let shift = scale + filters
         if let affine { affine(scale, shift) }
         weight.value.withUnsafeBufferPointer { w in
             for group in 0..<groups {
@@ -257,8 +267,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
-        let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
-        let groups = self.groups, groupPatch = patch / groups, groupFilters = filters / groups
+        let patch = g.patchSize
+        let plane = g.outputPlane
+        let filters = outputChannels
+        let groups = self.groups
+        let groupPatch = patch / groups
+        let groupFilters = filters / groups
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
         let group = imageGroup(g, parts: parts)
@@ -344,8 +358,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
     ) {
         let wantInput = dx != nil
-        let patch = g.patchSize, plane = g.outputPlane, filters = outputChannels
-        let groups = self.groups, groupPatch = patch / groups, groupFilters = filters / groups
+        let patch = g.patchSize
+        let plane = g.outputPlane
+        let filters = outputChannels
+        let groups = self.groups
+        let groupPatch = patch / groups
+        let groupFilters = filters / groups
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
         let group = imageGroup(g, parts: parts)
@@ -358,68 +376,75 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let columnsSize = patch * plane * group
         let partialOffset = columnsSize * (wantInput ? 2 : 1)
         let weightCount = filters * groupPatch
-        let perPart = partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
+        let perPart =
+            partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
             + (group > 1 ? filters * plane * group : 0)
         let scratch = workspace.reserve(parts * perPart)
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
-        input.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dy in
-                weight.value.withUnsafeBufferPointer { w in
-                    let x = x.baseAddress!, dy = dy.baseAddress!, w = w.baseAddress!
-                    let rectified = rectified.baseAddress!
-                    ThreadPool.run(parts: parts) { part in
-                        let cols = scratch + part * perPart
-                        let dcols = cols + columnsSize
-                        let dw = cols + partialOffset
-                        let db = dw + weightCount
-                        let maskedGradient = db + filters
-                        let gathered = maskedGradient + (masked ? filters * plane * group : 0)
-                        db.update(repeating: 0, count: filters)
-                        let first = part * batch / parts
-                        let end = (part + 1) * batch / parts
-                        var n = first
-                        while n < end {
-                            let count = min(group, end - n)
-                            var piece = g
-                            piece.batch = count
-                            let columnCount = count * plane
-                            // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
-                            var dyn = dy + n * filters * plane
-                            if masked {
-                                Scalar.reluBackward(
-                                    input: rectified + n * filters * plane, dyn, maskedGradient,
-                                    count: count * filters * plane)
-                                dyn = UnsafePointer(maskedGradient)
-                            }
-                            if count > 1 {
-                                Scalar.gatherChannels(dyn, gathered, batch: count, channels: filters, planeSize: plane)
-                                dyn = UnsafePointer(gathered)
-                            }
-                            Scalar.im2col(x + n * imageSize, cols, piece)
-                            for groupIndex in 0..<groups {
-                                Scalar.gemm(
-                                    transposeA: false, transposeB: true, m: groupFilters, n: groupPatch, k: columnCount,
-                                    alpha: 1, a: dyn + groupIndex * groupFilters * columnCount, lda: columnCount,
-                                    b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
-                                    beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch, ldc: groupPatch)
-                            }
-                            if hasBias { Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount) }
-                            if let dx {
+            input.withUnsafeBufferPointer { x in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    weight.value.withUnsafeBufferPointer { w in
+                        let x = x.baseAddress!
+                        let dy = dy.baseAddress!
+                        let w = w.baseAddress!
+                        let rectified = rectified.baseAddress!
+                        ThreadPool.run(parts: parts) { part in
+                            let cols = scratch + part * perPart
+                            let dcols = cols + columnsSize
+                            let dw = cols + partialOffset
+                            let db = dw + weightCount
+                            let maskedGradient = db + filters
+                            let gathered = maskedGradient + (masked ? filters * plane * group : 0)
+                            db.update(repeating: 0, count: filters)
+                            let first = part * batch / parts
+                            let end = (part + 1) * batch / parts
+                            var n = first
+                            while n < end {
+                                let count = min(group, end - n)
+                                var piece = g
+                                piece.batch = count
+                                let columnCount = count * plane
+                                // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
+                                var dyn = dy + n * filters * plane
+                                if masked {
+                                    Scalar.reluBackward(
+                                        input: rectified + n * filters * plane, dyn, maskedGradient,
+                                        count: count * filters * plane)
+                                    dyn = UnsafePointer(maskedGradient)
+                                }
+                                if count > 1 {
+                                    Scalar.gatherChannels(
+                                        dyn, gathered, batch: count, channels: filters, planeSize: plane)
+                                    dyn = UnsafePointer(gathered)
+                                }
+                                Scalar.im2col(x + n * imageSize, cols, piece)
                                 for groupIndex in 0..<groups {
                                     Scalar.gemm(
-                                        transposeA: true, transposeB: false, m: groupPatch, n: columnCount, k: groupFilters,
-                                        alpha: 1, a: w + groupIndex * groupFilters * groupPatch, lda: groupPatch,
-                                        b: dyn + groupIndex * groupFilters * columnCount, ldb: columnCount, beta: 0,
-                                        c: dcols + groupIndex * groupPatch * columnCount, ldc: columnCount)
+                                        transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,
+                                        k: columnCount,
+                                        alpha: 1, a: dyn + groupIndex * groupFilters * columnCount, lda: columnCount,
+                                        b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
+                                        beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch,
+                                        ldc: groupPatch)
                                 }
-                                Scalar.col2im(dcols, dx + n * imageSize, piece)
+                                if hasBias { Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount) }
+                                if let dx {
+                                    for groupIndex in 0..<groups {
+                                        Scalar.gemm(
+                                            transposeA: true, transposeB: false, m: groupPatch, n: columnCount,
+                                            k: groupFilters,
+                                            alpha: 1, a: w + groupIndex * groupFilters * groupPatch, lda: groupPatch,
+                                            b: dyn + groupIndex * groupFilters * columnCount, ldb: columnCount, beta: 0,
+                                            c: dcols + groupIndex * groupPatch * columnCount, ldc: columnCount)
+                                    }
+                                    Scalar.col2im(dcols, dx + n * imageSize, piece)
+                                }
+                                n += count
                             }
-                            n += count
                         }
                     }
                 }
             }
-        }
         }
         let partial = scratch + partialOffset
         weight.gradient.withUnsafeMutableBufferPointer { dw in
@@ -446,14 +471,24 @@ struct ConvolutionKind: LayerKind {
     var aliases: [String] { ["conv2d"] }
     var parameters: [SpecParameter] {
         [
-            SpecParameter("filters", aliases: ["f", "filters", "out", "channels"], kind: .integer(1...(1 << 20)),
-                          default: .required(hint: "a filter count, e.g. conv(32,k=3)")),
-            SpecParameter("kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)), default: .value(.integer(3)),
-                          alwaysPrinted: true),
-            SpecParameter("stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .value(.integer(1))),
-            SpecParameter("padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))),
-            SpecParameter("dilation", aliases: ["d", "dilation"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)), positional: false),
-            SpecParameter("groups", aliases: ["g", "groups"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)), positional: false),
+            SpecParameter(
+                "filters", aliases: ["f", "filters", "out", "channels"], kind: .integer(1...(1 << 20)),
+                default: .required(hint: "a filter count, e.g. conv(32,k=3)")),
+            SpecParameter(
+                "kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)),
+                default: .value(.integer(3)),
+                alwaysPrinted: true),
+            SpecParameter(
+                "stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .value(.integer(1))),
+            SpecParameter(
+                "padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))
+            ),
+            SpecParameter(
+                "dilation", aliases: ["d", "dilation"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)),
+                positional: false),
+            SpecParameter(
+                "groups", aliases: ["g", "groups"], kind: .integer(1...(1 << 20)), default: .value(.integer(1)),
+                positional: false),
             SpecParameter("bias", kind: .flag, default: .value(.flag(true)), positional: false),
         ]
     }
@@ -463,7 +498,8 @@ struct ConvolutionKind: LayerKind {
     ) throws -> any Layer<Scalar> {
         try requireImageShape(inputShape)
         return try Conv2D<Scalar>(
-            inputChannels: inputShape[0], outputChannels: arguments.integer("filters"), kernelSize: arguments.integer("kernel"),
+            inputChannels: inputShape[0], outputChannels: arguments.integer("filters"),
+            kernelSize: arguments.integer("kernel"),
             stride: arguments.integer("stride"), padding: arguments.integer("padding"),
             dilation: arguments.integer("dilation"), groups: arguments.integer("groups"), bias: arguments.flag("bias"),
             initializer: context.initializer, random: &context.random)

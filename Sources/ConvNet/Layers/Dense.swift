@@ -107,7 +107,8 @@ public final class Dense<Scalar: KernelScalar>: Layer {
     }
 
     /// dW = dyᵀ·x, db = Σ_n dy and, when needed, dx = dy·W.
-    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient wantInput: Bool) throws -> Tensor<Scalar>? {
+    public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient wantInput: Bool) throws -> Tensor<Scalar>?
+    {
         guard let input else {
             throw ConvNetError.invalidArgument("Dense: backward called before forward")
         }
@@ -149,8 +150,11 @@ struct DenseKind: LayerKind {
     var token: String { DenseKind.token }
     var aliases: [String] { ["linear", "fc"] }
     var parameters: [SpecParameter] {
-        [SpecParameter("units", aliases: ["n", "units", "out", "out_features"], kind: .integer(1...(1 << 24)),
-                       default: .required(hint: "a unit count, e.g. dense(10)"))]
+        [
+            SpecParameter(
+                "units", aliases: ["n", "units", "out", "out_features"], kind: .integer(1...(1 << 24)),
+                default: .required(hint: "a unit count, e.g. dense(10)"))
+        ]
     }
 
     func makeLayer<Scalar: KernelScalar>(
@@ -158,7 +162,8 @@ struct DenseKind: LayerKind {
     ) throws -> any Layer<Scalar> {
         guard inputShape.count == 1 else {
             throw ConvNetError.shapeMismatch(
-                "input \(describe(inputShape)) has \(inputShape.count) dimensions; put 'flatten' before dense (as nn.Linear needs)")
+                "input \(describe(inputShape)) has \(inputShape.count) dimensions; put 'flatten' before dense (as nn.Linear needs)"
+            )
         }
         return try Dense<Scalar>(
             inputSize: inputShape[0], outputSize: arguments.integer("units"), initializer: context.initializer,

@@ -93,7 +93,10 @@ struct DropoutKind: LayerKind {
     static let token = "dropout"
     var token: String { DropoutKind.token }
     var parameters: [SpecParameter] {
-        [SpecParameter("p", aliases: ["p", "probability", "rate"], kind: .number(0...1), default: .value(.number(0.5)))]
+        [
+            SpecParameter(
+                "p", aliases: ["p", "probability", "rate"], kind: .number(0...1), default: .value(.number(0.5)))
+        ]
     }
 
     func makeLayer<Scalar: KernelScalar>(

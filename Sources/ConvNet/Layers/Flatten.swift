@@ -14,7 +14,9 @@ public final class Flatten<Scalar: KernelScalar>: Layer {
 
     /// `Flatten` with axis 1: [N, d1, …, dk] → [N, d1·…·dk].
     public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
-        graph.node("Flatten", [input.name], [.integer("axis", 1)], sampleShape: try outputShape(forInputShape: input.sampleShape))
+        graph.node(
+            "Flatten", [input.name], [.integer("axis", 1)],
+            sampleShape: try outputShape(forInputShape: input.sampleShape))
     }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {

@@ -22,8 +22,9 @@ public final class GlobalAvgPool2D<Scalar: KernelScalar>: Layer {
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         guard inputShape.count == 3, inputShape[1] > 0, inputShape[2] > 0 else {
-            throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found [N, "
-                + inputShape.map(String.init).joined(separator: ", ") + "]")
+            throw ConvNetError.shapeMismatch(
+                "\(description) expects input [N, C, H, W], found [N, "
+                    + inputShape.map(String.init).joined(separator: ", ") + "]")
         }
         return [inputShape[0], 1, 1]
     }
@@ -35,13 +36,15 @@ public final class GlobalAvgPool2D<Scalar: KernelScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         if input.shape != cachedInputShape {
             guard input.rank == 4 else {
-                throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
+                throw ConvNetError.shapeMismatch(
+                    "\(description) expects input [N, C, H, W], found \(describe(input.shape))")
             }
             _ = try outputShape(forInputShape: Array(input.shape.dropFirst()))
             cachedInputShape = input.shape
             cachedOutputShape = [input.shape[0], input.shape[1], 1, 1]
         }
-        let planes = input.shape[0] * input.shape[1], plane = input.shape[2] * input.shape[3]
+        let planes = input.shape[0] * input.shape[1]
+        let plane = input.shape[2] * input.shape[3]
         let divisor = Double(plane)
         return input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
@@ -64,7 +67,8 @@ public final class GlobalAvgPool2D<Scalar: KernelScalar>: Layer {
             try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
         }
         guard needsInputGradient else { return nil }
-        let planes = inputShape[0] * inputShape[1], plane = inputShape[2] * inputShape[3]
+        let planes = inputShape[0] * inputShape[1]
+        let plane = inputShape[2] * inputShape[3]
         let scale = 1 / Scalar(plane)
         return outputGradient.withUnsafeBufferPointer { dy in
             let dy = dy.baseAddress!

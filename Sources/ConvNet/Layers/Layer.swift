@@ -46,7 +46,8 @@ public final class Buffer<Scalar: KernelScalar> {
 
     /// An integer buffer of `shape` ([] for a single number).
     public init(name: String, integers: [Int64], shape: [Int]) {
-        precondition(integers.count == shape.reduce(1, *), "integer buffer \(name): \(integers.count) values for \(shape)")
+        precondition(
+            integers.count == shape.reduce(1, *), "integer buffer \(name): \(integers.count) values for \(shape)")
         self.name = name
         isInteger = true
         values = Tensor(zeros: [0])
@@ -196,7 +197,8 @@ extension Layer {
     /// Every ConvNet layer says how it is exported; a layer defined elsewhere that does not is
     /// refused with its name.
     public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
-        throw ConvNetError.invalidArgument("\(description) cannot be exported to ONNX (its type does not implement exportONNX)")
+        throw ConvNetError.invalidArgument(
+            "\(description) cannot be exported to ONNX (its type does not implement exportONNX)")
     }
 
     /// Back-propagates and returns d loss / d input.

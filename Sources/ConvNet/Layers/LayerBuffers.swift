@@ -25,7 +25,9 @@ struct TensorPair<Scalar: KernelScalar> {
         samples: Int, likeSamplesOf source: [Int], _ body: (UnsafeMutablePointer<Scalar>, Int) throws -> Void
     ) rethrows -> Tensor<Scalar> {
         try produce(
-            matching: { $0.count == source.count && $0.first == samples && $0.dropFirst().elementsEqual(source.dropFirst()) },
+            matching: {
+                $0.count == source.count && $0.first == samples && $0.dropFirst().elementsEqual(source.dropFirst())
+            },
             makeShape: { [samples] + source.dropFirst() }, body)
     }
 

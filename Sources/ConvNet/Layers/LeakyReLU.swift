@@ -44,7 +44,8 @@ public final class LeakyReLU<Scalar: KernelScalar>: Layer {
         let slope = Scalar(self.slope)
         return input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
-                let x = x.baseAddress!, dy = dy.baseAddress!
+                let x = x.baseAddress!
+                let dy = dy.baseAddress!
                 return inputGradients.produce(shape: input.shape) { dx, count in
                     parallelRanges(count: count) { start, length in
                         Scalar.leakyReLUBackward(input: x + start, dy + start, dx + start, count: length, slope: slope)
@@ -61,7 +62,10 @@ struct LeakyReLUKind: LayerKind {
     var token: String { LeakyReLUKind.token }
     var aliases: [String] { ["leaky_relu", "lrelu"] }
     var parameters: [SpecParameter] {
-        [SpecParameter("slope", aliases: ["slope", "negative_slope"], kind: .number(0...1e6), default: .value(.number(0.01)))]
+        [
+            SpecParameter(
+                "slope", aliases: ["slope", "negative_slope"], kind: .number(0...1e6), default: .value(.number(0.01)))
+        ]
     }
 
     func makeLayer<Scalar: KernelScalar>(

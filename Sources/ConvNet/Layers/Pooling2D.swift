@@ -34,7 +34,10 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
 
     /// The spec arguments of a pooling layer with this window.
     var specificationArguments: [String: SpecValue] {
-        ["kernel": .integer(kernelSize), "stride": .integer(stride), "padding": .integer(padding), "ceil": .flag(ceilMode)]
+        [
+            "kernel": .integer(kernelSize), "stride": .integer(stride), "padding": .integer(padding),
+            "ceil": .flag(ceilMode),
+        ]
     }
 
     /// PyTorch's arguments after the kernel size.
@@ -59,10 +62,12 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
         if ceilMode, earlierRule(input.sampleShape[1]) != shape[1] || earlierRule(input.sampleShape[2]) != shape[2] {
             graph.requireOpset(22)
         }
-        return graph.node(opType, [input.name], [
-            .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
-            .integers("pads", [padding, padding, padding, padding]), .integer("ceil_mode", ceilMode ? 1 : 0),
-        ] + extra, sampleShape: shape)
+        return graph.node(
+            opType, [input.name],
+            [
+                .integers("kernel_shape", [kernelSize, kernelSize]), .integers("strides", [stride, stride]),
+                .integers("pads", [padding, padding, padding, padding]), .integer("ceil_mode", ceilMode ? 1 : 0),
+            ] + extra, sampleShape: shape)
     }
 
     /// The geometry for a batch [N, C, H, W].
@@ -97,7 +102,8 @@ public struct PoolingWindow: Sendable, Equatable, CustomStringConvertible {
             paddingHeight: padding, paddingWidth: padding, ceilMode: ceilMode)
         guard sampleShape[1] + 2 * padding >= kernelSize, sampleShape[2] + 2 * padding >= kernelSize else {
             throw ConvNetError.shapeMismatch(
-                "\(layer): input \(sampleShape[1])×\(sampleShape[2]) is smaller than the \(kernelSize)×\(kernelSize) window")
+                "\(layer): input \(sampleShape[1])×\(sampleShape[2]) is smaller than the \(kernelSize)×\(kernelSize) window"
+            )
         }
         return g
     }
@@ -153,16 +159,19 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         if geometry == nil || input.shape != cachedInputShape {
             guard input.rank == 4 else {
-                throw ConvNetError.shapeMismatch("\(description) expects input [N, C, H, W], found \(describe(input.shape))")
+                throw ConvNetError.shapeMismatch(
+                    "\(description) expects input [N, C, H, W], found \(describe(input.shape))")
             }
-            let g = try window.geometry(batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
+            let g = try window.geometry(
+                batch: input.shape[0], sampleShape: Array(input.shape.dropFirst()), layer: description)
             geometry = g
             cachedInputShape = input.shape
             cachedOutputShape = [g.batch, g.channels, g.outputHeight, g.outputWidth]
             winners = [Int32](repeating: 0, count: g.batch * g.channels * g.outputPlane)
         }
         let g = geometry!
-        let plane = g.height * g.width, outputPlane = g.outputPlane
+        let plane = g.height * g.width
+        let outputPlane = g.outputPlane
         return winners.withUnsafeMutableBufferPointer { w in
             let w = w.baseAddress!
             return input.withUnsafeBufferPointer { x in
@@ -184,7 +193,8 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
                 layer: description)
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        let plane = g.height * g.width, outputPlane = g.outputPlane
+        let plane = g.height * g.width
+        let outputPlane = g.outputPlane
         return winners.withUnsafeBufferPointer { w in
             let w = w.baseAddress!
             return outputGradient.withUnsafeBufferPointer { dy in
@@ -224,7 +234,8 @@ public final class AvgPool2D<Scalar: KernelScalar>: Layer {
     /// of a last ceil-mode window beyond it, as here and in PyTorch (onnxruntime agrees; the
     /// ONNX export tests cover such a window).
     public func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue {
-        try window.exportONNX("AveragePool", [.integer("count_include_pad", 1)], to: &graph, input: input, layer: description)
+        try window.exportONNX(
+            "AveragePool", [.integer("count_include_pad", 1)], to: &graph, input: input, layer: description)
     }
 
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
@@ -267,11 +278,17 @@ struct PoolingKind: LayerKind {
     var aliases: [String] { isMaximum ? ["pool", "maxpool2d"] : ["avgpool2d"] }
     var parameters: [SpecParameter] {
         [
-            SpecParameter("kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)), default: .value(.integer(2)),
-                          alwaysPrinted: true),
-            SpecParameter("stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .sameAs("kernel")),
-            SpecParameter("padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))),
-            SpecParameter("ceil", aliases: ["ceil", "ceil_mode"], kind: .flag, default: .value(.flag(false)), positional: false),
+            SpecParameter(
+                "kernel", aliases: ["k", "kernel", "kernel_size"], kind: .integer(1...(1 << 20)),
+                default: .value(.integer(2)),
+                alwaysPrinted: true),
+            SpecParameter(
+                "stride", aliases: ["s", "stride"], kind: .integer(1...(1 << 20)), default: .sameAs("kernel")),
+            SpecParameter(
+                "padding", aliases: ["p", "pad", "padding"], kind: .integer(0...(1 << 20)), default: .value(.integer(0))
+            ),
+            SpecParameter(
+                "ceil", aliases: ["ceil", "ceil_mode"], kind: .flag, default: .value(.flag(false)), positional: false),
         ]
     }
 
@@ -287,8 +304,13 @@ struct PoolingKind: LayerKind {
     ) throws -> any Layer<Scalar> {
         try requireImageShape(inputShape)
         let (kernel, stride, padding, ceil) =
-            (arguments.integer("kernel"), arguments.integer("stride"), arguments.integer("padding"), arguments.flag("ceil"))
-        if isMaximum { return try MaxPool2D<Scalar>(kernelSize: kernel, stride: stride, padding: padding, ceilMode: ceil) }
+            (
+                arguments.integer("kernel"), arguments.integer("stride"), arguments.integer("padding"),
+                arguments.flag("ceil")
+            )
+        if isMaximum {
+            return try MaxPool2D<Scalar>(kernelSize: kernel, stride: stride, padding: padding, ceilMode: ceil)
+        }
         return try AvgPool2D<Scalar>(kernelSize: kernel, stride: stride, padding: padding, ceilMode: ceil)
     }
 }

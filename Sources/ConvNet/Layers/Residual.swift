@@ -33,16 +33,19 @@ public final class Residual<Scalar: KernelScalar>: Layer {
 
     public var description: String {
         "Residual(body: \(body.layers.map(\.description).joined(separator: " → "))"
-            + (shortcut.layers.isEmpty ? "" : "; shortcut: " + shortcut.layers.map(\.description).joined(separator: " → ")) + ")"
+            + (shortcut.layers.isEmpty
+                ? "" : "; shortcut: " + shortcut.layers.map(\.description).joined(separator: " → ")) + ")"
     }
 
     public var sublayers: [(name: String, layer: any Layer<Scalar>)] { [("body", body), ("shortcut", shortcut)] }
 
     public var specification: LayerSpec {
-        LayerSpec(token: ResidualKind.token, arguments: [
-            "body": .spec(ModelSpec(layers: body.layers.map(\.specification))),
-            "shortcut": .spec(ModelSpec(layers: shortcut.layers.map(\.specification))),
-        ])
+        LayerSpec(
+            token: ResidualKind.token,
+            arguments: [
+                "body": .spec(ModelSpec(layers: body.layers.map(\.specification))),
+                "shortcut": .spec(ModelSpec(layers: shortcut.layers.map(\.specification))),
+            ])
     }
 
     public var pytorchModule: String {
@@ -102,7 +105,9 @@ struct ResidualKind: LayerKind {
     var aliases: [String] { ["residual"] }
     var parameters: [SpecParameter] {
         [
-            SpecParameter("body", kind: .layers, default: .required(hint: "layers, e.g. res(conv(16,p=1) bn relu conv(16,p=1) bn)")),
+            SpecParameter(
+                "body", kind: .layers,
+                default: .required(hint: "layers, e.g. res(conv(16,p=1) bn relu conv(16,p=1) bn)")),
             SpecParameter("shortcut", kind: .layers, default: .value(.spec(ModelSpec(layers: [])))),
         ]
     }
@@ -116,8 +121,10 @@ struct ResidualKind: LayerKind {
     func makeLayer<Scalar: KernelScalar>(
         _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext
     ) throws -> any Layer<Scalar> {
-        let body = Sequential(try arguments.layers("body").makeLayers(inputShape: inputShape, context: &context, scalar: Scalar.self))
-        let shortcut = Sequential(try arguments.layers("shortcut").makeLayers(inputShape: inputShape, context: &context, scalar: Scalar.self))
+        let body = Sequential(
+            try arguments.layers("body").makeLayers(inputShape: inputShape, context: &context, scalar: Scalar.self))
+        let shortcut = Sequential(
+            try arguments.layers("shortcut").makeLayers(inputShape: inputShape, context: &context, scalar: Scalar.self))
         let block = Residual(body: body, shortcut: shortcut)
         _ = try block.outputShape(forInputShape: inputShape)
         return block

@@ -46,7 +46,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     }
 
     public var specification: LayerSpec {
-        LayerSpec(token: SequentialKind.token, arguments: ["layers": .spec(ModelSpec(layers: layers.map(\.specification)))])
+        LayerSpec(
+            token: SequentialKind.token, arguments: ["layers": .spec(ModelSpec(layers: layers.map(\.specification)))])
     }
 
     public var pytorchModule: String {
@@ -153,7 +154,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
 
     /// Copies every parameter and buffer value from `other` (same architecture, any element type).
     public func copyParameters<Other: KernelScalar>(from other: Sequential<Other>) throws {
-        let mine = namedParameters, theirs = other.namedParameters
+        let mine = namedParameters
+        let theirs = other.namedParameters
         guard mine.count == theirs.count else {
             throw ConvNetError.shapeMismatch("parameter count differs: \(mine.count) vs \(theirs.count)")
         }
@@ -165,7 +167,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             }
             target.parameter.value = source.parameter.value.converted()
         }
-        let myBuffers = namedBuffers, theirBuffers = other.namedBuffers
+        let myBuffers = namedBuffers
+        let theirBuffers = other.namedBuffers
         guard myBuffers.map(\.name) == theirBuffers.map(\.name) else {
             throw ConvNetError.shapeMismatch("buffers differ: \(myBuffers.map(\.name)) vs \(theirBuffers.map(\.name))")
         }
@@ -178,7 +181,9 @@ struct SequentialKind: LayerKind {
     static let token = "seq"
     var token: String { SequentialKind.token }
     var aliases: [String] { ["sequential"] }
-    var parameters: [SpecParameter] { [SpecParameter("layers", kind: .layers, default: .value(.spec(ModelSpec(layers: []))))] }
+    var parameters: [SpecParameter] {
+        [SpecParameter("layers", kind: .layers, default: .value(.spec(ModelSpec(layers: []))))]
+    }
 
     func makeLayer<Scalar: KernelScalar>(
         _ arguments: SpecArguments, inputShape: [Int], context: inout LayerBuildContext

@@ -9,7 +9,9 @@ public struct MulticlassHinge: Loss {
     public var targetKind: TargetKind { .classLabels }
     public var kind: LossKind? { .multiclassHinge }
 
-    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
+    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<
+        Scalar
+    > {
         let labels = try validatedLabels(targets, scores: scores)
         let (batch, classes) = (scores.shape[0], scores.shape[1])
         var gradient = Tensor<Scalar>(zeros: scores.shape)
@@ -18,7 +20,8 @@ public struct MulticlassHinge: Loss {
         scores.withUnsafeBufferPointer { s in
             gradient.withUnsafeMutableBufferPointer { g in
                 for row in 0..<batch {
-                    let base = row * classes, label = labels[row]
+                    let base = row * classes
+                    let label = labels[row]
                     let correct = s[base + label].doubleValue
                     var positive = 0
                     for c in 0..<classes where c != label {

@@ -6,7 +6,9 @@ public struct MeanSquaredError: Loss {
     public var kind: LossKind? { .meanSquaredError }
     public var targetKind: TargetKind { .values }
 
-    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
+    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<
+        Scalar
+    > {
         try requireSameShape(scores, targets, loss: description)
         let count = Double(max(scores.count, 1))
         var gradient = Tensor<Scalar>(zeros: scores.shape)
@@ -30,21 +32,26 @@ public struct BinaryCrossEntropy: Loss {
     public var kind: LossKind? { .binaryCrossEntropy }
     public var targetKind: TargetKind { .values }
 
-    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
+    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<
+        Scalar
+    > {
         try requireSameShape(scores, targets, loss: description)
         let count = Double(max(scores.count, 1))
         var gradient = Tensor<Scalar>(zeros: scores.shape)
         var total = 0.0
         for i in 0..<scores.count {
-            let p = scores.scalars[i].doubleValue, t = targets.scalars[i].doubleValue
+            let p = scores.scalars[i].doubleValue
+            let t = targets.scalars[i].doubleValue
             guard p >= 0, p <= 1 else {
                 throw ConvNetError.invalidArgument(
                     "BinaryCrossEntropy needs probabilities in [0, 1] (add a Sigmoid), found \(p) at index \(i)")
             }
             guard t >= 0, t <= 1 else {
-                throw ConvNetError.invalidLabels("BinaryCrossEntropy targets must lie in [0, 1], found \(t) at index \(i)")
+                throw ConvNetError.invalidLabels(
+                    "BinaryCrossEntropy targets must lie in [0, 1], found \(t) at index \(i)")
             }
-            let logP = max(Double.logarithm(p), -100), logQ = max(Double.logarithm(1 - p), -100)
+            let logP = max(Double.logarithm(p), -100)
+            let logQ = max(Double.logarithm(1 - p), -100)
             total -= t * logP + (1 - t) * logQ
             gradient.scalars[i] = Scalar((p - t) / max(p * (1 - p), 1e-12) / count)
         }

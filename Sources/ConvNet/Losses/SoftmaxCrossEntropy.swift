@@ -28,7 +28,9 @@ public struct SoftmaxCrossEntropy: Loss {
     public var targetKind: TargetKind { .classLabels }
     public var kind: LossKind? { .softmaxCrossEntropy }
 
-    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<Scalar> {
+    public func evaluate<Scalar: KernelScalar>(scores: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> LossValue<
+        Scalar
+    > {
         _ = try validatedLabels(targets, scores: scores)
         var gradient = Tensor<Scalar>(zeros: scores.shape)
         let loss = try gradient.withUnsafeMutableBufferPointer {
@@ -42,13 +44,17 @@ public struct SoftmaxCrossEntropy: Loss {
     public func evaluate<Scalar: KernelScalar>(
         scores: Tensor<Scalar>, targets: Tensor<Scalar>, gradient g: UnsafeMutablePointer<Scalar>
     ) throws -> Double {
-        guard scores.rank == 2 else { _ = try validatedLabels(targets, scores: scores); return 0 }
+        guard scores.rank == 2 else {
+            _ = try validatedLabels(targets, scores: scores)
+            return 0
+        }
         let (batch, classes) = (scores.shape[0], scores.shape[1])
         guard targets.rank == 1, targets.shape[0] == batch else {
             _ = try validatedLabels(targets, scores: scores)
             return 0
         }
-        let smoothing = labelSmoothing, share = labelSmoothing / Double(max(classes, 1))
+        let smoothing = labelSmoothing
+        let share = labelSmoothing / Double(max(classes, 1))
         var total = 0.0
         var bad = false
         scores.withUnsafeBufferPointer { s in

@@ -15,11 +15,13 @@ public enum LeNet5 {
         }
         var random = SeededRandom(seed: seed)
         let features: [any Layer<Scalar>] = [
-            try Conv2D(inputChannels: inputShape[0], outputChannels: 6, kernelSize: 5, padding: 2,
-                       initializer: .pytorchDefault, random: &random),
+            try Conv2D(
+                inputChannels: inputShape[0], outputChannels: 6, kernelSize: 5, padding: 2,
+                initializer: .pytorchDefault, random: &random),
             ReLU(),
             try MaxPool2D(kernelSize: 2),
-            try Conv2D(inputChannels: 6, outputChannels: 16, kernelSize: 5, initializer: .pytorchDefault, random: &random),
+            try Conv2D(
+                inputChannels: 6, outputChannels: 16, kernelSize: 5, initializer: .pytorchDefault, random: &random),
             ReLU(),
             try MaxPool2D(kernelSize: 2),
             Flatten(),

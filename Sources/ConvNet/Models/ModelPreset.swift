@@ -44,13 +44,17 @@ public enum ModelPreset: String, CaseIterable, Sendable {
         case .lenet5:
             network = try LeNet5.make(inputShape: inputShape, classes: classes, seed: seed)
         case .mlp:
-            network = try FullyConnectedNet.make(inputShape: inputShape, hiddenSizes: hiddenSizes, classes: classes, seed: seed)
+            network = try FullyConnectedNet.make(
+                inputShape: inputShape, hiddenSizes: hiddenSizes, classes: classes, seed: seed)
         case .xor:
             network = try XORNet.make(seed: seed)
-            return try Model(network: network, loss: MeanSquaredError(), inputShape: [2], regularization: regularization)
+            return try Model(
+                network: network, loss: MeanSquaredError(), inputShape: [2], regularization: regularization)
         case .resnet20, .vggBN:
-            network = try spec(classes: classes).makeNetwork(inputShape: inputShape, initializer: .pytorchDefault, seed: seed)
+            network = try spec(classes: classes).makeNetwork(
+                inputShape: inputShape, initializer: .pytorchDefault, seed: seed)
         }
-        return try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: inputShape, regularization: regularization)
+        return try Model(
+            network: network, loss: SoftmaxCrossEntropy(), inputShape: inputShape, regularization: regularization)
     }
 }

@@ -32,10 +32,11 @@ public struct ModelSummary: Sendable, Equatable {
         for (index, layer) in network.layers.enumerated() {
             let flops = try layer.forwardFlops(forInputShape: shape)
             shape = try layer.outputShape(forInputShape: shape)
-            rows.append(LayerSummary(
-                index: index, layer: layer.description, outputShape: shape,
-                parameters: layer.parameters.reduce(0) { $0 + $1.value.count }, multiplyAdds: flops,
-                activationBytes: shape.reduce(1, *) * MemoryLayout<Float>.size))
+            rows.append(
+                LayerSummary(
+                    index: index, layer: layer.description, outputShape: shape,
+                    parameters: layer.parameters.reduce(0) { $0 + $1.value.count }, multiplyAdds: flops,
+                    activationBytes: shape.reduce(1, *) * MemoryLayout<Float>.size))
         }
         layers = rows
     }
@@ -53,13 +54,16 @@ public struct ModelSummary: Sendable, Equatable {
     public var text: String {
         let header = ["#", "layer", "output", "params", "mult-adds", "activations"]
         let rows = layers.map {
-            [String($0.index), $0.layer, describe($0.outputShape), String($0.parameters), String($0.multiplyAdds),
-             byteText($0.activationBytes)]
+            [
+                String($0.index), $0.layer, describe($0.outputShape), String($0.parameters), String($0.multiplyAdds),
+                byteText($0.activationBytes),
+            ]
         }
         let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max()! }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { column, cell in
-                column == 1 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == 1
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  ")
         }
@@ -68,8 +72,9 @@ public struct ModelSummary: Sendable, Equatable {
         lines += rows.map(line)
         lines.append(String(repeating: "-", count: lines[1].count))
         lines.append("total parameters: \(totalParameters) (\(byteText(totalParameters * 4)) as Float)")
-        lines.append("forward: \(totalMultiplyAdds) multiply-adds = \(forwardFlops) FLOPs per sample; "
-            + "training ≈ 3× forward = \(3 * forwardFlops) FLOPs")
+        lines.append(
+            "forward: \(totalMultiplyAdds) multiply-adds = \(forwardFlops) FLOPs per sample; "
+                + "training ≈ 3× forward = \(3 * forwardFlops) FLOPs")
         lines.append("activations: \(byteText(totalActivationBytes)) per sample (forward outputs, Float)")
         return lines.joined(separator: "\n")
     }

@@ -15,7 +15,8 @@ public enum ThreeLayerConvNet {
             throw ConvNetError.shapeMismatch("ThreeLayerConvNet needs input [C, H, W], found \(describe(inputShape))")
         }
         guard filterSize % 2 == 1 else {
-            throw ConvNetError.invalidArgument("ThreeLayerConvNet keeps the size with an odd filter, found \(filterSize)")
+            throw ConvNetError.invalidArgument(
+                "ThreeLayerConvNet keeps the size with an odd filter, found \(filterSize)")
         }
         var random = SeededRandom(seed: seed)
         let initializer = Initializer.scaledNormal(weightScale: weightScale)

@@ -23,7 +23,9 @@ public enum XORNet {
     }
 
     /// The network, weights uniform in [−1, 1) as in the classic example (2·random − 1).
-    public static func make<Scalar: KernelScalar>(seed: UInt64 = 1, scalar: Scalar.Type = Scalar.self) throws -> Sequential<Scalar> {
+    public static func make<Scalar: KernelScalar>(seed: UInt64 = 1, scalar: Scalar.Type = Scalar.self) throws
+        -> Sequential<Scalar>
+    {
         var random = SeededRandom(seed: seed)
         let hidden = try Dense<Scalar>(inputSize: 2, outputSize: 4, initializer: .zeros, random: &random)
         let output = try Dense<Scalar>(inputSize: 4, outputSize: 1, initializer: .zeros, random: &random)

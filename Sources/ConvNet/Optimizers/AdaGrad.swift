@@ -10,7 +10,8 @@ public final class AdaGrad<Scalar: KernelScalar>: Optimizer {
 
     /// Validates the hyper-parameters.
     public init(
-        learningRate: Double = OptimizerDefaults.adagradLearningRate, epsilon: Double = OptimizerDefaults.adagradEpsilon,
+        learningRate: Double = OptimizerDefaults.adagradLearningRate,
+        epsilon: Double = OptimizerDefaults.adagradEpsilon,
         weightDecay: Double = OptimizerDefaults.weightDecay
     ) throws {
         try requireHyperparameter(weightDecay, "weight decay", { $0 >= 0 }, "≥ 0")

@@ -49,7 +49,9 @@ public final class Adam<Scalar: KernelScalar>: Optimizer {
             if weightDecay > 0 {
                 let factor = Scalar(1 - learningRate * weightDecay)
                 for parameter in parameters {
-                    parameter.value.withUnsafeMutableBufferPointer { Scalar.scale($0.baseAddress!, by: factor, count: $0.count) }
+                    parameter.value.withUnsafeMutableBufferPointer {
+                        Scalar.scale($0.baseAddress!, by: factor, count: $0.count)
+                    }
                 }
             }
         } else {

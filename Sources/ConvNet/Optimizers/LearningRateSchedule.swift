@@ -63,15 +63,18 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
             if !condition { throw ConvNetError.invalidArgument("learning-rate schedule: \(message)") }
         }
         try require(warmup >= 0, "warm-up must be ≥ 0, found \(warmup)")
-        try require(warmupStartFactor > 0 && warmupStartFactor <= 1 && warmupStartFactor.isFinite,
-                    "the warm-up start factor must be in (0, 1], found \(warmupStartFactor)")
+        try require(
+            warmupStartFactor > 0 && warmupStartFactor <= 1 && warmupStartFactor.isFinite,
+            "the warm-up start factor must be in (0, 1], found \(warmupStartFactor)")
         switch kind {
         case .constant: break
         case .step(let every, let gamma):
             try require(every > 0, "step size must be > 0, found \(every)")
             try require(gamma > 0 && gamma <= 1, "gamma must be in (0, 1], found \(gamma)")
         case .multistep(let milestones, let gamma):
-            try require(!milestones.isEmpty && milestones.allSatisfy { $0 > 0 }, "milestones must be positive, found \(milestones)")
+            try require(
+                !milestones.isEmpty && milestones.allSatisfy { $0 > 0 },
+                "milestones must be positive, found \(milestones)")
             try require(milestones == milestones.sorted(), "milestones must increase, found \(milestones)")
             try require(gamma > 0 && gamma <= 1, "gamma must be in (0, 1], found \(gamma)")
         case .exponential(let gamma):
@@ -104,7 +107,8 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
             rate = minimum + (base - minimum) * (1 + cos(Double.pi * Double(min(t, total)) / Double(total))) / 2
         case .oneCycle(let pct, let div, let finalDiv):
             // PyTorch's OneCycleLR (three_phase=False): phase ends at pct·T − 1 and T − 1.
-            let initial = base / div, final = initial / finalDiv
+            let initial = base / div
+            let final = initial / finalDiv
             let peak = Double(pct * Double(total)) - 1
             let end = Double(total - 1)
             let step = Double(min(t, total - 1))
@@ -129,7 +133,8 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         switch kind {
         case .constant: shape = "constant"
         case .step(let every, let gamma): shape = "step (every \(every), gamma \(gamma))"
-        case .multistep(let milestones, let gamma): shape = "multistep (\(milestones.map(String.init).joined(separator: ",")), gamma \(gamma))"
+        case .multistep(let milestones, let gamma):
+            shape = "multistep (\(milestones.map(String.init).joined(separator: ",")), gamma \(gamma))"
         case .exponential(let gamma): shape = "exponential (gamma \(gamma))"
         case .cosine(let minimum): shape = "cosine (min \(minimum))"
         case .oneCycle(let pct, let div, let finalDiv):
@@ -151,25 +156,34 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         switch name.lowercased().replacingOccurrences(of: "_", with: "-") {
         case "constant", "none": kind = .constant
         case "step":
-            guard let stepSize else { throw ConvNetError.invalidArgument("the step schedule needs a step size (--step-size)") }
+            guard let stepSize else {
+                throw ConvNetError.invalidArgument("the step schedule needs a step size (--step-size)")
+            }
             kind = .step(every: stepSize, gamma: gamma ?? 0.1)
         case "multistep", "multi-step":
-            guard let milestones else { throw ConvNetError.invalidArgument("the multistep schedule needs milestones (--milestones)") }
+            guard let milestones else {
+                throw ConvNetError.invalidArgument("the multistep schedule needs milestones (--milestones)")
+            }
             kind = .multistep(milestones: milestones, gamma: gamma ?? 0.1)
         case "exponential":
-            guard let gamma else { throw ConvNetError.invalidArgument("the exponential schedule needs a gamma (--gamma)") }
+            guard let gamma else {
+                throw ConvNetError.invalidArgument("the exponential schedule needs a gamma (--gamma)")
+            }
             kind = .exponential(gamma: gamma)
         case "cosine": kind = .cosine(minimum: minimum ?? 0)
         case "onecycle", "one-cycle":
-            kind = .oneCycle(pctStart: pctStart ?? 0.3, divFactor: divFactor ?? 25, finalDivFactor: finalDivFactor ?? 1e4)
+            kind = .oneCycle(
+                pctStart: pctStart ?? 0.3, divFactor: divFactor ?? 25, finalDivFactor: finalDivFactor ?? 1e4)
         default:
             throw ConvNetError.invalidArgument(
-                "unknown learning-rate schedule '\(name)'; use constant, step, multistep, exponential, cosine or onecycle")
+                "unknown learning-rate schedule '\(name)'; use constant, step, multistep, exponential, cosine or onecycle"
+            )
         }
         let isOneCycle: Bool
         if case .oneCycle = kind { isOneCycle = true } else { isOneCycle = false }
-        self.init(kind, unit: unit ?? (isOneCycle ? .iteration : .epoch), warmup: warmup ?? 0,
-                  warmupStartFactor: warmupStartFactor ?? 0.1)
+        self.init(
+            kind, unit: unit ?? (isOneCycle ? .iteration : .epoch), warmup: warmup ?? 0,
+            warmupStartFactor: warmupStartFactor ?? 0.1)
         try validate()
     }
 }

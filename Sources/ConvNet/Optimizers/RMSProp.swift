@@ -12,7 +12,8 @@ public final class RMSProp<Scalar: KernelScalar>: Optimizer {
 
     /// Validates the hyper-parameters.
     public init(
-        learningRate: Double = OptimizerDefaults.rmspropLearningRate, decayRate: Double = OptimizerDefaults.rmspropDecayRate,
+        learningRate: Double = OptimizerDefaults.rmspropLearningRate,
+        decayRate: Double = OptimizerDefaults.rmspropDecayRate,
         epsilon: Double = OptimizerDefaults.rmspropEpsilon, weightDecay: Double = OptimizerDefaults.weightDecay
     ) throws {
         try requireHyperparameter(weightDecay, "weight decay", { $0 >= 0 }, "≥ 0")

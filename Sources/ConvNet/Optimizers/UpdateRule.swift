@@ -34,12 +34,21 @@ public enum UpdateRule: String, CaseIterable, Sendable {
         case .sgd: return [("learning_rate", D.sgdLearningRate), decay]
         case .sgdMomentum, .nesterov: return [("learning_rate", D.sgdLearningRate), ("momentum", D.momentum), decay]
         case .rmsprop:
-            return [("learning_rate", D.rmspropLearningRate), ("decay_rate", D.rmspropDecayRate), ("epsilon", D.rmspropEpsilon), decay]
+            return [
+                ("learning_rate", D.rmspropLearningRate), ("decay_rate", D.rmspropDecayRate),
+                ("epsilon", D.rmspropEpsilon), decay,
+            ]
         case .adam:
-            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon), decay]
+            return [
+                ("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2),
+                ("epsilon", D.adamEpsilon), decay,
+            ]
         case .adamw:
-            return [("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2), ("epsilon", D.adamEpsilon),
-                    ("weight_decay", D.adamWWeightDecay)]
+            return [
+                ("learning_rate", D.adamLearningRate), ("beta1", D.adamBeta1), ("beta2", D.adamBeta2),
+                ("epsilon", D.adamEpsilon),
+                ("weight_decay", D.adamWWeightDecay),
+            ]
         case .adagrad: return [("learning_rate", D.adagradLearningRate), ("epsilon", D.adagradEpsilon), decay]
         }
     }

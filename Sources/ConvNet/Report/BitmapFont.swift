@@ -69,11 +69,11 @@ enum BitmapFont {
         text.unicodeScalars.map { scalar -> UInt8 in
             switch scalar.value {
             case 0x20...0x7E: return UInt8(scalar.value)
-            case 0xD7: return 0x78                      // × → x
-            case 0x2192: return 0x3E                    // → → >
-            case 0x2013, 0x2014, 0x2212: return 0x2D    // dashes, minus → -
-            case 0xB5, 0x3BC: return 0x75               // µ → u
-            case 0xB7, 0x2022: return 0x2E              // middle dot, bullet → .
+            case 0xD7: return 0x78  // × → x
+            case 0x2192: return 0x3E  // → → >
+            case 0x2013, 0x2014, 0x2212: return 0x2D  // dashes, minus → -
+            case 0xB5, 0x3BC: return 0x75  // µ → u
+            case 0xB7, 0x2022: return 0x2E  // middle dot, bullet → .
             default: return 0x3F
             }
         }

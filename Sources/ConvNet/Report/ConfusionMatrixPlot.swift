@@ -14,7 +14,8 @@ public enum ConfusionMatrixPlot {
         let k = matrix.count
         guard k > 0 else { throw ReportError.invalidInput("confusion matrix is empty") }
         for (i, row) in matrix.enumerated() where row.count != k {
-            throw ReportError.invalidInput("confusion matrix must be square: row \(i) has \(row.count) entries, expected \(k)")
+            throw ReportError.invalidInput(
+                "confusion matrix must be square: row \(i) has \(row.count) entries, expected \(k)")
         }
         guard classNames.isEmpty || classNames.count == k else {
             throw ReportError.invalidInput("\(classNames.count) class names for a \(k)×\(k) confusion matrix")
@@ -39,38 +40,67 @@ public enum ConfusionMatrixPlot {
 
         var figure = Figure(width: width, height: height)
         let centre = Double(left) + Double(gridSize) / 2
-        figure.add(.text("Confusion matrix", x: Double(width) / 2, y: 22, size: 2, color: .ink, anchor: .middle, vertical: false))
-        figure.add(.text(subtitle,
-                         x: Double(width) / 2, y: 42, size: 1, color: RGBColor(90, 90, 90), anchor: .middle, vertical: false))
+        figure.add(
+            .text(
+                "Confusion matrix", x: Double(width) / 2, y: 22, size: 2, color: .ink, anchor: .middle, vertical: false)
+        )
+        figure.add(
+            .text(
+                subtitle,
+                x: Double(width) / 2, y: 42, size: 1, color: RGBColor(90, 90, 90), anchor: .middle, vertical: false))
 
-        let light = RGBColor(247, 251, 255), dark = RGBColor(8, 48, 107)
+        let light = RGBColor(247, 251, 255)
+        let dark = RGBColor(8, 48, 107)
         for i in 0..<k {
             let rowSum = matrix[i].reduce(0, +)
             for j in 0..<k {
                 let count = matrix[i][j]
                 let share = rowSum > 0 ? Double(count) / Double(rowSum) : 0
-                let x = Double(left + j * cell), y = Double(top + i * cell)
-                figure.add(.rect(x: x, y: y, width: Double(cell), height: Double(cell), fill: light.mixed(with: dark, share), stroke: nil))
+                let x = Double(left + j * cell)
+                let y = Double(top + i * cell)
+                figure.add(
+                    .rect(
+                        x: x, y: y, width: Double(cell), height: Double(cell), fill: light.mixed(with: dark, share),
+                        stroke: nil))
                 let label = String(count)
                 if Figure.textWidth(label, size: 1) + 4 <= Double(cell) {
-                    figure.add(.text(label, x: x + Double(cell) / 2, y: y + Double(cell) / 2 + 4, size: 1,
-                                     color: share > 0.5 ? .white : .ink, anchor: .middle, vertical: false))
+                    figure.add(
+                        .text(
+                            label, x: x + Double(cell) / 2, y: y + Double(cell) / 2 + 4, size: 1,
+                            color: share > 0.5 ? .white : .ink, anchor: .middle, vertical: false))
                 }
             }
             // Row label (true class), right-aligned left of the grid.
-            figure.add(.text(names[i], x: Double(left - 6), y: Double(top + i * cell) + Double(cell) / 2 + 4, size: 1,
-                             color: .ink, anchor: .end, vertical: false))
+            figure.add(
+                .text(
+                    names[i], x: Double(left - 6), y: Double(top + i * cell) + Double(cell) / 2 + 4, size: 1,
+                    color: .ink, anchor: .end, vertical: false))
             // Column label (predicted class) under the grid.
             let cx = Double(left + i * cell) + Double(cell) / 2
             if verticalColumnLabels {
-                figure.add(.text(names[i], x: cx + 4, y: Double(top + gridSize + 6), size: 1, color: .ink, anchor: .end, vertical: true))
+                figure.add(
+                    .text(
+                        names[i], x: cx + 4, y: Double(top + gridSize + 6), size: 1, color: .ink, anchor: .end,
+                        vertical: true))
             } else {
-                figure.add(.text(names[i], x: cx, y: Double(top + gridSize + 14), size: 1, color: .ink, anchor: .middle, vertical: false))
+                figure.add(
+                    .text(
+                        names[i], x: cx, y: Double(top + gridSize + 14), size: 1, color: .ink, anchor: .middle,
+                        vertical: false))
             }
         }
-        figure.add(.rect(x: Double(left), y: Double(top), width: Double(gridSize), height: Double(gridSize), fill: nil, stroke: .ink))
-        figure.add(.text("Predicted class", x: centre, y: Double(top + gridSize + bottomLabels + 14), size: 1, color: .ink, anchor: .middle, vertical: false))
-        figure.add(.text("True class", x: 16, y: Double(top) + Double(gridSize) / 2, size: 1, color: .ink, anchor: .middle, vertical: true))
+        figure.add(
+            .rect(
+                x: Double(left), y: Double(top), width: Double(gridSize), height: Double(gridSize), fill: nil,
+                stroke: .ink))
+        figure.add(
+            .text(
+                "Predicted class", x: centre, y: Double(top + gridSize + bottomLabels + 14), size: 1, color: .ink,
+                anchor: .middle, vertical: false))
+        figure.add(
+            .text(
+                "True class", x: 16, y: Double(top) + Double(gridSize) / 2, size: 1, color: .ink, anchor: .middle,
+                vertical: true))
         return figure
     }
 }

@@ -37,7 +37,10 @@ public struct Figure: Sendable {
         /// Vertical position in pixels from the top edge.
         public var y: Double
         /// Creates a point.
-        public init(x: Double, y: Double) { self.x = x; self.y = y }
+        public init(x: Double, y: Double) {
+            self.x = x
+            self.y = y
+        }
     }
 
     /// Width in pixels.

@@ -6,15 +6,15 @@ extension Figure {
         var canvas = Canvas(width: width, height: height, background: background)
         for element in elements {
             switch element {
-            case let .rect(x, y, w, h, fill, stroke):
+            case .rect(let x, let y, let w, let h, let fill, let stroke):
                 canvas.rect(x: x, y: y, width: w, height: h, fill: fill, stroke: stroke)
-            case let .polyline(points, color, lineWidth):
+            case .polyline(let points, let color, let lineWidth):
                 canvas.polyline(points, color: color, width: lineWidth)
-            case let .circle(x, y, radius, fill):
+            case .circle(let x, let y, let radius, let fill):
                 canvas.disc(x: x, y: y, radius: radius, color: fill)
-            case let .text(text, x, y, size, color, anchor, vertical):
+            case .text(let text, let x, let y, let size, let color, let anchor, let vertical):
                 canvas.text(text, x: x, y: y, size: size, color: color, anchor: anchor, vertical: vertical)
-            case let .image(image, x, y, scale):
+            case .image(let image, let x, let y, let scale):
                 canvas.blit(image, x: x, y: y, scale: scale)
             }
         }
@@ -27,8 +27,9 @@ struct Canvas {
     var image: RasterImage
 
     init(width: Int, height: Int, background: RGBColor) {
-        image = RasterImage(unchecked: width, height, 3,
-                            [UInt8](repeating: 0, count: width * height * 3))
+        image = RasterImage(
+            unchecked: width, height, 3,
+            [UInt8](repeating: 0, count: width * height * 3))
         for i in stride(from: 0, to: image.pixels.count, by: 3) {
             image.pixels[i] = background.red
             image.pixels[i + 1] = background.green
@@ -58,11 +59,16 @@ struct Canvas {
     /// Fills the pixels whose centres lie inside the rectangle; the stroke is the 1-pixel border
     /// just inside it.
     mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: RGBColor?, stroke: RGBColor?) {
-        let x0 = Int(x.rounded()), y0 = Int(y.rounded())
-        let x1 = Int((x + width).rounded()), y1 = Int((y + height).rounded())
+        let x0 = Int(x.rounded())
+        let y0 = Int(y.rounded())
+        let x1 = Int((x + width).rounded())
+        let y1 = Int((y + height).rounded())
         guard x1 > x0, y1 > y0 else { return }
         if let fill {
-            let cx0 = max(0, x0), cx1 = min(image.width, x1), cy0 = max(0, y0), cy1 = min(image.height, y1)
+            let cx0 = max(0, x0)
+            let cx1 = min(image.width, x1)
+            let cy0 = max(0, y0)
+            let cy1 = min(image.height, y1)
             if cx1 > cx0 && cy1 > cy0 {
                 for py in cy0..<cy1 {
                     for px in cx0..<cx1 { blend(px, py, fill, 1) }
@@ -70,8 +76,14 @@ struct Canvas {
             }
         }
         if let stroke {
-            for px in x0..<x1 { blend(px, y0, stroke, 1); blend(px, y1 - 1, stroke, 1) }
-            for py in y0..<y1 { blend(x0, py, stroke, 1); blend(x1 - 1, py, stroke, 1) }
+            for px in x0..<x1 {
+                blend(px, y0, stroke, 1)
+                blend(px, y1 - 1, stroke, 1)
+            }
+            for py in y0..<y1 {
+                blend(x0, py, stroke, 1)
+                blend(x1 - 1, py, stroke, 1)
+            }
         }
     }
 
@@ -87,21 +99,25 @@ struct Canvas {
         // A coverage buffer per polyline keeps joints from being blended twice.
         var coverage: [Int: Double] = [:]
         for k in 1..<points.count {
-            let a = points[k - 1], b = points[k]
+            let a = points[k - 1]
+            let b = points[k]
             guard a.x.isFinite, a.y.isFinite, b.x.isFinite, b.y.isFinite else { continue }
             let minX = max(0, Int((min(a.x, b.x) - half - 1).rounded(.down)))
             let maxX = min(image.width - 1, Int((max(a.x, b.x) + half + 1).rounded(.up)))
             let minY = max(0, Int((min(a.y, b.y) - half - 1).rounded(.down)))
             let maxY = min(image.height - 1, Int((max(a.y, b.y) + half + 1).rounded(.up)))
             guard minX <= maxX, minY <= maxY else { continue }
-            let dx = b.x - a.x, dy = b.y - a.y
+            let dx = b.x - a.x
+            let dy = b.y - a.y
             let lengthSquared = dx * dx + dy * dy
             for py in minY...maxY {
                 for px in minX...maxX {
-                    let cx = Double(px) + 0.5, cy = Double(py) + 0.5
+                    let cx = Double(px) + 0.5
+                    let cy = Double(py) + 0.5
                     var t = lengthSquared > 0 ? ((cx - a.x) * dx + (cy - a.y) * dy) / lengthSquared : 0
                     t = min(1, max(0, t))
-                    let ex = a.x + t * dx - cx, ey = a.y + t * dy - cy
+                    let ex = a.x + t * dx - cx
+                    let ey = a.y + t * dy - cy
                     let distance = (ex * ex + ey * ey).squareRoot()
                     let c = min(1, max(0, half + 0.5 - distance))
                     if c > 0 {
@@ -117,11 +133,14 @@ struct Canvas {
     /// An anti-aliased filled circle.
     mutating func disc(x: Double, y: Double, radius: Double, color: RGBColor) {
         guard x.isFinite, y.isFinite else { return }
-        let minX = Int((x - radius - 1).rounded(.down)), maxX = Int((x + radius + 1).rounded(.up))
-        let minY = Int((y - radius - 1).rounded(.down)), maxY = Int((y + radius + 1).rounded(.up))
+        let minX = Int((x - radius - 1).rounded(.down))
+        let maxX = Int((x + radius + 1).rounded(.up))
+        let minY = Int((y - radius - 1).rounded(.down))
+        let maxY = Int((y + radius + 1).rounded(.up))
         for py in minY...maxY {
             for px in minX...maxX {
-                let dx = Double(px) + 0.5 - x, dy = Double(py) + 0.5 - y
+                let dx = Double(px) + 0.5 - x
+                let dy = Double(py) + 0.5 - y
                 let c = min(1, max(0, radius + 0.5 - (dx * dx + dy * dy).squareRoot()))
                 blend(px, py, color, c)
             }
@@ -129,8 +148,10 @@ struct Canvas {
     }
 
     /// Bitmap-font text; see `Figure.Element.text` for the meaning of the anchor.
-    mutating func text(_ text: String, x: Double, y: Double, size: Int, color: RGBColor,
-                       anchor: Figure.TextAnchor, vertical: Bool) {
+    mutating func text(
+        _ text: String, x: Double, y: Double, size: Int, color: RGBColor,
+        anchor: Figure.TextAnchor, vertical: Bool
+    ) {
         let s = max(1, size)
         let bytes = BitmapFont.codes(text)
         let total = Figure.textWidth(text, size: s)
@@ -141,12 +162,13 @@ struct Canvas {
         case .end: offset = -total
         }
         offset = offset.rounded()
-        let ax = Int(x.rounded()), ay = Int(y.rounded())
+        let ax = Int(x.rounded())
+        let ay = Int(y.rounded())
         for (i, ch) in bytes.enumerated() {
             for column in 0..<5 {
                 for row in 0..<BitmapFont.rows where BitmapFont.isSet(ch, column: column, row: row) {
                     let u = Int(offset) + (i * BitmapFont.cellWidth + column) * s  // along the reading direction
-                    let v = (BitmapFont.glyphHeight - row) * s                      // above the baseline
+                    let v = (BitmapFont.glyphHeight - row) * s  // above the baseline
                     for dy in 0..<s {
                         for dx in 0..<s {
                             if vertical {

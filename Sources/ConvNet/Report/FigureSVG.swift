@@ -5,41 +5,51 @@ extension Figure {
     /// raster's bitmap font; images are embedded as base64 PNG data URIs.
     public func svgText() -> String {
         var s = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)">
-        <rect x="0" y="0" width="\(width)" height="\(height)" fill="\(background.hex)"/>
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)">
+            <rect x="0" y="0" width="\(width)" height="\(height)" fill="\(background.hex)"/>
 
-        """
+            """
         for element in elements {
             switch element {
-            case let .rect(x, y, w, h, fill, stroke):
-                var attributes = "x=\"\(svgNumber(x))\" y=\"\(svgNumber(y))\" width=\"\(svgNumber(w))\" height=\"\(svgNumber(h))\""
+            case .rect(let x, let y, let w, let h, let fill, let stroke):
+                var attributes =
+                    "x=\"\(svgNumber(x))\" y=\"\(svgNumber(y))\" width=\"\(svgNumber(w))\" height=\"\(svgNumber(h))\""
                 attributes += " fill=\"\(fill?.hex ?? "none")\""
                 if let stroke {
                     // The raster draws the border inside the rectangle; so does a stroke inset by half a pixel.
-                    attributes = "x=\"\(svgNumber(x + 0.5))\" y=\"\(svgNumber(y + 0.5))\" width=\"\(svgNumber(max(0, w - 1)))\" height=\"\(svgNumber(max(0, h - 1)))\""
+                    attributes =
+                        "x=\"\(svgNumber(x + 0.5))\" y=\"\(svgNumber(y + 0.5))\" width=\"\(svgNumber(max(0, w - 1)))\" height=\"\(svgNumber(max(0, h - 1)))\""
                     attributes += " fill=\"\(fill?.hex ?? "none")\" stroke=\"\(stroke.hex)\" stroke-width=\"1\""
                 }
                 s += "<rect \(attributes)/>\n"
-            case let .polyline(points, color, lineWidth):
+            case .polyline(let points, let color, let lineWidth):
                 // Non-finite points break the line into separate runs.
                 var runs: [[Point]] = [[]]
                 for p in points {
-                    if p.x.isFinite && p.y.isFinite { runs[runs.count - 1].append(p) } else if !runs[runs.count - 1].isEmpty { runs.append([]) }
+                    if p.x.isFinite && p.y.isFinite {
+                        runs[runs.count - 1].append(p)
+                    } else if !runs[runs.count - 1].isEmpty {
+                        runs.append([])
+                    }
                 }
                 for run in runs where !run.isEmpty {
                     let list = run.map { "\(svgNumber($0.x)),\(svgNumber($0.y))" }.joined(separator: " ")
-                    s += "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(color.hex)\" stroke-width=\"\(svgNumber(lineWidth))\" stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n"
+                    s +=
+                        "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(color.hex)\" stroke-width=\"\(svgNumber(lineWidth))\" stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n"
                 }
-            case let .circle(x, y, radius, fill):
-                s += "<circle cx=\"\(svgNumber(x))\" cy=\"\(svgNumber(y))\" r=\"\(svgNumber(radius))\" fill=\"\(fill.hex)\"/>\n"
-            case let .text(text, x, y, size, color, anchor, vertical):
+            case .circle(let x, let y, let radius, let fill):
+                s +=
+                    "<circle cx=\"\(svgNumber(x))\" cy=\"\(svgNumber(y))\" r=\"\(svgNumber(radius))\" fill=\"\(fill.hex)\"/>\n"
+            case .text(let text, let x, let y, let size, let color, let anchor, let vertical):
                 let fontSize = 10 * max(1, size)
                 let rotation = vertical ? " transform=\"rotate(-90 \(svgNumber(x)) \(svgNumber(y)))\"" : ""
-                s += "<text x=\"\(svgNumber(x))\" y=\"\(svgNumber(y))\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"\(fontSize)\" fill=\"\(color.hex)\" text-anchor=\"\(anchor.rawValue)\"\(rotation)>\(escapeXML(text))</text>\n"
-            case let .image(image, x, y, scale):
+                s +=
+                    "<text x=\"\(svgNumber(x))\" y=\"\(svgNumber(y))\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"\(fontSize)\" fill=\"\(color.hex)\" text-anchor=\"\(anchor.rawValue)\"\(rotation)>\(escapeXML(text))</text>\n"
+            case .image(let image, let x, let y, let scale):
                 let base64 = Data(PNGEncoder.encode(image)).base64EncodedString()
-                s += "<image x=\"\(x)\" y=\"\(y)\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(base64)\"/>\n"
+                s +=
+                    "<image x=\"\(x)\" y=\"\(y)\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(base64)\"/>\n"
             }
         }
         s += "</svg>\n"

@@ -21,7 +21,9 @@ public enum FilterGrid {
     ///   - padding: background pixels between tiles and around the grid (cs231n uses 1).
     ///   - background: the padding value, 0–255 (0 = black).
     public static func image(_ filters: FilterBank, padding: Int = 1, background: UInt8 = 0) -> RasterImage {
-        let f = filters.count, kh = filters.height, kw = filters.width
+        let f = filters.count
+        let kh = filters.height
+        let kw = filters.width
         let outChannels = filters.channels == 3 ? 3 : 1
         let perRow = Int(Double(f).squareRoot().rounded(.up))
         let rows = (f + perRow - 1) / perRow
@@ -44,16 +46,20 @@ public enum FilterGrid {
                 }
             }
             let finite = tile.filter(\.isFinite)
-            let low = finite.min() ?? 0, high = finite.max() ?? 0
+            let low = finite.min() ?? 0
+            let high = finite.max() ?? 0
             let range = high - low
-            let gridX = index % perRow, gridY = index / perRow
-            let x0 = pad + gridX * (kw + pad), y0 = pad + gridY * (kh + pad)
+            let gridX = index % perRow
+            let gridY = index / perRow
+            let x0 = pad + gridX * (kw + pad)
+            let y0 = pad + gridY * (kh + pad)
             for y in 0..<kh {
                 for x in 0..<kw {
                     for c in 0..<outChannels {
                         let v = tile[(y * kw + x) * outChannels + c]
                         let scaled = (range > 0 && v.isFinite) ? 255 * (v - low) / range : (v.isFinite ? 127.5 : 0)
-                        pixels[((y0 + y) * width + x0 + x) * outChannels + c] = UInt8(max(0, min(255, scaled.rounded())))
+                        pixels[((y0 + y) * width + x0 + x) * outChannels + c] = UInt8(
+                            max(0, min(255, scaled.rounded())))
                     }
                 }
             }
@@ -66,12 +72,16 @@ public enum FilterGrid {
         let grid = image(filters, padding: padding)
         let scale = max(1, targetSize / max(grid.width, grid.height))
         let title = "First-layer filters"
-        let subtitle = "\(filters.count) × \(filters.channels)×\(filters.height)×\(filters.width), \(channelNote(channels: filters.channels)), each scaled to 0-255"
+        let subtitle =
+            "\(filters.count) × \(filters.channels)×\(filters.height)×\(filters.width), \(channelNote(channels: filters.channels)), each scaled to 0-255"
         let contentWidth = grid.width * scale
         let width = max(contentWidth + 40, Int(Figure.textWidth(subtitle, size: 1)) + 40, 360)
         var figure = Figure(width: width, height: grid.height * scale + 74)
         figure.add(.text(title, x: Double(width) / 2, y: 22, size: 2, color: .ink, anchor: .middle, vertical: false))
-        figure.add(.text(subtitle, x: Double(width) / 2, y: 42, size: 1, color: RGBColor(90, 90, 90), anchor: .middle, vertical: false))
+        figure.add(
+            .text(
+                subtitle, x: Double(width) / 2, y: 42, size: 1, color: RGBColor(90, 90, 90), anchor: .middle,
+                vertical: false))
         figure.add(.image(grid, x: (width - contentWidth) / 2, y: 56, scale: scale))
         return figure
     }

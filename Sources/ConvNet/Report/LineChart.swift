@@ -17,8 +17,10 @@ public struct LineChart: Sendable {
         public var markers: Bool
 
         /// Creates a series.
-        public init(name: String, points: [(x: Double, y: Double)], color: RGBColor,
-                    lineWidth: Double = 2, markers: Bool = false) {
+        public init(
+            name: String, points: [(x: Double, y: Double)], color: RGBColor,
+            lineWidth: Double = 2, markers: Bool = false
+        ) {
             self.name = name
             self.points = points
             self.color = color
@@ -51,8 +53,10 @@ public struct LineChart: Sendable {
     }
 
     /// Creates a chart.
-    public init(title: String, xLabel: String, yLabel: String, series: [Series],
-                yRange: ClosedRange<Double>? = nil, integerX: Bool = true, legendPosition: LegendPosition = .topRight) {
+    public init(
+        title: String, xLabel: String, yLabel: String, series: [Series],
+        yRange: ClosedRange<Double>? = nil, integerX: Bool = true, legendPosition: LegendPosition = .topRight
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -64,33 +68,52 @@ public struct LineChart: Sendable {
 
     /// Draws the chart into `figure` inside the rectangle with top-left (`x`, `y`).
     public func draw(into figure: inout Figure, x: Double, y: Double, width: Double, height: Double) {
-        let left = x + 62, right = x + width - 16, top = y + 30, bottom = y + height - 44
-        let plotWidth = max(1, right - left), plotHeight = max(1, bottom - top)
-        figure.add(.text(title, x: (left + right) / 2, y: y + 20, size: 2, color: .ink, anchor: .middle, vertical: false))
+        let left = x + 62
+        let right = x + width - 16
+        let top = y + 30
+        let bottom = y + height - 44
+        let plotWidth = max(1, right - left)
+        let plotHeight = max(1, bottom - top)
+        figure.add(
+            .text(title, x: (left + right) / 2, y: y + 20, size: 2, color: .ink, anchor: .middle, vertical: false))
 
         let finite = series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
         guard !finite.isEmpty else {
             figure.add(.rect(x: left, y: top, width: plotWidth, height: plotHeight, fill: nil, stroke: .ink))
-            figure.add(.text("no data", x: (left + right) / 2, y: (top + bottom) / 2, size: 1, color: .ink, anchor: .middle, vertical: false))
+            figure.add(
+                .text(
+                    "no data", x: (left + right) / 2, y: (top + bottom) / 2, size: 1, color: .ink, anchor: .middle,
+                    vertical: false))
             return
         }
-        var xMin = finite.map(\.x).min()!, xMax = finite.map(\.x).max()!
-        if xMax == xMin { xMin -= 1; xMax += 1 }
+        var xMin = finite.map(\.x).min()!
+        var xMax = finite.map(\.x).max()!
+        if xMax == xMin {
+            xMin -= 1
+            xMax += 1
+        }
         if series.contains(where: \.markers) {
             // Keep the end markers inside the frame (matplotlib's axes margins).
             let margin = (xMax - xMin) * 0.03
-            xMin -= margin; xMax += margin
+            xMin -= margin
+            xMax += margin
         }
         let xTicks = niceTicks(xMin, xMax, targetCount: max(2, Int(plotWidth / 90)), integer: integerX)
 
-        var yMin: Double, yMax: Double
+        var yMin: Double
+        var yMax: Double
         var yTicks: [Double]
         if let yRange {
-            yMin = yRange.lowerBound; yMax = yRange.upperBound
+            yMin = yRange.lowerBound
+            yMax = yRange.upperBound
             yTicks = niceTicks(yMin, yMax, targetCount: max(2, Int(plotHeight / 50)), integer: false)
         } else {
-            yMin = finite.map(\.y).min()!; yMax = finite.map(\.y).max()!
-            if yMax == yMin { yMin -= yMin == 0 ? 1 : abs(yMin) * 0.1; yMax += yMax == 0 ? 1 : abs(yMax) * 0.1 }
+            yMin = finite.map(\.y).min()!
+            yMax = finite.map(\.y).max()!
+            if yMax == yMin {
+                yMin -= yMin == 0 ? 1 : abs(yMin) * 0.1
+                yMax += yMax == 0 ? 1 : abs(yMax) * 0.1
+            }
             yTicks = niceTicks(yMin, yMax, targetCount: max(2, Int(plotHeight / 50)), integer: false)
             let step = yTicks.count > 1 ? yTicks[1] - yTicks[0] : (yMax - yMin)
             // Extend the axis to the next tick (matplotlib's 'round_numbers'); a little margin otherwise.
@@ -102,8 +125,10 @@ public struct LineChart: Sendable {
         func py(_ v: Double) -> Double { bottom - (v - yMin) / (yMax - yMin) * plotHeight }
 
         // Grid and tick labels.
-        let xDecimals = decimals(for: xTicks), yDecimals = decimals(for: yTicks)
-        let yLabels = formatTicks(yTicks, decimals: yDecimals), xLabels = formatTicks(xTicks, decimals: xDecimals)
+        let xDecimals = decimals(for: xTicks)
+        let yDecimals = decimals(for: yTicks)
+        let yLabels = formatTicks(yTicks, decimals: yDecimals)
+        let xLabels = formatTicks(xTicks, decimals: xDecimals)
         for (t, label) in zip(yTicks, yLabels) {
             let yy = py(t).rounded()
             figure.add(.rect(x: left, y: yy, width: plotWidth, height: 1, fill: .grid, stroke: nil))
@@ -117,8 +142,11 @@ public struct LineChart: Sendable {
             figure.add(.text(label, x: xx, y: bottom + 17, size: 1, color: .ink, anchor: .middle, vertical: false))
         }
         figure.add(.rect(x: left, y: top, width: plotWidth + 1, height: plotHeight + 1, fill: nil, stroke: .ink))
-        figure.add(.text(xLabel, x: (left + right) / 2, y: bottom + 36, size: 1, color: .ink, anchor: .middle, vertical: false))
-        figure.add(.text(yLabel, x: x + 16, y: (top + bottom) / 2, size: 1, color: .ink, anchor: .middle, vertical: true))
+        figure.add(
+            .text(xLabel, x: (left + right) / 2, y: bottom + 36, size: 1, color: .ink, anchor: .middle, vertical: false)
+        )
+        figure.add(
+            .text(yLabel, x: x + 16, y: (top + bottom) / 2, size: 1, color: .ink, anchor: .middle, vertical: true))
 
         // Lines and markers.
         for s in series {
@@ -135,13 +163,18 @@ public struct LineChart: Sendable {
         let named = series.filter { !$0.name.isEmpty }
         if named.count >= 2 {
             let textWidth = named.map { Figure.textWidth($0.name, size: 1) }.max() ?? 0
-            let boxWidth = textWidth + 44, boxHeight = Double(named.count) * 16 + 8
+            let boxWidth = textWidth + 44
+            let boxHeight = Double(named.count) * 16 + 8
             let bx = right - boxWidth - 8
             let by = legendPosition == .topRight ? top + 8 : bottom - boxHeight - 8
-            figure.add(.rect(x: bx, y: by, width: boxWidth, height: boxHeight, fill: .white, stroke: RGBColor(180, 180, 180)))
+            figure.add(
+                .rect(x: bx, y: by, width: boxWidth, height: boxHeight, fill: .white, stroke: RGBColor(180, 180, 180)))
             for (i, s) in named.enumerated() {
                 let ly = by + 12 + Double(i) * 16
-                figure.add(.polyline(points: [Figure.Point(x: bx + 8, y: ly), Figure.Point(x: bx + 30, y: ly)], color: s.color, width: max(2, s.lineWidth)))
+                figure.add(
+                    .polyline(
+                        points: [Figure.Point(x: bx + 8, y: ly), Figure.Point(x: bx + 30, y: ly)], color: s.color,
+                        width: max(2, s.lineWidth)))
                 if s.markers { figure.add(.circle(x: bx + 19, y: ly, radius: 3.5, fill: s.color)) }
                 figure.add(.text(s.name, x: bx + 36, y: ly + 4, size: 1, color: .ink, anchor: .start, vertical: false))
             }
@@ -185,7 +218,8 @@ func formatTick(_ value: Double, decimals: Int, shorten: Bool = false) -> String
     if value == 0 { return String(format: "%.\(decimals)f", 0.0) }
     if decimals == 0 && (abs(value) >= 10_000 || shorten) {
         if abs(value) >= 1_000_000, value.truncatingRemainder(dividingBy: 100_000) == 0 {
-            return formatTick(value / 1_000_000, decimals: value.truncatingRemainder(dividingBy: 1_000_000) == 0 ? 0 : 1) + "M"
+            return formatTick(
+                value / 1_000_000, decimals: value.truncatingRemainder(dividingBy: 1_000_000) == 0 ? 0 : 1) + "M"
         }
         if value.truncatingRemainder(dividingBy: 100) == 0 {
             return formatTick(value / 1000, decimals: value.truncatingRemainder(dividingBy: 1000) == 0 ? 0 : 1) + "k"

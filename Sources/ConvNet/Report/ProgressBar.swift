@@ -48,9 +48,11 @@ public final class ProgressBar {
     ///   - minimumRedrawInterval: seconds between redraws of the terminal bar (the last batch always draws).
     ///   - clock: seconds from any fixed origin; defaults to a monotonic clock.
     ///   - sink: receives the text to print, already containing `\r` and `\n` as needed.
-    public init(mode: Mode, barWidth: Int = 24, minimumRedrawInterval: Double = 0.1,
-                clock: @escaping () -> Double = ProgressBar.monotonicSeconds,
-                sink: @escaping (String) -> Void) {
+    public init(
+        mode: Mode, barWidth: Int = 24, minimumRedrawInterval: Double = 0.1,
+        clock: @escaping () -> Double = ProgressBar.monotonicSeconds,
+        sink: @escaping (String) -> Void
+    ) {
         self.mode = mode
         self.barWidth = max(1, barWidth)
         self.minimumRedrawInterval = minimumRedrawInterval
@@ -79,9 +81,12 @@ public final class ProgressBar {
         self.epoch = epoch
         self.totalEpochs = totalEpochs
         self.batches = max(0, batches)
-        batch = 0; images = 0
-        lossSum = 0; lossCount = 0
-        accuracySum = 0; accuracyImages = 0
+        batch = 0
+        images = 0
+        lossSum = 0
+        lossCount = 0
+        accuracySum = 0
+        accuracyImages = 0
         start = clock()
         lastDraw = -Double.infinity
     }
@@ -91,7 +96,10 @@ public final class ProgressBar {
     public func update(batch: Int, batchSize: Int, loss: Double, accuracy: Double? = nil) {
         self.batch = batch
         images += batchSize
-        if loss.isFinite { lossSum += loss; lossCount += 1 }
+        if loss.isFinite {
+            lossSum += loss
+            lossCount += 1
+        }
         if let accuracy, accuracy.isFinite {
             accuracySum += accuracy * Double(batchSize)
             accuracyImages += batchSize

@@ -33,44 +33,57 @@ public struct ReportPicture: Sendable {
         var pictures: [ReportPicture] = []
         let hasAccuracy = record.epochs.contains { $0.trainAccuracy != nil || $0.validationAccuracy != nil }
         if !record.iterations.isEmpty && hasAccuracy {
-            pictures.append(ReportPicture(
-                name: "training", title: "Loss and accuracy",
-                caption: "Above: mini-batch loss per iteration with its moving average. Below: train and validation accuracy after each epoch.",
-                figure: TrainingPlots.summaryFigure(iterations: record.iterations, epochs: record.epochs, smoothingWindow: smoothingWindow)))
+            pictures.append(
+                ReportPicture(
+                    name: "training", title: "Loss and accuracy",
+                    caption:
+                        "Above: mini-batch loss per iteration with its moving average. Below: train and validation accuracy after each epoch.",
+                    figure: TrainingPlots.summaryFigure(
+                        iterations: record.iterations, epochs: record.epochs, smoothingWindow: smoothingWindow)))
         }
         let hasSummary = !pictures.isEmpty
         if !record.iterations.isEmpty {
             let window = smoothingWindow ?? TrainingPlots.defaultSmoothingWindow(count: record.iterations.count)
-            pictures.append(ReportPicture(
-                name: "loss", title: "Training loss per iteration",
-                caption: "Light line: loss of each mini-batch. Bold line: trailing moving average over \(window) iterations.",
-                figure: TrainingPlots.lossFigure(record.iterations, smoothingWindow: smoothingWindow)))
+            pictures.append(
+                ReportPicture(
+                    name: "loss", title: "Training loss per iteration",
+                    caption:
+                        "Light line: loss of each mini-batch. Bold line: trailing moving average over \(window) iterations.",
+                    figure: TrainingPlots.lossFigure(record.iterations, smoothingWindow: smoothingWindow)))
             pictures[pictures.count - 1].showInReport = !hasSummary
         }
         if hasAccuracy {
-            pictures.append(ReportPicture(
-                name: "accuracy", title: "Accuracy per epoch",
-                caption: "Train and validation accuracy measured at the end of each epoch.",
-                figure: TrainingPlots.accuracyFigure(record.epochs)))
+            pictures.append(
+                ReportPicture(
+                    name: "accuracy", title: "Accuracy per epoch",
+                    caption: "Train and validation accuracy measured at the end of each epoch.",
+                    figure: TrainingPlots.accuracyFigure(record.epochs)))
             pictures[pictures.count - 1].showInReport = !hasSummary
         }
-        if let first = record.iterations.first?.learningRate, record.iterations.contains(where: { $0.learningRate != first }) {
-            pictures.append(ReportPicture(
-                name: "learning_rate", title: "Learning rate",
-                caption: "The learning rate of every step, as the schedule set it.",
-                figure: TrainingPlots.learningRateFigure(record.iterations)))
+        if let first = record.iterations.first?.learningRate,
+            record.iterations.contains(where: { $0.learningRate != first })
+        {
+            pictures.append(
+                ReportPicture(
+                    name: "learning_rate", title: "Learning rate",
+                    caption: "The learning rate of every step, as the schedule set it.",
+                    figure: TrainingPlots.learningRateFigure(record.iterations)))
         }
         if let filters = record.firstLayerFilters {
-            pictures.append(ReportPicture(
-                name: "filters", title: "First-layer filters",
-                caption: "Each of the \(filters.count) filters of the first convolution, min-max scaled to 0-255 on its own (\(FilterGrid.channelNote(channels: filters.channels))).",
-                figure: FilterGrid.figure(filters)))
+            pictures.append(
+                ReportPicture(
+                    name: "filters", title: "First-layer filters",
+                    caption:
+                        "Each of the \(filters.count) filters of the first convolution, min-max scaled to 0-255 on its own (\(FilterGrid.channelNote(channels: filters.channels))).",
+                    figure: FilterGrid.figure(filters)))
         }
         if !record.confusionMatrix.isEmpty {
-            pictures.append(ReportPicture(
-                name: "confusion_matrix", title: "Confusion matrix",
-                caption: "Rows: true class; columns: predicted class. Cells show counts, shaded by their share of the row.",
-                figure: try ConfusionMatrixPlot.figure(record.confusionMatrix, classNames: record.classNames)))
+            pictures.append(
+                ReportPicture(
+                    name: "confusion_matrix", title: "Confusion matrix",
+                    caption:
+                        "Rows: true class; columns: predicted class. Cells show counts, shaded by their share of the row.",
+                    figure: try ConfusionMatrixPlot.figure(record.confusionMatrix, classNames: record.classNames)))
         }
         return pictures
     }

@@ -44,7 +44,8 @@ public struct RunDirectory: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return encoder
     }
 
@@ -52,7 +53,8 @@ public struct RunDirectory: Sendable {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .iso8601
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return decoder
     }
 
@@ -130,7 +132,11 @@ public struct RunDirectory: Sendable {
         let metricsURL = url.appendingPathComponent(Self.metricsFileName)
         let historyURL = url.appendingPathComponent(Self.historyFileName)
         guard [runURL, metricsURL, historyURL].contains(where: { fm.fileExists(atPath: $0.path) }) else {
-            throw ReportError.io(path: url.path, reason: "no \(Self.runFileName), \(Self.metricsFileName) or \(Self.historyFileName) found; is this a run directory?")
+            throw ReportError.io(
+                path: url.path,
+                reason:
+                    "no \(Self.runFileName), \(Self.metricsFileName) or \(Self.historyFileName) found; is this a run directory?"
+            )
         }
         var record = RunRecord(title: url.lastPathComponent)
         if fm.fileExists(atPath: runURL.path) {
@@ -149,11 +155,15 @@ public struct RunDirectory: Sendable {
         var records: [IterationRecord] = []
         var columns: [String: Int] = [:]
         for (lineIndex, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             if lineIndex == 0 {
                 for (i, name) in fields.enumerated() { columns[name] = i }
                 for required in ["iteration", "epoch", "loss", "learning_rate"] where columns[required] == nil {
-                    throw ReportError.malformedFile(path: fileURL.path, reason: "header lacks the column '\(required)' (found: \(fields.joined(separator: ",")))")
+                    throw ReportError.malformedFile(
+                        path: fileURL.path,
+                        reason: "header lacks the column '\(required)' (found: \(fields.joined(separator: ",")))")
                 }
                 continue
             }
@@ -162,10 +172,13 @@ public struct RunDirectory: Sendable {
                 return fields[i]
             }
             guard let iteration = field("iteration").flatMap({ Int($0) }),
-                  let epoch = field("epoch").flatMap({ Int($0) }),
-                  let loss = field("loss").flatMap({ Double($0) }),
-                  let rate = field("learning_rate").flatMap({ Double($0) }) else {
-                throw ReportError.malformedFile(path: fileURL.path, reason: "line \(lineIndex + 1) is not 'iteration,epoch,loss,learning_rate': \(line)")
+                let epoch = field("epoch").flatMap({ Int($0) }),
+                let loss = field("loss").flatMap({ Double($0) }),
+                let rate = field("learning_rate").flatMap({ Double($0) })
+            else {
+                throw ReportError.malformedFile(
+                    path: fileURL.path,
+                    reason: "line \(lineIndex + 1) is not 'iteration,epoch,loss,learning_rate': \(line)")
             }
             records.append(IterationRecord(iteration: iteration, epoch: epoch, loss: loss, learningRate: rate))
         }

@@ -7,7 +7,10 @@ public struct KeyValue: Codable, Sendable, Equatable {
     /// Its value as text, e.g. `"0.001"`.
     public var value: String
     /// Creates a pair.
-    public init(_ key: String, _ value: String) { self.key = key; self.value = value }
+    public init(_ key: String, _ value: String) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// One row of the model summary table.
@@ -65,8 +68,10 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     /// Wall-clock seconds from the start of the run to the end of this epoch's evaluations.
     public var elapsedSeconds: Double?
     /// Creates a record.
-    public init(epoch: Int, trainLoss: Double? = nil, trainAccuracy: Double? = nil,
-                validationLoss: Double? = nil, validationAccuracy: Double? = nil, seconds: Double) {
+    public init(
+        epoch: Int, trainLoss: Double? = nil, trainAccuracy: Double? = nil,
+        validationLoss: Double? = nil, validationAccuracy: Double? = nil, seconds: Double
+    ) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
@@ -110,11 +115,13 @@ public struct FilterBank: Codable, Sendable, Equatable {
     ///   `values.count != count · channels · height · width`.
     public init(count: Int, channels: Int, height: Int, width: Int, values: [Float]) throws {
         guard count > 0, channels > 0, height > 0, width > 0 else {
-            throw ReportError.invalidInput("filter shape must be positive, found [\(count), \(channels), \(height), \(width)]")
+            throw ReportError.invalidInput(
+                "filter shape must be positive, found [\(count), \(channels), \(height), \(width)]")
         }
         guard values.count == count * channels * height * width else {
             throw ReportError.invalidInput(
-                "filter shape [\(count), \(channels), \(height), \(width)] needs \(count * channels * height * width) values, found \(values.count)")
+                "filter shape [\(count), \(channels), \(height), \(width)] needs \(count * channels * height * width) values, found \(values.count)"
+            )
         }
         self.count = count
         self.channels = channels
@@ -157,11 +164,13 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var firstLayerFilters: FilterBank?
 
     /// Creates a record; every part but the title may be filled in later.
-    public init(title: String, startedAt: Date? = nil, configuration: [KeyValue] = [],
-                hyperParameters: [KeyValue] = [], modelSummary: [ModelSummaryRow] = [],
-                iterations: [IterationRecord] = [], epochs: [EpochRecord] = [],
-                finalMetrics: FinalMetrics = FinalMetrics(), classNames: [String] = [],
-                confusionMatrix: [[Int]] = [], firstLayerFilters: FilterBank? = nil) {
+    public init(
+        title: String, startedAt: Date? = nil, configuration: [KeyValue] = [],
+        hyperParameters: [KeyValue] = [], modelSummary: [ModelSummaryRow] = [],
+        iterations: [IterationRecord] = [], epochs: [EpochRecord] = [],
+        finalMetrics: FinalMetrics = FinalMetrics(), classNames: [String] = [],
+        confusionMatrix: [[Int]] = [], firstLayerFilters: FilterBank? = nil
+    ) {
         self.title = title
         self.startedAt = startedAt
         self.configuration = configuration
@@ -197,7 +206,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
         let k = confusionMatrix.count
         for (i, row) in confusionMatrix.enumerated() {
             guard row.count == k else {
-                throw ReportError.invalidInput("confusion matrix must be square: row \(i) has \(row.count) entries, expected \(k)")
+                throw ReportError.invalidInput(
+                    "confusion matrix must be square: row \(i) has \(row.count) entries, expected \(k)")
             }
             guard row.allSatisfy({ $0 >= 0 }) else {
                 throw ReportError.invalidInput("confusion matrix row \(i) has a negative count")

@@ -32,7 +32,8 @@ public final class TensorBoardEventWriter {
         let host = (hostname ?? ProcessInfo.processInfo.hostName)
             .replacingOccurrences(of: "/", with: "_")
         let seconds = Int(startTime.timeIntervalSince1970)
-        fileURL = directory.appendingPathComponent("events.out.tfevents.\(seconds).\(host.isEmpty ? "localhost" : host)")
+        fileURL = directory.appendingPathComponent(
+            "events.out.tfevents.\(seconds).\(host.isEmpty ? "localhost" : host)")
         guard FileManager.default.createFile(atPath: fileURL.path, contents: nil) else {
             throw ReportError.io(path: fileURL.path, reason: "cannot create the event file")
         }
@@ -94,7 +95,10 @@ public final class TensorBoardEventWriter {
     static func record(_ data: [UInt8]) -> [UInt8] {
         var length: [UInt8] = []
         var n = UInt64(data.count)
-        for _ in 0..<8 { length.append(UInt8(n & 0xFF)); n >>= 8 }
+        for _ in 0..<8 {
+            length.append(UInt8(n & 0xFF))
+            n >>= 8
+        }
         var out = length
         appendLittleEndian(CRC32C.masked(length), to: &out)
         out += data

@@ -28,7 +28,9 @@ extension TensorBoardEventWriter {
     /// Appends a histogram of `values` under `tag` (`buckets` equal-width buckets between the
     /// smallest and the largest value; non-finite values are left out of the buckets).
     /// - Throws: `ReportError.io` on write failure.
-    public func addHistogram(tag: String, values: [Double], step: Int, buckets: Int = 30, wallTime: Date = Date()) throws {
+    public func addHistogram(tag: String, values: [Double], step: Int, buckets: Int = 30, wallTime: Date = Date())
+        throws
+    {
         let histogram = Histogram(values, buckets: buckets)
         var proto = ProtobufWriter()
         proto.double(field: 1, histogram.minimum)
@@ -98,7 +100,8 @@ public struct Histogram: Sendable, Equatable {
             bucketCounts = [Double(count)]
             return
         }
-        let low = minimum, high = maximum
+        let low = minimum
+        let high = maximum
         var limits = (1...buckets).map { low + width * Double($0) / Double(buckets) }
         limits[buckets - 1] = high
         var counts = [Double](repeating: 0, count: buckets)

@@ -14,13 +14,16 @@ public enum ZlibEncoder {
 
     /// Compresses `data` into a complete zlib stream: 2-byte header, DEFLATE blocks, Adler-32.
     public static func compress(_ data: [UInt8], method: Method = .fixedHuffman) -> [UInt8] {
-        var out: [UInt8] = [0x78, 0x01]  // CM = 8 (deflate), CINFO = 7 (32 KiB window); FCHECK makes it a multiple of 31.
+        // CM = 8 (deflate), CINFO = 7 (32 KiB window); FCHECK makes it a multiple of 31.
+        var out: [UInt8] = [0x78, 0x01]
         switch method {
         case .stored: appendStoredBlocks(data, to: &out)
         case .fixedHuffman: out.append(contentsOf: fixedHuffmanBlock(data))
         }
         let adler = Adler32.checksum(data)
-        out.append(contentsOf: [UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF)])
+        out.append(contentsOf: [
+            UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF),
+        ])
         return out
     }
 
@@ -30,19 +33,31 @@ public enum ZlibEncoder {
             let length = min(65_535, data.count - start)
             let isFinal = start + length == data.count
             out.append(isFinal ? 1 : 0)  // BFINAL, BTYPE = 00; the rest of the byte is padding.
-            out.append(UInt8(length & 0xFF)); out.append(UInt8(length >> 8))
+            out.append(UInt8(length & 0xFF))
+            out.append(UInt8(length >> 8))
             let complement = ~UInt16(length)
-            out.append(UInt8(complement & 0xFF)); out.append(UInt8(complement >> 8))
+            out.append(UInt8(complement & 0xFF))
+            out.append(UInt8(complement >> 8))
             out.append(contentsOf: data[start..<(start + length)])
             start += length
         } while start < data.count
     }
 
     // RFC 1951 §3.2.5 length and distance tables.
-    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
-    static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    static let distanceBase: [Int] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-    static let distanceExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+    static let lengthBase: [Int] = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
+    ]
+    static let lengthExtra: [Int] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+    ]
+    static let distanceBase: [Int] = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+        6145, 8193, 12289, 16385, 24577,
+    ]
+    static let distanceExtra: [Int] = [
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+    ]
 
     /// Writes bits least-significant first, as DEFLATE requires.
     struct BitWriter {
@@ -69,7 +84,8 @@ public enum ZlibEncoder {
 
         mutating func finish() -> [UInt8] {
             if count > 0 { bytes.append(UInt8(buffer & 0xFF)) }
-            buffer = 0; count = 0
+            buffer = 0
+            count = 0
             return bytes
         }
     }
@@ -101,8 +117,11 @@ public enum ZlibEncoder {
         writer.bytes.reserveCapacity(data.count / 8 + 64)
         writer.write(1, bits: 1)  // BFINAL
         writer.write(1, bits: 2)  // BTYPE = 01, fixed Huffman
-        let window = 32_768, maxLength = 258, maxChain = 32
-        let hashBits = 15, hashMask = (1 << 15) - 1
+        let window = 32_768
+        let maxLength = 258
+        let maxChain = 32
+        let hashBits = 15
+        let hashMask = (1 << 15) - 1
         var head = [Int](repeating: -1, count: 1 << hashBits)
         var previous = [Int](repeating: -1, count: window)
         data.withUnsafeBufferPointer { src in
@@ -118,7 +137,8 @@ public enum ZlibEncoder {
             }
             var i = 0
             while i < n {
-                var bestLength = 0, bestDistance = 0
+                var bestLength = 0
+                var bestDistance = 0
                 if i + 2 < n {
                     var candidate = head[hash(i)]
                     var chain = 0

@@ -43,7 +43,8 @@ public enum GradientCheck {
             return try layer.forward(x)
         }
         let output = try evaluate(input)
-        let upstream = Tensor<Double>(uncheckedShape: output.shape, scalars: (0..<output.count).map { _ in random.normal() })
+        let upstream = Tensor<Double>(
+            uncheckedShape: output.shape, scalars: (0..<output.count).map { _ in random.normal() })
         let analyticInput = try layer.backward(upstream)
         let named = layer.namedParameters
         let analyticParameters = named.map(\.parameter.gradient.scalars)
@@ -71,9 +72,10 @@ public enum GradientCheck {
         var results: [LayerResult] = []
         for (index, layer) in network.layers.enumerated() {
             let errors = try check(layer, inputShape: [batch] + shape, seed: seed &+ UInt64(index))
-            results.append(LayerResult(
-                index: index, layer: layer.description, inputError: errors.inputError,
-                parameterErrors: errors.parameterErrors))
+            results.append(
+                LayerResult(
+                    index: index, layer: layer.description, inputError: errors.inputError,
+                    parameterErrors: errors.parameterErrors))
             shape = try layer.outputShape(forInputShape: shape)
         }
         return results

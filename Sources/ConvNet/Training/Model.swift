@@ -53,7 +53,8 @@ public final class Model<Scalar: KernelScalar> {
     /// The values of every parameter and buffer: what "the best weights so far" keep.
     public func snapshot() -> ModelSnapshot<Scalar> {
         ModelSnapshot(
-            parameters: parameters.map(\.value), buffers: buffers.map(\.values), integerBuffers: buffers.map(\.integers))
+            parameters: parameters.map(\.value), buffers: buffers.map(\.values), integerBuffers: buffers.map(\.integers)
+        )
     }
 
     /// Puts back a snapshot taken from this model (or one of the same architecture).
@@ -65,7 +66,9 @@ public final class Model<Scalar: KernelScalar> {
         }
         for (parameter, value) in zip(parameters, snapshot.parameters) { parameter.value = value }
         for (index, buffer) in buffers.enumerated() {
-            guard snapshot.buffers[index].shape == buffer.values.shape, snapshot.integerBuffers[index].count == buffer.integers.count else {
+            guard snapshot.buffers[index].shape == buffer.values.shape,
+                snapshot.integerBuffers[index].count == buffer.integers.count
+            else {
                 throw ConvNetError.shapeMismatch("the saved buffer \(buffer.name) does not fit this model")
             }
             buffer.values = snapshot.buffers[index]
@@ -80,7 +83,8 @@ public final class Model<Scalar: KernelScalar> {
     public func validate(inputs: Tensor<Scalar>, name: String = "input") throws {
         guard inputs.rank == inputShape.count + 1, Array(inputs.shape.dropFirst()) == inputShape else {
             throw ConvNetError.shapeMismatch(
-                "\(name) must be [N, \(inputShape.map(String.init).joined(separator: ", "))], found \(describe(inputs.shape))")
+                "\(name) must be [N, \(inputShape.map(String.init).joined(separator: ", "))], found \(describe(inputs.shape))"
+            )
         }
         try inputs.checkFinite(name)
     }
@@ -144,7 +148,9 @@ public final class Model<Scalar: KernelScalar> {
     }
 
     /// Mean data loss (no regularisation) and accuracy over a dataset, in batches.
-    public func evaluate(inputs: Tensor<Scalar>, targets: Tensor<Scalar>, batchSize: Int = 256) throws -> Evaluation<Scalar> {
+    public func evaluate(inputs: Tensor<Scalar>, targets: Tensor<Scalar>, batchSize: Int = 256) throws -> Evaluation<
+        Scalar
+    > {
         let scores = try scores(inputs, batchSize: batchSize)
         let value = try loss.evaluate(scores: scores, targets: targets)
         let correct = try loss.correctCount(scores: scores, targets: targets)

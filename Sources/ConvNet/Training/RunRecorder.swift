@@ -45,7 +45,9 @@ public final class RunRecorder<Scalar: KernelScalar> {
         record = RunRecord(
             title: title, startedAt: Date(), configuration: configuration, hyperParameters: hyperParameters,
             modelSummary: summary.layers.map {
-                ModelSummaryRow(layer: "\($0.index): \($0.layer)", outputShape: describe($0.outputShape), parameterCount: $0.parameters)
+                ModelSummaryRow(
+                    layer: "\($0.index): \($0.layer)", outputShape: describe($0.outputShape),
+                    parameterCount: $0.parameters)
             },
             classNames: classNames)
         if let directory {
@@ -77,8 +79,10 @@ public final class RunRecorder<Scalar: KernelScalar> {
     private func writeEpochPictures(step: Int, solver: Solver<Scalar>) {
         guard let events else { return }
         for (name, parameter) in model.network.namedParameters {
-            try? events.addHistogram(tag: "weights/\(name)", values: parameter.value.scalars.map(\.doubleValue), step: step)
-            try? events.addHistogram(tag: "gradients/\(name)", values: parameter.gradient.scalars.map(\.doubleValue), step: step)
+            try? events.addHistogram(
+                tag: "weights/\(name)", values: parameter.value.scalars.map(\.doubleValue), step: step)
+            try? events.addHistogram(
+                tag: "gradients/\(name)", values: parameter.gradient.scalars.map(\.doubleValue), step: step)
         }
         if let filters = firstLayerFilters() {
             try? events.addImage(tag: "filters/first_layer", image: FilterGrid.image(filters).scaled(by: 4), step: step)
@@ -93,7 +97,8 @@ public final class RunRecorder<Scalar: KernelScalar> {
 
     /// The first convolution's filters: the first 4-D weight in state_dict order.
     private func firstLayerFilters() -> FilterBank? {
-        guard let w = model.network.namedParameters.first(where: { $0.parameter.value.rank == 4 })?.parameter.value else {
+        guard let w = model.network.namedParameters.first(where: { $0.parameter.value.rank == 4 })?.parameter.value
+        else {
             return nil
         }
         return try? FilterBank(
@@ -118,7 +123,8 @@ public final class RunRecorder<Scalar: KernelScalar> {
         }
         var iterationCount = 0
         for epoch in history.epochs {
-            iterationCount = history.iterations.lastIndex { $0.epoch == epoch.epoch }.map { history.iterations[$0].iteration }
+            iterationCount =
+                history.iterations.lastIndex { $0.epoch == epoch.epoch }.map { history.iterations[$0].iteration }
                 ?? iterationCount
             try? events.addScalars(Self.epochScalars(epoch), step: iterationCount)
         }
@@ -173,7 +179,9 @@ public final class RunRecorder<Scalar: KernelScalar> {
     /// first layer's filters and the final metrics, saves everything and renders the pictures
     /// and report. Returns the test evaluation.
     @discardableResult
-    public func finish(testInputs: Tensor<Scalar>? = nil, testLabels: Tensor<Scalar>? = nil) throws -> Evaluation<Scalar>? {
+    public func finish(testInputs: Tensor<Scalar>? = nil, testLabels: Tensor<Scalar>? = nil) throws -> Evaluation<
+        Scalar
+    >? {
         var evaluation: Evaluation<Scalar>?
         if let testInputs, let testLabels {
             let result = try model.evaluate(inputs: testInputs, targets: testLabels)

@@ -41,7 +41,9 @@ public struct SolverOptions: Sendable {
         guard learningRateDecay > 0, learningRateDecay <= 1 else {
             throw ConvNetError.invalidArgument("learning-rate decay must be in (0, 1], found \(learningRateDecay)")
         }
-        guard printEvery >= 0 else { throw ConvNetError.invalidArgument("print-every must be ≥ 0, found \(printEvery)") }
+        guard printEvery >= 0 else {
+            throw ConvNetError.invalidArgument("print-every must be ≥ 0, found \(printEvery)")
+        }
         if let samples = trainAccuracySamples, samples <= 0 {
             throw ConvNetError.invalidArgument("train accuracy samples must be > 0, found \(samples)")
         }
@@ -53,7 +55,8 @@ public struct SolverOptions: Sendable {
             throw ConvNetError.invalidArgument("gradient clipping norm must be > 0, found \(gradientClipNorm)")
         }
         if let earlyStopping, earlyStopping.patience < 1 {
-            throw ConvNetError.invalidArgument("early-stopping patience must be ≥ 1 epoch, found \(earlyStopping.patience)")
+            throw ConvNetError.invalidArgument(
+                "early-stopping patience must be ≥ 1 epoch, found \(earlyStopping.patience)")
         }
     }
 
@@ -88,10 +91,12 @@ public struct EarlyStopping: Codable, Sendable, Equatable {
     /// run decides as an uninterrupted one.
     public func shouldStop(_ history: TrainingHistory) -> Bool {
         let values: [Double] = history.epochs.map {
-            (metric == .validationAccuracy ? $0.validationAccuracy.map { $0 } : $0.validationLoss.map { -$0 }) ?? -.infinity
+            (metric == .validationAccuracy ? $0.validationAccuracy.map { $0 } : $0.validationLoss.map { -$0 })
+                ?? -.infinity
         }
         guard let first = values.first else { return false }
-        var best = first, bestIndex = 0
+        var best = first
+        var bestIndex = 0
         for (index, value) in values.enumerated().dropFirst() where value > best + minimumDelta {
             best = value
             bestIndex = index
@@ -168,7 +173,8 @@ public final class Solver<Scalar: KernelScalar> {
 
     /// Validates data (shapes, label counts and ranges, finiteness) and options once.
     public init(
-        model: Model<Scalar>, optimizer: any Optimizer<Scalar>, trainInputs: Tensor<Scalar>, trainTargets: Tensor<Scalar>,
+        model: Model<Scalar>, optimizer: any Optimizer<Scalar>, trainInputs: Tensor<Scalar>,
+        trainTargets: Tensor<Scalar>,
         validationInputs: Tensor<Scalar>? = nil, validationTargets: Tensor<Scalar>? = nil,
         options: SolverOptions = SolverOptions()
     ) throws {
@@ -181,7 +187,8 @@ public final class Solver<Scalar: KernelScalar> {
         }
         if let validationInputs, let validationTargets {
             try model.validate(inputs: validationInputs, name: "validation input")
-            try Solver.validate(targets: validationTargets, count: validationInputs.shape[0], model: model, name: "validation")
+            try Solver.validate(
+                targets: validationTargets, count: validationInputs.shape[0], model: model, name: "validation")
         }
         self.model = model
         self.options = options
@@ -190,7 +197,8 @@ public final class Solver<Scalar: KernelScalar> {
         if let augmentation = options.augmentation, !augmentation.isIdentity {
             guard model.inputShape.count == 3 else {
                 throw ConvNetError.invalidArgument(
-                    "augmentation (\(augmentation)) needs image samples [C, H, W]; the model takes \(describe(model.inputShape))")
+                    "augmentation (\(augmentation)) needs image samples [C, H, W]; the model takes \(describe(model.inputShape))"
+                )
             }
             augmenter = BatchAugmenter(augmentation, seed: options.seed ^ 0x6175_676D_656E_7421)
         } else {
@@ -206,7 +214,8 @@ public final class Solver<Scalar: KernelScalar> {
     private static func validate(targets: Tensor<Scalar>, count: Int, model: Model<Scalar>, name: String) throws {
         guard targets.shape.first == count else {
             throw ConvNetError.invalidLabels(
-                "\(name) set has \(count) samples but \(targets.shape.first ?? 0) targets (shape \(describe(targets.shape)))")
+                "\(name) set has \(count) samples but \(targets.shape.first ?? 0) targets (shape \(describe(targets.shape)))"
+            )
         }
         try targets.checkFinite("\(name) targets")
         // A zero-score pass checks label ranges and target shapes through the loss itself.
@@ -265,7 +274,9 @@ public final class Solver<Scalar: KernelScalar> {
     public static func clipGradients(_ parameters: [Parameter<Scalar>], maxNorm: Double) -> Double {
         var squares = 0.0
         for index in parameters.indices {
-            squares += parameters[index].gradient.withUnsafeBufferPointer { Scalar.sumOfSquares($0.baseAddress!, count: $0.count) }
+            squares += parameters[index].gradient.withUnsafeBufferPointer {
+                Scalar.sumOfSquares($0.baseAddress!, count: $0.count)
+            }
         }
         let norm = squares.squareRoot()
         let factor = maxNorm / (norm + 1e-6)
@@ -315,9 +326,10 @@ public final class Solver<Scalar: KernelScalar> {
             try optimizer.update(model.parameters)
             history.iterations.append(record)
             lossSum += loss
-            onIteration?(StepProgress(
-                record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
-                correct: model.lastCorrectCount))
+            onIteration?(
+                StepProgress(
+                    record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
+                    correct: model.lastCorrectCount))
             if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
                 log("(iteration \(record.iteration)) loss \(format(loss, 6))")
             }
@@ -344,9 +356,11 @@ public final class Solver<Scalar: KernelScalar> {
         }
         if let testSet {
             record.testAccuracy = try model.evaluate(
-                inputs: testSet.inputs, targets: testSet.targets, batchSize: options.evaluationBatchSize).accuracy
+                inputs: testSet.inputs, targets: testSet.targets, batchSize: options.evaluationBatchSize
+            ).accuracy
         }
-        record.elapsedSeconds = (history.epochs.last?.elapsedSeconds ?? 0) + secondsBefore + Date().timeIntervalSince(started)
+        record.elapsedSeconds =
+            (history.epochs.last?.elapsedSeconds ?? 0) + secondsBefore + Date().timeIntervalSince(started)
         history.epochs.append(record)
         let score = record.validationAccuracy ?? Double(epoch)
         if bestScore.map({ score > $0 }) ?? true {
@@ -368,7 +382,8 @@ public final class Solver<Scalar: KernelScalar> {
             throw ConvNetError.diverged(
                 "the weights \(name) are no longer finite after iteration \(history.iterations.count) (epoch \(epoch))")
         }
-        for (name, buffer) in model.network.namedBuffers where !buffer.isInteger && buffer.values.firstNonFiniteIndex != nil {
+        for (name, buffer) in model.network.namedBuffers
+        where !buffer.isInteger && buffer.values.firstNonFiniteIndex != nil {
             throw ConvNetError.diverged(
                 "the buffer \(name) is no longer finite after iteration \(history.iterations.count) (epoch \(epoch))")
         }
@@ -391,14 +406,17 @@ public final class Solver<Scalar: KernelScalar> {
         }
         if let interrupted = state.interruptedEpoch {
             guard interrupted.epoch == state.completedEpochs + 1, interrupted.completedBatches >= 1,
-                interrupted.completedBatches < interrupted.batches, interrupted.seconds.isFinite, interrupted.lossSum.isFinite
+                interrupted.completedBatches < interrupted.batches, interrupted.seconds.isFinite,
+                interrupted.lossSum.isFinite
             else {
                 throw ConvNetError.invalidData(
                     "the saved interrupted epoch (\(interrupted.epoch), batch \(interrupted.completedBatches) of "
                         + "\(interrupted.batches)) does not follow the \(state.completedEpochs) completed epochs")
             }
             let count = trainInputs.shape[0]
-            let batches = options.dropLast ? max(1, count / options.batchSize) : (count + options.batchSize - 1) / options.batchSize
+            let batches =
+                options.dropLast
+                ? max(1, count / options.batchSize) : (count + options.batchSize - 1) / options.batchSize
             guard batches == interrupted.batches else {
                 throw ConvNetError.invalidData(
                     "the saved interrupted epoch had \(interrupted.batches) batches; this run's epochs have \(batches)")
@@ -429,7 +447,8 @@ public final class Solver<Scalar: KernelScalar> {
     }
 
     private func subsampleAccuracy() throws -> Double {
-        var inputs = trainInputs, targets = trainTargets
+        var inputs = trainInputs
+        var targets = trainTargets
         let count = trainInputs.shape[0]
         if let limit = options.trainAccuracySamples, limit < count {
             var sampler = SeededRandom(seed: options.seed &+ UInt64(history.epochs.count) &+ 1)
@@ -441,7 +460,8 @@ public final class Solver<Scalar: KernelScalar> {
     }
 
     /// Loss and accuracy on any dataset, in batches.
-    public func evaluate(_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>) throws -> (loss: Double, accuracy: Double) {
+    public func evaluate(_ inputs: Tensor<Scalar>, _ targets: Tensor<Scalar>) throws -> (loss: Double, accuracy: Double)
+    {
         try model.validate(inputs: inputs)
         let evaluation = try model.evaluate(inputs: inputs, targets: targets, batchSize: options.evaluationBatchSize)
         return (evaluation.loss, evaluation.accuracy)
@@ -483,8 +503,12 @@ public struct InterruptedEpoch: Codable, Sendable, Equatable {
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case epoch, completedBatches = "completed_batches", batches, shuffleState = "shuffle_state"
-        case lossSum = "loss_sum", seconds
+        case epoch
+        case completedBatches = "completed_batches"
+        case batches
+        case shuffleState = "shuffle_state"
+        case lossSum = "loss_sum"
+        case seconds
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -87,13 +88,15 @@ public final class SignalTrap: @unchecked Sendable {
         for number in signals { sigaddset(&unblocked, number) }
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
         for number in signals {
-            signal(number, { number in
-                guard let trap = trapState, trap.flags[0] != 0, trap.flags[1] == 0 else {
-                    _exit(128 + number)
-                }
-                trap.flags[1] = number
-                _ = write(2, trap.notice, trap.noticeLength)
-            })
+            signal(
+                number,
+                { number in
+                    guard let trap = trapState, trap.flags[0] != 0, trap.flags[1] == 0 else {
+                        _exit(128 + number)
+                    }
+                    trap.flags[1] = number
+                    _ = write(2, trap.notice, trap.noticeLength)
+                })
         }
     }
 

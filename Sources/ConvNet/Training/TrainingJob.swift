@@ -82,7 +82,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if let learningRate { configuration["learning_rate"] = learningRate }
         if let momentum {
             guard rule == .sgdMomentum || rule == .nesterov else {
-                throw ConvNetError.invalidArgument("momentum applies to sgd_momentum and nesterov, not \(rule.rawValue)")
+                throw ConvNetError.invalidArgument(
+                    "momentum applies to sgd_momentum and nesterov, not \(rule.rawValue)")
             }
             configuration["momentum"] = momentum
         }
@@ -102,7 +103,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             throw ConvNetError.invalidArgument("learning rate must be > 0: a rate of 0 never changes the weights")
         }
         for (name, value) in [("training", trainingCount), ("validation", validationCount), ("test", testCount)] {
-            if let value, value < 0 { throw ConvNetError.invalidArgument("the \(name) count must be ≥ 0, found \(value)") }
+            if let value, value < 0 {
+                throw ConvNetError.invalidArgument("the \(name) count must be ≥ 0, found \(value)")
+            }
         }
         var options = SolverOptions()
         options.learningRateDecay = learningRateDecay
@@ -133,14 +136,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         let name = try DatasetName(named: dataset)
         let isImageDataset = name == .imageFolder || name == .tinyImageNet
         guard isImageDataset || (imageSize == nil && imageChannels == nil) else {
-            throw ConvNetError.invalidArgument("--image-size and --image-channels apply to imagefolder and tinyimagenet, not \(name.rawValue)")
+            throw ConvNetError.invalidArgument(
+                "--image-size and --image-channels apply to imagefolder and tinyimagenet, not \(name.rawValue)")
         }
         var options = ImageLoadOptions(size: try imageSize.map { try ImageSize(parsing: $0) }, channels: imageChannels)
         if let channels = imageChannels, channels != 1 && channels != 3 {
             throw ConvNetError.invalidArgument("--image-channels takes 1 or 3, found \(channels)")
         }
         if isImageDataset, options.size == nil || options.channels == nil, let weights = initialWeights,
-            let shape = try Checkpoint.metadata(at: URL(fileURLWithPath: weights))?.inputShape, shape.count == 3 {
+            let shape = try Checkpoint.metadata(at: URL(fileURLWithPath: weights))?.inputShape, shape.count == 3
+        {
             let fromModel = try ImageTransform(inputShape: shape)
             options.size = options.size ?? fromModel.size
             options.channels = options.channels ?? fromModel.channels
@@ -167,16 +172,17 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             KeyValue("learning-rate decay", "\(learningRateDecay)"), KeyValue("batch size", "\(batchSize)"),
             KeyValue("epochs", "\(epochs)"), KeyValue("L2 regularisation", "\(regularization)"),
             KeyValue("drop last batch", "\(dropLast)"), KeyValue("seed", "\(seed)"),
-        ] + [
-            schedule.map { KeyValue("learning-rate schedule", $0.summary) },
-            weightDecay.map { KeyValue("weight decay", "\($0)") },
-            labelSmoothing.map { KeyValue("label smoothing", "\($0)") },
-            gradientClipNorm.map { KeyValue("gradient clipping (global norm)", "\($0)") },
-            earlyStopping.map { KeyValue("early stopping", "\($0.metric.rawValue), patience \($0.patience)") },
-            augmentation.map { KeyValue("augmentation", $0.description) },
-            initScheme.map { KeyValue("initialisation", $0) },
-            recipe.map { KeyValue("recipe", $0) },
-        ].compactMap { $0 }
+        ]
+            + [
+                schedule.map { KeyValue("learning-rate schedule", $0.summary) },
+                weightDecay.map { KeyValue("weight decay", "\($0)") },
+                labelSmoothing.map { KeyValue("label smoothing", "\($0)") },
+                gradientClipNorm.map { KeyValue("gradient clipping (global norm)", "\($0)") },
+                earlyStopping.map { KeyValue("early stopping", "\($0.metric.rawValue), patience \($0.patience)") },
+                augmentation.map { KeyValue("augmentation", $0.description) },
+                initScheme.map { KeyValue("initialisation", $0) },
+                recipe.map { KeyValue("recipe", $0) },
+            ].compactMap { $0 }
     }
 }
 
@@ -225,7 +231,9 @@ public final class TrainingJob {
     }
 
     /// Prepares to continue the run saved in `directory`.
-    public convenience init(resuming directory: URL, progress: ProgressBar = .standardOutput(), log: (String) -> Void = { _ in }) throws {
+    public convenience init(
+        resuming directory: URL, progress: ProgressBar = .standardOutput(), log: (String) -> Void = { _ in }
+    ) throws {
         let url = directory.appendingPathComponent(TrainingJob.configurationFileName)
         guard let data = try? Data(contentsOf: url) else {
             throw ConvNetError.fileSystem("cannot resume: \(url.path) is missing (was the run started with --out?)")
@@ -234,13 +242,15 @@ public final class TrainingJob {
         do {
             configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
         } catch {
-            throw ConvNetError.invalidData("cannot resume: \(url.path) is not a valid run configuration: \(reason(error))")
+            throw ConvNetError.invalidData(
+                "cannot resume: \(url.path) is not a valid run configuration: \(reason(error))")
         }
         try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: true)
     }
 
     private init(
-        configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar, log: (String) -> Void, resume: Bool
+        configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar, log: (String) -> Void,
+        resume: Bool
     ) throws {
         self.configuration = configuration
         self.directory = directory
@@ -251,10 +261,12 @@ public final class TrainingJob {
         }
         guard let mean = Preprocessing.MeanMode(rawValue: configuration.mean) else {
             throw ConvNetError.invalidArgument(
-                "unknown mean mode '\(configuration.mean)'; use " + Preprocessing.MeanMode.allCases.map(\.rawValue).joined(separator: ", "))
+                "unknown mean mode '\(configuration.mean)'; use "
+                    + Preprocessing.MeanMode.allCases.map(\.rawValue).joined(separator: ", "))
         }
         let raw = try DatasetLoader.load(
-            name, directory: configuration.dataDirectory.map { URL(fileURLWithPath: $0) }, download: configuration.download,
+            name, directory: configuration.dataDirectory.map { URL(fileURLWithPath: $0) },
+            download: configuration.download,
             layout: layout, images: configuration.imageLoadOptions(), log: log)
         data = try raw.prepared(
             PreparationOptions(
@@ -263,7 +275,8 @@ public final class TrainingJob {
             as: Float.self)
         classNames = raw.classNames
         let splits = data.splits
-        dataDescription = "\(name.rawValue): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test, "
+        dataDescription =
+            "\(name.rawValue): \(splits.train.count) train, \(splits.validation.count) val, \(splits.test.count) test, "
             + "samples \(describe(splits.train.sampleShape))"
 
         let network: Sequential<Float>
@@ -275,15 +288,18 @@ public final class TrainingJob {
         } else {
             let preset = try ModelPreset(named: configuration.model)
             guard preset != .xor else {
-                throw ConvNetError.invalidArgument("the xor model trains on its own four points; run it without --dataset")
+                throw ConvNetError.invalidArgument(
+                    "the xor model trains on its own four points; run it without --dataset")
             }
             if let initializer {
                 // The preset's architecture with the chosen initialisation.
                 network = try preset.spec(classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes)
-                    .makeNetwork(inputShape: splits.train.sampleShape, initializer: initializer, seed: configuration.seed)
+                    .makeNetwork(
+                        inputShape: splits.train.sampleShape, initializer: initializer, seed: configuration.seed)
             } else {
                 network = try preset.makeModel(
-                    inputShape: splits.train.sampleShape, classes: raw.classNames.count, hiddenSizes: configuration.hiddenSizes,
+                    inputShape: splits.train.sampleShape, classes: raw.classNames.count,
+                    hiddenSizes: configuration.hiddenSizes,
                     weightScale: configuration.weightScale, seed: configuration.seed, scalar: Float.self
                 ).network
             }
@@ -299,7 +315,8 @@ public final class TrainingJob {
             try Checkpoint.loadWeights(from: URL(fileURLWithPath: weights), into: network)
         }
         solver = try Solver(
-            model: model, optimizer: configuration.makeOptimizer(), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: configuration.makeOptimizer(), trainInputs: splits.train.inputs,
+            trainTargets: splits.train.labels,
             validationInputs: splits.validation.count > 0 ? splits.validation.inputs : nil,
             validationTargets: splits.validation.count > 0 ? splits.validation.labels : nil, options: options)
         if configuration.trackTestAccuracy == true, splits.test.count > 0 {
@@ -310,8 +327,10 @@ public final class TrainingJob {
             model: model, title: title, directory: directory,
             configuration: [
                 KeyValue("data", dataDescription), KeyValue("model", configuration.spec ?? configuration.model),
-                KeyValue("preprocessing", "pixels / \(raw.scale), mean \(configuration.mean)"
-                    + (configuration.standardize ? ", standardised" : "")),
+                KeyValue(
+                    "preprocessing",
+                    "pixels / \(raw.scale), mean \(configuration.mean)"
+                        + (configuration.standardize ? ", standardised" : "")),
                 KeyValue("command", CommandLine.arguments.joined(separator: " ")),
             ],
             hyperParameters: configuration.hyperParameterRows, classNames: raw.classNames, progress: progress)
@@ -373,7 +392,8 @@ public final class TrainingJob {
         // A run directory written before checkpoints were committed as generations.
         let last = directory.appendingPathComponent(TrainingJob.lastCheckpointName)
         let stateURL = TrainingState.url(besides: last)
-        guard FileManager.default.fileExists(atPath: last.path), FileManager.default.fileExists(atPath: stateURL.path) else {
+        guard FileManager.default.fileExists(atPath: last.path), FileManager.default.fileExists(atPath: stateURL.path)
+        else {
             throw ConvNetError.fileSystem(
                 "cannot resume \(directory.path): nothing was saved there yet (the run stopped before its first "
                     + "checkpoint); start it again with the same options")
@@ -411,22 +431,24 @@ public final class TrainingJob {
     /// the files against each other (epoch, iteration, best epoch), before anything is used.
     private func restore(from generation: CheckpointStore.Generation, of store: CheckpointStore) throws {
         let manifest = generation.manifest
-        let where_ = "cannot resume \(store.directory.path) (generation \(manifest.generation))"
-        let lastName = TrainingJob.lastCheckpointName, stateName = TrainingState.url(besides: URL(fileURLWithPath: lastName)).lastPathComponent
+        let context = "cannot resume \(store.directory.path) (generation \(manifest.generation))"
+        let lastName = TrainingJob.lastCheckpointName
+        let stateName = TrainingState.url(besides: URL(fileURLWithPath: lastName)).lastPathComponent
         let lastFile = try SafeTensorsFile(bytes: try store.contents(of: lastName, in: generation), name: lastName)
         let state = try TrainingState(
-            file: try SafeTensorsFile(bytes: try store.contents(of: stateName, in: generation), name: stateName), name: stateName)
+            file: try SafeTensorsFile(bytes: try store.contents(of: stateName, in: generation), name: stateName),
+            name: stateName)
         guard state.epoch == manifest.epoch, state.iteration == manifest.iteration,
             state.interruptedEpoch?.epoch == manifest.interruptedEpoch
         else {
             throw ConvNetError.invalidData(
-                "\(where_): \(stateName) holds epoch \(state.epoch), iteration \(state.iteration) but the manifest "
+                "\(context): \(stateName) holds epoch \(state.epoch), iteration \(state.iteration) but the manifest "
                     + "says epoch \(manifest.epoch), iteration \(manifest.iteration)")
         }
         func number(_ key: String, of file: SafeTensorsFile) -> Int? { file.metadata[key].flatMap { Int($0) } }
         if let saved = number("iteration", of: lastFile), saved != manifest.iteration {
             throw ConvNetError.invalidData(
-                "\(where_): \(lastName) holds iteration \(saved) but the manifest says \(manifest.iteration)")
+                "\(context): \(lastName) holds iteration \(saved) but the manifest says \(manifest.iteration)")
         }
         var bestWeights: ModelSnapshot<Float>?
         let bestName = TrainingJob.bestCheckpointName
@@ -434,13 +456,15 @@ public final class TrainingJob {
             let bestFile = try SafeTensorsFile(bytes: try store.contents(of: bestName, in: generation), name: bestName)
             if let saved = number("epoch", of: bestFile), saved != state.history.bestEpoch {
                 throw ConvNetError.invalidData(
-                    "\(where_): \(bestName) holds epoch \(saved) but the history's best epoch is \(state.history.bestEpoch)")
+                    "\(context): \(bestName) holds epoch \(saved) but the history's best epoch is \(state.history.bestEpoch)"
+                )
             }
             try Checkpoint.loadWeights(bestFile, into: model.network, name: bestName)
             bestWeights = model.snapshot()
         } else if state.history.bestEpoch > 0 {
             throw ConvNetError.invalidData(
-                "\(where_): the history's best epoch is \(state.history.bestEpoch) but the generation has no \(bestName)")
+                "\(context): the history's best epoch is \(state.history.bestEpoch) but the generation has no \(bestName)"
+            )
         }
         try Checkpoint.loadWeights(lastFile, into: model.network, name: lastName)
         try state.restore(into: solver, updateRule: configuration.updateRule, bestWeights: bestWeights)
@@ -511,7 +535,8 @@ public final class TrainingJob {
         let chance = Double(counts.values.max() ?? 0) / Double(labels.count)
         guard best <= chance + 0.01 else { return nil }
         return String(
-            format: "the best validation accuracy, %.4f, is no better than always answering the most frequent class (%.4f): "
+            format:
+                "the best validation accuracy, %.4f, is no better than always answering the most frequent class (%.4f): "
                 + "the model learned nothing; try a smaller learning rate (now %g) or check the labels",
             best, chance, solver.baseLearningRate)
     }

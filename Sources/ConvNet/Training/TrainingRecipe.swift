@@ -13,7 +13,8 @@ public enum TrainingRecipe: String, CaseIterable, Sendable {
     public init(named name: String) throws {
         guard let recipe = TrainingRecipe(rawValue: name.lowercased()) else {
             throw ConvNetError.invalidArgument(
-                "unknown recipe '\(name)'; use one of " + TrainingRecipe.allCases.map(\.rawValue).joined(separator: ", "))
+                "unknown recipe '\(name)'; use one of "
+                    + TrainingRecipe.allCases.map(\.rawValue).joined(separator: ", "))
         }
         self = recipe
     }
@@ -52,13 +53,15 @@ public enum TrainingRecipe: String, CaseIterable, Sendable {
             configuration.dataset = DatasetName.mnist.rawValue
             configuration.learningRate = 0.1
             configuration.epochs = 8
-            configuration.schedule = LearningRateSchedule(.oneCycle(pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)
+            configuration.schedule = LearningRateSchedule(
+                .oneCycle(pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)
             configuration.augmentation = Augmentation(translate: 0.1)
         case .fashionMNIST:
             configuration.dataset = DatasetName.fashionMNIST.rawValue
             configuration.learningRate = 0.1
             configuration.epochs = 16
-            configuration.schedule = LearningRateSchedule(.oneCycle(pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)
+            configuration.schedule = LearningRateSchedule(
+                .oneCycle(pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)
             configuration.augmentation = Augmentation(cropPadding: 2, horizontalFlip: true)
         }
         return configuration
@@ -67,7 +70,8 @@ public enum TrainingRecipe: String, CaseIterable, Sendable {
     /// The recipe written out, for `--help`, the README and reports.
     public var summary: String {
         let c = configuration
-        return "\(rawValue): \(c.dataset), spec '\(spec)', \(c.updateRule) momentum \(c.momentum ?? 0) lr \(c.learningRate ?? 0) "
+        return
+            "\(rawValue): \(c.dataset), spec '\(spec)', \(c.updateRule) momentum \(c.momentum ?? 0) lr \(c.learningRate ?? 0) "
             + "weight decay \(c.weightDecay ?? 0), \(c.schedule?.summary ?? "constant"), label smoothing \(c.labelSmoothing ?? 0), "
             + "augmentation \(c.augmentation?.description ?? "none"), batch \(c.batchSize), \(c.epochs) epochs, "
             + "mean per channel + standardisation, PyTorch's default initialisation, 1,000 validation images"

@@ -34,7 +34,8 @@ struct CommandLineTests {
         for key in variables.keys where key.hasPrefix("CONVNET_FAULT_") { variables[key] = nil }
         for (key, value) in environment { variables[key] = value }
         process.environment = variables
-        let output = Pipe(), error = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         try process.run()
@@ -48,7 +49,11 @@ struct CommandLineTests {
 
     /// `--threads N` runs the kernels on N threads (here: a gradient check that computes).
     @Test func threadsOptionIsAccepted() throws {
-        guard let result = try run(["gradcheck", "conv(2,k=3,p=1) relu flatten dense(3)", "--input-shape", "1,4,4", "--threads", "1"]) else { return }
+        guard
+            let result = try run([
+                "gradcheck", "conv(2,k=3,p=1) relu flatten dense(3)", "--input-shape", "1,4,4", "--threads", "1",
+            ])
+        else { return }
         #expect(result.status == 0, "\(result.error)")
     }
 
@@ -70,15 +75,24 @@ struct CommandLineTests {
         (["train", "--learning-rate", "-1"], "learning rate must be ≥ 0"),
         (["train", "--learning-rate", "0"], "learning rate must be > 0"),
         (["train", "--num-validation", "5000"], "5000 validation samples exceed the 270 in the validation split"),
-        (["train", "--num-training", "9223372036854775807"], "asked for 9223372036854775807 training samples, the split has 1257"),
+        (
+            ["train", "--num-training", "9223372036854775807"],
+            "asked for 9223372036854775807 training samples, the split has 1257"
+        ),
         (["train", "--num-training", "-3"], "training count must be ≥ 0"),
         (["train", "--model", "xor", "--dataset", "mnist"], "--model xor trains on its own four points"),
         (["train", "--stop-after-epoch", "0", "--out", "/tmp"], "--stop-after-epoch must be ≥ 1"),
         (["train", "--stop-after-epoch", "1"], "--stop-after-epoch needs --out"),
         (["train", "--spec", "flatten dense(1048576) dense(1048576)"], "above the limit of 268435456"),
         (["summary", "lenet5", "--classes", "0"], "needs 1 to 100000 classes, found 0"),
-        (["summary", "flatten dense(10)", "--input-shape", "9999999999,9999999999,9"], "whose product fits in an integer"),
-        (["summary", "res(" + String(repeating: "res(", count: 40) + "relu" + String(repeating: ")", count: 41)], "nest deeper than the limit of 32"),
+        (
+            ["summary", "flatten dense(10)", "--input-shape", "9999999999,9999999999,9"],
+            "whose product fits in an integer"
+        ),
+        (
+            ["summary", "res(" + String(repeating: "res(", count: 40) + "relu" + String(repeating: ")", count: 41)],
+            "nest deeper than the limit of 32"
+        ),
         (["eval", "/nonexistent/model.safetensors"], "no such file"),
         (["train", "--batch-size", "0"], "batch size must be > 0"),
         (["train", "--threads", "0"], "--threads must be between 1 and 1024, found 0"),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// ONNX export (`ONNXModel`, each layer's `exportONNX`):
@@ -39,32 +40,46 @@ struct ONNXExportTests {
     static let projectionBlock = residualBlock + ["Conv", "BatchNormalization", "Add", "Relu"]
 
     static let cases: [Case] = [
-        Case(name: "lenet5", spec: try! ModelPreset.lenet5.spec(classes: 10).description, inputShape: [1, 28, 28],
-             operators: ["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Relu", "Gemm"],
-             preprocessing: "image"),
-        Case(name: "resnet20", spec: try! ModelPreset.resnet20.spec(classes: 10).description, inputShape: [3, 32, 32],
-             operators: ["Conv", "BatchNormalization", "Relu"] + identityBlock + identityBlock + identityBlock
+        Case(
+            name: "lenet5", spec: try! ModelPreset.lenet5.spec(classes: 10).description, inputShape: [1, 28, 28],
+            operators: [
+                "Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Relu", "Gemm",
+            ],
+            preprocessing: "image"),
+        Case(
+            name: "resnet20", spec: try! ModelPreset.resnet20.spec(classes: 10).description, inputShape: [3, 32, 32],
+            operators: ["Conv", "BatchNormalization", "Relu"] + identityBlock + identityBlock + identityBlock
                 + projectionBlock + identityBlock + identityBlock + projectionBlock + identityBlock + identityBlock
                 + ["GlobalAveragePool", "Flatten", "Gemm"]),
-        Case(name: "vgg-bn", spec: try! ModelPreset.vggBN.spec(classes: 10).description, inputShape: [3, 16, 16],
-             operators: ["Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Relu", "MaxPool",
-                         "Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Relu", "MaxPool",
-                         "Flatten", "Gemm", "Relu", "Gemm"],
-             preprocessing: "none"),
-        Case(name: "every layer kind",
-             spec: "conv(8,k=3,p=1,bias=false) bn relu conv(8,k=3,p=2,d=2,g=2) bn(affine=false) leakyrelu(0.1) "
+        Case(
+            name: "vgg-bn", spec: try! ModelPreset.vggBN.spec(classes: 10).description, inputShape: [3, 16, 16],
+            operators: [
+                "Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Relu", "MaxPool",
+                "Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Relu", "MaxPool",
+                "Flatten", "Gemm", "Relu", "Gemm",
+            ],
+            preprocessing: "none"),
+        Case(
+            name: "every layer kind",
+            spec: "conv(8,k=3,p=1,bias=false) bn relu conv(8,k=3,p=2,d=2,g=2) bn(affine=false) leakyrelu(0.1) "
                 + "conv(8,k=3,p=1,g=8) tanh maxpool(3,s=2,ceil=true) avgpool(3,s=2,p=1,ceil=true) seq(identity dropout(0.3)) "
                 + "res(conv(16,k=3,s=2,p=1,bias=false) bn relu conv(16,k=3,p=1) bn | conv(16,k=1,s=2,bias=false) bn) relu "
                 + "block(24,s=2) gap flatten dense(12) bn sigmoid dropout(0.2) dense(5)",
-             inputShape: [3, 17, 17],
-             operators: ["Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "LeakyRelu", "Conv", "Tanh",
-                         "MaxPool", "AveragePool"]
-                + ["Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Conv", "BatchNormalization", "Add", "Relu"]
+            inputShape: [3, 17, 17],
+            operators: [
+                "Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "LeakyRelu", "Conv", "Tanh",
+                "MaxPool", "AveragePool",
+            ]
+                + [
+                    "Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization", "Conv", "BatchNormalization",
+                    "Add", "Relu",
+                ]
                 + projectionBlock
                 + ["GlobalAveragePool", "Flatten", "Gemm", "BatchNormalization", "Sigmoid", "Gemm"]),
-        Case(name: "ceil-mode pools dropping a window that starts in the padding (opset 22)",
-             spec: "conv(4,k=3) relu maxpool(2,s=2,p=1,ceil=true) avgpool(2,s=2,p=1,ceil=true) flatten dense(3)",
-             inputShape: [2, 7, 7], operators: ["Conv", "Relu", "MaxPool", "AveragePool", "Flatten", "Gemm"], opset: 22),
+        Case(
+            name: "ceil-mode pools dropping a window that starts in the padding (opset 22)",
+            spec: "conv(4,k=3) relu maxpool(2,s=2,p=1,ceil=true) avgpool(2,s=2,p=1,ceil=true) flatten dense(3)",
+            inputShape: [2, 7, 7], operators: ["Conv", "Relu", "MaxPool", "AveragePool", "Flatten", "Gemm"], opset: 22),
     ]
 
     /// The project's Python (`torchPython()`) when onnx and onnxruntime import in it; looked up once.
@@ -83,7 +98,9 @@ struct ONNXExportTests {
 
     /// The case's checkpoint metadata: class names and the preprocessing it asks for.
     static func metadata(_ testCase: Case, classes: Int) throws -> CheckpointMetadata {
-        let shape = testCase.inputShape, channels = shape[0], size = shape.reduce(1, *)
+        let shape = testCase.inputShape
+        let channels = shape[0]
+        let size = shape.reduce(1, *)
         var random = SeededRandom(seed: 13)
         let preprocessing: Preprocessing?
         switch testCase.preprocessing {
@@ -98,7 +115,8 @@ struct ONNXExportTests {
             preprocessing = nil
         }
         return CheckpointMetadata(
-            spec: try ModelSpec(parsing: testCase.spec), inputShape: shape, classNames: (0..<classes).map { "class \($0) é" },
+            spec: try ModelSpec(parsing: testCase.spec), inputShape: shape,
+            classNames: (0..<classes).map { "class \($0) é" },
             preprocessing: preprocessing, extra: ["epoch": "3"])
     }
 
@@ -117,11 +135,13 @@ struct ONNXExportTests {
         #expect(decoded.strings(2) == ["ConvNet"])
         let opsets = try decoded.messages(8)
         #expect(opsets.count == 1 && opsets[0].strings(1).isEmpty && opsets[0].integers(2) == [Int64(testCase.opset)])
-        let properties = try Dictionary(uniqueKeysWithValues: decoded.messages(14).map { ($0.strings(1)[0], $0.strings(2)[0]) })
+        let properties = try Dictionary(
+            uniqueKeysWithValues: decoded.messages(14).map { ($0.strings(1)[0], $0.strings(2)[0]) })
         #expect(properties["spec"] == metadata.spec.description)
         #expect(properties["input_shape"] == "[" + testCase.inputShape.map(String.init).joined(separator: ",") + "]")
-        #expect(properties["class_names"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
-            == metadata.classNames)
+        #expect(
+            properties["class_names"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
+                == metadata.classNames)
         #expect(properties["preprocessing"] == (try metadata.preprocessing?.jsonString()))
         #expect(properties["epoch"] == "3" && properties["format"] == nil)
         #expect(decoded.strings(6).first?.contains("'scores' float32 [batch, \(classes)]") == true)
@@ -134,15 +154,18 @@ struct ONNXExportTests {
         let initializers = try graph.messages(5)
         for initializer in initializers { known.insert(initializer.strings(8).first ?? "?") }
         for node in nodes {
-            for input in node.strings(1) { #expect(known.contains(input), "\(node.strings(3)) reads \(input) before it exists") }
-            node.strings(2).forEach { known.insert($0) }
+            for input in node.strings(1) {
+                #expect(known.contains(input), "\(node.strings(3)) reads \(input) before it exists")
+            }
+            for output in node.strings(2) { known.insert(output) }
         }
         #expect(nodes.last?.strings(2) == ["scores"])
 
         // Initializers: every parameter and floating buffer under its state_dict name, in
         // state_dict order, float32 [data_type 1] with the same bits (plus BatchNorm's
         // constant γ = 1, β = 0 without affine).
-        let state = network.namedParameters.map { ($0.name, $0.parameter.value) }
+        let state =
+            network.namedParameters.map { ($0.name, $0.parameter.value) }
             + network.namedBuffers.filter { !$0.buffer.isInteger }.map { ($0.name, $0.buffer.values) }
         let expected = Dictionary(uniqueKeysWithValues: state)
         let stateOrder = network.stateDictNames.filter { expected[$0] != nil }
@@ -168,7 +191,10 @@ struct ONNXExportTests {
         func declaration(_ field: Int) throws -> (String, Int64, [String]) {
             let value = try #require(try graph.messages(field).first)
             let tensor = try #require(try value.messages(2).first?.messages(1).first)
-            let dims = try tensor.messages(2).first?.messages(1).map { $0.strings(2).first ?? String($0.integers(1).first ?? -1) } ?? []
+            let dims =
+                try tensor.messages(2).first?.messages(1).map {
+                    $0.strings(2).first ?? String($0.integers(1).first ?? -1)
+                } ?? []
             return (value.strings(1).first ?? "?", tensor.integers(1).first ?? 0, dims)
         }
         let (inputName, inputType, inputDims) = try declaration(11)
@@ -185,7 +211,8 @@ struct ONNXExportTests {
         let network = try Self.network(testCase)
         let bytes = try ONNXModel(network: network, metadata: try Self.metadata(testCase, classes: 5)).encoded()
         #expect(Array(bytes.prefix(11)) == [0x08, 0x08, 0x12, 0x07] + Array("ConvNet".utf8))
-        let kernelShape: [UInt8] = [0x0A, 0x0C] + Array("kernel_shape".utf8) + [0x40, 0x03, 0x40, 0x03, 0xA0, 0x01, 0x07]
+        let kernelShape: [UInt8] =
+            [0x0A, 0x0C] + Array("kernel_shape".utf8) + [0x40, 0x03, 0x40, 0x03, 0xA0, 0x01, 0x07]
         let alpha: [UInt8] = [0x0A, 0x05] + Array("alpha".utf8) + [0x15, 0xCD, 0xCC, 0xCC, 0x3D, 0xA0, 0x01, 0x01]
         // Each attribute is a field 5 of its node: key 0x2A, then its length.
         #expect(contains(bytes, [0x2A, UInt8(kernelShape.count)] + kernelShape))
@@ -204,37 +231,44 @@ struct ONNXExportTests {
         writer.float(field: 2, 1)
         writer.littleEndianFloats(field: 9, [1, -2])
         writer.message(field: 7) { $0.string(field: 4, "Relu") }
-        #expect(writer.bytes == [0x08, 0x01, 0x08, 0xAC, 0x02, 0x15, 0x00, 0x00, 0x80, 0x3F,
-                                 0x4A, 0x08, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0,
-                                 0x3A, 0x06, 0x22, 0x04] + Array("Relu".utf8))
+        #expect(
+            writer.bytes == [
+                0x08, 0x01, 0x08, 0xAC, 0x02, 0x15, 0x00, 0x00, 0x80, 0x3F,
+                0x4A, 0x08, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0,
+                0x3A, 0x06, 0x22, 0x04,
+            ] + Array("Relu".utf8))
     }
 
     /// The opset is 17 unless a ceil-mode pool's last window starts in the right padding.
     @Test func opsetFollowsThePoolingWindows() throws {
         func opset(_ spec: String, _ inputShape: [Int]) throws -> [Int] {
             let network: Sequential<Float> = try ModelSpec(parsing: spec).makeNetwork(inputShape: inputShape)
-            let model = try ONNXModel(network: network, metadata: CheckpointMetadata(spec: try ModelSpec(parsing: spec), inputShape: inputShape))
+            let model = try ONNXModel(
+                network: network,
+                metadata: CheckpointMetadata(spec: try ModelSpec(parsing: spec), inputShape: inputShape))
             return [model.opset, model.irVersion]
         }
         // Output sizes: ConvNet and PyTorch vs ONNX's rule before opset 22.
         #expect(try opset("maxpool(2,s=2,p=1,ceil=true) flatten dense(2)", [1, 5, 5]) == [22, 10])  // 3 vs 4
-        #expect(try opset("maxpool(2,s=2,p=1,ceil=true) flatten dense(2)", [1, 6, 6]) == [17, 8])   // 4 vs 4
+        #expect(try opset("maxpool(2,s=2,p=1,ceil=true) flatten dense(2)", [1, 6, 6]) == [17, 8])  // 4 vs 4
         #expect(try opset("avgpool(3,s=3,p=1,ceil=true) flatten dense(2)", [1, 8, 8]) == [22, 10])  // 3 vs 4
-        #expect(try opset("avgpool(3,s=2,p=1,ceil=true) flatten dense(2)", [1, 8, 8]) == [17, 8])   // 5 vs 5
-        #expect(try opset("maxpool(2,p=1) flatten dense(2)", [1, 5, 5]) == [17, 8])                 // floor mode
+        #expect(try opset("avgpool(3,s=2,p=1,ceil=true) flatten dense(2)", [1, 8, 8]) == [17, 8])  // 5 vs 5
+        #expect(try opset("maxpool(2,p=1) flatten dense(2)", [1, 5, 5]) == [17, 8])  // floor mode
     }
 
     /// A network that changes nothing still has a `scores` output (an Identity node), and a
     /// Dense layer reading images flattens them first.
     @Test func passThroughNetworksAndDenseOnImages() throws {
         let identity: Sequential<Float> = Sequential([Identity<Float>(), try Dropout<Float>(probability: 0.5)])
-        let passThrough = try ONNXModel(network: identity, metadata: CheckpointMetadata(spec: try ModelSpec(describing: identity), inputShape: [4]))
+        let passThrough = try ONNXModel(
+            network: identity, metadata: CheckpointMetadata(spec: try ModelSpec(describing: identity), inputShape: [4]))
         #expect(passThrough.graph.nodes.map(\.opType) == ["Identity"] && passThrough.graph.nodes[0].inputs == ["input"])
         #expect(passThrough.graph.nodes[0].outputs == ["scores"])
 
         var random = SeededRandom(seed: 1)
         let dense: Sequential<Float> = Sequential([try Dense<Float>(inputSize: 12, outputSize: 2, random: &random)])
-        let model = try ONNXModel(network: dense, metadata: CheckpointMetadata(spec: ModelSpec(layers: []), inputShape: [3, 2, 2]))
+        let model = try ONNXModel(
+            network: dense, metadata: CheckpointMetadata(spec: ModelSpec(layers: []), inputShape: [3, 2, 2]))
         #expect(model.graph.nodes.map(\.opType) == ["Flatten", "Gemm"])
         #expect(model.graph.nodes[1].inputs == [model.graph.nodes[0].outputs[0], "0.weight", "0.bias"])
     }
@@ -244,15 +278,22 @@ struct ONNXExportTests {
     @Test func refusals() throws {
         let network: Sequential<Float> = Sequential([Flatten<Float>(), UnexportableLayer<Float>()])
         let metadata = CheckpointMetadata(spec: ModelSpec(layers: []), inputShape: [2, 3])
-        #expect(thrownMessage { _ = try ONNXModel(network: network, metadata: metadata) }
-            == "invalid argument: UnexportableLayer() cannot be exported to ONNX (its type does not implement exportONNX)")
+        #expect(
+            thrownMessage { _ = try ONNXModel(network: network, metadata: metadata) }
+                == "invalid argument: UnexportableLayer() cannot be exported to ONNX (its type does not implement exportONNX)"
+        )
         let flat: Sequential<Float> = Sequential([Flatten<Float>()])
-        #expect(thrownMessage { _ = try ONNXModel(network: flat, metadata: metadata, opset: 13) }?
-            .contains("ONNX opset 13 is not one ConvNet writes") == true)
-        let convolution: Sequential<Float> = try ModelSpec(parsing: "conv(2,k=3) flatten dense(2)").makeNetwork(inputShape: [1, 5, 5])
-        #expect(thrownMessage {
-            _ = try ONNXModel(network: convolution, metadata: CheckpointMetadata(spec: ModelSpec(layers: []), inputShape: [1, 2, 2]))
-        }?.hasPrefix("shape mismatch") == true)
+        #expect(
+            thrownMessage { _ = try ONNXModel(network: flat, metadata: metadata, opset: 13) }?
+                .contains("ONNX opset 13 is not one ConvNet writes") == true)
+        let convolution: Sequential<Float> = try ModelSpec(parsing: "conv(2,k=3) flatten dense(2)").makeNetwork(
+            inputShape: [1, 5, 5])
+        #expect(
+            thrownMessage {
+                _ = try ONNXModel(
+                    network: convolution,
+                    metadata: CheckpointMetadata(spec: ModelSpec(layers: []), inputShape: [1, 2, 2]))
+            }?.hasPrefix("shape mismatch") == true)
     }
 
     // MARK: - onnx.checker and onnxruntime against ConvNet
@@ -274,7 +315,8 @@ struct ONNXExportTests {
 
         // Raw images: pixel values 0…255 as float32 when the checkpoint scales them, else values
         // around 0 (fed as they are).
-        let batch = 3, size = testCase.inputShape.reduce(1, *)
+        let batch = 3
+        let size = testCase.inputShape.reduce(1, *)
         var random = SeededRandom(seed: 14)
         let raw = (0..<(batch * size)).map { _ in
             testCase.preprocessing == "none" ? Float(random.normal()) : Float(random.integer(below: 256))
@@ -284,18 +326,21 @@ struct ONNXExportTests {
         let convnet = try Predictor(checkpoint: checkpoint).scores(images)
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("onnx_check.py")
-        let result = try #require(runPython(
-            try String(contentsOf: script, encoding: .utf8), arguments: [folder.path], python: python))
+        let result = try #require(
+            runPython(
+                try String(contentsOf: script, encoding: .utf8), arguments: [folder.path], python: python))
         try #require(result.status == 0, "onnx_check.py failed: \(result.output)")
         let runtime = try NumPyArray(contentsOf: folder.appendingPathComponent("scores.npy"))
         #expect(runtime.shape == convnet.shape)
         let difference = PyTorchParityTests.difference(
             convnet.scalars.map(Double.init), runtime.floatValues().map(Double.init))
-        print("ONNX \(testCase.name): opset \(model.opset), \(model.graph.nodes.count) nodes; onnxruntime vs ConvNet "
-            + "max |difference| / max |ConvNet score| = \(String(format: "%.2e", difference))")
+        print(
+            "ONNX \(testCase.name): opset \(model.opset), \(model.graph.nodes.count) nodes; onnxruntime vs ConvNet "
+                + "max |difference| / max |ConvNet score| = \(String(format: "%.2e", difference))")
         #expect(difference <= 1e-5, "\(testCase.name): onnxruntime differs from ConvNet by \(difference)")
         let summary = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("summary.json"))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("summary.json")))
+                as? [String: Any])
         #expect(summary["ops"] as? [String] == testCase.operators)
         #expect((summary["opset"] as? NSNumber)?.intValue == testCase.opset)
     }
@@ -315,7 +360,9 @@ extension CommandLineTests {
         let destination = folder.appendingPathComponent("lenet.onnx")
         guard let exported = try run(["export", checkpoint.path, "--onnx", destination.path]) else { return }
         #expect(exported.status == 0, "\(exported.error)")
-        #expect(exported.output.hasPrefix("wrote \(destination.path): ONNX opset 17 (IR 8), 12 nodes, 10 initializers"), "\(exported.output)")
+        #expect(
+            exported.output.hasPrefix("wrote \(destination.path): ONNX opset 17 (IR 8), 12 nodes, 10 initializers"),
+            "\(exported.output)")
         let loaded = try Checkpoint.load(from: checkpoint, as: Float.self)
         let library = try ONNXModel(network: loaded.model.network, metadata: loaded.metadata).encoded()
         #expect(Array(try Data(contentsOf: destination)) == library)
@@ -326,13 +373,20 @@ extension CommandLineTests {
         try Checkpoint.stateDict(of: network, metadata: nil).write(to: foreign)
         for (arguments, message) in [
             (["export", checkpoint.path], "Missing expected argument '--onnx <onnx>'"),
-            (["export", folder.appendingPathComponent("missing.safetensors").path, "--onnx", destination.path], "missing.safetensors"),
+            (
+                ["export", folder.appendingPathComponent("missing.safetensors").path, "--onnx", destination.path],
+                "missing.safetensors"
+            ),
             (["export", foreign.path, "--onnx", destination.path], "torch.safetensors has no ConvNet metadata"),
-            (["export", checkpoint.path, "--onnx", folder.appendingPathComponent("no/such/folder/m.onnx").path], "cannot write"),
+            (
+                ["export", checkpoint.path, "--onnx", folder.appendingPathComponent("no/such/folder/m.onnx").path],
+                "cannot write"
+            ),
         ] {
             let result = try #require(try run(arguments))
             #expect(result.status == 1, "\(arguments)")
-            #expect(result.error.hasPrefix("error: ") && result.error.contains(message), "\(arguments): \(result.error)")
+            #expect(
+                result.error.hasPrefix("error: ") && result.error.contains(message), "\(arguments): \(result.error)")
             #expect(result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
         }
     }
@@ -355,7 +409,9 @@ final class UnexportableLayer<Scalar: KernelScalar>: Layer {
 /// Whether `sequence` occurs in `bytes`.
 private func contains(_ bytes: [UInt8], _ sequence: [UInt8]) -> Bool {
     guard !sequence.isEmpty, bytes.count >= sequence.count else { return false }
-    return (0...(bytes.count - sequence.count)).contains { start in bytes[start..<(start + sequence.count)].elementsEqual(sequence) }
+    return (0...(bytes.count - sequence.count)).contains { start in
+        bytes[start..<(start + sequence.count)].elementsEqual(sequence)
+    }
 }
 
 /// A protobuf message read field by field without a schema (the wire format only), to check
@@ -381,7 +437,9 @@ struct ProtobufMessage {
             var result: UInt64 = 0
             var shift: UInt64 = 0
             while true {
-                guard position < bytes.count, shift < 64 else { throw Malformed(description: "truncated varint at \(position)") }
+                guard position < bytes.count, shift < 64 else {
+                    throw Malformed(description: "truncated varint at \(position)")
+                }
                 let byte = bytes[position]
                 position += 1
                 result |= UInt64(byte & 0x7F) << shift
@@ -390,7 +448,9 @@ struct ProtobufMessage {
             }
         }
         func take(_ count: Int) throws -> ArraySlice<UInt8> {
-            guard count >= 0, count <= bytes.count - position else { throw Malformed(description: "\(count) bytes past the end at \(position)") }
+            guard count >= 0, count <= bytes.count - position else {
+                throw Malformed(description: "\(count) bytes past the end at \(position)")
+            }
             defer { position += count }
             return bytes[position..<(position + count)]
         }
@@ -412,12 +472,17 @@ struct ProtobufMessage {
 
     /// The varint fields `number` (int64, int32, enum), in order.
     func integers(_ number: Int) -> [Int64] {
-        fields.compactMap { $0.number == number ? { if case .varint(let v) = $0 { return Int64(bitPattern: v) } else { return nil } }($0.value) : nil }
+        fields.compactMap {
+            $0.number == number
+                ? { if case .varint(let v) = $0 { return Int64(bitPattern: v) } else { return nil } }($0.value) : nil
+        }
     }
 
     /// The length-delimited fields `number`, as bytes.
     func bytes(_ number: Int) -> [[UInt8]] {
-        fields.compactMap { $0.number == number ? { if case .bytes(let b) = $0 { return b } else { return nil } }($0.value) : nil }
+        fields.compactMap {
+            $0.number == number ? { if case .bytes(let b) = $0 { return b } else { return nil } }($0.value) : nil
+        }
     }
 
     /// The length-delimited fields `number`, as UTF-8 strings.

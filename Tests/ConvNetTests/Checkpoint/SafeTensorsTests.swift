@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The safetensors format and model checkpoints: round trips, hostile headers, and PyTorch
@@ -26,7 +27,10 @@ struct SafeTensorsTests {
         #expect(try half.doubleValues() == [1, -2.5, 0x1p-24])
         let brain = try SafeTensor(dtype: .BF16, shape: [1], bytes: [0x80, 0x3F])
         #expect(try brain.floatValues() == [1])
-        #expect(thrownMessage { _ = try SafeTensor(dtype: .I64, shape: [1], bytes: [UInt8](repeating: 0, count: 8)).floatValues() }?
+        #expect(
+            thrownMessage {
+                _ = try SafeTensor(dtype: .I64, shape: [1], bytes: [UInt8](repeating: 0, count: 8)).floatValues()
+            }?
             .contains("dtype I64") == true)
     }
 
@@ -44,13 +48,40 @@ struct SafeTensorsTests {
             ("header length overflows", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7B, 0x7D], "exceeds"),
             ("header past end", [100, 0, 0, 0, 0, 0, 0, 0] + Array("{}".utf8), "exceeds"),
             ("not json", file(header: "{nope"), "not valid JSON"),
-            ("offsets out of range", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]), "fall outside"),
-            ("shape mismatch", file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: eight), "does not match"),
-            ("shape overflow", file(header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eight), "no valid shape"),
-            ("negative offsets", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data: eight), "data_offsets"),
-            ("reversed offsets", file(header: #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: eight), "fall outside"),
-            ("overlap", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight), "overlap"),
-            ("unknown dtype", file(header: #"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, data: eight), "unsupported dtype C64"),
+            (
+                "offsets out of range",
+                file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]),
+                "fall outside"
+            ),
+            (
+                "shape mismatch", file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: eight),
+                "does not match"
+            ),
+            (
+                "shape overflow",
+                file(
+                    header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eight),
+                "no valid shape"
+            ),
+            (
+                "negative offsets",
+                file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data: eight), "data_offsets"
+            ),
+            (
+                "reversed offsets",
+                file(header: #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: eight), "fall outside"
+            ),
+            (
+                "overlap",
+                file(
+                    header:
+                        #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                    data: eight), "overlap"
+            ),
+            (
+                "unknown dtype", file(header: #"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, data: eight),
+                "unsupported dtype C64"
+            ),
             ("metadata not strings", file(header: #"{"__metadata__":{"a":1}}"#), "not a string"),
         ]
         for (label, bytes, fragment) in cases {
@@ -85,16 +116,26 @@ struct SafeTensorsTests {
         #expect(asDouble.model.parameters[0].value.scalars[0] == Double(model.parameters[0].value.scalars[0]))
         // Wrong spec: the error names the tensor.
         let message = thrownMessage {
-            _ = try Checkpoint.load(from: url, spec: ModelSpec(parsing: "conv(6,k=3,p=1) relu maxpool(2) conv(16,k=5) relu maxpool(2) flatten dense(120) relu dense(84) relu dense(10)"), as: Float.self)
+            _ = try Checkpoint.load(
+                from: url,
+                spec: ModelSpec(
+                    parsing:
+                        "conv(6,k=3,p=1) relu maxpool(2) conv(16,k=5) relu maxpool(2) flatten dense(120) relu dense(84) relu dense(10)"
+                ), as: Float.self)
         }
-        #expect(message?.contains("'0.weight' has shape [6, 1, 5, 5], the model needs [6, 1, 3, 3]") == true, "\(message ?? "")")
+        #expect(
+            message?.contains("'0.weight' has shape [6, 1, 5, 5], the model needs [6, 1, 3, 3]") == true,
+            "\(message ?? "")")
         // A file without metadata needs a spec.
         var bare = try SafeTensorsFile(contentsOf: url)
         bare.metadata = [:]
         let bareURL = folder.appendingPathComponent("bare.safetensors")
         try bare.write(to: bareURL)
-        #expect(thrownMessage { _ = try Checkpoint.load(from: bareURL, as: Float.self) }?.contains("give the model spec") == true)
-        let fromBare = try Checkpoint.load(from: bareURL, spec: ModelPreset.lenet5.spec(), inputShape: [1, 28, 28], as: Float.self)
+        #expect(
+            thrownMessage { _ = try Checkpoint.load(from: bareURL, as: Float.self) }?.contains("give the model spec")
+                == true)
+        let fromBare = try Checkpoint.load(
+            from: bareURL, spec: ModelPreset.lenet5.spec(), inputShape: [1, 28, 28], as: Float.self)
         #expect(fromBare.model.parameters.last?.value == model.parameters.last?.value)
     }
 
@@ -110,19 +151,25 @@ struct SafeTensorsTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let specs: [(String, [Int])] = [
             (try ModelPreset.lenet5.spec().description, [1, 28, 28]),
-            ("conv(4,k=3,s=2,p=1) tanh avgpool(2) conv(6,k=3,p=1) relu maxpool(3,s=2,p=1) sigmoid flatten dense(7)", [2, 13, 13]),
+            (
+                "conv(4,k=3,s=2,p=1) tanh avgpool(2) conv(6,k=3,p=1) relu maxpool(3,s=2,p=1) sigmoid flatten dense(7)",
+                [2, 13, 13]
+            ),
             (try ModelPreset.threeLayerConvNet.spec(classes: 5, hiddenSizes: [20]).description, [3, 16, 16]),
         ]
         for (index, (text, inputShape)) in specs.enumerated() {
             let spec = try ModelSpec(parsing: text)
-            let network: Sequential<Float> = try spec.makeNetwork(inputShape: inputShape, initializer: .pytorchDefault, seed: UInt64(index))
+            let network: Sequential<Float> = try spec.makeNetwork(
+                inputShape: inputShape, initializer: .pytorchDefault, seed: UInt64(index))
             let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: inputShape)
             let checkpoint = folder.appendingPathComponent("convnet\(index).safetensors")
             try Checkpoint.save(model, to: checkpoint, classNames: [])
             let input: Tensor<Float> = randomTensor([3] + inputShape, seed: 100 + UInt64(index))
-            try NumPyArray(shape: input.shape, float32: input.scalars).write(to: folder.appendingPathComponent("input\(index).npy"))
+            try NumPyArray(shape: input.shape, float32: input.scalars).write(
+                to: folder.appendingPathComponent("input\(index).npy"))
             let output = try network.forward(input)
-            try NumPyArray(shape: output.shape, float32: output.scalars).write(to: folder.appendingPathComponent("output\(index).npy"))
+            try NumPyArray(shape: output.shape, float32: output.scalars).write(
+                to: folder.appendingPathComponent("output\(index).npy"))
             let script = """
                 import sys, numpy as np, torch, torch.nn as nn, safetensors.torch
                 folder, i = sys.argv[1], sys.argv[2]
@@ -147,7 +194,8 @@ struct SafeTensorsTests {
             print("PyTorch interop (\(text)): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
             guard result.status == 0 else { continue }
             let loaded = try Checkpoint.load(
-                from: folder.appendingPathComponent("torch\(index).safetensors"), spec: spec, inputShape: inputShape, as: Float.self)
+                from: folder.appendingPathComponent("torch\(index).safetensors"), spec: spec, inputShape: inputShape,
+                as: Float.self)
             let mine = try loaded.model.network.forward(input)
             let theirs = try NumPyArray(contentsOf: folder.appendingPathComponent("torch_output\(index).npy"))
             #expect(theirs.shape == mine.shape)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The training-state file beside a checkpoint: an optimizer restored from it continues
@@ -11,7 +12,8 @@ struct TrainingStateTests {
         let inputs: Tensor<Double> = randomTensor([6, 1, 8, 8], seed: 1)
         let labels = try Tensor<Double>(shape: [6], scalars: [0, 1, 2, 3, 4, 5])
         for rule in UpdateRule.allCases {
-            let model = try ModelPreset.mlp.makeModel(inputShape: [1, 8, 8], classes: 10, hiddenSizes: [7], seed: 2, scalar: Double.self)
+            let model = try ModelPreset.mlp.makeModel(
+                inputShape: [1, 8, 8], classes: 10, hiddenSizes: [7], seed: 2, scalar: Double.self)
             let optimizer: any Optimizer<Double> = try rule.makeOptimizer()
             for _ in 0..<3 {
                 _ = try model.lossAndGradients(inputs: inputs, targets: labels)
@@ -19,11 +21,14 @@ struct TrainingStateTests {
             }
             optimizer.learningRate *= 0.5
             // The checkpoint stores F32: round the weights so that both runs start equal.
-            for parameter in model.parameters { parameter.value = parameter.value.converted(to: Float.self).converted() }
+            for parameter in model.parameters {
+                parameter.value = parameter.value.converted(to: Float.self).converted()
+            }
             var history = TrainingHistory()
             history.bestEpoch = 1
             let state = TrainingState(
-                updateRule: rule.rawValue, optimizerConfiguration: [:], learningRate: optimizer.learningRate, epoch: 1, iteration: 3,
+                updateRule: rule.rawValue, optimizerConfiguration: [:], learningRate: optimizer.learningRate, epoch: 1,
+                iteration: 3,
                 random: SeededRandom(seed: 9), history: history, optimizerState: TrainingState.capture(optimizer))
             let checkpoint = folder.appendingPathComponent("\(rule.rawValue).safetensors")
             try Checkpoint.save(model, to: checkpoint)
@@ -39,7 +44,8 @@ struct TrainingStateTests {
             let copy = try Checkpoint.load(from: checkpoint, as: Double.self).model
             let read = try TrainingState(contentsOf: stateURL)
             #expect(read == state, "\(rule)")
-            let restored: any Optimizer<Double> = try UpdateRule(named: read.updateRule).makeOptimizer(configuration: read.optimizerConfiguration)
+            let restored: any Optimizer<Double> = try UpdateRule(named: read.updateRule).makeOptimizer(
+                configuration: read.optimizerConfiguration)
             try read.restore(into: restored)
             #expect(restored.learningRate == optimizer.learningRate)
             _ = try copy.lossAndGradients(inputs: inputs, targets: labels)

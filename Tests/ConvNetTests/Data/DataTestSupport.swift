@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ConvNet
 
 /// A fresh temporary folder, removed by the caller with `removeItem` (tests ignore failures).
@@ -10,7 +11,9 @@ func makeTemporaryDirectory(_ label: String = "convnet-data") -> URL {
 
 /// Runs `script` with `python` (a path or a name looked up on PATH) and `arguments`; nil when
 /// that Python cannot be started. Returns the exit status and the combined output.
-func runPython(_ script: String, arguments: [String] = [], python: String = projectPython()) -> (status: Int32, output: String)? {
+func runPython(_ script: String, arguments: [String] = [], python: String = projectPython()) -> (
+    status: Int32, output: String
+)? {
     let process = Process()
     if python.contains("/") {
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// IDX, CIFAR-10 (binary and python), the restricted pickle reader, array folders, digests,
@@ -7,15 +8,25 @@ import Testing
 struct DatasetLoaderTests {
     @Test func restrictedPickleRejectsCodeExecution() throws {
         let hostile: [(String, [UInt8], String)] = [
-            ("os.system via GLOBAL + REDUCE", Array("cos\nsystem\n(S'echo hacked'\ntR.".utf8), "global 'os.system' is not allowed"),
-            ("builtins.eval via STACK_GLOBAL", [0x80, 0x04, 0x8C, 0x08] + Array("builtins".utf8) + [0x8C, 0x04] + Array("eval".utf8) + [0x93, 0x2E],
-             "global 'builtins.eval' is not allowed"),
+            (
+                "os.system via GLOBAL + REDUCE", Array("cos\nsystem\n(S'echo hacked'\ntR.".utf8),
+                "global 'os.system' is not allowed"
+            ),
+            (
+                "builtins.eval via STACK_GLOBAL",
+                [0x80, 0x04, 0x8C, 0x08] + Array("builtins".utf8) + [0x8C, 0x04] + Array("eval".utf8) + [0x93, 0x2E],
+                "global 'builtins.eval' is not allowed"
+            ),
             ("INST", Array("(ios\nsystem\nS'ls'\n.".utf8), "INST"),
             ("OBJ", [0x80, 0x02, 0x28, 0x6F, 0x2E], "OBJ"),
             ("NEWOBJ", [0x80, 0x02, 0x29, 0x29, 0x81, 0x2E], "NEWOBJ"),
             ("persistent id", [0x80, 0x02, 0x4E, 0x51, 0x2E], "PERSID"),
             ("REDUCE of a non-global", [0x80, 0x02, 0x4E, 0x29, 0x52, 0x2E], "REDUCE"),
-            ("_reconstruct of something else", Array("cnumpy.core.multiarray\n_reconstruct\n(cnumpy\ndtype\nK\u{0}tR.".utf8), "only build numpy.ndarray"),
+            (
+                "_reconstruct of something else",
+                Array("cnumpy.core.multiarray\n_reconstruct\n(cnumpy\ndtype\nK\u{0}tR.".utf8),
+                "only build numpy.ndarray"
+            ),
             ("truncated", [0x80, 0x02, 0x58, 0xFF, 0xFF, 0xFF, 0x7F], "runs past the end"),
             ("stack underflow", [0x80, 0x02, 0x86, 0x2E], "underflow"),
             ("unknown opcode", [0x80, 0x02, 0xFF], "opcode 0xff"),
@@ -66,7 +77,10 @@ struct DatasetLoaderTests {
             #expect(batch.images.shape == [7, 3, 32, 32])
             #expect(batch.images.storage == .uint8(pixels), "protocol \(version)")
         }
-        #expect(try CIFAR10.pythonClassNames(readFileBytes(folder.appendingPathComponent("meta"))) == ["airplane", "automobile"])
+        #expect(
+            try CIFAR10.pythonClassNames(readFileBytes(folder.appendingPathComponent("meta"))) == [
+                "airplane", "automobile",
+            ])
         let evil = thrownMessage { _ = try CIFAR10.pythonBatch(contentsOf: folder.appendingPathComponent("evil")) }
         #expect(evil?.contains("collections.OrderedDict' is not allowed") == true, "\(evil ?? "")")
     }
@@ -85,8 +99,9 @@ struct DatasetLoaderTests {
             print("skipped: ../shared/data is absent (the 20 real CIFAR-10 test images)")
             return
         }
-        let samples = try CIFAR10.binaryBatch(contentsOf: shared.appendingPathComponent(
-            "cifar10-samples-foolbox/cifar-10-batches-bin/test_batch_first20.bin"))
+        let samples = try CIFAR10.binaryBatch(
+            contentsOf: shared.appendingPathComponent(
+                "cifar10-samples-foolbox/cifar-10-batches-bin/test_batch_first20.bin"))
         // The labels of the first 20 CIFAR-10 test images (the last number of foolbox's file names).
         #expect(samples.labels == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6])
         // A full binary distribution assembled from them loads through the folder loader.
@@ -94,7 +109,8 @@ struct DatasetLoaderTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let bin = folder.appendingPathComponent("cifar-10-batches-bin")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        let bytes = try readFileBytes(shared.appendingPathComponent("cifar10-samples-foolbox/cifar-10-batches-bin/test_batch_first20.bin"))
+        let bytes = try readFileBytes(
+            shared.appendingPathComponent("cifar10-samples-foolbox/cifar-10-batches-bin/test_batch_first20.bin"))
         for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
             writeBytes(bytes, bin.appendingPathComponent(name + ".bin"))
         }
@@ -121,14 +137,17 @@ struct DatasetLoaderTests {
         defer { try? FileManager.default.removeItem(at: empty) }
         let message = try #require(thrownMessage { _ = try DatasetLoader.load(.fashionMNIST, directory: empty) })
         #expect(!message.contains("\n"))
-        #expect(message.contains("train-images-idx3-ubyte") && message.contains(empty.path) && message.contains("--download"))
+        #expect(
+            message.contains("train-images-idx3-ubyte") && message.contains(empty.path)
+                && message.contains("--download"))
         #expect(message.contains("fashion-mnist.s3-website.eu-central-1.amazonaws.com"))
         let cifar = try #require(thrownMessage { _ = try DatasetLoader.load(.cifar10, directory: empty) })
         #expect(cifar.contains("cifar-10-binary.tar.gz") && !cifar.contains("\n"))
         // Hostile IDX: dimensions that overflow.
         let overflow: [UInt8] = [0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1]
         #expect(thrownMessage { _ = try IDXFile(data: Data(overflow), name: "evil-idx") }?.contains("evil-idx") == true)
-        #expect(thrownMessage { _ = try IDXFile(data: Data([0, 1, 8, 1]), name: "x") }?.contains("not an IDX file") == true)
+        #expect(
+            thrownMessage { _ = try IDXFile(data: Data([0, 1, 8, 1]), name: "x") }?.contains("not an IDX file") == true)
     }
 
     private func gzipStored(_ data: [UInt8]) -> [UInt8] {
@@ -143,13 +162,17 @@ struct DatasetLoaderTests {
     @Test func digestsMatchKnownVectors() {
         #expect(Digest.sha256([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(Digest.sha256(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Digest.sha256(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(Digest.sha256([UInt8](repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            Digest.sha256(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            Digest.sha256([UInt8](repeating: 0x61, count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         #expect(Digest.md5([]) == "d41d8cd98f00b204e9800998ecf8427e")
         #expect(Digest.md5(Array("abc".utf8)) == "900150983cd24fb0d6963f7d28e17f72")
-        #expect(Digest.md5(Array("12345678901234567890123456789012345678901234567890123456789012345678901234567890".utf8))
-            == "57edf4a22be3c955ac49da2e2107b67a")
+        #expect(
+            Digest.md5(Array("12345678901234567890123456789012345678901234567890123456789012345678901234567890".utf8))
+                == "57edf4a22be3c955ac49da2e2107b67a")
     }
 
     @Test func sharedMNISTFilesMatchTheirPublishedSHA256() throws {
@@ -165,7 +188,8 @@ struct DatasetLoaderTests {
         let started = Date()
         let images = try IDXFile(contentsOf: shared.appendingPathComponent("fashion-mnist/t10k-images-idx3-ubyte.gz"))
         print("gunzip of t10k-images (7.8 MB): \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
-        #expect(images == (try IDXFile(contentsOf: shared.appendingPathComponent("fashion-mnist/t10k-images-idx3-ubyte"))))
+        #expect(
+            images == (try IDXFile(contentsOf: shared.appendingPathComponent("fashion-mnist/t10k-images-idx3-ubyte"))))
     }
 
     @Test func arrayFoldersWithLayoutsAndSplits() throws {
@@ -173,11 +197,14 @@ struct DatasetLoaderTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         // 4 NHWC images 2×2×3, uint8; labels int64.
         let pixels = (0..<48).map { UInt8($0) }
-        try NumPyArray(shape: [4, 2, 2, 3], elementType: .uint8, bytes: pixels).write(to: folder.appendingPathComponent("x_train.npy"))
+        try NumPyArray(shape: [4, 2, 2, 3], elementType: .uint8, bytes: pixels).write(
+            to: folder.appendingPathComponent("x_train.npy"))
         let labels: [Int64] = [0, 2, 1, 2]
         let labelBytes = labels.flatMap { value in (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        try NumPyArray(shape: [4], elementType: .int64, bytes: labelBytes).write(to: folder.appendingPathComponent("y_train.npy"))
-        try NumPyArray(shape: [1, 2, 2, 3], float32: (0..<12).map { Float($0) }).write(to: folder.appendingPathComponent("x_test.npy"))
+        try NumPyArray(shape: [4], elementType: .int64, bytes: labelBytes).write(
+            to: folder.appendingPathComponent("y_train.npy"))
+        try NumPyArray(shape: [1, 2, 2, 3], float32: (0..<12).map { Float($0) }).write(
+            to: folder.appendingPathComponent("x_test.npy"))
         try NumPyArray(shape: [1], float32: [1]).write(to: folder.appendingPathComponent("y_test.npy"))
         // Test floats with train bytes: a shape mismatch is not possible here, but the scale is the training split's.
         let splits = try DatasetLoader.load(.npy, directory: folder, layout: .nhwc)
@@ -190,21 +217,29 @@ struct DatasetLoaderTests {
         // NCHW of a [4, 2, 2, 3] array reads it as 2 channels of 2×3.
         #expect(try DatasetLoader.load(.npy, directory: folder).train.images.shape == [4, 2, 2, 3])
         try FileManager.default.removeItem(at: folder.appendingPathComponent("y_train.npy"))
-        #expect(thrownMessage { _ = try DatasetLoader.load(.npy, directory: folder) }?.contains("x_train and y_train are needed together") == true)
+        #expect(
+            thrownMessage { _ = try DatasetLoader.load(.npy, directory: folder) }?.contains(
+                "x_train and y_train are needed together") == true)
     }
 
     @Test func preprocessingFitsOnTrainingOnlyAndRoundTripsThroughJSON() throws {
         // 4 training images of 2 channels × 1 × 2, bytes; validation carved after 3 of them.
         let pixels: [UInt8] = [0, 10, 100, 110, 20, 30, 120, 130, 40, 50, 140, 150, 255, 255, 255, 255]
-        let train = try LabeledImages(images: ImageArray(shape: [4, 2, 1, 2], storage: .uint8(pixels)), labels: [0, 1, 0, 1])
+        let train = try LabeledImages(
+            images: ImageArray(shape: [4, 2, 1, 2], storage: .uint8(pixels)), labels: [0, 1, 0, 1])
         let raw = try RawDatasetSplits(train: train, classNames: ["a", "b"], scale: 255)
-        let prepared = try raw.prepared(PreparationOptions(trainingCount: 3, validationCount: 1, mean: .image), as: Double.self)
-        #expect(prepared.splits.train.count == 3 && prepared.splits.validation.count == 1 && prepared.splits.test.count == 0)
+        let prepared = try raw.prepared(
+            PreparationOptions(trainingCount: 3, validationCount: 1, mean: .image), as: Double.self)
+        #expect(
+            prepared.splits.train.count == 3 && prepared.splits.validation.count == 1 && prepared.splits.test.count == 0
+        )
         // Mean image of the first three only: (0 + 20 + 40) / 3 / 255 for element 0.
         #expect(abs(Double(prepared.preprocessing.mean[0]) - 20.0 / 255) < 1e-6)
         #expect(abs(prepared.splits.train.inputs.scalars[0] - (0 - 20.0 / 255)) < 1e-6)
         #expect(abs(prepared.splits.validation.inputs.scalars[0] - (255.0 - 20) / 255) < 1e-6)
-        let standardized = try raw.prepared(PreparationOptions(trainingCount: 4, validationCount: 0, mean: .channel, standardize: true), as: Double.self)
+        let standardized = try raw.prepared(
+            PreparationOptions(trainingCount: 4, validationCount: 0, mean: .channel, standardize: true), as: Double.self
+        )
         // Each channel of the training data now has mean 0 and variance 1.
         let x = standardized.splits.train.inputs.scalars
         for channel in 0..<2 {
@@ -216,7 +251,8 @@ struct DatasetLoaderTests {
             let mean: Double = values.reduce(0, +) / 8
             var variance = 0.0
             for value in values { variance += (value - mean) * (value - mean) / 8 }
-            #expect(abs(mean) < 1e-6 && abs(variance - 1) < 1e-5, "channel \(channel): mean \(mean), variance \(variance)")
+            #expect(
+                abs(mean) < 1e-6 && abs(variance - 1) < 1e-5, "channel \(channel): mean \(mean), variance \(variance)")
         }
         let json = try standardized.preprocessing.jsonString()
         let restored = try Preprocessing(jsonString: json)
@@ -224,8 +260,12 @@ struct DatasetLoaderTests {
         let again: Tensor<Double> = try restored.apply(to: train.images)
         #expect(again.scalars.count == x.count)
         #expect(zip(again.scalars, x).allSatisfy { abs($0 - $1) < 1e-5 })
-        #expect(thrownMessage { _ = try Preprocessing(jsonString: "{\"scale\": -1}") }?.contains("preprocessing") == true)
-        #expect(thrownMessage { _ = try raw.prepared(PreparationOptions(trainingCount: 4, validationCount: 1), as: Float.self) }?
+        #expect(
+            thrownMessage { _ = try Preprocessing(jsonString: "{\"scale\": -1}") }?.contains("preprocessing") == true)
+        #expect(
+            thrownMessage {
+                _ = try raw.prepared(PreparationOptions(trainingCount: 4, validationCount: 1), as: Float.self)
+            }?
             .contains("exceed") == true)
     }
 }

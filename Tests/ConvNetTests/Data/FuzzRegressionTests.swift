@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// Replays files through the parsing that the libFuzzer harnesses fuzz (Fuzz/Harnesses/NAME.swift
@@ -27,7 +28,8 @@ struct FuzzRegressionTests {
             let file = try SafeTensorsFile(bytes: wrappedSafeTensors(bytes), name: name)
             guard let metadata = try CheckpointMetadata(metadata: file.metadata, name: name) else { return }
             _ = try metadata.encoded()
-            let network: Sequential<Float> = try metadata.spec.makeNetwork(inputShape: metadata.inputShape, initializer: .zeros)
+            let network: Sequential<Float> = try metadata.spec.makeNetwork(
+                inputShape: metadata.inputShape, initializer: .zeros)
             try Checkpoint.loadWeights(file, into: network, name: name)
             _ = try Model(network: network, loss: metadata.loss.makeLoss(), inputShape: metadata.inputShape)
         },
@@ -100,7 +102,8 @@ struct FuzzRegressionTests {
         "training-state-json": { bytes in
             var file = SafeTensorsFile()
             file.metadata = [
-                "format": "convnet-training-state", "format_version": "1", "training_state": String(decoding: bytes, as: UTF8.self),
+                "format": "convnet-training-state", "format_version": "1",
+                "training_state": String(decoding: bytes, as: UTF8.self),
             ]
             let name = "fuzz.state.safetensors"
             _ = try TrainingState(file: SafeTensorsFile(bytes: file.encoded(), name: name), name: name)
@@ -120,7 +123,8 @@ struct FuzzRegressionTests {
     }
 
     static let testFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let repositoryRoot = testFolder.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = testFolder.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The files one level down in `folder`, by the harness their subfolder names (files
     /// directly in `folder`, such as a README, are not inputs).
@@ -130,8 +134,11 @@ struct FuzzRegressionTests {
         for harness in ((try? manager.contentsOfDirectory(atPath: folder.path)) ?? []).sorted() {
             let subfolder = folder.appendingPathComponent(harness)
             var isFolder: ObjCBool = false
-            guard manager.fileExists(atPath: subfolder.path, isDirectory: &isFolder), isFolder.boolValue else { continue }
-            for file in ((try? manager.contentsOfDirectory(atPath: subfolder.path)) ?? []).sorted() where !file.hasPrefix(".") {
+            guard manager.fileExists(atPath: subfolder.path, isDirectory: &isFolder), isFolder.boolValue else {
+                continue
+            }
+            for file in ((try? manager.contentsOfDirectory(atPath: subfolder.path)) ?? []).sorted()
+            where !file.hasPrefix(".") {
                 result.append(Input(harness: harness, file: file, url: subfolder.appendingPathComponent(file)))
             }
         }
@@ -142,11 +149,17 @@ struct FuzzRegressionTests {
     static let seeds = inputs(in: repositoryRoot.appendingPathComponent("Fuzz/Corpus"))
 
     @Test func everyHarnessHasItsParsingSeedsAndRegressions() throws {
-        let harnesses = try FileManager.default.contentsOfDirectory(atPath: Self.repositoryRoot.appendingPathComponent("Fuzz/Harnesses").path)
-            .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(".swift".count)) }
-        #expect(Set(harnesses) == Set(Self.parsers.keys), "Fuzz/Harnesses and FuzzRegressionTests.parsers name different harnesses")
+        let harnesses = try FileManager.default.contentsOfDirectory(
+            atPath: Self.repositoryRoot.appendingPathComponent("Fuzz/Harnesses").path
+        )
+        .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(".swift".count)) }
+        #expect(
+            Set(harnesses) == Set(Self.parsers.keys),
+            "Fuzz/Harnesses and FuzzRegressionTests.parsers name different harnesses")
         #expect(Set(Self.seeds.map(\.harness)) == Set(harnesses), "every harness has seeds in Fuzz/Corpus/NAME")
-        #expect(Set(Self.regressions.map(\.harness)).isSubset(of: Set(harnesses)), "every FuzzRegressions/NAME is a harness")
+        #expect(
+            Set(Self.regressions.map(\.harness)).isSubset(of: Set(harnesses)), "every FuzzRegressions/NAME is a harness"
+        )
         #expect(Self.regressions.count >= 30)
     }
 

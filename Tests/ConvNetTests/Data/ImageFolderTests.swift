@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// Image datasets: the resize and crop against numbers worked out by hand and against PyTorch's
@@ -28,7 +29,10 @@ struct ImageFolderTests {
         // [150, 166.5625, 199.6875, 216.25], [200, 213.75, 241.25, 255].
         #expect(result.samples == [0, 25, 75, 100, 50, 72, 117, 139, 150, 167, 200, 216, 200, 214, 241, 255])
         // Same size: the samples unchanged; gray to RGB copies; RGB to gray is Pillow's luma.
-        #expect(try ImageTransform(size: nil, channels: 3).apply(image).samples == [0, 100, 200, 255, 0, 100, 200, 255, 0, 100, 200, 255])
+        #expect(
+            try ImageTransform(size: nil, channels: 3).apply(image).samples == [
+                0, 100, 200, 255, 0, 100, 200, 255, 0, 100, 200, 255,
+            ])
         let colour = try DecodedImage(width: 1, height: 1, channels: 4, samples: .uint8([255, 128, 0, 7]))
         // (19595·255 + 38470·128 + 7471·0 + 32768) >> 16 = 151 (Pillow's convert("L") gives 151 too).
         #expect(try ImageTransform(size: nil, channels: 1).apply(colour).samples == [151])
@@ -80,7 +84,9 @@ struct ImageFolderTests {
             """
         let result = try #require(runPython(script, arguments: [folder.path], python: python))
         try #require(result.status == 0, "\(result.output)")
-        let targets = try #require(try JSONSerialization.jsonObject(with: Data((result.output.split(separator: "\n").last ?? "").utf8)) as? [[Int]])
+        let targets = try #require(
+            try JSONSerialization.jsonObject(with: Data((result.output.split(separator: "\n").last ?? "").utf8))
+                as? [[Int]])
         var worstFloat: Float = 0
         for (index, target) in targets.enumerated() {
             let input = try NumPyArray(contentsOf: folder.appendingPathComponent("in\(index).npy"))
@@ -96,14 +102,17 @@ struct ImageFolderTests {
             // The unrounded values agree to float rounding; the
             // bytes agree exactly except at a rounding tie that float noise can tip.
             let (rh, rw) = ImageTransform.resizedSize(height: h, width: w, shorter: max(target[0], target[1]))
-            let top = ImageTransform.roundHalfEven(Double(rh - target[0]) / 2), left = ImageTransform.roundHalfEven(Double(rw - target[1]) / 2)
+            let top = ImageTransform.roundHalfEven(Double(rh - target[0]) / 2)
+            let left = ImageTransform.roundHalfEven(Double(rw - target[1]) / 2)
             let mine = ImageTransform.bilinear(
                 bytes, channels: c, height: h, width: w, outputHeight: rh, outputWidth: rw,
                 rows: top..<(top + target[0]), columns: left..<(left + target[1]))
             for (i, value) in mine.enumerated() {
                 worstFloat = max(worstFloat, abs(value - unrounded[i]))
                 let tie = abs(unrounded[i] - unrounded[i].rounded(.down) - 0.5) < 1e-3
-                #expect(Float(output.samples[i]) == expected[i] || tie, "case \(index) sample \(i): \(output.samples[i]) vs \(expected[i]) (\(unrounded[i]))")
+                #expect(
+                    Float(output.samples[i]) == expected[i] || tie,
+                    "case \(index) sample \(i): \(output.samples[i]) vs \(expected[i]) (\(unrounded[i]))")
             }
         }
         // Float rounding on a 0–255 scale (a few units in the last place of 255).
@@ -157,9 +166,12 @@ struct ImageFolderTests {
         // Code-point order, as Python's sorted(): upper case first.
         #expect(listing.classNames == ["Zebra", "cat", "dog"])
         #expect(listing.validation == nil && listing.test == nil)
-        #expect(listing.train.map { $0.url.path } == [
-            "Zebra/1.png", "cat/a.JPG", "cat/b.png", "cat/gray.png", "cat/z.png", "cat/sub/c.jpeg", "cat/sub/deeper/d.PNG", "dog/x.jpg",
-        ].map { flat.appendingPathComponent($0).path })
+        #expect(
+            listing.train.map { $0.url.path }
+                == [
+                    "Zebra/1.png", "cat/a.JPG", "cat/b.png", "cat/gray.png", "cat/z.png", "cat/sub/c.jpeg",
+                    "cat/sub/deeper/d.PNG", "dog/x.jpg",
+                ].map { flat.appendingPathComponent($0).path })
         #expect(listing.train.map(\.label) == [0, 1, 1, 1, 1, 1, 1, 2])
         let raw = try ImageFolder.load(from: flat)
         #expect(raw.classNames == ["Zebra", "cat", "dog"] && raw.scale == 255)
@@ -169,11 +181,16 @@ struct ImageFolderTests {
         var random = SeededRandom(seed: 0)
         let order = random.permutation(8)
         #expect(raw.train.labels == order.map { listing.train[$0].label })
-        guard case .uint8(let bytes) = raw.train.images.storage else { Issue.record("not bytes"); return }
+        guard case .uint8(let bytes) = raw.train.images.storage else {
+            Issue.record("not bytes")
+            return
+        }
         for (position, index) in order.enumerated() where listing.train[index].url.pathExtension.lowercased() == "png" {
             let decoded = try ImageDecoder.decode(contentsOf: listing.train[index].url)
             let expected = try ImageTransform(size: nil, channels: 3).apply(decoded).samples
-            #expect(Array(bytes[(position * 90)..<((position + 1) * 90)]) == expected, "\(listing.train[index].url.lastPathComponent)")
+            #expect(
+                Array(bytes[(position * 90)..<((position + 1) * 90)]) == expected,
+                "\(listing.train[index].url.lastPathComponent)")
         }
 
         let split = try ImageFolder.load(from: root.appendingPathComponent("split"))
@@ -183,12 +200,17 @@ struct ImageFolderTests {
         #expect(split.train.labels == [0, 0, 0, 1, 1, 1], "not shuffled when there is a validation split")
         #expect(split.validation?.labels == [1, 1, 1])
         // Forced size and channels.
-        let forced = try ImageFolder.load(from: root.appendingPathComponent("split"), options: ImageLoadOptions(size: try ImageSize(parsing: "4x3"), channels: 3))
+        let forced = try ImageFolder.load(
+            from: root.appendingPathComponent("split"),
+            options: ImageLoadOptions(size: try ImageSize(parsing: "4x3"), channels: 3))
         #expect(forced.train.images.shape == [6, 3, 4, 3] && forced.test?.images.shape == [6, 3, 4, 3])
 
         let mixed = thrownMessage { _ = try ImageFolder.load(from: root.appendingPathComponent("mixed")) }
         #expect(mixed?.contains("give an image size (--image-size S or HxW)") == true, "\(mixed ?? "")")
-        #expect(try ImageFolder.load(from: root.appendingPathComponent("mixed"), options: ImageLoadOptions(size: try ImageSize(parsing: "6"))).train.images.shape == [2, 3, 6, 6])
+        #expect(
+            try ImageFolder.load(
+                from: root.appendingPathComponent("mixed"), options: ImageLoadOptions(size: try ImageSize(parsing: "6"))
+            ).train.images.shape == [2, 3, 6, 6])
         let empty = thrownMessage { _ = try ImageFolder.load(from: root.appendingPathComponent("empty")) }
         #expect(empty?.contains("empty/a has no .png, .jpg or .jpeg files") == true, "\(empty ?? "")")
         let unknown = thrownMessage { _ = try ImageFolder.load(from: root.appendingPathComponent("unknown")) }
@@ -207,15 +229,22 @@ struct ImageFolderTests {
         for name in names {
             let folder = root.appendingPathComponent(name.hasSuffix(".png") ? "png" : "jpeg")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: ImageDecoderTests.fixtures.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: ImageDecoderTests.fixtures.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
-        let raw = try DatasetLoader.load(.imageFolder, directory: root, images: ImageLoadOptions(size: try ImageSize(parsing: "8")))
+        let raw = try DatasetLoader.load(
+            .imageFolder, directory: root, images: ImageLoadOptions(size: try ImageSize(parsing: "8")))
         #expect(raw.classNames == ["jpeg", "png"])
         #expect(raw.train.count == names.count && raw.train.images.sampleShape == [3, 8, 8])
         #expect(raw.train.labels.filter { $0 == 0 }.count == names.filter { $0.hasSuffix(".jpg") }.count)
         try Data([0xFF, 0xD8, 0xFF, 0xDB, 0, 3]).write(to: root.appendingPathComponent("png/broken.png"))
-        let message = thrownMessage { _ = try DatasetLoader.load(.imageFolder, directory: root, images: ImageLoadOptions(size: try ImageSize(parsing: "8"))) }
-        #expect(message?.contains("png/broken.png: truncated DQT segment") == true || message?.contains("png/broken.png: DQT") == true, "\(message ?? "")")
+        let message = thrownMessage {
+            _ = try DatasetLoader.load(
+                .imageFolder, directory: root, images: ImageLoadOptions(size: try ImageSize(parsing: "8")))
+        }
+        #expect(
+            message?.contains("png/broken.png: truncated DQT segment") == true
+                || message?.contains("png/broken.png: DQT") == true, "\(message ?? "")")
     }
 
     /// tiny-imagenet-200 in miniature: three classes listed out of order in wnids.txt, words.txt
@@ -228,25 +257,32 @@ struct ImageFolderTests {
         defer { try? FileManager.default.removeItem(at: root.deletingLastPathComponent()) }
         let wnids = ["n02", "n01", "n03"]
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try (wnids.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent("wnids.txt"), atomically: true, encoding: .utf8)
+        try (wnids.joined(separator: "\n") + "\n").write(
+            to: root.appendingPathComponent("wnids.txt"), atomically: true, encoding: .utf8)
         try "n00\tentity\nn01\tgoldfish, Carassius auratus\nn02\tEgyptian cat\nn03\t\nn99\tother\n"
             .write(to: root.appendingPathComponent("words.txt"), atomically: true, encoding: .utf8)
         for (label, wnid) in wnids.enumerated() {
             for i in 0..<4 {
-                try Self.writePNG(Self.flat([UInt8(40 * label + 10)], size: 8), width: 8, height: 8, channels: 1,
-                                  to: root.appendingPathComponent("train/\(wnid)/images/\(wnid)_\(i).JPEG"))
+                try Self.writePNG(
+                    Self.flat([UInt8(40 * label + 10)], size: 8), width: 8, height: 8, channels: 1,
+                    to: root.appendingPathComponent("train/\(wnid)/images/\(wnid)_\(i).JPEG"))
             }
-            try "\(wnid)_0.JPEG\t0\t0\t7\t7\n".write(to: root.appendingPathComponent("train/\(wnid)/\(wnid)_boxes.txt"), atomically: true, encoding: .utf8)
+            try "\(wnid)_0.JPEG\t0\t0\t7\t7\n".write(
+                to: root.appendingPathComponent("train/\(wnid)/\(wnid)_boxes.txt"), atomically: true, encoding: .utf8)
         }
         var annotations = ""
         for i in 0..<5 {
             let label = (i * 2) % 3
-            try Self.writePNG(Self.flat([UInt8(40 * label + 10), 0, 0], size: 8), width: 8, height: 8, channels: 3,
-                              to: root.appendingPathComponent("val/images/val_\(i).JPEG"))
+            try Self.writePNG(
+                Self.flat([UInt8(40 * label + 10), 0, 0], size: 8), width: 8, height: 8, channels: 3,
+                to: root.appendingPathComponent("val/images/val_\(i).JPEG"))
             annotations += "val_\(i).JPEG\t\(wnids[label])\t1\t2\t3\t4\r\n"
         }
-        try annotations.write(to: root.appendingPathComponent("val/val_annotations.txt"), atomically: true, encoding: .utf8)
-        try Self.writePNG(Self.flat([1], size: 8), width: 8, height: 8, channels: 1, to: root.appendingPathComponent("test/images/test_0.JPEG"))
+        try annotations.write(
+            to: root.appendingPathComponent("val/val_annotations.txt"), atomically: true, encoding: .utf8)
+        try Self.writePNG(
+            Self.flat([1], size: 8), width: 8, height: 8, channels: 1,
+            to: root.appendingPathComponent("test/images/test_0.JPEG"))
 
         let raw = try DatasetLoader.load(try DatasetName(named: "tiny-imagenet"), directory: root)
         #expect(raw.classNames == ["Egyptian cat", "goldfish", "n03"])
@@ -254,7 +290,9 @@ struct ImageFolderTests {
         // Gray training images, but colour in val: the training split decides (1 channel), and
         // the validation images become gray by luma.
         #expect(raw.train.images.shape == [12, 1, 8, 8])
-        guard case .uint8(let train) = raw.train.images.storage, case .uint8(let validation)? = raw.validation?.images.storage else {
+        guard case .uint8(let train) = raw.train.images.storage,
+            case .uint8(let validation)? = raw.validation?.images.storage
+        else {
             Issue.record("not bytes")
             return
         }
@@ -264,10 +302,12 @@ struct ImageFolderTests {
             #expect(Int(validation[index * 64]) == (19595 * (40 * label + 10) + 32768) >> 16)
         }
         // Sized and coloured on request.
-        let resized = try TinyImageNet.load(from: root, options: ImageLoadOptions(size: try ImageSize(parsing: "4"), channels: 3))
+        let resized = try TinyImageNet.load(
+            from: root, options: ImageLoadOptions(size: try ImageSize(parsing: "4"), channels: 3))
         #expect(resized.train.images.shape == [12, 3, 4, 4] && resized.validation?.images.shape == [5, 3, 4, 4])
 
-        try "val_9.JPEG\tn77\t0\t0\t1\t1\n".write(to: root.appendingPathComponent("val/val_annotations.txt"), atomically: true, encoding: .utf8)
+        try "val_9.JPEG\tn77\t0\t0\t1\t1\n".write(
+            to: root.appendingPathComponent("val/val_annotations.txt"), atomically: true, encoding: .utf8)
         let badLabel = thrownMessage { _ = try TinyImageNet.load(from: root) }
         #expect(badLabel?.contains("val_annotations.txt line 1") == true, "\(badLabel ?? "")")
         let missing = thrownMessage { _ = try TinyImageNet.load(from: root.deletingLastPathComponent()) }
@@ -282,13 +322,18 @@ struct ImageFolderTests {
             return
         }
         let folder = data.appendingPathComponent("cifar10-samples-foolbox")
-        let batch = try CIFAR10.binaryBatch(contentsOf: folder.appendingPathComponent("cifar-10-batches-bin/test_batch_first20.bin"))
-        guard case .uint8(let expected) = batch.images.storage else { Issue.record("not bytes"); return }
+        let batch = try CIFAR10.binaryBatch(
+            contentsOf: folder.appendingPathComponent("cifar-10-batches-bin/test_batch_first20.bin"))
+        guard case .uint8(let expected) = batch.images.storage else {
+            Issue.record("not bytes")
+            return
+        }
         for index in 0..<20 {
             let file = folder.appendingPathComponent(String(format: "cifar10_%02d_%d.png", index, batch.labels[index]))
             let sample = try ImageTransform(size: nil, channels: 3).apply(ImageDecoder.decode(contentsOf: file))
             #expect(sample.shape == [3, 32, 32])
-            #expect(sample.samples == Array(expected[(index * 3072)..<((index + 1) * 3072)]), "\(file.lastPathComponent)")
+            #expect(
+                sample.samples == Array(expected[(index * 3072)..<((index + 1) * 3072)]), "\(file.lastPathComponent)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The pure-Swift DEFLATE decoder against zlib's own output (python3's zlib and gzip modules,
@@ -15,7 +16,8 @@ struct InflateTests {
 
     @Test func committedGzipMemberDecodes() throws {
         let text = try Gzip.decompress(InflateTests.committedGzip)
-        #expect(String(decoding: text, as: UTF8.self) == "ConvNet reads gzip. ConvNet reads gzip. ConvNet reads gzip!\n")
+        #expect(
+            String(decoding: text, as: UTF8.self) == "ConvNet reads gzip. ConvNet reads gzip. ConvNet reads gzip!\n")
     }
 
     @Test func roundTripsTheLibrarysOwnEncoder() throws {
@@ -79,12 +81,17 @@ struct InflateTests {
         #expect(thrownMessage { _ = try Inflate.decompress([0x07]) }?.contains("block type 3") == true)
         // A fixed-Huffman block whose first symbol is a match: distance before the start.
         // Bits (LSB first): BFINAL 1, BTYPE 01, length code 257 = 0000001 (7 bits), distance 0 = 00000.
-        #expect(thrownMessage { _ = try Inflate.decompress([0x03, 0x02, 0x00, 0x00]) }?.contains("before the start") == true)
+        #expect(
+            thrownMessage { _ = try Inflate.decompress([0x03, 0x02, 0x00, 0x00]) }?.contains("before the start") == true
+        )
         // Stored block whose length does not match its complement.
-        #expect(thrownMessage { _ = try Inflate.decompress([0x01, 0x05, 0x00, 0x00, 0x00]) }?.contains("complement") == true)
+        #expect(
+            thrownMessage { _ = try Inflate.decompress([0x01, 0x05, 0x00, 0x00, 0x00]) }?.contains("complement") == true
+        )
         // Output limit.
         let big = ZlibEncoder.compress([UInt8](repeating: 1, count: 10_000))
-        #expect(thrownMessage { _ = try Inflate.decompress(big, from: 2, maximumOutput: 100) }?.contains("exceeds") == true)
+        #expect(
+            thrownMessage { _ = try Inflate.decompress(big, from: 2, maximumOutput: 100) }?.contains("exceeds") == true)
     }
 
     /// Random corruption of a valid stream: every outcome is a value or a ConvNetError.

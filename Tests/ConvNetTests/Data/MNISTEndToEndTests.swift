@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// Full MNIST from ../shared/data: LeNet-5, 2 epochs of Adam, ≥ 98.5 % test accuracy; then
@@ -12,7 +13,9 @@ struct MNISTEndToEndTests {
         }
         let started = Date()
         let raw = try DatasetLoader.load(.mnist, directory: shared.appendingPathComponent("mnist"))
-        let data = try raw.prepared(PreparationOptions(trainingCount: 59_000, validationCount: 1_000, mean: .channel, standardize: true), as: Float.self)
+        let data = try raw.prepared(
+            PreparationOptions(trainingCount: 59_000, validationCount: 1_000, mean: .channel, standardize: true),
+            as: Float.self)
         let loaded = Date()
         let model = try ModelPreset.lenet5.makeModel(inputShape: [1, 28, 28], classes: 10, seed: 1, scalar: Float.self)
         var options = SolverOptions()
@@ -21,20 +24,25 @@ struct MNISTEndToEndTests {
         options.epochs = 2
         options.verbose = true
         let solver = try Solver(
-            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
-            validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels, options: options)
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs,
+            trainTargets: data.splits.train.labels,
+            validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels,
+            options: options)
         try solver.train()
         let trained = Date()
         let test = try model.evaluate(inputs: data.splits.test.inputs, targets: data.splits.test.labels)
-        print("MNIST LeNet-5, 2 epochs adam: test accuracy \(String(format: "%.2f", 100 * test.accuracy)) %, "
-            + "load \(String(format: "%.1f", loaded.timeIntervalSince(started))) s, train \(String(format: "%.1f", trained.timeIntervalSince(loaded))) s")
+        print(
+            "MNIST LeNet-5, 2 epochs adam: test accuracy \(String(format: "%.2f", 100 * test.accuracy)) %, "
+                + "load \(String(format: "%.1f", loaded.timeIntervalSince(started))) s, train \(String(format: "%.1f", trained.timeIntervalSince(loaded))) s"
+        )
         #expect(test.accuracy >= 0.985)
 
         // Save, reload, re-apply the stored preprocessing to the raw test images: same accuracy.
         let folder = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("lenet5-mnist.safetensors")
-        try Checkpoint.save(model, to: url, classNames: raw.classNames, preprocessing: data.preprocessing, preset: "lenet5")
+        try Checkpoint.save(
+            model, to: url, classNames: raw.classNames, preprocessing: data.preprocessing, preset: "lenet5")
         let checkpoint = try Checkpoint.load(from: url, as: Float.self)
         let preprocessing = try #require(checkpoint.metadata.preprocessing)
         let inputs: Tensor<Float> = try preprocessing.apply(to: raw.test!.images)
@@ -58,10 +66,13 @@ struct MNISTEndToEndTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         for name in DatasetLoader.idxFileNames {
             try FileManager.default.copyItem(
-                at: shared.appendingPathComponent("fashion-mnist/\(name).gz"), to: folder.appendingPathComponent("\(name).gz"))
+                at: shared.appendingPathComponent("fashion-mnist/\(name).gz"),
+                to: folder.appendingPathComponent("\(name).gz"))
         }
         let raw = try DatasetLoader.load(.fashionMNIST, directory: folder)
-        let data = try raw.prepared(PreparationOptions(trainingCount: 59_000, validationCount: 1_000, mean: .channel, standardize: true), as: Float.self)
+        let data = try raw.prepared(
+            PreparationOptions(trainingCount: 59_000, validationCount: 1_000, mean: .channel, standardize: true),
+            as: Float.self)
         let loaded = Date()
         let model = try ModelPreset.lenet5.makeModel(inputShape: [1, 28, 28], classes: 10, seed: 1, scalar: Float.self)
         var options = SolverOptions()
@@ -69,12 +80,16 @@ struct MNISTEndToEndTests {
         options.batchSize = 64
         options.epochs = 3
         let solver = try Solver(
-            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs, trainTargets: data.splits.train.labels,
-            validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels, options: options)
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: data.splits.train.inputs,
+            trainTargets: data.splits.train.labels,
+            validationInputs: data.splits.validation.inputs, validationTargets: data.splits.validation.labels,
+            options: options)
         try solver.train()
         let test = try model.evaluate(inputs: data.splits.test.inputs, targets: data.splits.test.labels)
-        print("Fashion-MNIST LeNet-5, 3 epochs adam: test accuracy \(String(format: "%.2f", 100 * test.accuracy)) %, "
-            + "load (gunzip) \(String(format: "%.1f", loaded.timeIntervalSince(started))) s, train \(String(format: "%.1f", Date().timeIntervalSince(loaded))) s")
+        print(
+            "Fashion-MNIST LeNet-5, 3 epochs adam: test accuracy \(String(format: "%.2f", 100 * test.accuracy)) %, "
+                + "load (gunzip) \(String(format: "%.1f", loaded.timeIntervalSince(started))) s, train \(String(format: "%.1f", Date().timeIntervalSince(loaded))) s"
+        )
         #expect(test.accuracy >= 0.88)
     }
 
@@ -95,10 +110,12 @@ struct MNISTEndToEndTests {
         let folder = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let started = Date()
-        let job = try TrainingJob(configuration: configuration, directory: folder, progress: ProgressBar(mode: .quiet) { _ in })
+        let job = try TrainingJob(
+            configuration: configuration, directory: folder, progress: ProgressBar(mode: .quiet) { _ in })
         let test = try #require(try job.run())
-        print("recipe \(recipe.rawValue): test accuracy \(String(format: "%.2f", 100 * test.accuracy)) % in "
-            + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print(
+            "recipe \(recipe.rawValue): test accuracy \(String(format: "%.2f", 100 * test.accuracy)) % in "
+                + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         #expect(test.accuracy >= target)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// `.npy` reading and writing, against files numpy writes and damaged headers.
@@ -46,7 +47,8 @@ struct NumPyTests {
             #expect(array.doubleValues() == expected.map { $0 - (name == "u1" ? 0 : 5) }, "\(name)")
         }
         for version in 1...3 {
-            #expect(try NumPyArray(contentsOf: folder.appendingPathComponent("v\(version).npy")).doubleValues() == expected)
+            #expect(
+                try NumPyArray(contentsOf: folder.appendingPathComponent("v\(version).npy")).doubleValues() == expected)
         }
         let fortran = thrownMessage { _ = try NumPyArray(contentsOf: folder.appendingPathComponent("fortran.npy")) }
         #expect(fortran?.contains("Fortran") == true)
@@ -59,7 +61,10 @@ struct NumPyTests {
         // A file numpy can read back.
         let written = folder.appendingPathComponent("written.npy")
         try NumPyArray(shape: [2, 2], float32: [1, 2, 3, 4.5]).write(to: written)
-        let check = try #require(runPython("import numpy as np, sys; a = np.load(sys.argv[1]); assert a.dtype == np.float32 and a.shape == (2, 2) and a[1, 1] == 4.5, a", arguments: [written.path]))
+        let check = try #require(
+            runPython(
+                "import numpy as np, sys; a = np.load(sys.argv[1]); assert a.dtype == np.float32 and a.shape == (2, 2) and a[1, 1] == 4.5, a",
+                arguments: [written.path]))
         #expect(check.status == 0, "\(check.output)")
     }
 
@@ -70,9 +75,15 @@ struct NumPyTests {
             ("truncated data", Array(good.dropLast(3)), "needs 16 bytes"),
             ("header past end", Array(good.prefix(8)) + [0xFF, 0xFF] + Array(good[10..<40]), "runs past"),
             ("version 9", Array(good.prefix(6)) + [9, 0] + Array(good.dropFirst(8)), "version 9"),
-            ("overflowing shape", header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"), "overflows"),
+            (
+                "overflowing shape",
+                header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"), "overflows"
+            ),
             ("object dtype", header("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"), "not supported"),
-            ("garbage header", header("{'descr': '<f4', 'fortran_order': __import__('os'), 'shape': (1,), }"), "bad .npy header"),
+            (
+                "garbage header", header("{'descr': '<f4', 'fortran_order': __import__('os'), 'shape': (1,), }"),
+                "bad .npy header"
+            ),
             ("no shape", header("{'descr': '<f4', 'fortran_order': False}"), "shape"),
         ]
         for (label, bytes, fragment) in cases {

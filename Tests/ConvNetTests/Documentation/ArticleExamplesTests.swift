@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The code of the DocC articles in `Sources/ConvNet/ConvNet.docc`, compiled and run, so that
@@ -13,16 +14,16 @@ struct ArticleExamplesTests {
     // MARK: The landing page
 
     @Test func theLandingPageExampleTrainsTheDigits() throws {
-        let data = try BundledData.digitsSplits(Float.self)        // 1,257 / 270 / 270 images [N, 1, 8, 8]
+        let data = try BundledData.digitsSplits(Float.self)  // 1,257 / 270 / 270 images [N, 1, 8, 8]
         let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
         var options = SolverOptions()
         options.batchSize = 32
-        options.epochs = 3                                         // `convnet train` runs 15: 97–98 %
+        options.epochs = 3  // `convnet train` runs 15: 97–98 %
         let solver = try Solver(
             model: model, optimizer: try Adam(learningRate: 2e-3),
             trainInputs: data.train.inputs, trainTargets: data.train.labels,
             validationInputs: data.validation.inputs, validationTargets: data.validation.labels, options: options)
-        try solver.train()                                         // one line per epoch
+        try solver.train()  // one line per epoch
         let (loss, accuracy) = try solver.evaluate(data.test.inputs, data.test.labels)
 
         print("digits, 3 epochs: test loss \(loss), accuracy \(accuracy)")
@@ -49,10 +50,10 @@ struct ArticleExamplesTests {
 
         var looped: [Float] = []
         for n in 0..<images.shape[0] {
-            let one = images.slicing(samples: n..<(n + 1))      // [1, C, H, W]: a batch of one
-            looped += try network.forward(one).scalars          // [1, classes]
+            let one = images.slicing(samples: n..<(n + 1))  // [1, C, H, W]: a batch of one
+            looped += try network.forward(one).scalars  // [1, classes]
         }
-        let batched = try network.forward(images)               // [N, classes], one call
+        let batched = try network.forward(images)  // [N, classes], one call
 
         #expect(batched.shape == [6, 5])
         let worst = zip(looped, batched.scalars).map { abs($0 - $1) }.max() ?? .infinity
@@ -72,7 +73,7 @@ struct ArticleExamplesTests {
         for (a, b) in zip(loop, batch) {
             let difference = zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
             let size = b.map { $0 * $0 }.reduce(0, +).squareRoot()
-            print(difference / size)        // about 1e-7: the same gradients up to Float round-off
+            print(difference / size)  // about 1e-7: the same gradients up to Float round-off
         }
         for (a, b) in zip(loop, batch) {
             let difference = zip(a, b).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
@@ -111,7 +112,8 @@ struct ArticleExamplesTests {
     @Test func theExampleLayerDescribesItselfAndTrainsInANetwork() throws {
         var random = SeededRandom(seed: 1)
         let network = Sequential<Float>([
-            try Dense(inputSize: 4, outputSize: 8, random: &random), PReLU(), try Dense(inputSize: 8, outputSize: 3, random: &random),
+            try Dense(inputSize: 4, outputSize: 8, random: &random), PReLU(),
+            try Dense(inputSize: 8, outputSize: 3, random: &random),
         ])
         #expect(network.namedParameters.map(\.name) == ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"])
         #expect(network.pytorchModule == "nn.Sequential(nn.Linear(4, 8), nn.PReLU(), nn.Linear(8, 3))")
@@ -136,7 +138,8 @@ struct ArticleExamplesTests {
 
     @Test func theExampleKindBuildsTheLayer() throws {
         var context = LayerBuildContext()
-        let layer: any Layer<Float> = try PReLUKind().makeLayer(SpecArguments(values: [:]), inputShape: [8], context: &context)
+        let layer: any Layer<Float> = try PReLUKind().makeLayer(
+            SpecArguments(values: [:]), inputShape: [8], context: &context)
         #expect(layer is PReLU<Float>)
         #expect(PReLUKind().usage == "prelu")
         #expect(LayerRegistry.kind(named: "prelu") == nil, "only an example: the library does not register it")
@@ -152,7 +155,8 @@ struct ArticleExamplesTests {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         let source = normalized(try String(contentsOf: here, encoding: .utf8))
-        let articles = try FileManager.default.contentsOfDirectory(atPath: catalog.path).filter { $0.hasSuffix(".md") }.sorted()
+        let articles = try FileManager.default.contentsOfDirectory(atPath: catalog.path).filter { $0.hasSuffix(".md") }
+            .sorted()
         var checked = 0
         for article in articles {
             let text = try String(contentsOf: catalog.appendingPathComponent(article), encoding: .utf8)
@@ -178,8 +182,8 @@ func perSampleGradients(_ model: Model<Float>, images: Tensor<Float>, labels: Te
     let count = images.shape[0]
     var sums = model.parameters.map { [Float](repeating: 0, count: $0.value.count) }
     for n in 0..<count {
-        let image = images.slicing(samples: n..<(n + 1))        // [1, C, H, W]
-        let label = labels.slicing(samples: n..<(n + 1))        // [1]
+        let image = images.slicing(samples: n..<(n + 1))  // [1, C, H, W]
+        let label = labels.slicing(samples: n..<(n + 1))  // [1]
         _ = try model.lossAndGradients(inputs: image, targets: label)
         for (index, parameter) in model.parameters.enumerated() {
             let gradient = parameter.gradient.scalars
@@ -228,7 +232,8 @@ public final class PReLU<Scalar: KernelScalar>: Layer {
 
     /// A PReLU whose slope starts at `initialSlope` (PyTorch's `init`).
     public init(initialSlope: Double = 0.25) {
-        weight = Parameter(name: "weight", value: Tensor(repeating: Scalar(initialSlope), shape: [1]), isRegularized: false)
+        weight = Parameter(
+            name: "weight", value: Tensor(repeating: Scalar(initialSlope), shape: [1]), isRegularized: false)
     }
 
     public var description: String { "PReLU()" }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNetKernels
 
 /// The parallel, vectorised Float kernels of the training step's update path against plain
@@ -11,12 +12,15 @@ struct FastElementwiseTests {
         return (0..<count).map { _ in Float.random(in: -2...2, using: &generator) }
     }
 
-    @Test("sumOfSquares (Float, SIMD8<Double>, split) equals a Double loop", arguments: [0, 1, 17, 1000, 65_536, 200_003])
+    @Test(
+        "sumOfSquares (Float, SIMD8<Double>, split) equals a Double loop", arguments: [0, 1, 17, 1000, 65_536, 200_003])
     func sumOfSquares(count: Int) {
         let x = Self.values(count, seed: 1)
         var expected = 0.0
         for value in x { expected += Double(value) * Double(value) }
-        let actual = x.withUnsafeBufferPointer { Float.sumOfSquares($0.baseAddress ?? UnsafePointer(bitPattern: 64)!, count: count) }
+        let actual = x.withUnsafeBufferPointer {
+            Float.sumOfSquares($0.baseAddress ?? UnsafePointer(bitPattern: 64)!, count: count)
+        }
         #expect(abs(actual - expected) <= 1e-12 * max(expected, 1))
     }
 
@@ -26,7 +30,8 @@ struct FastElementwiseTests {
         let w0 = Self.values(count, seed: 3)
         let v0 = Self.values(count, seed: 4)
         for nesterov in [false, true] {
-            var w = w0, v = v0
+            var w = w0
+            var v = v0
             w.withUnsafeMutableBufferPointer { w in
                 v.withUnsafeMutableBufferPointer { v in
                     g.withUnsafeBufferPointer { g in
@@ -36,7 +41,8 @@ struct FastElementwiseTests {
                     }
                 }
             }
-            var expectedW = w0, expectedV = v0
+            var expectedW = w0
+            var expectedV = v0
             for i in 0..<count {
                 expectedV[i] = 0.9 * expectedV[i] + g[i]
                 expectedW[i] -= 0.1 * (nesterov ? g[i] + 0.9 * expectedV[i] : expectedV[i])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNetKernels
 
 /// Checks the packed `Float.gemm` (FloatGemm.swift) against its naive twin `naiveGemm`

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 struct ConvolutionTests {
@@ -9,7 +10,8 @@ struct ConvolutionTests {
     /// `correct_out` published in cs231n's assignment 2 to its 8 printed digits.
     @Test func knownAnswerForward() throws {
         var random = SeededRandom(seed: 0)
-        let layer = try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
+        let layer = try Conv2D<Double>(
+            inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
         layer.weight.value = Tensor(linearlySpacedFrom: -0.2, to: 0.3, shape: [3, 3, 4, 4])
         layer.bias!.value = Tensor(linearlySpacedFrom: -0.1, to: 0.2, shape: [3])
         let x = Tensor<Double>(linearlySpacedFrom: -0.1, to: 0.5, shape: [2, 3, 4, 4])
@@ -25,7 +27,8 @@ struct ConvolutionTests {
         #expect(output.shape == [2, 3, 2, 2])
         #expect(relativeError(output.scalars, expected) < 1e-12)
         // The same in Float, to Float precision.
-        let floatLayer = try Conv2D<Float>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
+        let floatLayer = try Conv2D<Float>(
+            inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, random: &random)
         floatLayer.weight.value = layer.weight.value.converted()
         floatLayer.bias!.value = layer.bias!.value.converted()
         let floatOutput = try floatLayer.forward(x.converted(to: Float.self))
@@ -78,19 +81,26 @@ struct ConvolutionTests {
         var random = SeededRandom(seed: 0)
         let layer = try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 3, stride: 2, random: &random)
         #expect(try layer.forward(Tensor(zeros: [1, 1, 8, 8])).shape == [1, 2, 3, 3])  // ⌊5 / 2⌋ + 1
-        let downsampling = try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, random: &random)
+        let downsampling = try Conv2D<Float>(
+            inputChannels: 1, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, random: &random)
         #expect(try downsampling.outputShape(forInputShape: [1, 28, 28]) == [2, 14, 14])
         #expect(try downsampling.outputShape(forInputShape: [1, 7, 7]) == [2, 4, 4])
-        let dilated = try Conv2D<Float>(inputChannels: 1, outputChannels: 1, kernelSize: 3, dilation: 2, random: &random)
+        let dilated = try Conv2D<Float>(
+            inputChannels: 1, outputChannels: 1, kernelSize: 3, dilation: 2, random: &random)
         #expect(try dilated.outputShape(forInputShape: [1, 9, 9]) == [1, 5, 5])
-        #expect(thrownMessage { _ = try dilated.outputShape(forInputShape: [1, 4, 9]) }?.contains("5×5 dilated window") == true)
+        #expect(
+            thrownMessage { _ = try dilated.outputShape(forInputShape: [1, 4, 9]) }?.contains("5×5 dilated window")
+                == true)
         #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 2, 9, 9])) }
         #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 9, 9])) }
         #expect(throws: ConvNetError.self) { try layer.forward(Tensor(zeros: [1, 1, 2, 2])) }
         #expect(throws: ConvNetError.self) {
             try Conv2D<Float>(inputChannels: 1, outputChannels: 2, kernelSize: 0, random: &random)
         }
-        #expect(thrownMessage { _ = try Conv2D<Float>(inputChannels: 3, outputChannels: 4, kernelSize: 3, groups: 2, random: &random) }?
+        #expect(
+            thrownMessage {
+                _ = try Conv2D<Float>(inputChannels: 3, outputChannels: 4, kernelSize: 3, groups: 2, random: &random)
+            }?
             .contains("divisible by 2") == true)
     }
 }

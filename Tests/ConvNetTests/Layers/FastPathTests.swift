@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 /// The fast paths added for performance against their naive twins on odd shapes: the
@@ -13,7 +14,8 @@ struct FastPathTests {
         geometry g: WindowGeometry
     ) -> (dw: [Double], db: [Double], dx: [Double]) {
         let (oh, ow) = (g.outputHeight, g.outputWidth)
-        let channelsPerGroup = g.channels / groups, filtersPerGroup = filters / groups
+        let channelsPerGroup = g.channels / groups
+        let filtersPerGroup = filters / groups
         var dw = [Double](repeating: 0, count: filters * g.patchSize / groups)
         var db = [Double](repeating: 0, count: filters)
         var dx = [Double](repeating: 0, count: g.inputCount)
@@ -95,8 +97,10 @@ struct FastPathTests {
         var input = (0..<g.inputCount).map { Float(($0 * 7919) % 5) }
         input[input.count / 2] = .nan
         let outputCount = g.batch * g.channels * g.outputPlane
-        var fast = [Float](repeating: 0, count: outputCount), slow = fast
-        var fastWinners = [Int32](repeating: 0, count: outputCount), slowWinners = fastWinners
+        var fast = [Float](repeating: 0, count: outputCount)
+        var slow = fast
+        var fastWinners = [Int32](repeating: 0, count: outputCount)
+        var slowWinners = fastWinners
         Float.maxPoolForward(input, &fast, argmax: &fastWinners, g)
         Float.maxPoolForwardGeneral(input, &slow, argmax: &slowWinners, g)
         #expect(fastWinners == slowWinners)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 /// Sequential fuses Conv2D → ReLU (ReLU applied in the convolution's epilogue, its mask applied
@@ -10,11 +11,13 @@ struct FusionTests {
     static func layers(seed: UInt64, stride: Int) throws -> [any Layer<Float>] {
         var random = SeededRandom(seed: seed)
         return [
-            try Conv2D(inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: stride, padding: 1,
-                       initializer: .pytorchDefault, random: &random),
+            try Conv2D(
+                inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: stride, padding: 1,
+                initializer: .pytorchDefault, random: &random),
             ReLU(),
-            try Conv2D(inputChannels: 5, outputChannels: 7, kernelSize: 3, padding: 1,
-                       initializer: .pytorchDefault, random: &random),
+            try Conv2D(
+                inputChannels: 5, outputChannels: 7, kernelSize: 3, padding: 1,
+                initializer: .pytorchDefault, random: &random),
             ReLU(),
             Flatten(),
         ]

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 /// Every layer and loss through a central-difference gradient check in Double
@@ -26,42 +27,65 @@ struct GradientCheckTests {
         },
         LayerCase(name: "Conv2D k3 s1 p1", inputShape: [2, 3, 5, 5]) {
             var random = SeededRandom(seed: 3)
-            return try Conv2D<Double>(inputChannels: 3, outputChannels: 4, kernelSize: 3, padding: 1, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 3, outputChannels: 4, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
+                random: &random)
         },
         LayerCase(name: "Conv2D k3 s2 p1", inputShape: [2, 3, 7, 7]) {
             var random = SeededRandom(seed: 4)
-            return try Conv2D<Double>(inputChannels: 3, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 3, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, initializer: .pytorchDefault,
+                random: &random)
         },
         LayerCase(name: "Conv2D k4 s2 p1", inputShape: [2, 3, 4, 4]) {
             var random = SeededRandom(seed: 5)
-            return try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 3, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, initializer: .pytorchDefault,
+                random: &random)
         },
         LayerCase(name: "Conv2D k4 s3 p2", inputShape: [1, 2, 6, 6]) {
             var random = SeededRandom(seed: 6)
-            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 4, stride: 3, padding: 2, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 2, outputChannels: 3, kernelSize: 4, stride: 3, padding: 2, initializer: .pytorchDefault,
+                random: &random)
         },
         LayerCase(name: "Conv2D k1", inputShape: [2, 2, 3, 3]) {
             var random = SeededRandom(seed: 7)
-            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 1, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 2, outputChannels: 3, kernelSize: 1, initializer: .pytorchDefault, random: &random)
         },
         LayerCase(name: "MaxPool2D k2 s2", inputShape: [2, 3, 4, 4]) { try MaxPool2D<Double>(kernelSize: 2) },
-        LayerCase(name: "MaxPool2D k3 s2", inputShape: [2, 2, 7, 7]) { try MaxPool2D<Double>(kernelSize: 3, stride: 2) },
-        LayerCase(name: "MaxPool2D k3 s1 p1", inputShape: [1, 2, 5, 5]) { try MaxPool2D<Double>(kernelSize: 3, stride: 1, padding: 1) },
-        LayerCase(name: "MaxPool2D k2 s1", inputShape: [1, 2, 4, 5]) { try MaxPool2D<Double>(kernelSize: 2, stride: 1) },
+        LayerCase(name: "MaxPool2D k3 s2", inputShape: [2, 2, 7, 7]) {
+            try MaxPool2D<Double>(kernelSize: 3, stride: 2)
+        },
+        LayerCase(name: "MaxPool2D k3 s1 p1", inputShape: [1, 2, 5, 5]) {
+            try MaxPool2D<Double>(kernelSize: 3, stride: 1, padding: 1)
+        },
+        LayerCase(name: "MaxPool2D k2 s1", inputShape: [1, 2, 4, 5]) {
+            try MaxPool2D<Double>(kernelSize: 2, stride: 1)
+        },
         LayerCase(name: "AvgPool2D k2 s2", inputShape: [2, 3, 4, 4]) { try AvgPool2D<Double>(kernelSize: 2) },
-        LayerCase(name: "AvgPool2D k3 s2 p1", inputShape: [2, 2, 7, 7]) { try AvgPool2D<Double>(kernelSize: 3, stride: 2, padding: 1) },
-        LayerCase(name: "AvgPool2D k2 s3", inputShape: [1, 2, 8, 8]) { try AvgPool2D<Double>(kernelSize: 2, stride: 3) },
+        LayerCase(name: "AvgPool2D k3 s2 p1", inputShape: [2, 2, 7, 7]) {
+            try AvgPool2D<Double>(kernelSize: 3, stride: 2, padding: 1)
+        },
+        LayerCase(name: "AvgPool2D k2 s3", inputShape: [1, 2, 8, 8]) {
+            try AvgPool2D<Double>(kernelSize: 2, stride: 3)
+        },
         LayerCase(name: "ReLU", inputShape: [4, 6]) { ReLU<Double>() },
         LayerCase(name: "Sigmoid", inputShape: [4, 6]) { Sigmoid<Double>() },
         LayerCase(name: "Tanh", inputShape: [2, 3, 2, 2]) { Tanh<Double>() },
         LayerCase(name: "Flatten", inputShape: [2, 3, 2, 2]) { Flatten<Double>() },
         LayerCase(name: "Conv2D k3 s2 p0 floor rule (8 → 3)", inputShape: [2, 2, 8, 8]) {
             var random = SeededRandom(seed: 12)
-            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 2, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 2, initializer: .pytorchDefault,
+                random: &random)
         },
         LayerCase(name: "Conv2D k3 d2 p2", inputShape: [2, 2, 7, 6]) {
             var random = SeededRandom(seed: 13)
-            return try Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 2, dilation: 2, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 2, dilation: 2,
+                initializer: .pytorchDefault, random: &random)
         },
         LayerCase(name: "Conv2D groups 2, stride 2, no bias", inputShape: [2, 4, 7, 7]) {
             var random = SeededRandom(seed: 14)
@@ -71,10 +95,16 @@ struct GradientCheckTests {
         },
         LayerCase(name: "Conv2D depthwise (groups = C = F)", inputShape: [2, 3, 5, 5]) {
             var random = SeededRandom(seed: 15)
-            return try Conv2D<Double>(inputChannels: 3, outputChannels: 3, kernelSize: 3, padding: 1, groups: 3, initializer: .pytorchDefault, random: &random)
+            return try Conv2D<Double>(
+                inputChannels: 3, outputChannels: 3, kernelSize: 3, padding: 1, groups: 3, initializer: .pytorchDefault,
+                random: &random)
         },
-        LayerCase(name: "MaxPool2D k3 s2 ceil mode", inputShape: [2, 2, 6, 6]) { try MaxPool2D<Double>(kernelSize: 3, stride: 2, ceilMode: true) },
-        LayerCase(name: "AvgPool2D k2 s2 p1 ceil mode", inputShape: [2, 2, 5, 5]) { try AvgPool2D<Double>(kernelSize: 2, stride: 2, padding: 1, ceilMode: true) },
+        LayerCase(name: "MaxPool2D k3 s2 ceil mode", inputShape: [2, 2, 6, 6]) {
+            try MaxPool2D<Double>(kernelSize: 3, stride: 2, ceilMode: true)
+        },
+        LayerCase(name: "AvgPool2D k2 s2 p1 ceil mode", inputShape: [2, 2, 5, 5]) {
+            try AvgPool2D<Double>(kernelSize: 2, stride: 2, padding: 1, ceilMode: true)
+        },
         LayerCase(name: "GlobalAvgPool2D", inputShape: [2, 3, 4, 5]) { GlobalAvgPool2D<Double>() },
         LayerCase(name: "LeakyReLU 0.1", inputShape: [4, 6]) { LeakyReLU<Double>(slope: 0.1) },
         LayerCase(name: "Identity", inputShape: [2, 3, 2]) { Identity<Double>() },
@@ -89,7 +119,9 @@ struct GradientCheckTests {
             layer.setMode(.inference)
             return layer
         },
-        LayerCase(name: "BatchNorm2D without affine", inputShape: [2, 3, 2, 2]) { try BatchNorm2D<Double>(channels: 3, affine: false) },
+        LayerCase(name: "BatchNorm2D without affine", inputShape: [2, 3, 2, 2]) {
+            try BatchNorm2D<Double>(channels: 3, affine: false)
+        },
         LayerCase(name: "BatchNorm1D [N, C] training", inputShape: [5, 4]) {
             let layer = try BatchNorm1D<Double>(channels: 4, epsilon: 1e-3, momentum: 0.3)
             try setAffine(layer, seed: 18)
@@ -101,7 +133,9 @@ struct GradientCheckTests {
             layer.setMode(.inference)
             return layer
         },
-        LayerCase(name: "Dropout p=0.4 training", inputShape: [4, 6]) { try Dropout<Double>(probability: 0.4, seed: 3) },
+        LayerCase(name: "Dropout p=0.4 training", inputShape: [4, 6]) {
+            try Dropout<Double>(probability: 0.4, seed: 3)
+        },
         LayerCase(name: "Dropout inference", inputShape: [4, 6]) {
             let layer = try Dropout<Double>(probability: 0.4, seed: 3)
             layer.setMode(.inference)
@@ -123,7 +157,8 @@ struct GradientCheckTests {
         },
         LayerCase(name: "BasicBlock stride 2 with projection", inputShape: [2, 2, 5, 5]) {
             var random = SeededRandom(seed: 23)
-            return try BasicBlock<Double>(inputChannels: 2, planes: 4, stride: 2, initializer: .pytorchDefault, random: &random)
+            return try BasicBlock<Double>(
+                inputChannels: 2, planes: 4, stride: 2, initializer: .pytorchDefault, random: &random)
         },
         LayerCase(name: "Sequential ThreeLayerConvNet", inputShape: [2, 3, 8, 8], tolerance: 1e-6) {
             try ThreeLayerConvNet.make(
@@ -150,7 +185,9 @@ struct GradientCheckTests {
         let errors = try GradientCheck.check(try testCase.make(), inputShape: testCase.inputShape, seed: 11)
         let worst = errors.parameterErrors.map(\.error).reduce(errors.inputError, max)
         print("gradient check \(testCase.name): max relative error \(worst)")
-        #expect(errors.inputError < testCase.tolerance, "\(testCase.name) input gradient relative error \(errors.inputError)")
+        #expect(
+            errors.inputError < testCase.tolerance,
+            "\(testCase.name) input gradient relative error \(errors.inputError)")
         for (name, error) in errors.parameterErrors {
             #expect(error < testCase.tolerance, "\(testCase.name) \(name) gradient relative error \(error)")
         }
@@ -161,7 +198,9 @@ struct GradientCheckTests {
     /// gradients sums of three terms that nearly cancel, where round-off alone reaches ~1e-6
     /// relative.
     @Test func everyLayerOfLeNet() throws {
-        let results = try GradientCheck.check(network: LeNet5.make(inputShape: [1, 12, 12], classes: 3, seed: 2, scalar: Double.self), inputShape: [1, 12, 12])
+        let results = try GradientCheck.check(
+            network: LeNet5.make(inputShape: [1, 12, 12], classes: 3, seed: 2, scalar: Double.self),
+            inputShape: [1, 12, 12])
         #expect(results.count == 12)
         for result in results {
             #expect(result.largestError < 1e-6, "\(result.index) \(result.layer): \(result.largestError)")
@@ -179,20 +218,31 @@ struct GradientCheckTests {
     static let lossCases: [LossCase] = {
         let labels = try! Tensor<Double>(shape: [5], scalars: [0, 3, 1, 2, 3])
         var random = SeededRandom(seed: 21)
-        let probabilities = try! Tensor<Double>(shape: [3, 4], scalars: (0..<12).map { _ in random.uniform(in: 0.05, 0.95) })
-        let binaryTargets = try! Tensor<Double>(shape: [3, 4], scalars: (0..<12).map { _ in random.uniform() < 0.5 ? 0 : 1 })
+        let probabilities = try! Tensor<Double>(
+            shape: [3, 4], scalars: (0..<12).map { _ in random.uniform(in: 0.05, 0.95) })
+        let binaryTargets = try! Tensor<Double>(
+            shape: [3, 4], scalars: (0..<12).map { _ in random.uniform() < 0.5 ? 0 : 1 })
         return [
-            LossCase(name: "SoftmaxCrossEntropy", loss: SoftmaxCrossEntropy(), scores: randomTensor([5, 4], seed: 22), targets: labels),
-            LossCase(name: "MulticlassHinge", loss: MulticlassHinge(), scores: randomTensor([5, 4], seed: 23), targets: labels),
-            LossCase(name: "MeanSquaredError", loss: MeanSquaredError(), scores: randomTensor([3, 4], seed: 24), targets: randomTensor([3, 4], seed: 25)),
-            LossCase(name: "BinaryCrossEntropy", loss: BinaryCrossEntropy(), scores: probabilities, targets: binaryTargets),
+            LossCase(
+                name: "SoftmaxCrossEntropy", loss: SoftmaxCrossEntropy(), scores: randomTensor([5, 4], seed: 22),
+                targets: labels),
+            LossCase(
+                name: "MulticlassHinge", loss: MulticlassHinge(), scores: randomTensor([5, 4], seed: 23),
+                targets: labels),
+            LossCase(
+                name: "MeanSquaredError", loss: MeanSquaredError(), scores: randomTensor([3, 4], seed: 24),
+                targets: randomTensor([3, 4], seed: 25)),
+            LossCase(
+                name: "BinaryCrossEntropy", loss: BinaryCrossEntropy(), scores: probabilities, targets: binaryTargets),
         ]
     }()
 
     @Test(arguments: lossCases)
     func lossGradient(_ testCase: LossCase) throws {
         let analytic = try testCase.loss.evaluate(scores: testCase.scores, targets: testCase.targets).gradient
-        let numeric = try GradientCheck.numericGradient(at: testCase.scores) { try testCase.loss.evaluate(scores: $0, targets: testCase.targets).loss }
+        let numeric = try GradientCheck.numericGradient(at: testCase.scores) {
+            try testCase.loss.evaluate(scores: $0, targets: testCase.targets).loss
+        }
         let error = relativeError(analytic.scalars, numeric)
         print("gradient check \(testCase.name): max relative error \(error)")
         #expect(error < 1e-7)
@@ -202,7 +252,8 @@ struct GradientCheckTests {
         let network = try ThreeLayerConvNet.make(
             inputShape: [1, 6, 6], filters: 3, filterSize: 3, hiddenSize: 5, classes: 4, weightScale: 0.3, seed: 31,
             scalar: Double.self)
-        let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: [1, 6, 6], regularization: 0.7)
+        let model = try Model(
+            network: network, loss: SoftmaxCrossEntropy(), inputShape: [1, 6, 6], regularization: 0.7)
         let inputs: Tensor<Double> = randomTensor([3, 1, 6, 6], seed: 32)
         let labels = try Tensor<Double>(shape: [3], scalars: [0, 3, 2])
         _ = try model.lossAndGradients(inputs: inputs, targets: labels)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The layer contract's mode and state: inference folds BatchNorm into the convolution and
@@ -11,7 +12,8 @@ struct ModeAndStateTests {
     /// initial values.
     static func batchNormNetwork(seed: UInt64) throws -> Sequential<Float> {
         let network: Sequential<Float> = try ModelSpec(
-            parsing: "conv(6,k=3,p=1) bn relu conv(5,k=3,s=2,p=1,bias=false) bn maxpool(2,ceil=true) block(8,s=2) flatten dense(4) bn relu dense(3)"
+            parsing:
+                "conv(6,k=3,p=1) bn relu conv(5,k=3,s=2,p=1,bias=false) bn maxpool(2,ceil=true) block(8,s=2) flatten dense(4) bn relu dense(3)"
         ).makeNetwork(inputShape: [3, 11, 11], initializer: .pytorchDefault, seed: seed)
         PyTorchParityTests.perturb(network, seed: seed + 1)
         return network
@@ -94,14 +96,17 @@ struct ModeAndStateTests {
     /// state_dict names and order are PyTorch's: per module its parameters, then its buffers,
     /// then its children; buffers round-trip through a checkpoint, num_batches_tracked as I64.
     @Test func buffersAreSavedUnderPyTorchNames() throws {
-        let network: Sequential<Float> = try ModelSpec(parsing: "conv(4,k=3,bias=false) bn relu block(4) gap flatten dense(2)")
-            .makeNetwork(inputShape: [2, 6, 6])
-        #expect(network.stateDictNames == [
-            "0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
-            "3.conv1.weight", "3.bn1.weight", "3.bn1.bias", "3.bn1.running_mean", "3.bn1.running_var",
-            "3.bn1.num_batches_tracked", "3.conv2.weight", "3.bn2.weight", "3.bn2.bias", "3.bn2.running_mean",
-            "3.bn2.running_var", "3.bn2.num_batches_tracked", "6.weight", "6.bias",
-        ])
+        let network: Sequential<Float> = try ModelSpec(
+            parsing: "conv(4,k=3,bias=false) bn relu block(4) gap flatten dense(2)"
+        )
+        .makeNetwork(inputShape: [2, 6, 6])
+        #expect(
+            network.stateDictNames == [
+                "0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
+                "3.conv1.weight", "3.bn1.weight", "3.bn1.bias", "3.bn1.running_mean", "3.bn1.running_var",
+                "3.bn1.num_batches_tracked", "3.conv2.weight", "3.bn2.weight", "3.bn2.bias", "3.bn2.running_mean",
+                "3.bn2.running_var", "3.bn2.num_batches_tracked", "6.weight", "6.bias",
+            ])
         PyTorchParityTests.perturb(network, seed: 5)
         _ = try network.forward(randomTensor([3, 2, 6, 6], seed: 6))  // num_batches_tracked = 1
         let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: [2, 6, 6])
@@ -124,14 +129,16 @@ struct ModeAndStateTests {
         missing = try SafeTensorsFile(bytes: Array(try Data(contentsOf: url)))
         var pruned = SafeTensorsFile()
         for (name, tensor) in missing.tensors where name != "3.bn2.running_var" { try pruned.set(name, tensor) }
-        #expect(thrownMessage { try Checkpoint.loadWeights(pruned, into: network, name: "pruned") }?
-            .contains("'3.bn2.running_var' [4] is missing") == true)
+        #expect(
+            thrownMessage { try Checkpoint.loadWeights(pruned, into: network, name: "pruned") }?
+                .contains("'3.bn2.running_var' [4] is missing") == true)
         var wrongType = SafeTensorsFile()
         for (name, tensor) in missing.tensors {
             try wrongType.set(name, name == "1.num_batches_tracked" ? try SafeTensor(shape: [], float32: [1]) : tensor)
         }
-        #expect(thrownMessage { try Checkpoint.loadWeights(wrongType, into: network, name: "typed") }?
-            .contains("an integer tensor") == true)
+        #expect(
+            thrownMessage { try Checkpoint.loadWeights(wrongType, into: network, name: "typed") }?
+                .contains("an integer tensor") == true)
     }
 
     /// A checkpoint written before the layer contract changed (format 1, no buffers) loads and
@@ -140,9 +147,11 @@ struct ModeAndStateTests {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Checkpoint/Fixtures")
         let predictor = try Predictor(checkpoint: fixtures.appendingPathComponent("digits-cnn-format1.safetensors"))
-        let images = try ImageArray(NumPyArray(contentsOf: fixtures.appendingPathComponent("digits8.npy")), layout: .nchw)
+        let images = try ImageArray(
+            NumPyArray(contentsOf: fixtures.appendingPathComponent("digits8.npy")), layout: .nchw)
         let scores = try predictor.scores(images)
-        let expected = try NumPyArray(contentsOf: fixtures.appendingPathComponent("digits8-scores-format1.npy")).floatValues()
+        let expected = try NumPyArray(contentsOf: fixtures.appendingPathComponent("digits8-scores-format1.npy"))
+            .floatValues()
         #expect(scores.shape == [8, 10])
         let worst = zip(scores.scalars, expected).map { abs($0 - $1) }.max() ?? 1
         #expect(worst < 1e-5, "largest difference \(worst)")
@@ -155,9 +164,12 @@ struct ModeAndStateTests {
             #expect(model.outputShape == [10])
             let summary = try ModelSummary(model.network, inputShape: shape)
             // He et al.'s 0.27M parameters (with 1×1 projections: 16·3·9 stem on CIFAR).
-            #expect(summary.totalParameters > 260_000 && summary.totalParameters < 280_000, "\(summary.totalParameters)")
+            #expect(
+                summary.totalParameters > 260_000 && summary.totalParameters < 280_000, "\(summary.totalParameters)")
             #expect(try ModelSpec(describing: model.network) == ModelPreset.resnet20.spec())
-            #expect(model.network.pytorchModule.hasPrefix("nn.Sequential(nn.Conv2d(\(shape[0]), 16, 3, stride=1, padding=1, bias=False)"))
+            #expect(
+                model.network.pytorchModule.hasPrefix(
+                    "nn.Sequential(nn.Conv2d(\(shape[0]), 16, 3, stride=1, padding=1, bias=False)"))
         }
         let shapes = try ModelPreset.resnet20.spec().layerShapes(forInputShape: [1, 28, 28])
         #expect(shapes[5] == [16, 28, 28] && shapes[6] == [32, 14, 14] && shapes[9] == [64, 7, 7])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The layers against PyTorch's autograd, through `torch_parity.py` (beside this file):
@@ -30,22 +31,30 @@ struct PyTorchParityTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "BatchNorm2D, dilated grouped conv without bias, LeakyReLU, ceil-mode pools, GAP, BatchNorm1D",
-             spec: "conv(4,k=3,s=2,p=1) bn relu conv(6,k=3,p=2,d=2,g=2,bias=false) bn(eps=0.001,momentum=0.2) leakyrelu(0.1) "
+        Case(
+            name: "BatchNorm2D, dilated grouped conv without bias, LeakyReLU, ceil-mode pools, GAP, BatchNorm1D",
+            spec:
+                "conv(4,k=3,s=2,p=1) bn relu conv(6,k=3,p=2,d=2,g=2,bias=false) bn(eps=0.001,momentum=0.2) leakyrelu(0.1) "
                 + "maxpool(3,s=2,ceil=true) avgpool(2,s=2,p=1,ceil=true) gap flatten dense(5) bn dense(3)",
-             inputShape: [3, 13, 13]),
-        Case(name: "Residual blocks (identity and projection shortcuts)",
-             spec: "conv(8,k=3,p=1,bias=false) bn relu res(conv(8,k=3,p=1,bias=false) bn relu conv(8,k=3,p=1,bias=false) bn) relu "
+            inputShape: [3, 13, 13]),
+        Case(
+            name: "Residual blocks (identity and projection shortcuts)",
+            spec:
+                "conv(8,k=3,p=1,bias=false) bn relu res(conv(8,k=3,p=1,bias=false) bn relu conv(8,k=3,p=1,bias=false) bn) relu "
                 + "res(conv(16,k=3,s=2,p=1,bias=false) bn relu conv(16,k=3,p=1) bn | conv(16,k=1,s=2,bias=false) bn) relu "
                 + "gap flatten dense(4)",
-             inputShape: [2, 9, 9]),
-        Case(name: "BasicBlocks (stride 1 and 2), Identity",
-             spec: "conv(8,k=3,p=1,bias=false) bn relu block(8) block(16,s=2) identity gap flatten dense(3)",
-             inputShape: [3, 10, 10]),
-        Case(name: "depthwise and grouped convolutions, BatchNorm without affine",
-             spec: "conv(6,k=3,p=1,g=3) bn(affine=false) relu conv(6,k=3,p=1,g=6) flatten dense(2)", inputShape: [3, 6, 6]),
-        Case(name: "Dropout (inference and checkpoints)", spec: "flatten dense(8) bn dropout(0.3) relu dense(3)",
-             inputShape: [2, 3, 3], trainingComparable: false),
+            inputShape: [2, 9, 9]),
+        Case(
+            name: "BasicBlocks (stride 1 and 2), Identity",
+            spec: "conv(8,k=3,p=1,bias=false) bn relu block(8) block(16,s=2) identity gap flatten dense(3)",
+            inputShape: [3, 10, 10]),
+        Case(
+            name: "depthwise and grouped convolutions, BatchNorm without affine",
+            spec: "conv(6,k=3,p=1,g=3) bn(affine=false) relu conv(6,k=3,p=1,g=6) flatten dense(2)",
+            inputShape: [3, 6, 6]),
+        Case(
+            name: "Dropout (inference and checkpoints)", spec: "flatten dense(8) bn dropout(0.3) relu dense(3)",
+            inputShape: [2, 3, 3], trainingComparable: false),
     ]
 
     /// max |a − b| / max(max |b|, 1e-3): relative, except for tensors that are all below 1e-3 (a bias before
@@ -58,7 +67,8 @@ struct PyTorchParityTests {
 
     /// Runs torch_parity.py; nil (with the issue recorded) when it fails.
     static func runScript(_ action: String, folder: URL, python: String) throws -> SafeTensorsFile? {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("torch_parity.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "torch_parity.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
         process.arguments = (python.contains("/") ? [] : [python]) + [script.path, action, folder.path]
@@ -157,8 +167,9 @@ struct PyTorchParityTests {
         loaded.setMode(.inference)
         // PyTorch saved float64 tensors: the comparison stays at float64 precision.
         try compare("PyTorch-trained weights, inference", try loaded.forward(x).scalars, "torch_eval")
-        print("PyTorch parity \(testCase.name): largest difference "
-            + "\(worst.map(\.1).max() ?? 0) (\(worst.max { $0.1 < $1.1 }?.0 ?? ""))")
+        print(
+            "PyTorch parity \(testCase.name): largest difference "
+                + "\(worst.map(\.1).max() ?? 0) (\(worst.max { $0.1 < $1.1 }?.0 ?? ""))")
     }
 
     /// resnet20 trained for three steps of SGD with momentum, side by side with PyTorch from the
@@ -176,7 +187,8 @@ struct PyTorchParityTests {
             return
         }
         try Self.trainAgainstPyTorch(Double.self, dtype: "float64", tolerance: 1e-9, python: python)
-        try Self.trainAgainstPyTorch(Float.self, dtype: "float64", tolerance: 1e-5, python: python, alsoPrint: "float32")
+        try Self.trainAgainstPyTorch(
+            Float.self, dtype: "float64", tolerance: 1e-5, python: python, alsoPrint: "float32")
     }
 
     /// Trains ConvNet in `Scalar` and PyTorch in `dtype` (and, for the record, in `alsoPrint`).
@@ -185,8 +197,13 @@ struct PyTorchParityTests {
     ) throws {
         let folder = makeTemporaryDirectory("convnet-parity")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let inputShape = [3, 32, 32], batch = 8, steps = 3, learningRate = 0.01, momentum = 0.9
-        let model = try ModelPreset.resnet20.makeModel(inputShape: inputShape, classes: 10, seed: 3, scalar: Scalar.self)
+        let inputShape = [3, 32, 32]
+        let batch = 8
+        let steps = 3
+        let learningRate = 0.01
+        let momentum = 0.9
+        let model = try ModelPreset.resnet20.makeModel(
+            inputShape: inputShape, classes: 10, seed: 3, scalar: Scalar.self)
         try Checkpoint.stateDict(of: model.network, metadata: nil, float64: Scalar.self == Double.self)
             .write(to: folder.appendingPathComponent("convnet.safetensors"))
         var batches = SafeTensorsFile()
@@ -194,35 +211,45 @@ struct PyTorchParityTests {
         var random = SeededRandom(seed: 4)
         for step in 0..<steps {
             let x: Tensor<Scalar> = randomTensor([batch] + inputShape, seed: 40 + UInt64(step))
-            let labels = try Tensor<Scalar>(shape: [batch], scalars: (0..<batch).map { _ in Scalar(random.integer(below: 10)) })
+            let labels = try Tensor<Scalar>(
+                shape: [batch], scalars: (0..<batch).map { _ in Scalar(random.integer(below: 10)) })
             try batches.set("x\(step)", SafeTensor(shape: x.shape, float64: x.scalars.map(\.doubleValue)))
             try batches.set("y\(step)", SafeTensor(shape: [batch], int64: labels.scalars.map { Int64($0) }))
             data.append((x, labels))
         }
         try batches.write(to: folder.appendingPathComponent("batches.safetensors"))
         try writeJob(
-            ["module": model.network.pytorchModule, "dtype": dtype, "steps": steps, "learning_rate": learningRate,
-             "momentum": momentum], to: folder)
+            [
+                "module": model.network.pytorchModule, "dtype": dtype, "steps": steps, "learning_rate": learningRate,
+                "momentum": momentum,
+            ], to: folder)
 
         let optimizer = try SGD<Scalar>(learningRate: learningRate, momentum: momentum)
         var losses: [Double] = []
         var gradients: [[String: [Double]]] = []
         for (x, labels) in data {
             losses.append(try model.lossAndGradients(inputs: x, targets: labels))
-            gradients.append(Dictionary(uniqueKeysWithValues: model.network.namedParameters.map {
-                ($0.name, $0.parameter.gradient.scalars.map(\.doubleValue))
-            }))
+            gradients.append(
+                Dictionary(
+                    uniqueKeysWithValues: model.network.namedParameters.map {
+                        ($0.name, $0.parameter.gradient.scalars.map(\.doubleValue))
+                    }))
             try optimizer.update(model.parameters)
         }
         guard let result = try runScript("train", folder: folder, python: python) else { return }
         var other: SafeTensorsFile?
         if let alsoPrint {
             try writeJob(
-                ["module": model.network.pytorchModule, "dtype": alsoPrint, "steps": steps, "learning_rate": learningRate,
-                 "momentum": momentum], to: folder)
+                [
+                    "module": model.network.pytorchModule, "dtype": alsoPrint, "steps": steps,
+                    "learning_rate": learningRate,
+                    "momentum": momentum,
+                ], to: folder)
             other = try runScript("train", folder: folder, python: python)
         }
-        var worst = (name: "", error: 0.0), otherWorst = (name: "", error: 0.0), versusOther = 0.0
+        var worst = (name: "", error: 0.0)
+        var otherWorst = (name: "", error: 0.0)
+        var versusOther = 0.0
         func compare(_ label: String, _ mine: [Double], _ name: String) throws {
             let reference = try #require(result[name], "PyTorch gave no '\(name)'").doubleValues()
             let error = difference(mine, reference)
@@ -236,7 +263,9 @@ struct PyTorchParityTests {
         }
         for step in 0..<steps {
             try compare("loss at step \(step + 1)", [losses[step]], "loss\(step)")
-            for (name, gradient) in gradients[step] { try compare("d \(name) at step \(step + 1)", gradient, "grad\(step).\(name)") }
+            for (name, gradient) in gradients[step] {
+                try compare("d \(name) at step \(step + 1)", gradient, "grad\(step).\(name)")
+            }
         }
         for (name, parameter) in model.network.namedParameters {
             try compare("\(name) after \(steps) steps", parameter.value.scalars.map(\.doubleValue), "state.\(name)")
@@ -249,11 +278,13 @@ struct PyTorchParityTests {
             }
         }
         if let alsoPrint {
-            print("PyTorch \(alsoPrint) against PyTorch \(dtype) on the same run: largest difference \(otherWorst.error) "
-                + "(\(otherWorst.name)); ConvNet \(Scalar.self) against PyTorch \(alsoPrint): \(versusOther)")
+            print(
+                "PyTorch \(alsoPrint) against PyTorch \(dtype) on the same run: largest difference \(otherWorst.error) "
+                    + "(\(otherWorst.name)); ConvNet \(Scalar.self) against PyTorch \(alsoPrint): \(versusOther)")
         }
-        print("PyTorch parity resnet20 (\(steps) SGD-momentum steps, ConvNet \(Scalar.self) against PyTorch \(dtype)): losses \(losses.map { String(format: "%.6f", $0) }), "
-            + "largest difference \(worst.error) (\(worst.name)), \(model.network.namedParameters.count) parameters, "
-            + "\(model.network.namedBuffers.count) buffers")
+        print(
+            "PyTorch parity resnet20 (\(steps) SGD-momentum steps, ConvNet \(Scalar.self) against PyTorch \(dtype)): losses \(losses.map { String(format: "%.6f", $0) }), "
+                + "largest difference \(worst.error) (\(worst.name)), \(model.network.namedParameters.count) parameters, "
+                + "\(model.network.namedBuffers.count) buffers")
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 struct ModelTests {
@@ -22,7 +23,8 @@ struct ModelTests {
         #expect(w1.totalMultiplyAdds == 32 * 1024 * 147 + 8192 * 100 + 100 * 10)
         #expect(abs(Double(3 * w1.forwardFlops) / 1e6 - 33.8) < 0.05)
         #expect(w1.totalParameters == 32 * 147 + 32 + 8192 * 100 + 100 + 1000 + 10)
-        #expect(w1.layers.map(\.outputShape) == [[32, 32, 32], [32, 32, 32], [32, 16, 16], [8192], [100], [100], [10]])
+        #expect(
+            w1.layers.map(\.outputShape) == [[32, 32, 32], [32, 32, 32], [32, 16, 16], [8192], [100], [100], [10]])
         let w2 = try ModelSummary(LeNet5.make(scalar: Float.self), inputShape: [1, 28, 28])
         #expect(abs(Double(3 * w2.forwardFlops) / 1e6 - 2.50) < 0.01)
         #expect(w2.text.contains("total parameters: 61706"))
@@ -43,9 +45,13 @@ struct ModelTests {
         let data = try BundledData.digitsSplits(Float.self)
         let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, scalar: Float.self)
         var options = SolverOptions()
-        options.batchSize = 32; options.epochs = 2; options.verbose = false
-        let solver = try Solver(model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]), trainInputs: data.train.inputs, trainTargets: data.train.labels,
-                                validationInputs: data.validation.inputs, validationTargets: data.validation.labels, options: options)
+        options.batchSize = 32
+        options.epochs = 2
+        options.verbose = false
+        let solver = try Solver(
+            model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]),
+            trainInputs: data.train.inputs, trainTargets: data.train.labels,
+            validationInputs: data.validation.inputs, validationTargets: data.validation.labels, options: options)
         try solver.train()
         let result = try solver.evaluate(data.test.inputs, data.test.labels)
         #expect(result.accuracy > 0.8)

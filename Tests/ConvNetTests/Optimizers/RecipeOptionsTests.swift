@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The modern-recipe options against PyTorch, run live by `torch_options.py` beside this file
@@ -10,14 +11,17 @@ import Testing
 struct RecipeOptionsTests {
     static func reference() throws -> [String: Any]? {
         guard let python = torchPython() else { return nil }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("torch_options.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "torch_options.py")
         let result = try #require(runPython(try String(contentsOf: script, encoding: .utf8), python: python))
         #expect(result.status == 0, "\(result.output)")
         guard result.status == 0, let line = result.output.split(separator: "\n").last else { return nil }
         return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     }
 
-    static func doubles(_ value: Any?) -> [Double] { (value as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue } }
+    static func doubles(_ value: Any?) -> [Double] {
+        (value as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }
+    }
 
     @Test func optimizersSchedulesLossAndClippingMatchPyTorch() throws {
         guard let reference = try Self.reference() else {
@@ -39,7 +43,9 @@ struct RecipeOptionsTests {
         for (key, rule, configuration) in optimizers {
             let optimizer = try UpdateRule(named: rule).makeOptimizer(configuration: configuration, scalar: Double.self)
             let curvature = Tensor<Double>(linearlySpacedFrom: 0.5, to: 2.0, shape: [12])
-            let parameter = Parameter(name: "weight", value: Tensor<Double>(linearlySpacedFrom: -0.4, to: 0.6, shape: [12]), isRegularized: true)
+            let parameter = Parameter(
+                name: "weight", value: Tensor<Double>(linearlySpacedFrom: -0.4, to: 0.6, shape: [12]),
+                isRegularized: true)
             for step in 0..<6 {
                 parameter.gradient.scalars = zip(curvature.scalars, parameter.value.scalars).map { $0 * $1 }
                 try optimizer.update([parameter])
@@ -53,12 +59,20 @@ struct RecipeOptionsTests {
             ("multistep", LearningRateSchedule(.multistep(milestones: [1, 3], gamma: 0.3))),
             ("exponential", LearningRateSchedule(.exponential(gamma: 0.8))),
             ("cosine", LearningRateSchedule(.cosine(minimum: 0.001))),
-            ("cosine_iteration_warmup", LearningRateSchedule(.cosine(minimum: 0), unit: .iteration, warmup: 6, warmupStartFactor: 0.2)),
-            ("onecycle", LearningRateSchedule(.oneCycle(pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)),
+            (
+                "cosine_iteration_warmup",
+                LearningRateSchedule(.cosine(minimum: 0), unit: .iteration, warmup: 6, warmupStartFactor: 0.2)
+            ),
+            (
+                "onecycle",
+                LearningRateSchedule(.oneCycle(pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4), unit: .iteration)
+            ),
         ]
         let expectedRates = try #require(reference["schedules"] as? [String: [Double]])
         for (key, schedule) in schedules {
-            let rates = (0..<35).map { schedule.rate(base: 0.1, iteration: $0, epoch: $0 / 7, epochs: 5, iterationsPerEpoch: 7) }
+            let rates = (0..<35).map {
+                schedule.rate(base: 0.1, iteration: $0, epoch: $0 / 7, epochs: 5, iterationsPerEpoch: 7)
+            }
             let error = relativeError(rates, try #require(expectedRates[key]))
             #expect(error < 1e-12, "schedule \(key): relative error \(error)\n\(rates)\n\(expectedRates[key]!)")
         }
@@ -68,7 +82,9 @@ struct RecipeOptionsTests {
         let labels = try Tensor<Double>(shape: [4], scalars: Self.doubles(smoothing["labels"]))
         let value = try SoftmaxCrossEntropy(labelSmoothing: 0.1).evaluate(scores: scores, targets: labels)
         let expectedLoss = (smoothing["loss"] as! NSNumber).doubleValue
-        #expect(abs(value.loss - expectedLoss) < 1e-12 * abs(expectedLoss), "label smoothing loss \(value.loss) vs \(expectedLoss)")
+        #expect(
+            abs(value.loss - expectedLoss) < 1e-12 * abs(expectedLoss),
+            "label smoothing loss \(value.loss) vs \(expectedLoss)")
         #expect(relativeError(value.gradient.scalars, (smoothing["gradient"] as! [[Double]]).flatMap { $0 }) < 1e-12)
         // Gradient clipping by global norm (clipping, and a bound it does not reach).
         for case let entry as [String: Any] in try #require(reference["clip"] as? [Any]) {
@@ -76,7 +92,8 @@ struct RecipeOptionsTests {
             let second = Parameter(name: "b", value: Tensor<Double>(zeros: [4]), isRegularized: true)
             first.gradient = Tensor(linearlySpacedFrom: -1, to: 2, shape: [6])
             second.gradient = Tensor(linearlySpacedFrom: 0.5, to: -3, shape: [4])
-            let norm = Solver<Double>.clipGradients([first, second], maxNorm: (entry["max_norm"] as! NSNumber).doubleValue)
+            let norm = Solver<Double>.clipGradients(
+                [first, second], maxNorm: (entry["max_norm"] as! NSNumber).doubleValue)
             #expect(abs(norm - (entry["norm"] as! NSNumber).doubleValue) < 1e-12)
             #expect(relativeError(first.gradient.scalars, Self.doubles(entry["g1"])) < 1e-12)
             #expect(relativeError(second.gradient.scalars, Self.doubles(entry["g2"])) < 1e-12)
@@ -87,7 +104,9 @@ struct RecipeOptionsTests {
         func history(_ accuracies: [Double], losses: [Double]? = nil) -> TrainingHistory {
             var history = TrainingHistory()
             history.epochs = accuracies.enumerated().map {
-                EpochRecord(epoch: $0.offset + 1, validationLoss: losses?[$0.offset], validationAccuracy: $0.element, seconds: 1)
+                EpochRecord(
+                    epoch: $0.offset + 1, validationLoss: losses?[$0.offset], validationAccuracy: $0.element, seconds: 1
+                )
             }
             return history
         }
@@ -126,10 +145,17 @@ struct RecipeOptionsTests {
         #expect(try b.apply(batch) == first)
         #expect(try a.apply(batch) != first)
         #expect(first.scalars.filter { $0 == 0 }.count > 0)
-        #expect(try Augmentation(parsing: "crop=4, flip,translate=0.1") == Augmentation(cropPadding: 4, horizontalFlip: true, translate: 0.1))
+        #expect(
+            try Augmentation(parsing: "crop=4, flip,translate=0.1")
+                == Augmentation(cropPadding: 4, horizontalFlip: true, translate: 0.1))
         #expect(try Augmentation(parsing: "none").isIdentity)
-        #expect(thrownMessage { _ = try Augmentation(parsing: "rotate=10") }?.contains("unknown augmentation 'rotate=10'") == true)
-        #expect(thrownMessage { _ = try BatchAugmenter<Float>(Augmentation(horizontalFlip: true), seed: 1).apply(Tensor(zeros: [2, 6])) } != nil)
+        #expect(
+            thrownMessage { _ = try Augmentation(parsing: "rotate=10") }?.contains("unknown augmentation 'rotate=10'")
+                == true)
+        #expect(
+            thrownMessage {
+                _ = try BatchAugmenter<Float>(Augmentation(horizontalFlip: true), seed: 1).apply(Tensor(zeros: [2, 6]))
+            } != nil)
     }
 
     /// A short recipe in the suite: augmentation (crop + flip), a one-cycle schedule per
@@ -140,7 +166,8 @@ struct RecipeOptionsTests {
             var configuration = TrainingConfiguration()
             configuration.trainingCount = 320
             configuration.validationCount = 100
-            configuration.spec = "conv(8,k=3,p=1,bias=false) bn relu conv(16,k=3,s=2,p=1,bias=false) bn relu dropout(0.2) flatten dense(10)"
+            configuration.spec =
+                "conv(8,k=3,p=1,bias=false) bn relu conv(16,k=3,s=2,p=1,bias=false) bn relu dropout(0.2) flatten dense(10)"
             configuration.initScheme = "pytorch"
             configuration.updateRule = "nesterov"
             configuration.learningRate = 0.1
@@ -148,7 +175,8 @@ struct RecipeOptionsTests {
             configuration.weightDecay = 5e-4
             configuration.labelSmoothing = 0.1
             configuration.gradientClipNorm = 5
-            configuration.schedule = LearningRateSchedule(.oneCycle(pctStart: 0.3, divFactor: 10, finalDivFactor: 100), unit: .iteration, warmup: 3)
+            configuration.schedule = LearningRateSchedule(
+                .oneCycle(pctStart: 0.3, divFactor: 10, finalDivFactor: 100), unit: .iteration, warmup: 3)
             configuration.augmentation = Augmentation(cropPadding: 1, horizontalFlip: true)
             configuration.earlyStopping = EarlyStopping(patience: 10)
             configuration.trackTestAccuracy = true
@@ -159,9 +187,12 @@ struct RecipeOptionsTests {
         }
         let quiet = ProgressBar(mode: .quiet) { _ in }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-recipe-\(getpid())")
-        let whole = base.appendingPathComponent("whole"), parts = base.appendingPathComponent("parts")
+        let whole = base.appendingPathComponent("whole")
+        let parts = base.appendingPathComponent("parts")
         defer { try? FileManager.default.removeItem(at: base) }
-        for directory in [whole, parts] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        for directory in [whole, parts] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
         let uninterrupted = try TrainingJob(configuration: configuration(), directory: whole, progress: quiet)
         let expected = try #require(try uninterrupted.run())
         let first = try TrainingJob(configuration: configuration(), directory: parts, progress: quiet)
@@ -172,7 +203,9 @@ struct RecipeOptionsTests {
         #expect(resumed.solver.history.iterations == uninterrupted.solver.history.iterations)
         #expect(resumed.model.snapshot() == uninterrupted.model.snapshot())
         for name in [TrainingJob.lastCheckpointName, TrainingJob.bestCheckpointName, "metrics.csv"] {
-            #expect(try Data(contentsOf: whole.appendingPathComponent(name)) == Data(contentsOf: parts.appendingPathComponent(name)), "\(name)")
+            #expect(
+                try Data(contentsOf: whole.appendingPathComponent(name))
+                    == Data(contentsOf: parts.appendingPathComponent(name)), "\(name)")
         }
         // The schedule shaped the rates: warm-up, a peak of 0.1, a final rate far below it.
         let rates = uninterrupted.solver.history.iterations.map(\.learningRate)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 /// Checksums against published test vectors.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The self-contained HTML report, and its rendering by headless Chromium.
@@ -19,8 +20,8 @@ import Testing
         #expect(html.contains("runs/a&amp;b"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(!html.contains("<script"))
-        #expect(html.contains("71.75 %"))       // test accuracy
-        #expect(html.contains("822,742"))       // total parameters: 2,432 + 819,300 + 1,010
+        #expect(html.contains("71.75 %"))  // test accuracy
+        #expect(html.contains("822,742"))  // total parameters: 2,432 + 819,300 + 1,010
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count == 5)
     }
 
@@ -58,7 +59,9 @@ import Testing
         let html = HTMLReport.render(record, pictures: all)
         let pictures = all.filter(\.showInReport)
         #expect(pictures.map(\.name) == ["training", "learning_rate", "filters", "confusion_matrix"])
-        let encoded = html.components(separatedBy: "src=\"data:image/png;base64,").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        let encoded = html.components(separatedBy: "src=\"data:image/png;base64,").dropFirst().map {
+            String($0.prefix { $0 != "\"" })
+        }
         #expect(encoded.count == pictures.count)
         for (text, picture) in zip(encoded, pictures) {
             #expect(Data(base64Encoded: text).map { [UInt8]($0) } == picture.png)
@@ -76,7 +79,8 @@ import Testing
     static let chromium: String? = {
         for name in ["chromium", "chromium-browser", "google-chrome"] {
             if let result = ReportTestSupport.run(["sh", "-c", "command -v \(name)"], timeout: 10), result.status == 0,
-               !result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                !result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            {
                 return name
             }
         }
@@ -104,11 +108,14 @@ import Testing
         let screenshot = directory.appendingPathComponent("screenshot.png")
         try? FileManager.default.removeItem(at: screenshot)
         let profile = try ReportTestSupport.temporaryDirectory("chromium-profile")
-        let result = try #require(ReportTestSupport.run([
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-            "--user-data-dir=\(profile.path)", "--window-size=1000,2400", "--screenshot=\(screenshot.path)",
-            report.absoluteString,
-        ], timeout: 120))
+        let result = try #require(
+            ReportTestSupport.run(
+                [
+                    chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--hide-scrollbars",
+                    "--user-data-dir=\(profile.path)", "--window-size=1000,2400", "--screenshot=\(screenshot.path)",
+                    report.absoluteString,
+                ], timeout: 120))
         guard FileManager.default.fileExists(atPath: screenshot.path) else {
             Issue.record("chromium wrote no screenshot (status \(result.status)): \(result.stderr.suffix(2000))")
             return
@@ -117,14 +124,14 @@ import Testing
         let script = ReportTestSupport.pythonPNGDecoder.replacingOccurrences(
             of: "open(sys.argv[2], 'wb').write(pixels)\nprint(w, h, ch)",
             with: """
-            colours = set(); nonwhite = 0; blue = 0
-            for i in range(0, len(pixels), ch * 7):
-                px = pixels[i:i + 3]; colours.add(px)
-                if px != b'\\xff\\xff\\xff': nonwhite += 1
-                r, g, b = px
-                if b > 150 and r < 80 and 90 < g < 150: blue += 1
-            print(w, h, len(colours), nonwhite, blue, len(pixels) // (ch * 7))
-            """)
+                colours = set(); nonwhite = 0; blue = 0
+                for i in range(0, len(pixels), ch * 7):
+                    px = pixels[i:i + 3]; colours.add(px)
+                    if px != b'\\xff\\xff\\xff': nonwhite += 1
+                    r, g, b = px
+                    if b > 150 and r < 80 and 90 < g < 150: blue += 1
+                print(w, h, len(colours), nonwhite, blue, len(pixels) // (ch * 7))
+                """)
         let decoded = try #require(ReportTestSupport.python(script, [screenshot.path], timeout: 300))
         #expect(decoded.status == 0, "\(decoded.stderr)")
         let numbers = decoded.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The PNG writer, checked by an independent decoder (Python's zlib + struct) and by reading the
@@ -13,7 +14,13 @@ import Testing
                 for c in 0..<channels {
                     // Smooth gradients, flat areas (long matches) and noise (literals).
                     let v: Int
-                    if x < width / 3 { v = (x * 7 + y * 3 + c * 50) & 255 } else if x < 2 * width / 3 { v = c * 80 } else { v = Int(generator.next() & 255) }
+                    if x < width / 3 {
+                        v = (x * 7 + y * 3 + c * 50) & 255
+                    } else if x < 2 * width / 3 {
+                        v = c * 80
+                    } else {
+                        v = Int(generator.next() & 255)
+                    }
                     pixels[(y * width + x) * channels + c] = UInt8(v)
                 }
             }
@@ -67,23 +74,24 @@ import Testing
         let inputs: [[UInt8]] = [
             [],
             [42],
-            [UInt8](repeating: 9, count: 100_000),                    // runs longer than 258
-            (0..<70_000).map { _ in UInt8(generator.next() & 255) },   // incompressible, > one stored block
-            (0..<200_000).map { UInt8(($0 * 31 + $0 / 1000) & 255) }, // repetition at many distances
+            [UInt8](repeating: 9, count: 100_000),  // runs longer than 258
+            (0..<70_000).map { _ in UInt8(generator.next() & 255) },  // incompressible, > one stored block
+            (0..<200_000).map { UInt8(($0 * 31 + $0 / 1000) & 255) },  // repetition at many distances
             Array(String(repeating: "abcabcabd", count: 5000).utf8),
         ]
         let directory = try ReportTestSupport.temporaryDirectory("zlib")
         let script = """
-        import sys, zlib
-        for a, b in zip(sys.argv[1::2], sys.argv[2::2]):
-            original = open(a, 'rb').read()
-            assert zlib.decompress(open(b, 'rb').read()) == original, b
-        print('ok')
-        """
+            import sys, zlib
+            for a, b in zip(sys.argv[1::2], sys.argv[2::2]):
+                original = open(a, 'rb').read()
+                assert zlib.decompress(open(b, 'rb').read()) == original, b
+            print('ok')
+            """
         var arguments: [String] = []
         for (i, input) in inputs.enumerated() {
             for method in [ZlibEncoder.Method.stored, .fixedHuffman] {
-                let a = directory.appendingPathComponent("in\(i)"), b = directory.appendingPathComponent("out\(i)-\(method)")
+                let a = directory.appendingPathComponent("in\(i)")
+                let b = directory.appendingPathComponent("out\(i)-\(method)")
                 try Data(input).write(to: a)
                 try Data(ZlibEncoder.compress(input, method: method)).write(to: b)
                 arguments += [a.path, b.path]
@@ -95,7 +103,8 @@ import Testing
     }
 
     @Test func chunkStructureIsValid() throws {
-        let image = try Self.pattern(width: 300, height: 90, channels: 3, seed: 3)  // 81,090 raw bytes: two stored blocks
+        // 81,090 raw bytes: two stored blocks
+        let image = try Self.pattern(width: 300, height: 90, channels: 3, seed: 3)
         for method in [ZlibEncoder.Method.stored, .fixedHuffman] {
             let png = PNGEncoder.encode(image, method: method)
             #expect(Array(png[0..<8]) == PNGEncoder.signature)
@@ -106,7 +115,9 @@ import Testing
                 let length = png[position..<(position + 4)].reduce(0) { $0 << 8 | Int($1) }
                 let type = Array(png[(position + 4)..<(position + 8)])
                 let body = Array(png[(position + 8)..<(position + 8 + length)])
-                let stored = png[(position + 8 + length)..<(position + 12 + length)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let stored = png[(position + 8 + length)..<(position + 12 + length)].reduce(UInt32(0)) {
+                    $0 << 8 | UInt32($1)
+                }
                 #expect(stored == CRC32.checksum(type + body))
                 let name = String(decoding: type, as: UTF8.self)
                 types.append(name)
@@ -121,7 +132,10 @@ import Testing
             #expect(idat[0] & 0x0F == 8)
             // The stream ends with the Adler-32 of the filtered scanlines (filter byte 0 + row).
             var raw: [UInt8] = []
-            for y in 0..<90 { raw.append(0); raw += image.pixels[(y * 900)..<((y + 1) * 900)] }
+            for y in 0..<90 {
+                raw.append(0)
+                raw += image.pixels[(y * 900)..<((y + 1) * 900)]
+            }
             let adler = idat.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
             #expect(adler == Adler32.checksum(raw))
             if method == .stored {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The plots: filter grid values, smoothing, ticks, and that large runs render quickly.
@@ -51,7 +52,10 @@ import Testing
         var iterations: [IterationRecord] = []
         var generator = SplitMix64(seed: 1)
         for i in 1...20_000 {
-            iterations.append(IterationRecord(iteration: i, epoch: 1 + i / 2000, loss: 2.3 * exp(-Double(i) / 5000) + 0.3 * generator.nextUnit(), learningRate: 1e-3))
+            iterations.append(
+                IterationRecord(
+                    iteration: i, epoch: 1 + i / 2000, loss: 2.3 * exp(-Double(i) / 5000) + 0.3 * generator.nextUnit(),
+                    learningRate: 1e-3))
         }
         iterations[500].loss = .infinity  // a diverged step leaves a gap, not a broken axis
         let start = Date()
@@ -65,8 +69,11 @@ import Testing
         #expect(!svg.contains("nan") && !svg.contains("inf"))
         if let sample = ProcessInfo.processInfo.environment["CONVNET_REPORT_SAMPLE_DIR"] {
             let directory = URL(fileURLWithPath: sample)
-            try figure.write(png: directory.appendingPathComponent("large-loss.png"), svg: directory.appendingPathComponent("large-loss.svg"))
-            let mnist = try FilterBank(count: 20, channels: 1, height: 5, width: 5, values: (0..<500).map { _ in Float(generator.nextUnit()) })
+            try figure.write(
+                png: directory.appendingPathComponent("large-loss.png"),
+                svg: directory.appendingPathComponent("large-loss.svg"))
+            let mnist = try FilterBank(
+                count: 20, channels: 1, height: 5, width: 5, values: (0..<500).map { _ in Float(generator.nextUnit()) })
             try FilterGrid.figure(mnist).write(png: directory.appendingPathComponent("gray-filters.png"))
             let matrix = (0..<3).map { i in (0..<3).map { j in i == j ? 1234 : 3 * j } }
             try ConfusionMatrixPlot.figure(matrix).write(png: directory.appendingPathComponent("small-confusion.png"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The progress display with an injected sink and clock.
@@ -25,10 +26,14 @@ import Testing
     }
 
     @Test func terminalModeRedrawsInPlaceAndEndsTheLine() {
-        let capture = Capture(), clock = FakeClock()
-        let bar = ProgressBar(mode: .terminal, barWidth: 8, minimumRedrawInterval: 0, clock: { clock.now }) {
-            capture.text += $0; capture.writes += 1
-        }
+        let capture = Capture()
+        let clock = FakeClock()
+        let bar = ProgressBar(
+            mode: .terminal, barWidth: 8, minimumRedrawInterval: 0, clock: { clock.now },
+            sink: {
+                capture.text += $0
+                capture.writes += 1
+            })
         Self.runEpoch(bar, clock: clock)
         #expect(capture.writes == 5)  // four redraws and the final line
         let frames = capture.text.components(separatedBy: "\r\u{1B}[2K").filter { !$0.isEmpty }
@@ -40,25 +45,32 @@ import Testing
     }
 
     @Test func terminalModeThrottlesRedraws() {
-        let capture = Capture(), clock = FakeClock()
-        let bar = ProgressBar(mode: .terminal, minimumRedrawInterval: 10, clock: { clock.now }) { _ in capture.writes += 1 }
+        let capture = Capture()
+        let clock = FakeClock()
+        let bar = ProgressBar(
+            mode: .terminal, minimumRedrawInterval: 10, clock: { clock.now }, sink: { _ in capture.writes += 1 })
         Self.runEpoch(bar, clock: clock)
         #expect(capture.writes == 3)  // the first batch, the last batch, the final line
     }
 
     @Test func plainModePrintsOneLinePerEpoch() {
-        let capture = Capture(), clock = FakeClock()
-        let bar = ProgressBar(mode: .plain, clock: { clock.now }) { capture.text += $0 }
+        let capture = Capture()
+        let clock = FakeClock()
+        let bar = ProgressBar(mode: .plain, clock: { clock.now }, sink: { capture.text += $0 })
         Self.runEpoch(bar, clock: clock)
         Self.runEpoch(bar, clock: clock)
-        #expect(capture.text == String(repeating: "Epoch  2/10 4/4  loss 2.5000  acc 75.00%  100 img/s  2.0s  val acc 91.20%\n", count: 2))
+        #expect(
+            capture.text
+                == String(
+                    repeating: "Epoch  2/10 4/4  loss 2.5000  acc 75.00%  100 img/s  2.0s  val acc 91.20%\n", count: 2))
         #expect(!capture.text.contains("\r"))
         #expect(!capture.text.contains("\u{1B}"))
     }
 
     @Test func quietModePrintsNothing() {
-        let capture = Capture(), clock = FakeClock()
-        let bar = ProgressBar(mode: .quiet, clock: { clock.now }) { capture.text += $0 }
+        let capture = Capture()
+        let clock = FakeClock()
+        let bar = ProgressBar(mode: .quiet, clock: { clock.now }, sink: { capture.text += $0 })
         Self.runEpoch(bar, clock: clock)
         bar.message("hello")
         #expect(capture.text.isEmpty)

@@ -1,14 +1,16 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// Writing a run directory, reading it back, and regenerating pictures and report from it.
 @Suite struct ReportRunDirectoryTests {
     @Test func roundTripsTheRecordExactly() throws {
         var record = try ReportTestSupport.sampleRecord()
-        record.iterations[3].loss = .nan          // a diverged step must survive the round trip
+        record.iterations[3].loss = .nan  // a diverged step must survive the round trip
         record.epochs[0].validationLoss = nil
-        let directory = try RunDirectory(url: try ReportTestSupport.temporaryDirectory("run").appendingPathComponent("nested/run"), create: true)
+        let directory = try RunDirectory(
+            url: try ReportTestSupport.temporaryDirectory("run").appendingPathComponent("nested/run"), create: true)
         try directory.write(record)
         var back = try directory.read()
         #expect(back.iterations[3].loss.isNaN)
@@ -18,8 +20,10 @@ import Testing
         #expect(back.epochs == record.epochs)
         #expect(back.firstLayerFilters == record.firstLayerFilters)
         #expect(back.confusionMatrix == record.confusionMatrix)
-        back.iterations = []; record.iterations = []
-        back.firstLayerFilters = nil; record.firstLayerFilters = nil
+        back.iterations = []
+        record.iterations = []
+        back.firstLayerFilters = nil
+        record.firstLayerFilters = nil
         #expect(back == record)
     }
 
@@ -38,17 +42,21 @@ import Testing
         #expect(history.contains("\"validation_accuracy\""))
         #expect(history.contains("\"seconds\""))
         // Sorted keys: "epoch" comes before "seconds" before "train_accuracy" before "validation_accuracy".
-        let e = try #require(history.range(of: "\"epoch\"")), s = try #require(history.range(of: "\"seconds\""))
+        let e = try #require(history.range(of: "\"epoch\""))
+        let s = try #require(history.range(of: "\"seconds\""))
         #expect(e.lowerBound < s.lowerBound)
         if ReportTestSupport.hasPython {
             // Readable with the standard library of another language.
             let script = """
-            import csv, json, sys
-            rows = list(csv.DictReader(open(sys.argv[1])))
-            h = json.load(open(sys.argv[2]))
-            print(len(rows), rows[0]['learning_rate'], len(h['epochs']), h['epochs'][1]['epoch'])
-            """
-            let result = try #require(ReportTestSupport.python(script, [url.appendingPathComponent("metrics.csv").path, url.appendingPathComponent("history.json").path]))
+                import csv, json, sys
+                rows = list(csv.DictReader(open(sys.argv[1])))
+                h = json.load(open(sys.argv[2]))
+                print(len(rows), rows[0]['learning_rate'], len(h['epochs']), h['epochs'][1]['epoch'])
+                """
+            let result = try #require(
+                ReportTestSupport.python(
+                    script,
+                    [url.appendingPathComponent("metrics.csv").path, url.appendingPathComponent("history.json").path]))
             #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "6 0.001 2 2")
         }
     }
@@ -84,9 +92,11 @@ import Testing
     @Test func readingAnEmptyOrBrokenDirectoryThrows() throws {
         let url = try ReportTestSupport.temporaryDirectory("broken")
         #expect(throws: ReportError.self) { try RunDirectory(url: url).read() }
-        try "iteration,epoch,loss\n1,1,2.0\n".write(to: url.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
+        try "iteration,epoch,loss\n1,1,2.0\n".write(
+            to: url.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
         #expect(throws: ReportError.self) { try RunDirectory(url: url).read() }
-        try "iteration,epoch,loss,learning_rate\n1,1,abc,0.1\n".write(to: url.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
+        try "iteration,epoch,loss,learning_rate\n1,1,abc,0.1\n".write(
+            to: url.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
         #expect(throws: ReportError.self) { try RunDirectory(url: url).read() }
         try "{ not json".write(to: url.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
         try "{ not json".write(to: url.appendingPathComponent("history.json"), atomically: true, encoding: .utf8)
@@ -96,8 +106,12 @@ import Testing
     @Test func inconsistentRecordsAreRejectedWithAMessage() throws {
         var record = try ReportTestSupport.sampleRecord(epochs: 1, iterationsPerEpoch: 2)
         record.confusionMatrix[2].removeLast()
-        let error = #expect(throws: ReportError.self) { try RunDirectory(url: try ReportTestSupport.temporaryDirectory("bad")).write(record) }
+        let error = #expect(throws: ReportError.self) {
+            try RunDirectory(url: try ReportTestSupport.temporaryDirectory("bad")).write(record)
+        }
         #expect(error?.description.contains("square") == true)
-        #expect(throws: ReportError.self) { try FilterBank(count: 2, channels: 1, height: 2, width: 2, values: [1, 2, 3]) }
+        #expect(throws: ReportError.self) {
+            try FilterBank(count: 2, channels: 1, height: 2, width: 2, values: [1, 2, 3])
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// TensorBoard event files, read back by independent readers: a Python standard-library decoder
@@ -8,12 +9,16 @@ import Testing
     /// Writes a small log: loss for steps 1...20, accuracy and learning rate for steps 10 and 20.
     static func writeSampleLog() throws -> URL {
         let directory = try ReportTestSupport.temporaryDirectory("tb")
-        let writer = try TensorBoardEventWriter(directory: directory, startTime: Date(timeIntervalSince1970: 1_700_000_000), hostname: "testhost")
+        let writer = try TensorBoardEventWriter(
+            directory: directory, startTime: Date(timeIntervalSince1970: 1_700_000_000), hostname: "testhost")
         for step in 1...20 {
-            try writer.addScalar(tag: "loss", value: 2.5 / Double(step), step: step, wallTime: Date(timeIntervalSince1970: 1_700_000_000 + Double(step)))
+            try writer.addScalar(
+                tag: "loss", value: 2.5 / Double(step), step: step,
+                wallTime: Date(timeIntervalSince1970: 1_700_000_000 + Double(step)))
             if step % 10 == 0 {
-                try writer.addScalars([("accuracy/train", 0.5 + Double(step) / 100), ("accuracy/val", 0.25), ("learning_rate", 1e-3)],
-                                      step: step, wallTime: Date(timeIntervalSince1970: 1_700_000_000 + Double(step) + 0.5))
+                try writer.addScalars(
+                    [("accuracy/train", 0.5 + Double(step) / 100), ("accuracy/val", 0.25), ("learning_rate", 1e-3)],
+                    step: step, wallTime: Date(timeIntervalSince1970: 1_700_000_000 + Double(step) + 0.5))
             }
         }
         try writer.flush()
@@ -23,81 +28,94 @@ import Testing
     }
 
     static let pythonEventDecoder = #"""
-    import json, struct, sys
-    POLY = 0x82F63B78
-    TABLE = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ POLY if c & 1 else c >> 1
-        TABLE.append(c)
-    def crc32c(data):
-        c = 0xFFFFFFFF
-        for b in data:
-            c = TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-        return c ^ 0xFFFFFFFF
-    # RFC 3720 B.4 test vectors, so this decoder is checked independently of the Swift code.
-    assert crc32c(bytes(32)) == 0x8A9136AA
-    assert crc32c(b'\xff' * 32) == 0x62A8AB43
-    assert crc32c(bytes(range(32))) == 0x46DD794E
-    assert crc32c(b'123456789') == 0xE3069283
-    def masked(data):
-        c = crc32c(data)
-        return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-    def varint(buf, pos):
-        result = shift = 0
-        while True:
-            b = buf[pos]; pos += 1
-            result |= (b & 0x7F) << shift; shift += 7
-            if not b & 0x80: return result, pos
-    def fields(buf):
+        import json, struct, sys
+        POLY = 0x82F63B78
+        TABLE = []
+        for n in range(256):
+            c = n
+            for _ in range(8):
+                c = (c >> 1) ^ POLY if c & 1 else c >> 1
+            TABLE.append(c)
+        def crc32c(data):
+            c = 0xFFFFFFFF
+            for b in data:
+                c = TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+            return c ^ 0xFFFFFFFF
+        # RFC 3720 B.4 test vectors, so this decoder is checked independently of the Swift code.
+        assert crc32c(bytes(32)) == 0x8A9136AA
+        assert crc32c(b'\xff' * 32) == 0x62A8AB43
+        assert crc32c(bytes(range(32))) == 0x46DD794E
+        assert crc32c(b'123456789') == 0xE3069283
+        def masked(data):
+            c = crc32c(data)
+            return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+        def varint(buf, pos):
+            result = shift = 0
+            while True:
+                b = buf[pos]; pos += 1
+                result |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80: return result, pos
+        def fields(buf):
+            pos = 0
+            while pos < len(buf):
+                key, pos = varint(buf, pos)
+                number, wire = key >> 3, key & 7
+                if wire == 0: value, pos = varint(buf, pos)
+                elif wire == 1: value = buf[pos:pos + 8]; pos += 8
+                elif wire == 5: value = buf[pos:pos + 4]; pos += 4
+                elif wire == 2:
+                    n, pos = varint(buf, pos); value = buf[pos:pos + n]; pos += n
+                else: raise ValueError('wire type %d' % wire)
+                yield number, wire, value
+        events = []
+        data = open(sys.argv[1], 'rb').read()
         pos = 0
-        while pos < len(buf):
-            key, pos = varint(buf, pos)
-            number, wire = key >> 3, key & 7
-            if wire == 0: value, pos = varint(buf, pos)
-            elif wire == 1: value = buf[pos:pos + 8]; pos += 8
-            elif wire == 5: value = buf[pos:pos + 4]; pos += 4
-            elif wire == 2:
-                n, pos = varint(buf, pos); value = buf[pos:pos + n]; pos += n
-            else: raise ValueError('wire type %d' % wire)
-            yield number, wire, value
-    events = []
-    data = open(sys.argv[1], 'rb').read()
-    pos = 0
-    while pos < len(data):
-        header = data[pos:pos + 8]
-        length, = struct.unpack('<Q', header)
-        length_crc, = struct.unpack('<I', data[pos + 8:pos + 12])
-        assert length_crc == masked(header), 'bad length CRC'
-        body = data[pos + 12:pos + 12 + length]
-        body_crc, = struct.unpack('<I', data[pos + 12 + length:pos + 16 + length])
-        assert body_crc == masked(body), 'bad data CRC'
-        pos += 16 + length
-        event = {'step': 0, 'values': []}
-        for number, wire, value in fields(body):
-            if number == 1: assert wire == 1; event['wall_time'] = struct.unpack('<d', value)[0]
-            elif number == 2: assert wire == 0; event['step'] = value
-            elif number == 3: assert wire == 2; event['file_version'] = value.decode()
-            elif number == 5:
-                assert wire == 2
-                for n2, w2, v2 in fields(value):
-                    assert n2 == 1 and w2 == 2
-                    entry = {}
-                    for n3, w3, v3 in fields(v2):
-                        if n3 == 1: entry['tag'] = v3.decode()
-                        elif n3 == 2: assert w3 == 5; entry['simple_value'] = struct.unpack('<f', v3)[0]
-                    event['values'].append(entry)
-        events.append(event)
-    print(json.dumps(events))
-    """#
+        while pos < len(data):
+            header = data[pos:pos + 8]
+            length, = struct.unpack('<Q', header)
+            length_crc, = struct.unpack('<I', data[pos + 8:pos + 12])
+            assert length_crc == masked(header), 'bad length CRC'
+            body = data[pos + 12:pos + 12 + length]
+            body_crc, = struct.unpack('<I', data[pos + 12 + length:pos + 16 + length])
+            assert body_crc == masked(body), 'bad data CRC'
+            pos += 16 + length
+            event = {'step': 0, 'values': []}
+            for number, wire, value in fields(body):
+                if number == 1: assert wire == 1; event['wall_time'] = struct.unpack('<d', value)[0]
+                elif number == 2: assert wire == 0; event['step'] = value
+                elif number == 3: assert wire == 2; event['file_version'] = value.decode()
+                elif number == 5:
+                    assert wire == 2
+                    for n2, w2, v2 in fields(value):
+                        assert n2 == 1 and w2 == 2
+                        entry = {}
+                        for n3, w3, v3 in fields(v2):
+                            if n3 == 1: entry['tag'] = v3.decode()
+                            elif n3 == 2: assert w3 == 5; entry['simple_value'] = struct.unpack('<f', v3)[0]
+                        event['values'].append(entry)
+            events.append(event)
+        print(json.dumps(events))
+        """#
 
     struct DecodedEvent: Decodable {
-        struct Value: Decodable { var tag: String; var simple_value: Double }
-        var wall_time: Double
+        struct Value: Decodable {
+            var tag: String
+            var simpleValue: Double
+            enum CodingKeys: String, CodingKey {
+                case tag
+                case simpleValue = "simple_value"
+            }
+        }
+        var wallTime: Double
         var step: Int
-        var file_version: String?
+        var fileVersion: String?
         var values: [Value]
+        enum CodingKeys: String, CodingKey {
+            case wallTime = "wall_time"
+            case step
+            case fileVersion = "file_version"
+            case values
+        }
     }
 
     @Test func pythonStandardLibraryDecoderReadsTheEvents() throws {
@@ -110,36 +128,38 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let events = try JSONDecoder().decode([DecodedEvent].self, from: Data(result.stdout.utf8))
         #expect(events.count == 1 + 20 + 2)
-        #expect(events[0].file_version == "brain.Event:2")
-        #expect(events[0].wall_time == 1_700_000_000)
+        #expect(events[0].fileVersion == "brain.Event:2")
+        #expect(events[0].wallTime == 1_700_000_000)
         #expect(events[1].step == 1)
-        #expect(events[1].wall_time == 1_700_000_001)
+        #expect(events[1].wallTime == 1_700_000_001)
         #expect(events[1].values.map(\.tag) == ["loss"])
-        #expect(events[1].values[0].simple_value == Double(Float(2.5)))
+        #expect(events[1].values[0].simpleValue == Double(Float(2.5)))
         let combined = try #require(events.first { $0.values.count == 3 })
         #expect(combined.step == 10)
         #expect(combined.values.map(\.tag) == ["accuracy/train", "accuracy/val", "learning_rate"])
-        #expect(combined.values[2].simple_value == Double(Float(1e-3)))
+        #expect(combined.values[2].simpleValue == Double(Float(1e-3)))
     }
 
     @Test func tensorBoardReadsTheScalars() throws {
         guard ReportTestSupport.hasPython,
-              ReportTestSupport.python("import tensorboard.backend.event_processing.event_accumulator", [], timeout: 60)?.status == 0 else {
+            ReportTestSupport.python("import tensorboard.backend.event_processing.event_accumulator", [], timeout: 60)?
+                .status == 0
+        else {
             print("skipped: the 'tensorboard' Python package is not importable (pip install tensorboard)")
             return
         }
         let file = try Self.writeSampleLog()
         let script = """
-        import sys, json
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-        first = next(iter(EventFileLoader(sys.argv[1]).Load()))
-        acc = EventAccumulator(sys.argv[2]); acc.Reload()
-        out = {'file_version': first.file_version, 'tags': sorted(acc.Tags()['scalars'])}
-        out['loss'] = [[e.step, e.value, e.wall_time] for e in acc.Scalars('loss')]
-        out['val'] = [[e.step, e.value] for e in acc.Scalars('accuracy/val')]
-        print(json.dumps(out))
-        """
+            import sys, json
+            from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            first = next(iter(EventFileLoader(sys.argv[1]).Load()))
+            acc = EventAccumulator(sys.argv[2]); acc.Reload()
+            out = {'file_version': first.file_version, 'tags': sorted(acc.Tags()['scalars'])}
+            out['loss'] = [[e.step, e.value, e.wall_time] for e in acc.Scalars('loss')]
+            out['val'] = [[e.step, e.value] for e in acc.Scalars('accuracy/val')]
+            print(json.dumps(out))
+            """
         let result = try #require(ReportTestSupport.python(script, [file.path, file.deletingLastPathComponent().path]))
         #expect(result.status == 0, "\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").last)
@@ -158,7 +178,9 @@ import Testing
     /// confusion matrix as images; TensorBoard's own EventAccumulator reads them back.
     @Test func tensorBoardReadsImagesHistogramsAndText() throws {
         guard ReportTestSupport.hasPython,
-              ReportTestSupport.python("import tensorboard.backend.event_processing.event_accumulator", [], timeout: 60)?.status == 0 else {
+            ReportTestSupport.python("import tensorboard.backend.event_processing.event_accumulator", [], timeout: 60)?
+                .status == 0
+        else {
             print("skipped: the 'tensorboard' Python package is not importable (pip install tensorboard)")
             return
         }
@@ -169,20 +191,21 @@ import Testing
         configuration.validationCount = 100
         configuration.epochs = 2
         configuration.batchSize = 50
-        let job = try TrainingJob(configuration: configuration, directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
+        let job = try TrainingJob(
+            configuration: configuration, directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
         try job.run()
         let names = job.model.network.namedParameters.map(\.name)
         let script = """
-        import sys, json
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-        acc = EventAccumulator(sys.argv[1], size_guidance={'images': 0, 'histograms': 0, 'tensors': 0}); acc.Reload()
-        tags = acc.Tags()
-        out = {'images': {t: [[e.step, e.width, e.height, len(e.encoded_image_string)] for e in acc.Images(t)] for t in tags['images']},
-               'histograms': {t: [[e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max,
-                                   sum(e.histogram_value.bucket)] for e in acc.Histograms(t)] for t in tags['histograms']},
-               'text': {t: [e.tensor_proto.string_val[0].decode() for e in acc.Tensors(t)] for t in tags['tensors']}}
-        print(json.dumps(out))
-        """
+            import sys, json
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            acc = EventAccumulator(sys.argv[1], size_guidance={'images': 0, 'histograms': 0, 'tensors': 0}); acc.Reload()
+            tags = acc.Tags()
+            out = {'images': {t: [[e.step, e.width, e.height, len(e.encoded_image_string)] for e in acc.Images(t)] for t in tags['images']},
+                   'histograms': {t: [[e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max,
+                                       sum(e.histogram_value.bucket)] for e in acc.Histograms(t)] for t in tags['histograms']},
+                   'text': {t: [e.tensor_proto.string_val[0].decode() for e in acc.Tensors(t)] for t in tags['tensors']}}
+            print(json.dumps(out))
+            """
         let result = try #require(ReportTestSupport.python(script, [directory.path]))
         #expect(result.status == 0, "\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").last)
@@ -195,7 +218,8 @@ import Testing
         #expect(Set(histograms.keys) == Set(names.map { "weights/\($0)" } + names.map { "gradients/\($0)" }))
         for name in names {
             let weights = try #require(histograms["weights/\(name)"]?.last)
-            let values = try #require(job.model.network.namedParameters.first { $0.name == name }).parameter.value.scalars
+            let values = try #require(job.model.network.namedParameters.first { $0.name == name }).parameter.value
+                .scalars
             // The last epoch's histogram is of the weights as they were then: the run restores the
             // best epoch's at the end, which is the last one here only if it was the best.
             #expect(weights[1] == Double(values.count) && weights[4] == Double(values.count), "\(name)")

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ConvNet
 
 /// Helpers shared by the Report tests: temporary directories, an external-process runner,
@@ -33,8 +34,10 @@ enum ReportTestSupport {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-proc-\(UUID().uuidString).out")
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-proc-\(UUID().uuidString).err")
+        let outURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "convnet-proc-\(UUID().uuidString).out")
+        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "convnet-proc-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
@@ -42,14 +45,18 @@ enum ReportTestSupport {
             try? FileManager.default.removeItem(at: errURL)
         }
         guard let outHandle = try? FileHandle(forWritingTo: outURL),
-              let errHandle = try? FileHandle(forWritingTo: errURL) else { return nil }
+            let errHandle = try? FileHandle(forWritingTo: errURL)
+        else { return nil }
         process.standardOutput = outHandle
         process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
         do { try process.run() } catch { return nil }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
         process.waitUntilExit()
         try? outHandle.close()
         try? errHandle.close()
@@ -70,56 +77,56 @@ enum ReportTestSupport {
     /// filters), independent of the Swift encoder: verifies every chunk CRC with zlib.crc32,
     /// inflates IDAT with zlib, writes the raw pixels to argv[2] and prints "width height channels".
     static let pythonPNGDecoder = #"""
-    import sys, struct, zlib
-    def decode(path):
-        data = open(path, 'rb').read()
-        assert data[:8] == b'\x89PNG\r\n\x1a\n', 'bad signature'
-        pos, idat, ihdr, seen_end = 8, b'', None, False
-        while pos < len(data):
-            length, ctype = struct.unpack('>I4s', data[pos:pos + 8])
-            body = data[pos + 8:pos + 8 + length]
-            crc, = struct.unpack('>I', data[pos + 8 + length:pos + 12 + length])
-            assert zlib.crc32(ctype + body) & 0xffffffff == crc, 'bad CRC in %r' % ctype
-            if ctype == b'IHDR': ihdr = struct.unpack('>IIBBBBB', body)
-            elif ctype == b'IDAT': idat += body
-            elif ctype == b'IEND': seen_end = True; break
-            pos += 12 + length
-        assert seen_end, 'no IEND'
-        w, h, depth, ctype, comp, filt, interlace = ihdr
-        assert depth == 8 and interlace == 0, 'unsupported PNG'
-        ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
-        raw = zlib.decompress(idat)
-        stride = w * ch
-        assert len(raw) == h * (stride + 1), 'bad data length'
-        out = bytearray(h * stride)
-        prev = bytearray(stride)
-        for y in range(h):
-            f = raw[y * (stride + 1)]
-            line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-            if f == 1:
-                for i in range(ch, stride): line[i] = (line[i] + line[i - ch]) & 255
-            elif f == 2:
-                for i in range(stride): line[i] = (line[i] + prev[i]) & 255
-            elif f == 3:
-                for i in range(stride):
-                    a = line[i - ch] if i >= ch else 0
-                    line[i] = (line[i] + ((a + prev[i]) >> 1)) & 255
-            elif f == 4:
-                for i in range(stride):
-                    a = line[i - ch] if i >= ch else 0
-                    b = prev[i]; c = prev[i - ch] if i >= ch else 0
-                    p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pr = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
-                    line[i] = (line[i] + pr) & 255
-            else:
-                assert f == 0, 'bad filter %d' % f
-            out[y * stride:(y + 1) * stride] = line
-            prev = line
-        return w, h, ch, bytes(out)
-    w, h, ch, pixels = decode(sys.argv[1])
-    open(sys.argv[2], 'wb').write(pixels)
-    print(w, h, ch)
-    """#
+        import sys, struct, zlib
+        def decode(path):
+            data = open(path, 'rb').read()
+            assert data[:8] == b'\x89PNG\r\n\x1a\n', 'bad signature'
+            pos, idat, ihdr, seen_end = 8, b'', None, False
+            while pos < len(data):
+                length, ctype = struct.unpack('>I4s', data[pos:pos + 8])
+                body = data[pos + 8:pos + 8 + length]
+                crc, = struct.unpack('>I', data[pos + 8 + length:pos + 12 + length])
+                assert zlib.crc32(ctype + body) & 0xffffffff == crc, 'bad CRC in %r' % ctype
+                if ctype == b'IHDR': ihdr = struct.unpack('>IIBBBBB', body)
+                elif ctype == b'IDAT': idat += body
+                elif ctype == b'IEND': seen_end = True; break
+                pos += 12 + length
+            assert seen_end, 'no IEND'
+            w, h, depth, ctype, comp, filt, interlace = ihdr
+            assert depth == 8 and interlace == 0, 'unsupported PNG'
+            ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
+            raw = zlib.decompress(idat)
+            stride = w * ch
+            assert len(raw) == h * (stride + 1), 'bad data length'
+            out = bytearray(h * stride)
+            prev = bytearray(stride)
+            for y in range(h):
+                f = raw[y * (stride + 1)]
+                line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+                if f == 1:
+                    for i in range(ch, stride): line[i] = (line[i] + line[i - ch]) & 255
+                elif f == 2:
+                    for i in range(stride): line[i] = (line[i] + prev[i]) & 255
+                elif f == 3:
+                    for i in range(stride):
+                        a = line[i - ch] if i >= ch else 0
+                        line[i] = (line[i] + ((a + prev[i]) >> 1)) & 255
+                elif f == 4:
+                    for i in range(stride):
+                        a = line[i - ch] if i >= ch else 0
+                        b = prev[i]; c = prev[i - ch] if i >= ch else 0
+                        p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                        pr = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
+                        line[i] = (line[i] + pr) & 255
+                else:
+                    assert f == 0, 'bad filter %d' % f
+                out[y * stride:(y + 1) * stride] = line
+                prev = line
+            return w, h, ch, bytes(out)
+        w, h, ch, pixels = decode(sys.argv[1])
+        open(sys.argv[2], 'wb').write(pixels)
+        print(w, h, ch)
+        """#
 
     /// Decodes a PNG file with the Python decoder; nil with a reason when Python is missing.
     static func decodeWithPython(_ png: URL) throws -> (width: Int, height: Int, channels: Int, pixels: [UInt8])? {
@@ -144,13 +151,16 @@ enum ReportTestSupport {
                 let i = (e - 1) * iterationsPerEpoch + b
                 let t = Double(i) / Double(epochs * iterationsPerEpoch)
                 let loss = 2.3 * exp(-2.2 * t) + 0.25 + 0.18 * (generator.nextUnit() - 0.5)
-                iterations.append(IterationRecord(iteration: i, epoch: e, loss: loss, learningRate: 1e-3 * pow(0.95, Double(e - 1))))
+                iterations.append(
+                    IterationRecord(iteration: i, epoch: e, loss: loss, learningRate: 1e-3 * pow(0.95, Double(e - 1))))
             }
             let t = Double(e) / Double(epochs)
-            epochRecords.append(EpochRecord(epoch: e, trainLoss: 2.3 * exp(-2.2 * t) + 0.25,
-                                            trainAccuracy: 0.35 + 0.55 * (1 - exp(-3 * t)),
-                                            validationLoss: 2.3 * exp(-1.8 * t) + 0.4,
-                                            validationAccuracy: 0.33 + 0.42 * (1 - exp(-3 * t)), seconds: 12.5 + Double(e) * 0.1))
+            epochRecords.append(
+                EpochRecord(
+                    epoch: e, trainLoss: 2.3 * exp(-2.2 * t) + 0.25,
+                    trainAccuracy: 0.35 + 0.55 * (1 - exp(-3 * t)),
+                    validationLoss: 2.3 * exp(-1.8 * t) + 0.4,
+                    validationAccuracy: 0.33 + 0.42 * (1 - exp(-3 * t)), seconds: 12.5 + Double(e) * 0.1))
         }
         var filterValues: [Float] = []
         for f in 0..<32 {
@@ -174,18 +184,24 @@ enum ReportTestSupport {
         return RunRecord(
             title: "ThreeLayerConvNet on CIFAR-10 <sample>",
             startedAt: Date(timeIntervalSince1970: 1_700_000_000),
-            configuration: [KeyValue("dataset", "cifar10 (49000 train / 1000 val / 1000 test)"),
-                            KeyValue("model", "ThreeLayerConvNet"), KeyValue("seed", "0"),
-                            KeyValue("command", "convnet train --model three-layer --epochs 5 --out runs/a&b")],
-            hyperParameters: [KeyValue("optimizer", "adam"), KeyValue("learning rate", "0.001"),
-                              KeyValue("lr decay", "0.95"), KeyValue("batch size", "50"),
-                              KeyValue("epochs", "\(epochs)"), KeyValue("weight decay", "0.001")],
-            modelSummary: [ModelSummaryRow(layer: "Conv2D(3→32, 5×5, pad 2)", outputShape: "32×32×32", parameterCount: 2432),
-                           ModelSummaryRow(layer: "ReLU", outputShape: "32×32×32", parameterCount: 0),
-                           ModelSummaryRow(layer: "MaxPool2D(2×2)", outputShape: "32×16×16", parameterCount: 0),
-                           ModelSummaryRow(layer: "Dense(8192→100)", outputShape: "100", parameterCount: 819_300),
-                           ModelSummaryRow(layer: "ReLU", outputShape: "100", parameterCount: 0),
-                           ModelSummaryRow(layer: "Dense(100→10)", outputShape: "10", parameterCount: 1010)],
+            configuration: [
+                KeyValue("dataset", "cifar10 (49000 train / 1000 val / 1000 test)"),
+                KeyValue("model", "ThreeLayerConvNet"), KeyValue("seed", "0"),
+                KeyValue("command", "convnet train --model three-layer --epochs 5 --out runs/a&b"),
+            ],
+            hyperParameters: [
+                KeyValue("optimizer", "adam"), KeyValue("learning rate", "0.001"),
+                KeyValue("lr decay", "0.95"), KeyValue("batch size", "50"),
+                KeyValue("epochs", "\(epochs)"), KeyValue("weight decay", "0.001"),
+            ],
+            modelSummary: [
+                ModelSummaryRow(layer: "Conv2D(3→32, 5×5, pad 2)", outputShape: "32×32×32", parameterCount: 2432),
+                ModelSummaryRow(layer: "ReLU", outputShape: "32×32×32", parameterCount: 0),
+                ModelSummaryRow(layer: "MaxPool2D(2×2)", outputShape: "32×16×16", parameterCount: 0),
+                ModelSummaryRow(layer: "Dense(8192→100)", outputShape: "100", parameterCount: 819_300),
+                ModelSummaryRow(layer: "ReLU", outputShape: "100", parameterCount: 0),
+                ModelSummaryRow(layer: "Dense(100→10)", outputShape: "10", parameterCount: 1010),
+            ],
             iterations: iterations,
             epochs: epochRecords,
             finalMetrics: FinalMetrics(testLoss: 0.8123, testAccuracy: 0.7175, totalSeconds: 63.5),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// cs231n's rel_error: max over elements of |a − b| / max(1e−8, |a| + |b|).

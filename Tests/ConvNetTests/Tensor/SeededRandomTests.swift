@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 struct SeededRandomTests {
@@ -12,10 +13,14 @@ struct SeededRandomTests {
         #expect(first == SeededRandomTests.referenceOutputs)
     }
 
-    static let referenceOutputs: [UInt64] = [11_091_344_671_253_066_420, 13_793_997_310_169_335_082, 1_900_383_378_846_508_768]
+    static let referenceOutputs: [UInt64] = [
+        11_091_344_671_253_066_420, 13_793_997_310_169_335_082, 1_900_383_378_846_508_768,
+    ]
 
     @Test func sameSeedSameNumbersDifferentSeedDifferentNumbers() {
-        var a = SeededRandom(seed: 7), b = SeededRandom(seed: 7), c = SeededRandom(seed: 8)
+        var a = SeededRandom(seed: 7)
+        var b = SeededRandom(seed: 7)
+        var c = SeededRandom(seed: 8)
         let x = (0..<100).map { _ in a.normal() }
         #expect(x == (0..<100).map { _ in b.normal() })
         #expect(x != (0..<100).map { _ in c.normal() })
@@ -42,13 +47,16 @@ struct SeededRandomTests {
 
     @Test func initializersHaveTheirScales() {
         var random = SeededRandom(seed: 5)
-        let he: Tensor<Double> = Initializer.heNormal.makeTensor(shape: [200, 50], fanIn: 50, fanOut: 200, random: &random)
+        let he: Tensor<Double> = Initializer.heNormal.makeTensor(
+            shape: [200, 50], fanIn: 50, fanOut: 200, random: &random)
         let deviation = (he.scalars.map { $0 * $0 }.reduce(0, +) / Double(he.count)).squareRoot()
         #expect(abs(deviation - (2.0 / 50).squareRoot()) < 0.01)
-        let xavier: Tensor<Double> = Initializer.xavierUniform.makeTensor(shape: [100, 100], fanIn: 100, fanOut: 100, random: &random)
+        let xavier: Tensor<Double> = Initializer.xavierUniform.makeTensor(
+            shape: [100, 100], fanIn: 100, fanOut: 100, random: &random)
         let limit = (6.0 / 200).squareRoot()
         #expect(xavier.scalars.allSatisfy { abs($0) <= limit } && xavier.scalars.map(abs).max()! > 0.9 * limit)
-        let classic: Tensor<Double> = Initializer.scaledNormal(weightScale: 1e-3).makeTensor(shape: [1000], fanIn: 1, fanOut: 1, random: &random)
+        let classic: Tensor<Double> = Initializer.scaledNormal(weightScale: 1e-3).makeTensor(
+            shape: [1000], fanIn: 1, fanOut: 1, random: &random)
         #expect(classic.scalars.map(abs).max()! < 6e-3)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// Durability, tested the way SQLite and PostgreSQL test theirs: a real `convnet train --out`
@@ -15,7 +16,8 @@ struct DurabilityTests {
     static let arguments = [
         "train", "--spec", "conv(4,k=3,p=1,bias=false) bn relu dropout(0.2) flatten dense(10)",
         "--num-training", "200", "--num-validation", "60", "--num-test", "60", "--batch-size", "50", "--epochs", "4",
-        "--optimizer", "sgd_momentum", "--learning-rate", "0.05", "--schedule", "cosine", "--schedule-unit", "iteration",
+        "--optimizer", "sgd_momentum", "--learning-rate", "0.05", "--schedule", "cosine", "--schedule-unit",
+        "iteration",
         "--augment", "crop=1", "--seed", "11", "--quiet",
     ]
 
@@ -44,7 +46,8 @@ struct DurabilityTests {
             files[name] = try Data(contentsOf: directory.appendingPathComponent(name))
         }
         // history.json without its timings (seconds differ from run to run).
-        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("history.json")))
+        let history = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: directory.appendingPathComponent("history.json")))
         var epochs = try #require((history as? [String: Any])?["epochs"] as? [[String: Any]])
         for index in epochs.indices {
             epochs[index]["seconds"] = nil
@@ -73,13 +76,15 @@ struct DurabilityTests {
         defer { try? FileManager.default.removeItem(at: reference) }
         let trace = reference.appendingPathExtension("trace")
         defer { try? FileManager.default.removeItem(at: trace) }
-        let whole = try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
+        let whole = try run(
+            Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path])
         #expect(whole.status == 0, "\(whole.error)")
         let expected = try finalFiles(reference)
         let labels = try Self.crashPointLabels(trace)
         // Every point of the first two commits (the first creates everything, the second
         // replaces it), every other point of the later ones, and one training step in four.
-        let secondCommitEnd = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? labels.count
+        let secondCommitEnd =
+            labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? labels.count
         var points: [Int] = []
         var stepCount = 0
         for (index, label) in labels.enumerated() {
@@ -92,14 +97,19 @@ struct DurabilityTests {
         }
         #expect(labels.count > 60 && points.count > 40, "\(labels.count) crash points, \(points.count) chosen")
         // The commit is the rename of the `current` link; from the point after it on, a resume works.
-        let firstCommit = try #require(labels.firstIndex { $0.hasPrefix("commit:") && $0.hasSuffix(":link-renamed") } ?? nil) + 1
-        var resumed = 0, restarted = 0
+        let firstCommit =
+            try #require(labels.firstIndex { $0.hasPrefix("commit:") && $0.hasSuffix(":link-renamed") } ?? nil) + 1
+        var resumed = 0
+        var restarted = 0
         for point in points {
             let directory = Self.temporaryDirectory("kill-\(point)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let killed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": String(point)])
+            let killed = try run(
+                Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": String(point)])
             let context = "killed at point \(point) (\(labels[point - 1]))"
-            #expect(killed.killedBySignal && killed.status == SIGKILL, "\(context): status \(killed.status) \(killed.error)")
+            #expect(
+                killed.killedBySignal && killed.status == SIGKILL, "\(context): status \(killed.status) \(killed.error)"
+            )
             let again = try run(["train", "--resume", directory.path, "--quiet"])
             if point < firstCommit {
                 // Nothing was committed: resume says why; a new start in the same folder works.
@@ -111,7 +121,8 @@ struct DurabilityTests {
                 #expect(again.status == 0, "\(context): resume failed: \(again.error)")
                 resumed += 1
             }
-            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("best.safetensors").path) else {
+            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("best.safetensors").path)
+            else {
                 Issue.record("\(context): no best.safetensors after finishing")
                 continue
             }
@@ -135,21 +146,28 @@ struct DurabilityTests {
             try? FileManager.default.removeItem(at: reference)
             try? FileManager.default.removeItem(at: trace)
         }
-        #expect(try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path]).status == 0)
+        #expect(
+            try run(Self.arguments + ["--out", reference.path], environment: ["CONVNET_FAULT_TRACE": trace.path]).status
+                == 0)
         let labels = try Self.crashPointLabels(trace)
         // Every file's write in the first two commits, and the manifest's in the last.
         let firstTwoCommits = labels.indices.filter { labels[$0].hasSuffix(":cleaned") }.dropFirst().first ?? 0
-        var points = labels.indices.filter { $0 <= firstTwoCommits && $0 > 4 && labels[$0].hasSuffix(":half") }.map { $0 + 1 }
+        var points = labels.indices.filter { $0 <= firstTwoCommits && $0 > 4 && labels[$0].hasSuffix(":half") }.map {
+            $0 + 1
+        }
         points += labels.indices.filter { labels[$0] == "write:manifest.json:half" }.suffix(1).map { $0 + 1 }
         #expect(points.count >= 11, "\(points)")
         for point in points {
             let directory = Self.temporaryDirectory("full-\(point)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let context = "write failing at point \(point) (\(labels[point - 1]))"
-            let failed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_FAIL_AT": String(point)])
+            let failed = try run(
+                Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_FAIL_AT": String(point)])
             let lines = failed.error.split(separator: "\n")
             #expect(failed.status == 1 && lines.count == 1, "\(context): exit \(failed.status), \(failed.error)")
-            #expect(lines.first?.hasPrefix("error: ") == true && failed.error.contains("No space left on device"), "\(context): \(failed.error)")
+            #expect(
+                lines.first?.hasPrefix("error: ") == true && failed.error.contains("No space left on device"),
+                "\(context): \(failed.error)")
             let resumed = try run(["train", "--resume", directory.path, "--quiet"])
             if resumed.status != 0 {
                 // Only a failure in the first commit leaves nothing to resume; then a new start works.
@@ -166,7 +184,8 @@ struct DurabilityTests {
     /// values = field 1, tag = field 1), decoded here independently of the writer.
     static func scalarEvents(_ bytes: [UInt8]) -> [(step: Int, tags: [String])] {
         func varint(_ data: ArraySlice<UInt8>, _ position: inout Int) -> UInt64 {
-            var value: UInt64 = 0, shift: UInt64 = 0
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
             while position < data.endIndex {
                 let byte = data[position]
                 position += 1
@@ -185,8 +204,12 @@ struct DurabilityTests {
                 let wire = key & 7
                 switch wire {
                 case 0: result.append((Int(key >> 3), wire, data[position..<position], varint(data, &position)))
-                case 1: result.append((Int(key >> 3), wire, data[position..<position + 8], 0)); position += 8
-                case 5: result.append((Int(key >> 3), wire, data[position..<position + 4], 0)); position += 4
+                case 1:
+                    result.append((Int(key >> 3), wire, data[position..<position + 8], 0))
+                    position += 8
+                case 5:
+                    result.append((Int(key >> 3), wire, data[position..<position + 4], 0))
+                    position += 4
                 case 2:
                     let length = Int(varint(data, &position))
                     result.append((Int(key >> 3), wire, data[position..<position + length], 0))
@@ -209,7 +232,9 @@ struct DurabilityTests {
                 if field == 2 { step = Int(number) }
                 if field == 5 {
                     for (valueField, _, value, _) in fields(payload) where valueField == 1 {
-                        for (tagField, _, tag, _) in fields(value) where tagField == 1 { tags.append(String(decoding: tag, as: UTF8.self)) }
+                        for (tagField, _, tag, _) in fields(value) where tagField == 1 {
+                            tags.append(String(decoding: tag, as: UTF8.self))
+                        }
                     }
                 }
             }
@@ -231,10 +256,13 @@ struct DurabilityTests {
         try FileManager.default.removeItem(at: directory)
         let labels = try Self.crashPointLabels(trace)
         let tenthStep = try #require(labels.indices.filter { labels[$0] == "step" }.dropFirst(9).first) + 1
-        let killed = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "\(tenthStep)"])
+        let killed = try run(
+            Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "\(tenthStep)"])
         #expect(killed.killedBySignal)
         #expect(try run(["train", "--resume", directory.path, "--quiet"]).status == 0)
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("events.out.tfevents.") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasPrefix("events.out.tfevents.")
+        }
         #expect(files.count == 1, "\(files)")
         let eventFile = directory.appendingPathComponent(try #require(files.first))
         let events = Self.scalarEvents(Array(try Data(contentsOf: eventFile)))
@@ -247,7 +275,8 @@ struct DurabilityTests {
     /// Killed twice (the second time while resuming), still bit-identical.
     @Test func killedWhileResumingStillResumes() throws {
         guard CommandLineTests.binary != nil else { return }
-        let reference = Self.temporaryDirectory("reference2"), directory = Self.temporaryDirectory("twice")
+        let reference = Self.temporaryDirectory("reference2")
+        let directory = Self.temporaryDirectory("twice")
         defer {
             try? FileManager.default.removeItem(at: reference)
             try? FileManager.default.removeItem(at: directory)
@@ -255,7 +284,8 @@ struct DurabilityTests {
         #expect(try run(Self.arguments + ["--out", reference.path]).status == 0)
         let first = try run(Self.arguments + ["--out", directory.path], environment: ["CONVNET_FAULT_KILL_AT": "75"])
         #expect(first.killedBySignal)
-        let second = try run(["train", "--resume", directory.path, "--quiet"], environment: ["CONVNET_FAULT_KILL_AT": "40"])
+        let second = try run(
+            ["train", "--resume", directory.path, "--quiet"], environment: ["CONVNET_FAULT_KILL_AT": "40"])
         #expect(second.killedBySignal)
         let third = try run(["train", "--resume", directory.path, "--quiet"])
         #expect(third.status == 0, "\(third.error)")
@@ -267,7 +297,8 @@ struct DurabilityTests {
     @Test(arguments: [("INT", "5", Int32(130)), ("TERM", "9", Int32(143)), ("INT", "6,7", Int32(130))])
     func signalsStopResumably(signal: String, points: String, status: Int32) throws {
         guard CommandLineTests.binary != nil else { return }
-        let reference = Self.temporaryDirectory("reference-\(signal)"), directory = Self.temporaryDirectory("signal-\(signal)")
+        let reference = Self.temporaryDirectory("reference-\(signal)")
+        let directory = Self.temporaryDirectory("signal-\(signal)")
         defer {
             try? FileManager.default.removeItem(at: reference)
             try? FileManager.default.removeItem(at: directory)
@@ -282,7 +313,9 @@ struct DurabilityTests {
         #expect(lines.first?.hasPrefix("stopping after this step") == true, "\(stopped.error)")
         if !points.contains(",") {  // (a second signal exits at once, before or after the commit)
             #expect(lines.last?.hasPrefix("interrupted by SIG\(signal)") == true, "\(stopped.error)")
-            #expect(lines.last?.contains("continue with: convnet train --resume \(directory.path)") == true, "\(stopped.error)")
+            #expect(
+                lines.last?.contains("continue with: convnet train --resume \(directory.path)") == true,
+                "\(stopped.error)")
         }
         let resumed = try run(["train", "--resume", directory.path, "--quiet"])
         if resumed.status != 0 {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ConvNet
 
 /// The learner's question, answered: one batched call gives the same loss and gradients as a
@@ -20,7 +21,8 @@ struct MiniBatchTests {
         var loopLoss = 0.0
         var summed = batchGradients.map { [Double](repeating: 0, count: $0.count) }
         for n in 0..<batch {
-            loopLoss += try model.lossAndGradients(inputs: inputs.slicing(samples: n..<(n + 1)), targets: labels.slicing(samples: n..<(n + 1)))
+            loopLoss += try model.lossAndGradients(
+                inputs: inputs.slicing(samples: n..<(n + 1)), targets: labels.slicing(samples: n..<(n + 1)))
             for (index, parameter) in model.parameters.enumerated() {
                 for i in 0..<parameter.gradient.count { summed[index][i] += parameter.gradient.scalars[i] }
             }
@@ -48,19 +50,23 @@ struct MiniBatchTests {
         var options = SolverOptions()
         options.batchSize = 4
         options.verbose = false
-        let keeping = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
+        let keeping = try Solver(
+            model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         let batches = keeping.epochBatches()
         #expect(batches.map(\.count) == [4, 4, 2])
         #expect(batches.flatMap { $0 }.sorted() == Array(0..<10))
         #expect(keeping.epochBatches().flatMap { $0 } != batches.flatMap { $0 }, "a new shuffle each epoch")
         options.dropLast = true
-        let dropping = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
+        let dropping = try Solver(
+            model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(dropping.epochBatches().map(\.count) == [4, 4])
         options.batchSize = 10
-        let full = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
+        let full = try Solver(
+            model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(full.epochBatches().map(\.count) == [10])
         options.batchSize = 1
-        let stochastic = try Solver(model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
+        let stochastic = try Solver(
+            model: model, optimizer: SGD<Double>(), trainInputs: inputs, trainTargets: labels, options: options)
         #expect(stochastic.epochBatches().count == 10)
     }
 }
@@ -71,7 +77,8 @@ extension MiniBatchTests {
     @Test func stoppedAndContinuedRunIsBitIdentical() throws {
         func makeSolver() throws -> Solver<Float> {
             let splits = try BundledData.digitsSplits(Float.self)
-            let model = try ModelPreset.digitsCNN.makeModel(inputShape: [1, 8, 8], classes: 10, seed: 5, scalar: Float.self)
+            let model = try ModelPreset.digitsCNN.makeModel(
+                inputShape: [1, 8, 8], classes: 10, seed: 5, scalar: Float.self)
             var options = SolverOptions()
             options.learningRateDecay = 0.9
             options.batchSize = 50
@@ -80,7 +87,8 @@ extension MiniBatchTests {
             return try Solver(
                 model: model, optimizer: try Adam<Float>(), trainInputs: splits.train.inputs.slicing(samples: 0..<400),
                 trainTargets: splits.train.labels.slicing(samples: 0..<400),
-                validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
+                validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels,
+                options: options)
         }
         let whole = try makeSolver()
         try whole.train()

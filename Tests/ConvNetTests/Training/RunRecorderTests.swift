@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// One training run with a run directory leaves every artifact: metrics.csv (one row per
@@ -16,7 +17,8 @@ struct RunRecorderTests {
         options.batchSize = 64
         options.epochs = 2
         let solver = try Solver(
-            model: model, optimizer: try Adam<Float>(), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: try Adam<Float>(), trainInputs: splits.train.inputs,
+            trainTargets: splits.train.labels,
             validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         var lines: [String] = []
         let progress = ProgressBar(mode: .plain) { lines.append($0) }
@@ -30,8 +32,10 @@ struct RunRecorderTests {
         #expect(lines.count == 2, "one plain line per epoch: \(lines)")
         #expect(lines.allSatisfy { $0.contains("val acc") })
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        for name in ["metrics.csv", "history.json", "run.json", "report.html", "training.png", "training.svg",
-                     "loss.png", "accuracy.png", "filters.png", "filters.svg", "confusion_matrix.png", "confusion_matrix.svg"] {
+        for name in [
+            "metrics.csv", "history.json", "run.json", "report.html", "training.png", "training.svg",
+            "loss.png", "accuracy.png", "filters.png", "filters.svg", "confusion_matrix.png", "confusion_matrix.svg",
+        ] {
             #expect(files.contains(name), "\(name) missing from \(files)")
         }
         #expect(files.contains { $0.hasPrefix("events.out.tfevents.") })

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// The classic sanity checks that catch real bugs.
 struct SanityTests {
     /// With tiny weights every class gets probability ≈ 1/10, so the loss is ≈ ln 10.
     @Test func initialSoftmaxLossIsLogOfClassCount() throws {
-        let network = try ThreeLayerConvNet.make(inputShape: [3, 16, 16], weightScale: 1e-3, seed: 81, scalar: Double.self)
+        let network = try ThreeLayerConvNet.make(
+            inputShape: [3, 16, 16], weightScale: 1e-3, seed: 81, scalar: Double.self)
         let model = try Model(network: network, loss: SoftmaxCrossEntropy(), inputShape: [3, 16, 16])
         let inputs: Tensor<Double> = randomTensor([20, 3, 16, 16], seed: 82)
         let labels = try Tensor<Double>(shape: [20], scalars: (0..<20).map { Double($0 % 10) })
@@ -27,7 +29,9 @@ struct SanityTests {
         options.batchSize = 10
         options.epochs = 30
         options.verbose = false
-        let solver = try Solver(model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]), trainInputs: digits.inputs, trainTargets: digits.labels, options: options)
+        let solver = try Solver(
+            model: model, optimizer: UpdateRule(named: "adam").makeOptimizer(configuration: ["learning_rate": 2e-3]),
+            trainInputs: digits.inputs, trainTargets: digits.labels, options: options)
         let history = try solver.train()
         let final = try solver.evaluate(digits.inputs, digits.labels)
         print("overfit 50 samples: train accuracy \(final.accuracy), loss \(history.iterations.last!.loss)")
@@ -43,7 +47,9 @@ struct SanityTests {
         options.batchSize = batchSize
         options.epochs = 5000
         options.verbose = false
-        let solver = try Solver(model: model, optimizer: UpdateRule(named: "sgd").makeOptimizer(configuration: ["learning_rate": 2]), trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)
+        let solver = try Solver(
+            model: model, optimizer: UpdateRule(named: "sgd").makeOptimizer(configuration: ["learning_rate": 2]),
+            trainInputs: XORNet.inputs(), trainTargets: XORNet.targets(), options: options)
         try solver.train()
         let result = try solver.evaluate(XORNet.inputs(), XORNet.targets())
         let scores = try model.scores(XORNet.inputs()).scalars
@@ -62,7 +68,8 @@ struct SanityTests {
         options.epochs = 4
         options.verbose = false
         let solver = try Solver(
-            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: splits.train.inputs, trainTargets: splits.train.labels,
+            model: model, optimizer: try Adam<Float>(learningRate: 2e-3), trainInputs: splits.train.inputs,
+            trainTargets: splits.train.labels,
             validationInputs: splits.validation.inputs, validationTargets: splits.validation.labels, options: options)
         let history = try solver.train()
         #expect(history.epochs.count == 4)

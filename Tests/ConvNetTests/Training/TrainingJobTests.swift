@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import ConvNet
 
 /// A run stopped after epoch 2 and resumed from its run directory (new objects, everything
 /// read back from the files) ends bit-identical to an uninterrupted run with the same seed.
 struct TrainingJobTests {
     func temporaryDirectory(_ name: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("convnet-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "convnet-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     }
 
     func configuration(spec: String? = nil) -> TrainingConfiguration {
@@ -26,14 +28,20 @@ struct TrainingJobTests {
 
     /// The digits CNN, and a network with BatchNorm (running statistics in the checkpoints),
     /// Dropout (its random stream in the training state) and a residual block.
-    @Test(arguments: [nil, "conv(8,k=3,p=1,bias=false) bn relu dropout(0.2) block(16,s=2) gap flatten dense(32) bn relu dropout(0.3) dense(10)"])
+    @Test(arguments: [
+        nil,
+        "conv(8,k=3,p=1,bias=false) bn relu dropout(0.2) block(16,s=2) gap flatten dense(32) bn relu dropout(0.3) dense(10)",
+    ])
     func resumedRunIsBitIdentical(spec: String?) throws {
-        let whole = temporaryDirectory("whole"), parts = temporaryDirectory("parts")
+        let whole = temporaryDirectory("whole")
+        let parts = temporaryDirectory("parts")
         defer {
             try? FileManager.default.removeItem(at: whole)
             try? FileManager.default.removeItem(at: parts)
         }
-        for directory in [whole, parts] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        for directory in [whole, parts] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
         let quiet = ProgressBar(mode: .quiet) { _ in }
         let uninterrupted = try TrainingJob(configuration: configuration(spec: spec), directory: whole, progress: quiet)
         let expected = try #require(try uninterrupted.run())
@@ -84,12 +92,15 @@ struct TrainingJobTests {
     /// ConvNet's metadata), e.g. to bring PyTorch weights in without training.
     @Test func zeroEpochRunSavesItsInitialWeights() throws {
         let quiet = ProgressBar(mode: .quiet) { _ in }
-        let source = temporaryDirectory("zero-source"), directory = temporaryDirectory("zero")
+        let source = temporaryDirectory("zero-source")
+        let directory = temporaryDirectory("zero")
         defer {
             try? FileManager.default.removeItem(at: source)
             try? FileManager.default.removeItem(at: directory)
         }
-        for folder in [source, directory] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        for folder in [source, directory] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
         var first = configuration()
         first.epochs = 1
         try TrainingJob(configuration: first, directory: source, progress: quiet).run()
@@ -120,7 +131,8 @@ struct TrainingJobTests {
         var settings = configuration()
         settings.epochs = 1
         settings.mean = "image"
-        try TrainingJob(configuration: settings, directory: directory, progress: ProgressBar(mode: .quiet) { _ in }).run()
+        try TrainingJob(configuration: settings, directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
+            .run()
         let predictor = try Predictor(checkpoint: directory.appendingPathComponent(TrainingJob.bestCheckpointName))
         let raw = try #require(try DatasetLoader.bundledDigits().test).images
         let normalised = try predictor.inputs(raw)
@@ -151,7 +163,9 @@ struct TrainingJobTests {
         let leftover = directory.appendingPathComponent(".last.safetensors.tmp-1-2")
         try Data([1, 2, 3]).write(to: leftover)
         var message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
-        #expect(message?.contains("last.state.safetensors is not the file that was committed") == true, "\(message ?? "no error")")
+        #expect(
+            message?.contains("last.state.safetensors is not the file that was committed") == true,
+            "\(message ?? "no error")")
         #expect(!FileManager.default.fileExists(atPath: leftover.path))
 
         // The older layout: plain files, no checkpoints/ folder.
@@ -166,7 +180,9 @@ struct TrainingJobTests {
         #expect(try TrainingJob(resuming: directory, progress: quiet).solver.completedEpochs == 2)
         try epochOneState.write(to: state)  // as if killed after last.safetensors, before its state
         message = thrownMessage { _ = try TrainingJob(resuming: directory, progress: quiet) }
-        #expect(message?.contains("last.safetensors holds epoch 2 but last.state.safetensors epoch 1") == true, "\(message ?? "no error")")
+        #expect(
+            message?.contains("last.safetensors holds epoch 2 but last.state.safetensors epoch 1") == true,
+            "\(message ?? "no error")")
     }
 
     /// A new run refuses a folder that holds another run's checkpoints (it would replace them).
@@ -175,10 +191,16 @@ struct TrainingJobTests {
         let directory = temporaryDirectory("taken")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        #expect(try TrainingJob(configuration: configuration(), directory: directory, progress: quiet).run(stopAfterEpoch: 1) == nil)
+        #expect(
+            try TrainingJob(configuration: configuration(), directory: directory, progress: quiet).run(
+                stopAfterEpoch: 1) == nil)
         let before = try Data(contentsOf: directory.appendingPathComponent("last.safetensors"))
-        let message = thrownMessage { _ = try TrainingJob(configuration: configuration(), directory: directory, progress: quiet) }
-        #expect(message?.contains("already holds a run's checkpoints; continue it with --resume") == true, "\(message ?? "no error")")
+        let message = thrownMessage {
+            _ = try TrainingJob(configuration: configuration(), directory: directory, progress: quiet)
+        }
+        #expect(
+            message?.contains("already holds a run's checkpoints; continue it with --resume") == true,
+            "\(message ?? "no error")")
         #expect(try Data(contentsOf: directory.appendingPathComponent("last.safetensors")) == before)
     }
 
@@ -189,7 +211,8 @@ struct TrainingJobTests {
         // A file where the checkpoints folder goes: the first commit cannot create its generation.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data([1]).write(to: directory.appendingPathComponent(CheckpointStore.folderName))
-        let job = try TrainingJob(configuration: configuration(), directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
+        let job = try TrainingJob(
+            configuration: configuration(), directory: directory, progress: ProgressBar(mode: .quiet) { _ in })
         let message = thrownMessage { _ = try job.run() }
         #expect(message?.contains("cannot create") == true, "\(message ?? "no error")")
         #expect(job.solver.completedEpochs == 1 && !job.solver.isFinished)
@@ -200,21 +223,31 @@ struct TrainingJobTests {
         let empty = temporaryDirectory("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        #expect(throws: ConvNetError.self) { try TrainingJob(resuming: empty, progress: ProgressBar(mode: .quiet) { _ in }) }
+        #expect(throws: ConvNetError.self) {
+            try TrainingJob(resuming: empty, progress: ProgressBar(mode: .quiet) { _ in })
+        }
     }
 
     @Test func badConfigurationsAreErrors() throws {
         var bad = configuration()
         bad.spec = "conv(8,k=3) relu maxpol(2)"
-        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        #expect(throws: ConvNetError.self) {
+            try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in })
+        }
         bad = configuration()
         bad.spec = "conv(8,k=3,p=1) relu flatten dense(7)"  // 7 outputs for 10 classes
-        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        #expect(throws: ConvNetError.self) {
+            try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in })
+        }
         bad = configuration()
         bad.mean = "median"
-        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        #expect(throws: ConvNetError.self) {
+            try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in })
+        }
         bad = configuration()
         bad.dataset = "imagenet"
-        #expect(throws: ConvNetError.self) { try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in }) }
+        #expect(throws: ConvNetError.self) {
+            try TrainingJob(configuration: bad, directory: nil, progress: ProgressBar(mode: .quiet) { _ in })
+        }
     }
 }

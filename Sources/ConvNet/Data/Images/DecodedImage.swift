@@ -27,10 +27,13 @@ public struct DecodedImage: Sendable, Equatable {
     /// Checks that there are `width × height × channels` samples and 1–4 channels.
     public init(width: Int, height: Int, channels: Int, samples: Samples) throws {
         guard (1...4).contains(channels), width >= 1, height >= 1 else {
-            throw ConvNetError.invalidArgument("an image needs width, height ≥ 1 and 1 to 4 channels, found \(width)×\(height)×\(channels)")
+            throw ConvNetError.invalidArgument(
+                "an image needs width, height ≥ 1 and 1 to 4 channels, found \(width)×\(height)×\(channels)")
         }
         guard let expected = checkedProduct([width, height, channels]), expected == samples.count else {
-            throw ConvNetError.shapeMismatch("a \(width)×\(height) image of \(channels) channels needs \(checkedProduct([width, height, channels]) ?? -1) samples, found \(samples.count)")
+            throw ConvNetError.shapeMismatch(
+                "a \(width)×\(height) image of \(channels) channels needs \(checkedProduct([width, height, channels]) ?? -1) samples, found \(samples.count)"
+            )
         }
         self.width = width
         self.height = height
@@ -111,7 +114,8 @@ public struct DecodedImage: Sendable, Equatable {
                         r[pixel * 3 + 1] = s[base]
                         r[pixel * 3 + 2] = s[base]
                     case (_, 1):
-                        let luma = 19595 * UInt32(s[base]) + 38470 * UInt32(s[base + 1]) + 7471 * UInt32(s[base + 2]) + 0x8000
+                        let luma =
+                            19595 * UInt32(s[base]) + 38470 * UInt32(s[base + 1]) + 7471 * UInt32(s[base + 2]) + 0x8000
                         r[pixel] = UInt8(luma >> 16)
                     default:
                         r[pixel * 3] = s[base]
@@ -174,7 +178,8 @@ public enum ImageDecoder {
         case .jpeg: return try JPEGDecoder.decode(bytes, name: name)
         case nil:
             let start = bytes.prefix(4).map { hex($0) }.joined(separator: " ")
-            throw ConvNetError.invalidData("\(name): not a PNG or JPEG file (starts with \(start.isEmpty ? "nothing" : start))")
+            throw ConvNetError.invalidData(
+                "\(name): not a PNG or JPEG file (starts with \(start.isEmpty ? "nothing" : start))")
         }
     }
 

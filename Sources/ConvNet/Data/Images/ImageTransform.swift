@@ -8,7 +8,9 @@ public struct ImageSize: Codable, Sendable, Equatable, CustomStringConvertible {
 
     /// Checks that both sides are at least 1 and the area fits a sample.
     public init(height: Int, width: Int) throws {
-        guard height >= 1, width >= 1 else { throw ConvNetError.invalidArgument("image size must be at least 1×1, found \(height)×\(width)") }
+        guard height >= 1, width >= 1 else {
+            throw ConvNetError.invalidArgument("image size must be at least 1×1, found \(height)×\(width)")
+        }
         try ReaderLimits.current.checkSample([3, height, width], "image size")
         self.height = height
         self.width = width
@@ -16,10 +18,13 @@ public struct ImageSize: Codable, Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `S` or `HxW` (also `H,W`).
     public init(parsing text: String) throws {
-        let parts = text.lowercased().split(omittingEmptySubsequences: false, whereSeparator: { $0 == "x" || $0 == "," })
-            .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = text.lowercased().split(
+            omittingEmptySubsequences: false, whereSeparator: { $0 == "x" || $0 == "," }
+        )
+        .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil }), let first = parts.first ?? nil else {
-            throw ConvNetError.invalidArgument("--image-size takes S or HxW (whole numbers, e.g. 32 or 64x48), found '\(text)'")
+            throw ConvNetError.invalidArgument(
+                "--image-size takes S or HxW (whole numbers, e.g. 32 or 64x48), found '\(text)'")
         }
         try self.init(height: first, width: parts.count == 2 ? (parts[1] ?? first) : first)
     }
@@ -59,7 +64,8 @@ public struct ImageTransform: Sendable, Equatable {
     /// The transform that gives a checkpoint's input shape [C, H, W].
     public init(inputShape: [Int]) throws {
         guard inputShape.count == 3, inputShape[0] == 1 || inputShape[0] == 3 else {
-            throw ConvNetError.shapeMismatch("the model's input \(describe(inputShape)) is not an image [C, H, W] with 1 or 3 channels")
+            throw ConvNetError.shapeMismatch(
+                "the model's input \(describe(inputShape)) is not an image [C, H, W] with 1 or 3 channels")
         }
         try self.init(size: ImageSize(height: inputShape[1], width: inputShape[2]), channels: inputShape[0])
     }
@@ -72,19 +78,24 @@ public struct ImageTransform: Sendable, Equatable {
         guard let size, size.height != image.height || size.width != image.width else {
             return ([channels, image.height, image.width], planar)
         }
-        let (resizedHeight, resizedWidth) = Self.resizedSize(height: image.height, width: image.width, shorter: max(size.height, size.width))
+        let (resizedHeight, resizedWidth) = Self.resizedSize(
+            height: image.height, width: image.width, shorter: max(size.height, size.width))
         let top = Self.roundHalfEven(Double(resizedHeight - size.height) / 2)
         let left = Self.roundHalfEven(Double(resizedWidth - size.width) / 2)
         let resized = Self.bilinear(
-            planar, channels: channels, height: image.height, width: image.width, outputHeight: resizedHeight, outputWidth: resizedWidth,
+            planar, channels: channels, height: image.height, width: image.width, outputHeight: resizedHeight,
+            outputWidth: resizedWidth,
             rows: top..<(top + size.height), columns: left..<(left + size.width))
-        return ([channels, size.height, size.width], resized.map { UInt8(Self.roundHalfEven(Double(min(max($0, 0), 255)))) })
+        return (
+            [channels, size.height, size.width], resized.map { UInt8(Self.roundHalfEven(Double(min(max($0, 0), 255)))) }
+        )
     }
 
     /// torchvision's output size for `Resize(shorter)`: the shorter side `shorter`, the longer
     /// ⌊shorter · long / short⌋.
     static func resizedSize(height: Int, width: Int, shorter: Int) -> (height: Int, width: Int) {
-        let short = min(height, width), long = max(height, width)
+        let short = min(height, width)
+        let long = max(height, width)
         let newLong = Int(Double(shorter * long) / Double(short))
         return width <= height ? (newLong, shorter) : (shorter, newLong)
     }
@@ -117,7 +128,8 @@ public struct ImageTransform: Sendable, Equatable {
                 return (first, second, 1 - lambda, lambda)
             }
         }
-        let vertical = taps(height, outputHeight, rows), horizontal = taps(width, outputWidth, columns)
+        let vertical = taps(height, outputHeight, rows)
+        let horizontal = taps(width, outputWidth, columns)
         var result = [Float](repeating: 0, count: channels * rows.count * columns.count)
         var index = 0
         for channel in 0..<channels {
@@ -125,7 +137,8 @@ public struct ImageTransform: Sendable, Equatable {
             for (y0, y1, wy0, wy1) in vertical {
                 for (x0, x1, wx0, wx1) in horizontal {
                     let top = wx0 * Float(input[plane + y0 * width + x0]) + wx1 * Float(input[plane + y0 * width + x1])
-                    let bottom = wx0 * Float(input[plane + y1 * width + x0]) + wx1 * Float(input[plane + y1 * width + x1])
+                    let bottom =
+                        wx0 * Float(input[plane + y1 * width + x0]) + wx1 * Float(input[plane + y1 * width + x1])
                     result[index] = wy0 * top + wy1 * bottom
                     index += 1
                 }

@@ -26,7 +26,9 @@ import Foundation
 /// coefficients (libjpeg smooths those blocks; such files are not written by common encoders).
 public enum JPEGDecoder {
     /// Decodes a JPEG file's bytes; `name` starts every error message.
-    public static func decode(_ bytes: [UInt8], name: String = "JPEG image", limits: ReaderLimits = .current) throws -> DecodedImage {
+    public static func decode(_ bytes: [UInt8], name: String = "JPEG image", limits: ReaderLimits = .current) throws
+        -> DecodedImage
+    {
         let decoder = JPEGStream(bytes: bytes, name: name, limits: limits)
         try decoder.readMarkers()
         return try decoder.image()
@@ -34,7 +36,8 @@ public enum JPEGDecoder {
 
     /// Zig-zag position → natural (row-major) position in an 8×8 block.
     static let naturalOrder: [Int] = [
-        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14,
+        21,
         28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
         54, 47, 55, 62, 63,
     ]
@@ -76,7 +79,8 @@ struct JPEGHuffmanTable {
         lookup = [UInt16](repeating: 0, count: 1 << Self.lookupBits)
         maximumCode = [Int](repeating: -1, count: 17)
         symbolOffset = [Int](repeating: 0, count: 17)
-        var code = 0, index = 0
+        var code = 0
+        var index = 0
         for length in 1...16 {
             symbolOffset[length] = index - code
             for _ in 0..<counts[length - 1] {
@@ -279,9 +283,13 @@ final class JPEGStream {
 
     /// Reads segments from after SOI to EOI, decoding every scan.
     func readMarkers() throws {
-        guard bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8 else { throw fail("not a JPEG file (no SOI marker)") }
+        guard bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8 else {
+            throw fail("not a JPEG file (no SOI marker)")
+        }
         while true {
-            guard position < bytes.count else { throw fail("truncated JPEG (no EOI marker; the file ends at byte \(bytes.count))") }
+            guard position < bytes.count else {
+                throw fail("truncated JPEG (no EOI marker; the file ends at byte \(bytes.count))")
+            }
             guard bytes[position] == 0xFF else {
                 throw fail("expected a marker at byte \(position), found \(hex(bytes[position]))")
             }
@@ -304,11 +312,17 @@ final class JPEGStream {
                 break
             }
             let segmentName = Self.markerName(code)
-            guard position + 2 <= bytes.count else { throw fail("truncated \(segmentName) segment at byte \(markerStart)") }
+            guard position + 2 <= bytes.count else {
+                throw fail("truncated \(segmentName) segment at byte \(markerStart)")
+            }
             let length = Int(bytes[position]) << 8 | Int(bytes[position + 1])
-            guard length >= 2 else { throw fail("\(segmentName) segment at byte \(markerStart) has length \(length) (at least 2)") }
+            guard length >= 2 else {
+                throw fail("\(segmentName) segment at byte \(markerStart) has length \(length) (at least 2)")
+            }
             guard position + length <= bytes.count else {
-                throw fail("truncated \(segmentName) segment at byte \(markerStart) (\(length) bytes announced, \(bytes.count - position) left)")
+                throw fail(
+                    "truncated \(segmentName) segment at byte \(markerStart) (\(length) bytes announced, \(bytes.count - position) left)"
+                )
             }
             let body = (position + 2)..<(position + length)
             position += length
@@ -316,7 +330,9 @@ final class JPEGStream {
             case 0xC0, 0xC1, 0xC2:
                 try readFrame(body, progressive: code == 0xC2, segment: segmentName)
             case 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
-                let kind = [0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "hierarchical", 0xC7: "hierarchical"][Int(code)] ?? "arithmetic-coded"
+                let kind =
+                    [0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "hierarchical", 0xC7: "hierarchical"][Int(code)]
+                    ?? "arithmetic-coded"
                 throw fail("\(segmentName): \(kind) JPEG is not supported (baseline and progressive Huffman only)")
             case 0xCC:
                 throw fail("DAC: arithmetic-coded JPEG is not supported")
@@ -334,7 +350,9 @@ final class JPEGStream {
             case 0xE0:
                 if body.count >= 5 && Array(bytes[body.prefix(5)]) == Array("JFIF\0".utf8) { sawJFIF = true }
             case 0xEE:
-                if body.count >= 12 && Array(bytes[body.prefix(5)]) == Array("Adobe".utf8) { adobeTransform = Int(bytes[body.lowerBound + 11]) }
+                if body.count >= 12 && Array(bytes[body.prefix(5)]) == Array("Adobe".utf8) {
+                    adobeTransform = Int(bytes[body.lowerBound + 11])
+                }
             case 0xE1...0xEF, 0xFE:
                 break
             default:
@@ -355,20 +373,29 @@ final class JPEGStream {
         guard height > 0 else { throw fail("\(segment): height 0 (a height given later by DNL is not supported)") }
         guard width > 0 else { throw fail("\(segment): width 0") }
         guard count == 1 || count == 3 else {
-            throw fail("\(segment): \(count) components (\(count == 4 ? "CMYK/YCCK" : "unsupported"); gray or 3-component colour only)")
+            throw fail(
+                "\(segment): \(count) components (\(count == 4 ? "CMYK/YCCK" : "unsupported"); gray or 3-component colour only)"
+            )
         }
-        guard body.count == 6 + 3 * count else { throw fail("\(segment) segment of \(body.count) bytes, expected \(6 + 3 * count)") }
+        guard body.count == 6 + 3 * count else {
+            throw fail("\(segment) segment of \(body.count) bytes, expected \(6 + 3 * count)")
+        }
         try limits.checkImage(width: width, height: height, channels: count, name)
         self.progressive = progressive
         for index in 0..<count {
             let p = b + 6 + 3 * index
             let component = Component(
-                id: Int(bytes[p]), horizontal: Int(bytes[p + 1] >> 4), vertical: Int(bytes[p + 1] & 15), quantizationIndex: Int(bytes[p + 2]))
+                id: Int(bytes[p]), horizontal: Int(bytes[p + 1] >> 4), vertical: Int(bytes[p + 1] & 15),
+                quantizationIndex: Int(bytes[p + 2]))
             guard (1...4).contains(component.horizontal), (1...4).contains(component.vertical) else {
-                throw fail("\(segment): component \(component.id) has sampling factors \(component.horizontal)×\(component.vertical) (1 to 4)")
+                throw fail(
+                    "\(segment): component \(component.id) has sampling factors \(component.horizontal)×\(component.vertical) (1 to 4)"
+                )
             }
             guard component.quantizationIndex < 4 else {
-                throw fail("\(segment): component \(component.id) uses quantization table \(component.quantizationIndex) (0 to 3)")
+                throw fail(
+                    "\(segment): component \(component.id) uses quantization table \(component.quantizationIndex) (0 to 3)"
+                )
             }
             guard !components.contains(where: { $0.id == component.id }) else {
                 throw fail("\(segment): component id \(component.id) appears twice")
@@ -377,13 +404,17 @@ final class JPEGStream {
         }
         maximumHorizontal = components.map(\.horizontal).max() ?? 1
         maximumVertical = components.map(\.vertical).max() ?? 1
-        for component in components where maximumHorizontal % component.horizontal != 0 || maximumVertical % component.vertical != 0 {
-            throw fail("\(segment): sampling factors \(components.map { "\($0.horizontal)×\($0.vertical)" }.joined(separator: ", ")) are not integral ratios (not supported, as in libjpeg)")
+        for component in components
+        where maximumHorizontal % component.horizontal != 0 || maximumVertical % component.vertical != 0 {
+            throw fail(
+                "\(segment): sampling factors \(components.map { "\($0.horizontal)×\($0.vertical)" }.joined(separator: ", ")) are not integral ratios (not supported, as in libjpeg)"
+            )
         }
         // Sizes: all bounded by the image check above (sides ≤ 65535, factors ≤ 4).
         let mcuColumns = (width + 8 * maximumHorizontal - 1) / (8 * maximumHorizontal)
         let mcuRows = (height + 8 * maximumVertical - 1) / (8 * maximumVertical)
-        var storedSamples = 0, codedBlocks = 0
+        var storedSamples = 0
+        var codedBlocks = 0
         for index in components.indices {
             var component = components[index]
             component.blocksPerLine = mcuColumns * component.horizontal
@@ -395,27 +426,37 @@ final class JPEGStream {
             components[index] = component
         }
         guard storedSamples <= limits.maximumImageSamples else {
-            throw fail("\(segment): \(width)×\(height) needs \(storedSamples) coefficients in whole MCUs, above the limit of \(limits.maximumImageSamples) samples (set CONVNET_MAX_IMAGE_SAMPLES to raise it)")
+            throw fail(
+                "\(segment): \(width)×\(height) needs \(storedSamples) coefficients in whole MCUs, above the limit of \(limits.maximumImageSamples) samples (set CONVNET_MAX_IMAGE_SAMPLES to raise it)"
+            )
         }
         // Every block of every component costs at least one bit of scan data.
         guard codedBlocks <= 8 * bytes.count else {
-            throw fail("\(segment): \(width)×\(height) has \(codedBlocks) blocks, more than the \(bytes.count)-byte file can code (truncated or hostile header)")
+            throw fail(
+                "\(segment): \(width)×\(height) has \(codedBlocks) blocks, more than the \(bytes.count)-byte file can code (truncated or hostile header)"
+            )
         }
         for index in components.indices {
-            components[index].coefficients = [Int16](repeating: 0, count: components[index].blocksPerLine * components[index].blocksPerColumn * 64)
+            components[index].coefficients = [Int16](
+                repeating: 0, count: components[index].blocksPerLine * components[index].blocksPerColumn * 64)
         }
     }
 
     func readQuantizationTables(_ body: Range<Int>) throws {
         var p = body.lowerBound
         while p < body.upperBound {
-            let precision = Int(bytes[p] >> 4), index = Int(bytes[p] & 15)
-            guard precision <= 1, index < 4 else { throw fail("DQT: table \(index) with precision \(precision) (tables 0 to 3, precision 0 or 1)") }
+            let precision = Int(bytes[p] >> 4)
+            let index = Int(bytes[p] & 15)
+            guard precision <= 1, index < 4 else {
+                throw fail("DQT: table \(index) with precision \(precision) (tables 0 to 3, precision 0 or 1)")
+            }
             let size = precision == 0 ? 64 : 128
             guard p + 1 + size <= body.upperBound else { throw fail("DQT: truncated table \(index)") }
             var table = [Int32](repeating: 0, count: 64)
             for k in 0..<64 {
-                let value = precision == 0 ? Int32(bytes[p + 1 + k]) : Int32(bytes[p + 1 + 2 * k]) << 8 | Int32(bytes[p + 2 + 2 * k])
+                let value =
+                    precision == 0
+                    ? Int32(bytes[p + 1 + k]) : Int32(bytes[p + 1 + 2 * k]) << 8 | Int32(bytes[p + 2 + 2 * k])
                 table[JPEGDecoder.naturalOrder[k]] = value
             }
             quantizationTables[index] = table
@@ -427,16 +468,22 @@ final class JPEGStream {
         var p = body.lowerBound
         while p < body.upperBound {
             guard p + 17 <= body.upperBound else { throw fail("DHT: truncated table header") }
-            let tableClass = Int(bytes[p] >> 4), index = Int(bytes[p] & 15)
-            guard tableClass <= 1, index < 4 else { throw fail("DHT: table class \(tableClass) id \(index) (class 0 or 1, id 0 to 3)") }
+            let tableClass = Int(bytes[p] >> 4)
+            let index = Int(bytes[p] & 15)
+            guard tableClass <= 1, index < 4 else {
+                throw fail("DHT: table class \(tableClass) id \(index) (class 0 or 1, id 0 to 3)")
+            }
             let counts = (0..<16).map { Int(bytes[p + 1 + $0]) }
             let total = counts.reduce(0, +)
             guard p + 17 + total <= body.upperBound else {
-                throw fail("DHT: table \(tableClass == 0 ? "DC" : "AC") \(index) announces \(total) symbols, the segment holds \(body.upperBound - p - 17)")
+                throw fail(
+                    "DHT: table \(tableClass == 0 ? "DC" : "AC") \(index) announces \(total) symbols, the segment holds \(body.upperBound - p - 17)"
+                )
             }
             let symbols = Array(bytes[(p + 17)..<(p + 17 + total)])
             let table = try JPEGHuffmanTable(
-                counts: counts, symbols: symbols, isDC: tableClass == 0, name: "\(name): DHT \(tableClass == 0 ? "DC" : "AC") table \(index)")
+                counts: counts, symbols: symbols, isDC: tableClass == 0,
+                name: "\(name): DHT \(tableClass == 0 ? "DC" : "AC") table \(index)")
             if tableClass == 0 { dcTables[index] = table } else { acTables[index] = table }
             p += 17 + total
         }
@@ -453,28 +500,40 @@ final class JPEGStream {
         var scanComponents: [Int] = []
         for i in 0..<count {
             let id = Int(bytes[b + 1 + 2 * i])
-            guard let index = components.firstIndex(where: { $0.id == id }) else { throw fail("SOS names component \(id), not in the frame") }
+            guard let index = components.firstIndex(where: { $0.id == id }) else {
+                throw fail("SOS names component \(id), not in the frame")
+            }
             guard !scanComponents.contains(index) else { throw fail("SOS names component \(id) twice") }
             let tables = bytes[b + 2 + 2 * i]
             components[index].dcTable = Int(tables >> 4)
             components[index].acTable = Int(tables & 15)
             guard components[index].dcTable < 4, components[index].acTable < 4 else {
-                throw fail("SOS: component \(id) uses Huffman tables \(components[index].dcTable)/\(components[index].acTable) (0 to 3)")
+                throw fail(
+                    "SOS: component \(id) uses Huffman tables \(components[index].dcTable)/\(components[index].acTable) (0 to 3)"
+                )
             }
             scanComponents.append(index)
         }
         let p = b + 1 + 2 * count
-        let start = Int(bytes[p]), end = Int(bytes[p + 1])
-        let high = Int(bytes[p + 2] >> 4), low = Int(bytes[p + 2] & 15)
+        let start = Int(bytes[p])
+        let end = Int(bytes[p + 1])
+        let high = Int(bytes[p + 2] >> 4)
+        let low = Int(bytes[p + 2] & 15)
         if progressive {
             guard start <= end, end <= 63, (start == 0) == (end == 0), high <= 13, low <= 13 else {
-                throw fail("SOS: spectral selection \(start)…\(end), approximation \(high)/\(low) is not valid for a progressive scan")
+                throw fail(
+                    "SOS: spectral selection \(start)…\(end), approximation \(high)/\(low) is not valid for a progressive scan"
+                )
             }
-            guard start == 0 || count == 1 else { throw fail("SOS: a progressive AC scan with \(count) components (must be 1)") }
+            guard start == 0 || count == 1 else {
+                throw fail("SOS: a progressive AC scan with \(count) components (must be 1)")
+            }
         }  // (a sequential scan's spectral fields are ignored, as libjpeg does)
         for index in scanComponents where components[index].quantization == nil {
             guard let table = quantizationTables[components[index].quantizationIndex] else {
-                throw fail("SOS: quantization table \(components[index].quantizationIndex) of component \(components[index].id) is not defined")
+                throw fail(
+                    "SOS: quantization table \(components[index].quantizationIndex) of component \(components[index].id) is not defined"
+                )
             }
             components[index].quantization = table  // latched, as libjpeg does
         }
@@ -486,13 +545,19 @@ final class JPEGStream {
         let needsAC = !progressive || start > 0
         for index in scanComponents {
             if needsDC && dcTables[components[index].dcTable] == nil {
-                throw fail("SOS: DC Huffman table \(components[index].dcTable) of component \(components[index].id) is not defined")
+                throw fail(
+                    "SOS: DC Huffman table \(components[index].dcTable) of component \(components[index].id) is not defined"
+                )
             }
             if needsAC && acTables[components[index].acTable] == nil {
-                throw fail("SOS: AC Huffman table \(components[index].acTable) of component \(components[index].id) is not defined")
+                throw fail(
+                    "SOS: AC Huffman table \(components[index].acTable) of component \(components[index].id) is not defined"
+                )
             }
         }
-        try decodeScan(scanComponents, start: progressive ? start : 0, end: progressive ? end : 63, high: progressive ? high : 0, low: progressive ? low : 0)
+        try decodeScan(
+            scanComponents, start: progressive ? start : 0, end: progressive ? end : 63, high: progressive ? high : 0,
+            low: progressive ? low : 0)
         scans += 1
     }
 
@@ -502,7 +567,8 @@ final class JPEGStream {
         for index in components.indices { components[index].dcPrediction = 0 }
         eobRun = 0
         let single = scanComponents.count == 1
-        let mcuColumns: Int, mcuRows: Int
+        let mcuColumns: Int
+        let mcuRows: Int
         if single {
             let component = components[scanComponents[0]]
             mcuColumns = (component.sampledWidth + 7) / 8
@@ -530,19 +596,22 @@ final class JPEGStream {
             for mcu in 0..<total {
                 if restartInterval > 0 && mcu > 0 && mcu % restartInterval == 0 {
                     reader.reset()
-                    reader.position = try expectRestart(file, at: reader.position, number: restartsSeen, scanName: scanName)
+                    reader.position = try expectRestart(
+                        file, at: reader.position, number: restartsSeen, scanName: scanName)
                     restartsSeen += 1
                     for index in components.indices { components[index].dcPrediction = 0 }
                     eobRun = 0
                 }
-                let mcuRow = mcu / mcuColumns, mcuColumn = mcu % mcuColumns
+                let mcuRow = mcu / mcuColumns
+                let mcuColumn = mcu % mcuColumns
                 for (slot, index) in scanComponents.enumerated() {
                     let component = components[index]
                     let blocksWide = single ? 1 : component.horizontal
                     let blocksHigh = single ? 1 : component.vertical
                     for v in 0..<blocksHigh {
                         for h in 0..<blocksWide {
-                            let row = mcuRow * blocksHigh + v, column = mcuColumn * blocksWide + h
+                            let row = mcuRow * blocksHigh + v
+                            let column = mcuColumn * blocksWide + h
                             let offset = (row * component.blocksPerLine + column) * 64
                             try storage[slot].withUnsafeMutableBufferPointer { all in
                                 guard let base = all.baseAddress else { return }
@@ -570,7 +639,9 @@ final class JPEGStream {
             // The scan is done: continue with the marker after its data (skipping stray bytes,
             // as libjpeg does with a warning).
             var p = reader.position
-            while p + 1 < file.count && !(file[p] == 0xFF && file[p + 1] != 0x00 && !(0xD0...0xD7).contains(file[p + 1])) { p += 1 }
+            while p + 1 < file.count
+                && !(file[p] == 0xFF && file[p + 1] != 0x00 && !(0xD0...0xD7).contains(file[p + 1]))
+            { p += 1 }
             position = p + 1 < file.count ? p : file.count
         }
     }
@@ -581,9 +652,14 @@ final class JPEGStream {
         // Bytes left unread in the interval (none in a well-formed file) are skipped as libjpeg does.
         while p + 1 < file.count && !(file[p] == 0xFF && file[p + 1] != 0x00 && file[p + 1] != 0xFF) { p += 1 }
         let expected = UInt8(0xD0 + number % 8)
-        guard p + 1 < file.count else { throw ConvNetError.invalidData("\(scanName): data ends where RST\(number % 8) was expected (truncated file)") }
+        guard p + 1 < file.count else {
+            throw ConvNetError.invalidData(
+                "\(scanName): data ends where RST\(number % 8) was expected (truncated file)")
+        }
         guard file[p + 1] == expected else {
-            throw ConvNetError.invalidData("\(scanName): expected RST\(number % 8) after \(restartInterval)-MCU interval \(number + 1), found \(Self.markerName(file[p + 1]))")
+            throw ConvNetError.invalidData(
+                "\(scanName): expected RST\(number % 8) after \(restartInterval)-MCU interval \(number + 1), found \(Self.markerName(file[p + 1]))"
+            )
         }
         return p + 2
     }
@@ -599,14 +675,18 @@ final class JPEGStream {
         var k = 1
         while k < 64 {
             let symbol = try reader.decode(table)
-            let run = symbol >> 4, size = symbol & 15
+            let run = symbol >> 4
+            let size = symbol & 15
             if size == 0 {
                 if run != 15 { break }
                 k += 16
                 continue
             }
             k += run
-            guard k < 64 else { throw ConvNetError.invalidData("\(reader.name): AC coefficients run past the end of a block (corrupt data)") }
+            guard k < 64 else {
+                throw ConvNetError.invalidData(
+                    "\(reader.name): AC coefficients run past the end of a block (corrupt data)")
+            }
             block[natural[k]] = Int16(truncatingIfNeeded: try reader.signed(size))
             k += 1
         }
@@ -625,10 +705,14 @@ final class JPEGStream {
         var k = start
         while k <= end {
             let symbol = try reader.decode(table)
-            let run = symbol >> 4, size = symbol & 15
+            let run = symbol >> 4
+            let size = symbol & 15
             if size != 0 {
                 k += run
-                guard k <= end else { throw ConvNetError.invalidData("\(reader.name): AC run past the end of the spectral band (corrupt data)") }
+                guard k <= end else {
+                    throw ConvNetError.invalidData(
+                        "\(reader.name): AC run past the end of the spectral band (corrupt data)")
+                }
                 block[natural[k]] = Int16(truncatingIfNeeded: try reader.signed(size) << low)
             } else if run == 15 {
                 k += 15
@@ -647,7 +731,8 @@ final class JPEGStream {
         _ reader: inout JPEGBitReader, _ block: UnsafeMutablePointer<Int16>, _ table: JPEGHuffmanTable,
         _ start: Int, _ end: Int, _ low: Int, _ natural: [Int]
     ) throws {
-        let plus = Int16(truncatingIfNeeded: 1 << low), minus = Int16(truncatingIfNeeded: -1 << low)
+        let plus = Int16(truncatingIfNeeded: 1 << low)
+        let minus = Int16(truncatingIfNeeded: -1 << low)
         var k = start
         if eobRun == 0 {
             while k <= end {
@@ -656,7 +741,10 @@ final class JPEGStream {
                 let size = symbol & 15
                 var value: Int16 = 0
                 if size != 0 {
-                    guard size == 1 else { throw ConvNetError.invalidData("\(reader.name): refinement coefficient of size \(size) (must be 1; corrupt data)") }
+                    guard size == 1 else {
+                        throw ConvNetError.invalidData(
+                            "\(reader.name): refinement coefficient of size \(size) (must be 1; corrupt data)")
+                    }
                     value = try reader.bits(1) == 1 ? plus : minus
                 } else if run != 15 {
                     eobRun = 1 << run
@@ -677,7 +765,10 @@ final class JPEGStream {
                     k += 1
                 }
                 if value != 0 {
-                    guard k <= end else { throw ConvNetError.invalidData("\(reader.name): refinement run past the end of the spectral band (corrupt data)") }
+                    guard k <= end else {
+                        throw ConvNetError.invalidData(
+                            "\(reader.name): refinement run past the end of the spectral band (corrupt data)")
+                    }
                     block[natural[k]] = value
                 }
                 k += 1
@@ -713,7 +804,8 @@ final class JPEGStream {
                             for blockColumn in 0..<component.blocksPerLine {
                                 let block = (blockRow * component.blocksPerLine + blockColumn) * 64
                                 JPEGIDCT.islow(
-                                    coefficients, block, table, output, blockRow * 8 * stride + blockColumn * 8, stride: stride)
+                                    coefficients, block, table, output, blockRow * 8 * stride + blockColumn * 8,
+                                    stride: stride)
                             }
                         }
                     }
@@ -738,7 +830,8 @@ final class JPEGStream {
         } else {
             isRGB = components.map(\.id) == [82, 71, 66]
         }
-        let pixels = isRGB
+        let pixels =
+            isRGB
             ? JPEGColor.interleave(full[0], full[1], full[2])
             : JPEGColor.yccToRGB(full[0], full[1], full[2])
         return DecodedImage(unchecked: width, height, 3, .uint8(pixels))

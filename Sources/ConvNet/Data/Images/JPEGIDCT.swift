@@ -1,3 +1,6 @@
+// The fixed-point constants are named, as in the IJG's jidctint.c, after the values they stand for.
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+
 import Foundation
 
 /// The 8×8 inverse DCT of JPEG decoding, with its naive twin.
@@ -52,20 +55,24 @@ public enum JPEGIDCT {
     ) {
         precondition(offset >= 0 && offset + 64 <= coefficients.count && quantization.count >= 64)
         precondition(origin >= 0 && origin + 7 * stride + 8 <= output.count)
-        guard let input = coefficients.baseAddress, let quant = quantization.baseAddress, let out = output.baseAddress else { return }
+        guard let input = coefficients.baseAddress, let quant = quantization.baseAddress, let out = output.baseAddress
+        else { return }
         let block = input + offset
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { ws in
             guard let w = ws.baseAddress else { return }
             // Pass 1: columns, results scaled up by √8 · 2^pass1Bits.
             for column in 0..<8 {
                 func dequantized(_ row: Int) -> Int { Int(block[row * 8 + column]) * Int(quant[row * 8 + column]) }
-                if block[8 + column] == 0 && block[16 + column] == 0 && block[24 + column] == 0 && block[32 + column] == 0
-                    && block[40 + column] == 0 && block[48 + column] == 0 && block[56 + column] == 0 {
+                if block[8 + column] == 0 && block[16 + column] == 0 && block[24 + column] == 0
+                    && block[32 + column] == 0
+                    && block[40 + column] == 0 && block[48 + column] == 0 && block[56 + column] == 0
+                {
                     let dc = dequantized(0) << pass1Bits
                     for row in 0..<8 { w[row * 8 + column] = dc }
                     continue
                 }
-                var z2 = dequantized(2), z3 = dequantized(6)
+                var z2 = dequantized(2)
+                var z3 = dequantized(6)
                 var z1 = (z2 + z3) * fix0_541196100
                 var tmp2 = z1 + z3 * -fix1_847759065
                 var tmp3 = z1 + z2 * fix0_765366865
@@ -73,7 +80,10 @@ public enum JPEGIDCT {
                 z3 = dequantized(4)
                 var tmp0 = (z2 + z3) << constBits
                 var tmp1 = (z2 - z3) << constBits
-                let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
+                let tmp10 = tmp0 + tmp3
+                let tmp13 = tmp0 - tmp3
+                let tmp11 = tmp1 + tmp2
+                let tmp12 = tmp1 - tmp2
                 tmp0 = dequantized(7)
                 tmp1 = dequantized(5)
                 tmp2 = dequantized(3)
@@ -116,13 +126,17 @@ public enum JPEGIDCT {
                     for x in 0..<8 { target[x] = value }
                     continue
                 }
-                var z2 = r[2], z3 = r[6]
+                var z2 = r[2]
+                var z3 = r[6]
                 var z1 = (z2 + z3) * fix0_541196100
                 var tmp2 = z1 + z3 * -fix1_847759065
                 var tmp3 = z1 + z2 * fix0_765366865
                 var tmp0 = (r[0] + r[4]) << constBits
                 var tmp1 = (r[0] - r[4]) << constBits
-                let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
+                let tmp10 = tmp0 + tmp3
+                let tmp13 = tmp0 - tmp3
+                let tmp11 = tmp1 + tmp2
+                let tmp12 = tmp1 - tmp2
                 tmp0 = r[7]
                 tmp1 = r[5]
                 tmp2 = r[3]
@@ -172,7 +186,9 @@ public enum JPEGIDCT {
                         let cu = u == 0 ? 1 / 2.0.squareRoot() : 1
                         let cv = v == 0 ? 1 / 2.0.squareRoot() : 1
                         let value = Double(coefficients[v * 8 + u] * quantization[v * 8 + u])
-                        sum += cu * cv * value * cos(Double(2 * x + 1) * Double(u) * .pi / 16) * cos(Double(2 * y + 1) * Double(v) * .pi / 16)
+                        sum +=
+                            cu * cv * value * cos(Double(2 * x + 1) * Double(u) * .pi / 16)
+                            * cos(Double(2 * y + 1) * Double(v) * .pi / 16)
                     }
                 }
                 result[y * 8 + x] = UInt8(min(max((sum / 4 + 128).rounded(), 0), 255))

@@ -15,7 +15,8 @@ import Foundation
 /// row holding `sampledWidth` × `sampledHeight` real samples; output: `width` × `height`.
 enum JPEGUpsampling {
     static func upsample(
-        _ plane: [UInt8], stride: Int, sampledWidth: Int, sampledHeight: Int, horizontalFactor: Int, verticalFactor: Int,
+        _ plane: [UInt8], stride: Int, sampledWidth: Int, sampledHeight: Int, horizontalFactor: Int,
+        verticalFactor: Int,
         width: Int, height: Int
     ) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: width * height)
@@ -34,9 +35,12 @@ enum JPEGUpsampling {
                             let i = x >> 1
                             let this = 3 * Int(input[row + i])
                             if x & 1 == 0 {
-                                output[y * width + x] = i == 0 ? input[row] : UInt8((this + Int(input[row + i - 1]) + 1) >> 2)
+                                output[y * width + x] =
+                                    i == 0 ? input[row] : UInt8((this + Int(input[row + i - 1]) + 1) >> 2)
                             } else {
-                                output[y * width + x] = i == sampledWidth - 1 ? input[row + i] : UInt8((this + Int(input[row + i + 1]) + 2) >> 2)
+                                output[y * width + x] =
+                                    i == sampledWidth - 1
+                                    ? input[row + i] : UInt8((this + Int(input[row + i + 1]) + 2) >> 2)
                             }
                         }
                     }
@@ -60,9 +64,12 @@ enum JPEGUpsampling {
                             let i = x >> 1
                             let this = columnSum(i)
                             if x & 1 == 0 {
-                                output[y * width + x] = UInt8(i == 0 ? (this * 4 + 8) >> 4 : (this * 3 + columnSum(i - 1) + 8) >> 4)
+                                output[y * width + x] = UInt8(
+                                    i == 0 ? (this * 4 + 8) >> 4 : (this * 3 + columnSum(i - 1) + 8) >> 4)
                             } else {
-                                output[y * width + x] = UInt8(i == sampledWidth - 1 ? (this * 4 + 7) >> 4 : (this * 3 + columnSum(i + 1) + 7) >> 4)
+                                output[y * width + x] = UInt8(
+                                    i == sampledWidth - 1 ? (this * 4 + 7) >> 4 : (this * 3 + columnSum(i + 1) + 7) >> 4
+                                )
                             }
                         }
                     }
@@ -91,7 +98,10 @@ enum JPEGColor {
     static func fix(_ value: Double) -> Int { Int(value * Double(1 << scaleBits) + 0.5) }
 
     static let tables: (crR: [Int], cbB: [Int], crG: [Int], cbG: [Int]) = {
-        var crR = [Int](repeating: 0, count: 256), cbB = crR, crG = crR, cbG = crR
+        var crR = [Int](repeating: 0, count: 256)
+        var cbB = crR
+        var crG = crR
+        var cbG = crR
         for i in 0..<256 {
             let x = i - 128
             crR[i] = (fix(1.40200) * x + oneHalf) >> scaleBits
@@ -110,7 +120,9 @@ enum JPEGColor {
         let (crR, cbB, crG, cbG) = tables
         var result = [UInt8](repeating: 0, count: luma.count * 3)
         for i in 0..<luma.count {
-            let y = Int(luma[i]), cb = Int(blue[i]), cr = Int(red[i])
+            let y = Int(luma[i])
+            let cb = Int(blue[i])
+            let cr = Int(red[i])
             result[i * 3] = clamp(y + crR[cr])
             result[i * 3 + 1] = clamp(y + ((cbG[cb] + crG[cr]) >> scaleBits))
             result[i * 3 + 2] = clamp(y + cbB[cb])

@@ -51,7 +51,9 @@ public enum PNGDecoder {
     ]
 
     /// Decodes a PNG file's bytes; `name` starts every error message.
-    public static func decode(_ bytes: [UInt8], name: String = "PNG image", limits: ReaderLimits = .current) throws -> DecodedImage {
+    public static func decode(_ bytes: [UInt8], name: String = "PNG image", limits: ReaderLimits = .current) throws
+        -> DecodedImage
+    {
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
             throw ConvNetError.invalidData("\(name): not a PNG file (bad signature)")
         }
@@ -64,23 +66,32 @@ public enum PNGDecoder {
         var sawData = false
         while !sawEnd {
             guard position + 8 <= bytes.count else {
-                throw ConvNetError.invalidData("\(name): truncated PNG (no IEND chunk; the file ends at byte \(bytes.count))")
+                throw ConvNetError.invalidData(
+                    "\(name): truncated PNG (no IEND chunk; the file ends at byte \(bytes.count))")
             }
             let length = Int(readUInt32BE(bytes, position))
             let typeBytes = Array(bytes[(position + 4)..<(position + 8)])
-            let type = String(decoding: typeBytes.map { (0x20..<0x7F).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
-            guard length <= 0x7FFF_FFFF, typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
-                throw ConvNetError.invalidData("\(name): bad PNG chunk header at byte \(position) (type '\(type)', length \(length))")
+            let type = String(
+                decoding: typeBytes.map { (0x20..<0x7F).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+            guard length <= 0x7FFF_FFFF,
+                typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+            else {
+                throw ConvNetError.invalidData(
+                    "\(name): bad PNG chunk header at byte \(position) (type '\(type)', length \(length))")
             }
             let start = position + 8
             guard length <= bytes.count - start, bytes.count - start - length >= 4 else {
-                throw ConvNetError.invalidData("\(name): truncated PNG chunk \(type) at byte \(position) (\(length) bytes announced, \(max(bytes.count - start, 0)) left)")
+                throw ConvNetError.invalidData(
+                    "\(name): truncated PNG chunk \(type) at byte \(position) (\(length) bytes announced, \(max(bytes.count - start, 0)) left)"
+                )
             }
             let end = start + length
             let stored = readUInt32BE(bytes, end)
             let computed = CRC32.checksum(bytes[(position + 4)..<end])
             guard stored == computed else {
-                throw ConvNetError.invalidData("\(name): CRC-32 mismatch in chunk \(type) at byte \(position) (stored \(hex32(stored)), computed \(hex32(computed)))")
+                throw ConvNetError.invalidData(
+                    "\(name): CRC-32 mismatch in chunk \(type) at byte \(position) (stored \(hex32(stored)), computed \(hex32(computed)))"
+                )
             }
             let chunk = bytes[start..<end]
             position = end + 4
@@ -93,7 +104,8 @@ public enum PNGDecoder {
                 header = try parseHeader(Array(chunk), name: name, limits: limits)
             case "PLTE":
                 guard length % 3 == 0, length >= 3, length <= 768 else {
-                    throw ConvNetError.invalidData("\(name): PLTE of \(length) bytes (need 1 to 256 entries of 3 bytes)")
+                    throw ConvNetError.invalidData(
+                        "\(name): PLTE of \(length) bytes (need 1 to 256 entries of 3 bytes)")
                 }
                 guard !sawData else { throw ConvNetError.invalidData("\(name): PLTE after IDAT") }
                 palette = Array(chunk)
@@ -122,9 +134,13 @@ public enum PNGDecoder {
     }
 
     static func parseHeader(_ chunk: [UInt8], name: String, limits: ReaderLimits) throws -> Header {
-        guard chunk.count == 13 else { throw ConvNetError.invalidData("\(name): IHDR of \(chunk.count) bytes, expected 13") }
-        let width = Int(readUInt32BE(chunk, 0)), height = Int(readUInt32BE(chunk, 4))
-        let header = Header(width: width, height: height, bitDepth: Int(chunk[8]), colorType: Int(chunk[9]), interlace: Int(chunk[12]))
+        guard chunk.count == 13 else {
+            throw ConvNetError.invalidData("\(name): IHDR of \(chunk.count) bytes, expected 13")
+        }
+        let width = Int(readUInt32BE(chunk, 0))
+        let height = Int(readUInt32BE(chunk, 4))
+        let header = Header(
+            width: width, height: height, bitDepth: Int(chunk[8]), colorType: Int(chunk[9]), interlace: Int(chunk[12]))
         guard width >= 1, height >= 1, width <= 0x7FFF_FFFF, height <= 0x7FFF_FFFF else {
             throw ConvNetError.invalidData("\(name): IHDR size \(width)×\(height) (each side must be 1 to 2³¹−1)")
         }
@@ -133,13 +149,18 @@ public enum PNGDecoder {
             throw ConvNetError.invalidData("\(name): IHDR colour type \(header.colorType) (PNG has 0, 2, 3, 4, 6)")
         }
         guard depths.contains(header.bitDepth) else {
-            throw ConvNetError.invalidData("\(name): IHDR bit depth \(header.bitDepth) is not allowed for colour type \(header.colorType) (allowed: \(depths.map(String.init).joined(separator: ", ")))")
+            throw ConvNetError.invalidData(
+                "\(name): IHDR bit depth \(header.bitDepth) is not allowed for colour type \(header.colorType) (allowed: \(depths.map(String.init).joined(separator: ", ")))"
+            )
         }
         guard chunk[10] == 0, chunk[11] == 0, header.interlace <= 1 else {
-            throw ConvNetError.invalidData("\(name): IHDR compression \(chunk[10]), filter \(chunk[11]), interlace \(chunk[12]) (expected 0, 0, 0 or 1)")
+            throw ConvNetError.invalidData(
+                "\(name): IHDR compression \(chunk[10]), filter \(chunk[11]), interlace \(chunk[12]) (expected 0, 0, 0 or 1)"
+            )
         }
         // The decoded image has up to four channels (a palette with tRNS becomes RGBA).
-        try limits.checkImage(width: width, height: height, channels: header.colorType == 3 ? 4 : header.samplesPerPixel, name)
+        try limits.checkImage(
+            width: width, height: height, channels: header.colorType == 3 ? 4 : header.samplesPerPixel, name)
         return header
     }
 
@@ -164,7 +185,9 @@ public enum PNGDecoder {
     static func filteredSize(_ header: Header) -> Int? {
         var total = 0
         for pass in passSizes(header) where pass.width > 0 && pass.height > 0 {
-            guard let row = rowBytes(pass.width, header), let bytes = checkedProduct([row + 1, pass.height]) else { return nil }
+            guard let row = rowBytes(pass.width, header), let bytes = checkedProduct([row + 1, pass.height]) else {
+                return nil
+            }
             let (sum, overflow) = total.addingReportingOverflow(bytes)
             if overflow { return nil }
             total = sum
@@ -175,12 +198,14 @@ public enum PNGDecoder {
     /// Inflates the concatenated IDAT data (a zlib stream) to exactly the size IHDR implies.
     static func inflate(_ data: [UInt8], header: Header, name: String, limits: ReaderLimits) throws -> [UInt8] {
         guard let expected = filteredSize(header) else {
-            throw ConvNetError.invalidData("\(name): IHDR size \(header.width)×\(header.height) gives a byte count too large to count")
+            throw ConvNetError.invalidData(
+                "\(name): IHDR size \(header.width)×\(header.height) gives a byte count too large to count")
         }
         guard data.count >= 6 else {
             throw ConvNetError.invalidData("\(name): IDAT holds \(data.count) bytes, too few for zlib data")
         }
-        guard data[0] & 0x0F == 8, data[0] >> 4 <= 7, (Int(data[0]) << 8 | Int(data[1])) % 31 == 0, data[1] & 0x20 == 0 else {
+        guard data[0] & 0x0F == 8, data[0] >> 4 <= 7, (Int(data[0]) << 8 | Int(data[1])) % 31 == 0, data[1] & 0x20 == 0
+        else {
             throw ConvNetError.invalidData("\(name): IDAT: bad zlib header \(hex(data[0])) \(hex(data[1]))")
         }
         // DEFLATE cannot expand more than 1032:1, so short data for a large image is refused
@@ -190,20 +215,28 @@ public enum PNGDecoder {
                 "\(name): IHDR \(header.width)×\(header.height) needs \(expected) bytes of image data, more than \(data.count) compressed IDAT bytes can hold "
                     + "(truncated, or above the limits of ReaderLimits: CONVNET_MAX_INFLATED_BYTES)")
         }
-        let output: [UInt8], end: Int
+        let output: [UInt8]
+        let end: Int
         do {
-            (output, end) = try Inflate.decompress(data, from: 2, name: "\(name): IDAT", expectedSize: expected, maximumOutput: expected)
+            (output, end) = try Inflate.decompress(
+                data, from: 2, name: "\(name): IDAT", expectedSize: expected, maximumOutput: expected)
         } catch ConvNetError.invalidData(let message) where message.contains("decompressed data exceeds the limit") {
-            throw ConvNetError.invalidData("\(name): IDAT inflates to more than the \(expected) bytes that IHDR implies (\(header.width)×\(header.height))")
+            throw ConvNetError.invalidData(
+                "\(name): IDAT inflates to more than the \(expected) bytes that IHDR implies (\(header.width)×\(header.height))"
+            )
         }
         guard output.count == expected else {
-            throw ConvNetError.invalidData("\(name): IDAT inflates to \(output.count) bytes, IHDR implies \(expected) (truncated image data)")
+            throw ConvNetError.invalidData(
+                "\(name): IDAT inflates to \(output.count) bytes, IHDR implies \(expected) (truncated image data)")
         }
-        guard end + 4 <= data.count else { throw ConvNetError.invalidData("\(name): IDAT: truncated zlib trailer (no Adler-32)") }
+        guard end + 4 <= data.count else {
+            throw ConvNetError.invalidData("\(name): IDAT: truncated zlib trailer (no Adler-32)")
+        }
         let stored = readUInt32BE(data, end)
         let adler = Adler32.checksum(output)
         guard stored == adler else {
-            throw ConvNetError.invalidData("\(name): IDAT: Adler-32 mismatch (stored \(hex32(stored)), computed \(hex32(adler)))")
+            throw ConvNetError.invalidData(
+                "\(name): IDAT: Adler-32 mismatch (stored \(hex32(stored)), computed \(hex32(adler)))")
         }
         return output
     }
@@ -212,7 +245,8 @@ public enum PNGDecoder {
     static func reconstruct(
         _ filtered: [UInt8], header: Header, palette: [UInt8], transparency: [UInt8]?, name: String
     ) throws -> DecodedImage {
-        let width = header.width, height = header.height
+        let width = header.width
+        let height = header.height
         let isPalette = header.colorType == 3
         let hasPaletteAlpha = isPalette && transparency != nil
         let channels = isPalette ? (hasPaletteAlpha ? 4 : 3) : header.samplesPerPixel
@@ -243,9 +277,13 @@ public enum PNGDecoder {
             for row in 0..<pass.height {
                 let filter = filtered[offset]
                 guard filter <= 4 else {
-                    throw ConvNetError.invalidData("\(name): unknown PNG filter type \(filter) in row \(row)\(header.interlace == 1 ? " of Adam7 pass \(index + 1)" : "")")
+                    throw ConvNetError.invalidData(
+                        "\(name): unknown PNG filter type \(filter) in row \(row)\(header.interlace == 1 ? " of Adam7 pass \(index + 1)" : "")"
+                    )
                 }
-                unfilter(Int(filter), source: filtered, at: offset + 1, into: &current, previous: previous, bytesPerPixel: bytesPerPixel)
+                unfilter(
+                    Int(filter), source: filtered, at: offset + 1, into: &current, previous: previous,
+                    bytesPerPixel: bytesPerPixel)
                 offset += 1 + rowLength
                 let y = geometry.y + row * geometry.dy
                 current.withUnsafeBufferPointer { line in
@@ -295,7 +333,9 @@ public enum PNGDecoder {
                     case 0:
                         for i in 0..<count { out[i] = s[start + i] }
                     case 1:
-                        for i in 0..<count { out[i] = s[start + i] &+ (i >= bytesPerPixel ? out[i - bytesPerPixel] : 0) }
+                        for i in 0..<count {
+                            out[i] = s[start + i] &+ (i >= bytesPerPixel ? out[i - bytesPerPixel] : 0)
+                        }
                     case 2:
                         for i in 0..<count { out[i] = s[start + i] &+ up[i] }
                     case 3:
@@ -320,12 +360,15 @@ public enum PNGDecoder {
     /// (ties in that order).
     static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
         let p = a + b - c
-        let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+        let pa = abs(p - a)
+        let pb = abs(p - b)
+        let pc = abs(p - c)
         if pa <= pb && pa <= pc { return a }
         return pb <= pc ? b : c
     }
 }
 
 func readUInt32BE(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-    UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+    UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
+        | UInt32(bytes[offset + 3])
 }
