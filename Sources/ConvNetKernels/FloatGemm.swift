@@ -22,13 +22,24 @@ import Darwin
 // accumulator, so that the accumulators live in registers for the whole depth loop; the inner
 // step is `c = c + a · b` as a fused multiply-add on SIMD16<Float> (vfmadd231ps with AVX-512).
 
-/// Tile and block sizes of the Float GEMM, tuned on a 2-core AMD EPYC (Zen 5, AVX-512, 48 KiB
-/// L1d, 1 MiB L2 per core). AVX-512 has 32 vector registers: the rowTile × columnTile/16
-/// accumulators plus the B̂ vectors and one broadcast must fit.
+/// Tile and block sizes of the Float GEMM. The register tiles are fixed by the instruction set
+/// (AVX-512 has 32 vector registers: the rowTile × columnTile/16 accumulators plus the B̂
+/// vectors and one broadcast must fit); the cache blocks that depend on the machine are
+/// derived from the sizes `CPUInfo` reads at start-up, never taken from one machine:
 ///
-/// Measured single-thread GFLOP/s (best of several runs, noisy machine), 1024³ NN:
-/// depth block 256 → 195, 512 → 215 (1024 → 210); 8×32 kernel 248 vs 14×32 241, so the
-/// 8-row kernel is the default and the 14-row one is used where it pads m less.
+/// - KC (`depthBlock`) is 512 on every CPU: it sets the order in which each element of C sums
+///   its products, so the same value everywhere keeps results bit-identical across machines
+///   (and a resumed run identical to an uninterrupted one on another machine). Measured on a
+///   Zen 5 (48 KiB L1d, 1 MiB L2), single thread, 1024³: 256 → 195 GFLOP/s, 512 → 215,
+///   1024 → 210; the B̂ micro-panel (KC × 32 floats, 64 KiB) streams from L2 with the
+///   hardware prefetchers, as it does on Intel's 48 KiB L1d.
+/// - MC (`rowTilesPerBlock` row tiles) sizes the packed Â block to 3/8 of the core's L2
+///   (`rowTilesPerBlock(level2CacheBytes:)`): 24 tiles of 8 rows (192 rows) with 1 MiB of L2,
+///   48 with the 2 MiB of a Sapphire Rapids core; the rest of L2 holds B̂ micro-panels and C.
+/// - NC (`columnBlock`) 2048 columns: 1024 and 4096 measured the same within noise.
+///
+/// The 8×32 kernel is the default (248 GFLOP/s vs 241 for 14×32 on the Zen 5); the 14-row
+/// one is used where it pads m less.
 enum FloatGemmBlocking {
     /// Rows of C per micro-kernel call (MR) of the taller kernel.
     static var rowTile: Int { 14 }
@@ -39,7 +50,15 @@ enum FloatGemmBlocking {
     /// Largest depth (k) block (KC): one B̂ micro-panel is depthBlock × columnTile floats.
     static var depthBlock: Int { 512 }
     /// Row micro-panels of op(A) packed at a time (MC = rowTile · this): Â stays in L2.
-    static var rowTilesPerBlock: Int { 24 }
+    static let rowTilesPerBlock = rowTilesPerBlock(level2CacheBytes: CPUInfo.current.level2CacheBytes)
+    /// Row tiles per Â block for a core with `level2CacheBytes` of L2: the block (MC × KC
+    /// floats, MC in rows of `narrowRowTile`) takes 3/8 of it; 24 (1 MiB's value) when the size
+    /// is unknown, between 8 and 96.
+    static func rowTilesPerBlock(level2CacheBytes: Int) -> Int {
+        guard level2CacheBytes > 0 else { return 24 }
+        let rows = level2CacheBytes * 3 / 8 / (depthBlock * MemoryLayout<Float>.size)
+        return min(96, max(8, rows / narrowRowTile))
+    }
     /// Columns of op(B) packed at a time (NC, a multiple of columnTile): B̂ stays in L2/L3
     /// (1024 and 4096 measured the same within noise).
     static var columnBlock: Int { 32 * 64 }
@@ -1493,5 +1512,25 @@ private func floatMicroKernel8x16(
                 c7x0 * scale, betaVector,
                 row.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)),
             toByteOffset: 0, as: SIMD16<Float>.self)
+    }
+}
+
+/// What the Float GEMM chose for the CPU it runs on (`FloatGemmBlocking`), for `convnet bench`.
+public enum FloatGemmPlan {
+    /// One line: register tiles, cache blocks and what they were derived from.
+    public static var summary: String {
+        let level2 = CPUInfo.current.level2CacheBytes
+        let tiles = FloatGemmBlocking.rowTilesPerBlock
+        return "micro-kernel \(FloatGemmBlocking.narrowRowTile)×\(FloatGemmBlocking.columnTile) "
+            + "(\(FloatGemmBlocking.rowTile)×\(FloatGemmBlocking.columnTile) where it pads m less), "
+            + "KC \(FloatGemmBlocking.depthBlock), MC \(tiles) row tiles "
+            + "(\(tiles * FloatGemmBlocking.narrowRowTile) or \(tiles * FloatGemmBlocking.rowTile) rows, from "
+            + (level2 > 0 ? "L2 \(CPUInfo.describeBytes(level2))" : "an unknown L2: the 1 MiB value")
+            + "), NC \(FloatGemmBlocking.columnBlock), \(ThreadPool.coreCount) threads"
+    }
+
+    /// The MC (row tiles per packed Â block) the GEMM would choose with `level2CacheBytes` of L2.
+    public static func rowTilesPerBlock(level2CacheBytes: Int) -> Int {
+        FloatGemmBlocking.rowTilesPerBlock(level2CacheBytes: level2CacheBytes)
     }
 }

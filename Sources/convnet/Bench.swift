@@ -48,33 +48,39 @@ struct Bench: ParsableCommand {
             kind: "env",
             [
                 "date": formatter.string(from: Date()), "cpu": ProcessProbes.cpuModel(),
+                "cpu_detected": CPUInfo.current.summary, "gemm_plan": FloatGemmPlan.summary,
                 "threads": "\(ConvNetRuntime.threads)",
                 "allocation_counting": ProcessProbes.isCountingAllocations ? "on" : "off",
             ],
             text: "ConvNet bench — \(formatter.string(from: Date()))\nCPU: \(ProcessProbes.cpuModel()), "
                 + "threads: \(ConvNetRuntime.threads), allocation counting: \(ProcessProbes.isCountingAllocations ? "on" : "off")"
+                + "\ndetected: \(CPUInfo.current.summary)\nGEMM plan: \(FloatGemmPlan.summary)"
         )
 
         let peak = runner.measureGemmPeak()
         output.encode(
             kind: "peak", peak,
-            text: "GEMM peak (Float.gemm, square, \(peak.threads) threads): "
-                + peak.measurements.map { "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s" }.joined(separator: ", "))
+            text: "FMA limit (FMAProbe: 12 independent FMA chains per thread, \(peak.threads) threads): "
+                + "\(format(peak.fmaLimit, 1)) GFLOP/s\nGEMM peak (Float.gemm, square, \(peak.threads) threads): "
+                + zip(peak.measurements, peak.fractionsOfFMALimit).map {
+                    "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s (\(format($1, 3)) of the FMA limit)"
+                }.joined(separator: ", "))
 
         if !json {
             print(
-                "\nworkload batch | train img/s  ms/step | infer img/s | train GFLOP/s  of peak | MFLOP/img (train, exact) | peak RSS MiB | allocs/step (train, infer)"
+                "\nworkload batch | train img/s  ms/step | infer img/s | train GFLOP/s  of GEMM peak, of FMA limit | MFLOP/img (train, exact) | peak RSS MiB | allocs/step (train, infer)"
             )
         }
         for (workload, batch) in items {
-            let result = try runner.run(workload, batch: batch, gemmPeak: peak.gigaflops)
+            let result = try runner.run(workload, batch: batch, gemmPeak: peak.gigaflops, fmaLimit: peak.fmaLimit)
             output.encode(
                 kind: "throughput", result,
                 text: workload.rawValue
                     + String(
-                        format: " %5d | %11.1f %8.2f | %11.1f | %13.1f  %6.3f | %8.2f, %8.2f | %12.1f | ", batch,
+                        format: " %5d | %11.1f %8.2f | %11.1f | %13.1f  %6.3f, %6.3f | %8.2f, %8.2f | %12.1f | ", batch,
                         result.trainImagesPerSecond, result.trainMillisecondsPerStep,
                         result.inferImagesPerSecond, result.trainGigaflops, result.fractionOfGemmPeak ?? .nan,
+                        result.fractionOfFMALimit ?? .nan,
                         Double(result.flops.training) / 1e6, Double(result.flops.trainingExact) / 1e6,
                         Double(result.peakResidentBytes) / 1_048_576)
                     + (result.allocationsPerTrainingStep.map { format($0, 1) } ?? "n/a") + ", "
@@ -98,7 +104,8 @@ struct Bench: ParsableCommand {
             }
             var base: (Double, Double)?
             for size in [32, 64, 128] {
-                let result = try runner.run(.w1, batch: 16, imageSize: size, gemmPeak: peak.gigaflops)
+                let result = try runner.run(
+                    .w1, batch: 16, imageSize: size, gemmPeak: peak.gigaflops, fmaLimit: peak.fmaLimit)
                 let ms = result.trainMillisecondsPerStep
                 let flops = Double(result.flops.training)
                 if base == nil { base = (ms, flops) }
@@ -112,14 +119,17 @@ struct Bench: ParsableCommand {
 
         for (workload, batch) in profiles {
             let profile = try runner.profile(workload, batch: batch)
-            var text = "\nProfile \(workload.rawValue) batch \(batch) (ms; GFLOP/s where the layer multiplies):"
+            var text =
+                "\nProfile \(workload.rawValue) batch \(batch) "
+                + "(ms; GFLOP/s and its fraction of the FMA limit where the layer multiplies):"
+            func rate(_ flops: Int, _ milliseconds: Double) -> String {
+                guard flops > 0 else { return "" }
+                let gigaflops = Double(flops) / milliseconds / 1e6
+                return " (\(format(gigaflops, 1)), \(format(gigaflops / peak.fmaLimit, 3)))"
+            }
             for layer in profile.layers {
-                let forwardRate =
-                    layer.forwardFlops > 0
-                    ? " (\(format(Double(layer.forwardFlops) / layer.forwardMilliseconds / 1e6, 1)))" : ""
-                let backwardRate =
-                    layer.backwardFlops > 0
-                    ? " (\(format(Double(layer.backwardFlops) / layer.backwardMilliseconds / 1e6, 1)))" : ""
+                let forwardRate = rate(layer.forwardFlops, layer.forwardMilliseconds)
+                let backwardRate = rate(layer.backwardFlops, layer.backwardMilliseconds)
                 text +=
                     "\n  \(layer.index) \(layer.layer): forward \(format(layer.forwardMilliseconds, 3))\(forwardRate), backward \(format(layer.backwardMilliseconds, 3))\(backwardRate)"
             }

@@ -82,6 +82,8 @@ public struct BenchmarkResult: Sendable, Codable {
     public var inferGigaflops: Double
     /// trainGigaflops / the GEMM peak this binary measured.
     public var fractionOfGemmPeak: Double?
+    /// trainGigaflops / the cores' measured FMA limit (`FMAProbe`).
+    public var fractionOfFMALimit: Double?
     /// Peak resident memory while this workload ran, bytes.
     public var peakResidentBytes: Int
     /// Heap allocations per steady-state training step (nil without the counting shim).
@@ -99,6 +101,10 @@ public struct GemmPeak: Sendable, Codable {
     public var gigaflops: Double
     /// Threads the kernels use.
     public var threads: Int
+    /// The cores' physical multiply-add limit measured by `FMAProbe` (GFLOP/s, same threads).
+    public var fmaLimit: Double
+    /// Each measurement's GFLOP/s as a fraction of `fmaLimit`, in the same order.
+    public var fractionsOfFMALimit: [Double] { measurements.map { fmaLimit > 0 ? $0[3] / fmaLimit : .nan } }
 }
 
 /// Time per layer, forward and backward, of one training step.
@@ -171,7 +177,7 @@ public struct BenchmarkRunner {
         }
         return GemmPeak(
             measurements: measurements, gigaflops: measurements.map { $0[3] }.max() ?? 0,
-            threads: ThreadPool.coreCount)
+            threads: ThreadPool.coreCount, fmaLimit: FMAProbe.measure())
     }
 
     /// One training step as the anchors define it: forward, loss (+ L2), backward, SGD momentum.
@@ -185,7 +191,8 @@ public struct BenchmarkRunner {
 
     /// Measures training and inference of `workload` at `batch`.
     public func run(
-        _ workload: BenchmarkWorkload, batch: Int, imageSize: Int? = nil, gemmPeak: Double? = nil
+        _ workload: BenchmarkWorkload, batch: Int, imageSize: Int? = nil, gemmPeak: Double? = nil,
+        fmaLimit: Double? = nil
     ) throws -> BenchmarkResult {
         ProcessProbes.resetPeakResident()
         let model = try workload.makeModel(imageSize: imageSize)
@@ -228,6 +235,7 @@ public struct BenchmarkRunner {
             flops: flops, trainGigaflops: trainGigaflops,
             inferGigaflops: inferRate * Double(flops.forward) / 1e9,
             fractionOfGemmPeak: gemmPeak.map { trainGigaflops / $0 },
+            fractionOfFMALimit: fmaLimit.map { trainGigaflops / $0 },
             peakResidentBytes: ProcessProbes.peakResidentBytes(),
             allocationsPerTrainingStep: trainAllocations, allocationsPerInference: inferAllocations,
             timedIterations: [train.iterations, infer.iterations])
