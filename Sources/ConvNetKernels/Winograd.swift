@@ -1,0 +1,350 @@
+// Winograd's minimal filtering F(4×4, 3×3) for 3×3 stride-1 convolutions (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016). Each 4×4 block of outputs of one filter
+// is computed from the 6×6 block of input around it as
+//
+//     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// where g_c is the 3×3 filter of channel c, d_c the 6×6 input tile and ⊙ the element-wise
+// product. The 36 positions ξ of the 6×6 transformed tiles are independent, so the channel sum
+// becomes 36 matrix products: M[ξ] (K × T) = U[ξ] (K × C) · V[ξ] (C × T) over the T tiles of a
+// group of images. That is 36·K·C·T multiply-adds where the direct convolution needs
+// 9·16·K·C·T: 4 times fewer; the transforms are a few additions per tile value.
+//
+// The interpolation points are 0, ±1, ±2 and ∞:
+//
+//     Bᵀ = [ 4   0  −5   0   1   0 ]      G = [  1/4     0     0  ]      Aᵀ = [ 1  1   1  1   1  0 ]
+//          [ 0  −4  −4   1   1   0 ]          [ −1/6  −1/6  −1/6 ]           [ 0  1  −1  2  −2  0 ]
+//          [ 0   4  −4  −1   1   0 ]          [ −1/6   1/6  −1/6 ]           [ 0  1   1  4   4  0 ]
+//          [ 0  −2  −1   2   1   0 ]          [ 1/24  1/12   1/6 ]           [ 0  1  −1  8  −8  1 ]
+//          [ 0   2  −1  −2   1   0 ]          [ 1/24 −1/12   1/6 ]
+//          [ 0   4   0  −5   0   1 ]          [   0     0     1  ]
+//
+// Rounding: the transforms scale values by up to 8² in the output transform, so Float results
+// differ from the direct sum by more than im2col's do: the tests bound the difference at
+// 2e-5 of the output's scale (max |y|) for sums over up to 576 products (64 channels × 9), and
+// check the same code in Double against the direct sum to 1e-12 (measured in Float: at most 6e-6 of max |y|
+// on the test cases, 64 channels included). Double layers keep im2col (their
+// gradients match PyTorch's float64 autograd to the last digits); Float layers choose per shape.
+//
+// Layout of one call (one thread, a group of images):
+//   padded  [images, tilesHigh·4 + 2, tilesWide·4 + 2]   one input channel, zero-padded
+//   V       [36, C, T]   transformed input tiles, T = images · tilesHigh · tilesWide rounded up
+//                        to a multiple of 16 (SIMD16 lanes run over 16 consecutive tiles)
+//   M       [36, K, T]   the 36 products
+// The transforms work on 16 tiles at once, one tile per SIMD lane.
+
+/// Winograd F(4×4, 3×3): which convolutions it applies to and how much scratch it needs.
+public enum Winograd {
+    /// Output block edge (m) and input tile edge (m + r − 1).
+    public static let outputTile = 4
+    public static let inputTile = 6
+    /// SIMD lanes: tiles transformed at once.
+    static let lanes = 16
+
+    /// Whether a convolution can run as Winograd F(4×4, 3×3): a 3×3 kernel, stride 1,
+    /// dilation 1, one group, not ceil mode.
+    public static func applies(to g: WindowGeometry, groups: Int) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.dilationHeight == 1 && g.dilationWidth == 1 && groups == 1 && !g.ceilMode
+            && g.outputHeight > 0 && g.outputWidth > 0
+    }
+
+    /// 4×4 output blocks per image: (rows, columns).
+    public static func tiles(_ g: WindowGeometry) -> (high: Int, wide: Int) {
+        ((g.outputHeight + outputTile - 1) / outputTile, (g.outputWidth + outputTile - 1) / outputTile)
+    }
+
+    /// Tiles of `g.batch` images, rounded up to whole SIMD groups (T).
+    public static func tileColumns(_ g: WindowGeometry) -> Int {
+        let (high, wide) = tiles(g)
+        return (g.batch * high * wide + lanes - 1) / lanes * lanes
+    }
+
+    /// Elements of the transformed filters for K filters over C channels: 36·K·C.
+    public static func transformedFilterCount(filters: Int, channels: Int) -> Int { 36 * filters * channels }
+
+    /// Scratch elements one `winogradConvolve` call needs for the images of `g` (g.batch of
+    /// them) and K = `filters`: V, M and one padded channel.
+    public static func scratchCount(_ g: WindowGeometry, filters: Int) -> Int {
+        let (high, wide) = tiles(g)
+        let columns = tileColumns(g)
+        let padded = g.batch * (high * outputTile + 2) * (wide * outputTile + 2)
+        return 36 * (g.channels + filters) * columns + padded
+    }
+
+    /// The geometry of the input gradient of a Winograd convolution: dX = conv3×3(dY, W
+    /// rotated by 180° with input and output channels swapped), with padding 2 − p. Nil when
+    /// p > 2 (the gradient would need negative padding).
+    public static func inputGradientGeometry(_ g: WindowGeometry, filters: Int) -> WindowGeometry? {
+        guard g.paddingHeight <= 2, g.paddingWidth <= 2 else { return nil }
+        return WindowGeometry(
+            batch: g.batch, channels: filters, height: g.outputHeight, width: g.outputWidth, kernelHeight: 3,
+            kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 2 - g.paddingHeight,
+            paddingWidth: 2 - g.paddingWidth)
+    }
+}
+
+/// Winograd F(4×4, 3×3) convolutions (`Winograd.swift`); `naiveConvolution` is the reference.
+///
+/// Requirements of `KernelScalar` with default implementations below, specialised for Float
+/// and Double.
+public protocol WinogradKernels: BinaryFloatingPoint {
+    /// U[ξ][k][c] = (G g_kc Gᵀ)[ξ] for weights [K, C, 3, 3] (computed in Double). With
+    /// `flipped`, the filters of the input-gradient convolution instead: g'_ck = g_kc rotated by
+    /// 180°, so U is [36, C, K].
+    static func winogradTransformFilters(
+        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
+        into transformed: UnsafeMutablePointer<Self>)
+    /// y [N, K, H', W'] = conv3×3(x [N, C, H, W]) (+ bias[K]) (then ReLU when `rectify`), on the
+    /// calling thread, for the `geometry.batch` images of `geometry` (stride 1, padding as
+    /// given; `Winograd.applies`). `transformed` comes from `winogradTransformFilters`;
+    /// `scratch` holds `Winograd.scratchCount(geometry, filters:)` elements.
+    static func winogradConvolve(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
+        transformedFilters transformed: UnsafePointer<Self>, bias: UnsafePointer<Self>?, rectify: Bool,
+        output: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>)
+}
+
+extension KernelScalar {
+    public static func winogradTransformFilters(
+        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
+        into transformed: UnsafeMutablePointer<Self>
+    ) {
+        // (G g) for a column (g0, g1, g2) of the filter, in Double, written 6 values `stride` apart.
+        func interpolate(
+            _ g0: Double, _ g1: Double, _ g2: Double, into target: UnsafeMutablePointer<Double>, stride: Int
+        ) {
+            target[0] = g0 / 4
+            target[stride] = -(g0 + g1 + g2) / 6
+            target[2 * stride] = -(g0 - g1 + g2) / 6
+            target[3 * stride] = g0 / 24 + g1 / 12 + g2 / 6
+            target[4 * stride] = g0 / 24 - g1 / 12 + g2 / 6
+            target[5 * stride] = g2
+        }
+        let (rows, columns) = flipped ? (channels, filters) : (filters, channels)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 18 + 36) { buffer in
+            let left = buffer.baseAddress!  // G g: 6×3, row-major
+            let full = left + 18  // (G g) Gᵀ: 6×6, row-major
+            for k in 0..<filters {
+                for c in 0..<channels {
+                    let filter = weight + (k * channels + c) * 9
+                    func tap(_ i: Int, _ j: Int) -> Double {
+                        flipped ? filter[(2 - i) * 3 + (2 - j)].doubleValue : filter[i * 3 + j].doubleValue
+                    }
+                    for j in 0..<3 { interpolate(tap(0, j), tap(1, j), tap(2, j), into: left + j, stride: 3) }
+                    for i in 0..<6 {
+                        interpolate(left[i * 3], left[i * 3 + 1], left[i * 3 + 2], into: full + i * 6, stride: 1)
+                    }
+                    let (row, column) = flipped ? (c, k) : (k, c)
+                    for position in 0..<36 {
+                        transformed[(position * rows + row) * columns + column] = Self(full[position])
+                    }
+                }
+            }
+        }
+    }
+
+    public static func winogradConvolve(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
+        transformedFilters transformed: UnsafePointer<Self>, bias: UnsafePointer<Self>?, rectify: Bool,
+        output: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>
+    ) {
+        let g = geometry
+        let channels = g.channels
+        let (tilesHigh, tilesWide) = Winograd.tiles(g)
+        let tilesPerImage = tilesHigh * tilesWide
+        let tileCount = g.batch * tilesPerImage
+        let columns = Winograd.tileColumns(g)
+        let paddedWidth = tilesWide * 4 + 2
+        let paddedHeight = tilesHigh * 4 + 2
+        let paddedPlane = paddedHeight * paddedWidth
+        let transformedInput = scratch
+        let products = transformedInput + 36 * channels * columns
+        let padded = products + 36 * filters * columns
+        padded.update(repeating: 0, count: g.batch * paddedPlane)
+
+        // Input transform, channel by channel: copy the channel of every image into the padded
+        // buffer (zeros around it stay from above), then V = Bᵀ d B for 16 tiles at a time.
+        let plane = g.height * g.width
+        // 36 vectors between the two passes of each transform (on the stack).
+        withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 36) { between in
+            let between = between.baseAddress!
+            for c in 0..<channels {
+                for n in 0..<g.batch {
+                    let source = input + (n * channels + c) * plane
+                    let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
+                    for y in 0..<g.height {
+                        // Rows beyond the padded area (padding > 2 at the bottom) are not read.
+                        guard g.paddingHeight + y < paddedHeight else { break }
+                        let count = min(g.width, paddedWidth - g.paddingWidth)
+                        (target + y * paddedWidth).update(from: source + y * g.width, count: max(0, count))
+                    }
+                }
+                var first = 0
+                while first < columns {
+                    winogradTransformInputGroup(
+                        padded: padded, paddedWidth: paddedWidth, paddedPlane: paddedPlane, first: first,
+                        tileCount: tileCount, tilesPerImage: tilesPerImage, tilesWide: tilesWide,
+                        into: transformedInput + c * columns + first, positionStride: channels * columns,
+                        between: between)
+                    first += Winograd.lanes
+                }
+            }
+
+            // The 36 products M[ξ] = U[ξ] · V[ξ].
+            for position in 0..<36 {
+                gemm(
+                    transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
+                    a: transformed + position * filters * channels, lda: channels,
+                    b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
+                    c: products + position * filters * columns, ldc: columns)
+            }
+
+            // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
+            for k in 0..<filters {
+                let offset = bias.map { $0[k] } ?? 0
+                var first = 0
+                while first < tileCount {
+                    winogradTransformOutputGroup(
+                        products: products + k * columns + first, positionStride: filters * columns, first: first,
+                        tileCount: tileCount, tilesPerImage: tilesPerImage, tilesWide: tilesWide, filter: k,
+                        filters: filters, outputHeight: g.outputHeight, outputWidth: g.outputWidth, bias: offset,
+                        rectify: rectify, output: output, between: between)
+                    first += Winograd.lanes
+                }
+            }
+        }
+    }
+
+    /// Bᵀ d B for the 16 tiles first..<first + 16 (lanes past `tileCount` read tile 0 and are
+    /// never used), written to V[ξ] at `target + ξ · positionStride`.
+    @inline(__always)
+    static func winogradTransformInputGroup(
+        padded: UnsafePointer<Self>, paddedWidth: Int, paddedPlane: Int, first: Int, tileCount: Int,
+        tilesPerImage: Int, tilesWide: Int, into target: UnsafeMutablePointer<Self>, positionStride: Int,
+        between t: UnsafeMutablePointer<SIMD16<Self>>
+    ) {
+        typealias Vector = SIMD16<Self>
+        // Each lane's tile: the top-left corner of its 6×6 input block in the padded buffer.
+        var corners = SIMD16<Int>()
+        for lane in 0..<16 {
+            let tile = first + lane < tileCount ? first + lane : 0
+            let image = tile / tilesPerImage
+            let within = tile - image * tilesPerImage
+            let tileRow = within / tilesWide
+            let tileColumn = within - tileRow * tilesWide
+            corners[lane] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
+        }
+        func load(_ row: Int, _ column: Int) -> Vector {
+            var vector = Vector()
+            let offset = row * paddedWidth + column
+            for lane in 0..<16 { vector[lane] = padded[corners[lane] + offset] }
+            return vector
+        }
+        // Columns first: t[i][j] = (Bᵀ d)[i][j].
+        for j in 0..<6 {
+            let d0 = load(0, j)
+            let d1 = load(1, j)
+            let d2 = load(2, j)
+            let d3 = load(3, j)
+            let d4 = load(4, j)
+            let d5 = load(5, j)
+            t[0 * 6 + j] = 4 * d0 - 5 * d2 + d4
+            t[1 * 6 + j] = -4 * (d1 + d2) + d3 + d4
+            t[2 * 6 + j] = 4 * (d1 - d2) - d3 + d4
+            t[3 * 6 + j] = 2 * (d3 - d1) - d2 + d4
+            t[4 * 6 + j] = 2 * (d1 - d3) - d2 + d4
+            t[5 * 6 + j] = 4 * d1 - 5 * d3 + d5
+        }
+        // Then rows: V[i][·] = t[i][·] B.
+        for i in 0..<6 {
+            let r0 = t[i * 6]
+            let r1 = t[i * 6 + 1]
+            let r2 = t[i * 6 + 2]
+            let r3 = t[i * 6 + 3]
+            let r4 = t[i * 6 + 4]
+            let r5 = t[i * 6 + 5]
+            func store(_ j: Int, _ value: Vector) {
+                UnsafeMutableRawPointer(target + (i * 6 + j) * positionStride).storeBytes(of: value, as: Vector.self)
+            }
+            store(0, 4 * r0 - 5 * r2 + r4)
+            store(1, -4 * (r1 + r2) + r3 + r4)
+            store(2, 4 * (r1 - r2) - r3 + r4)
+            store(3, 2 * (r3 - r1) - r2 + r4)
+            store(4, 2 * (r1 - r3) - r2 + r4)
+            store(5, 4 * r1 - 5 * r3 + r5)
+        }
+    }
+
+    /// Aᵀ m A for the 16 tiles first..<first + 16 of filter k, + bias, ReLU, written into the
+    /// output blocks that exist (edge blocks are cut at the output's size).
+    @inline(__always)
+    static func winogradTransformOutputGroup(
+        products: UnsafePointer<Self>, positionStride: Int, first: Int, tileCount: Int, tilesPerImage: Int,
+        tilesWide: Int, filter k: Int, filters: Int, outputHeight: Int, outputWidth: Int, bias: Self,
+        rectify: Bool, output: UnsafeMutablePointer<Self>, between t: UnsafeMutablePointer<SIMD16<Self>>
+    ) {
+        typealias Vector = SIMD16<Self>
+        func load(_ position: Int) -> Vector {
+            UnsafeRawPointer(products + position * positionStride).loadUnaligned(as: Vector.self)
+        }
+        // Columns first: t[i][j] = (Aᵀ m)[i][j], i < 4.
+        for j in 0..<6 {
+            let m0 = load(0 * 6 + j)
+            let m1 = load(1 * 6 + j)
+            let m2 = load(2 * 6 + j)
+            let m3 = load(3 * 6 + j)
+            let m4 = load(4 * 6 + j)
+            let m5 = load(5 * 6 + j)
+            t[0 * 6 + j] = m0 + m1 + m2 + m3 + m4
+            t[1 * 6 + j] = m1 - m2 + 2 * (m3 - m4)
+            t[2 * 6 + j] = m1 + m2 + 4 * (m3 + m4)
+            t[3 * 6 + j] = m1 - m2 + 8 * (m3 - m4) + m5
+        }
+        let offset = Vector(repeating: bias)
+        let zero = Vector()
+        for i in 0..<4 {
+            let r0 = t[i * 6]
+            let r1 = t[i * 6 + 1]
+            let r2 = t[i * 6 + 2]
+            let r3 = t[i * 6 + 3]
+            let r4 = t[i * 6 + 4]
+            let r5 = t[i * 6 + 5]
+            var y0 = r0 + r1 + r2 + r3 + r4 + offset
+            var y1 = r1 - r2 + 2 * (r3 - r4) + offset
+            var y2 = r1 + r2 + 4 * (r3 + r4) + offset
+            var y3 = r1 - r2 + 8 * (r3 - r4) + r5 + offset
+            if rectify {
+                y0.replace(with: zero, where: y0 .< zero)
+                y1.replace(with: zero, where: y1 .< zero)
+                y2.replace(with: zero, where: y2 .< zero)
+                y3.replace(with: zero, where: y3 .< zero)
+            }
+            for lane in 0..<min(16, tileCount - first) {
+                let tile = first + lane
+                let image = tile / tilesPerImage
+                let within = tile - image * tilesPerImage
+                let tileRow = within / tilesWide
+                let y = tileRow * 4 + i
+                guard y < outputHeight else { continue }
+                let x0 = (within - tileRow * tilesWide) * 4
+                let row = output + ((image * filters + k) * outputHeight + y) * outputWidth
+                switch outputWidth - x0 {
+                case 1: row[x0] = y0[lane]
+                case 2:
+                    row[x0] = y0[lane]
+                    row[x0 + 1] = y1[lane]
+                case 3:
+                    row[x0] = y0[lane]
+                    row[x0 + 1] = y1[lane]
+                    row[x0 + 2] = y2[lane]
+                default:
+                    row[x0] = y0[lane]
+                    row[x0 + 1] = y1[lane]
+                    row[x0 + 2] = y2[lane]
+                    row[x0 + 3] = y3[lane]
+                }
+            }
+        }
+    }
+}
