@@ -103,9 +103,18 @@ public protocol WinogradKernels: BinaryFloatingPoint {
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
         transformedFilters transformed: UnsafePointer<Self>, bias: UnsafePointer<Self>?, rectify: Bool,
         output: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>)
+    /// Whether layers of this type use Winograd where it applies: Float yes; Double no (its
+    /// im2col sums match PyTorch's float64 autograd to the last digits, Winograd's to ~1e-13).
+    static var winogradIsPreferred: Bool { get }
+}
+
+extension Float {
+    public static var winogradIsPreferred: Bool { true }
 }
 
 extension KernelScalar {
+    public static var winogradIsPreferred: Bool { false }
+
     public static func winogradTransformFilters(
         _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
         into transformed: UnsafeMutablePointer<Self>

@@ -331,7 +331,8 @@ public struct BenchmarkRunner {
         let profiles = layers.indices.map { index -> LayerProfile in
             let macs = flops.forwardMACsPerLayer[index] * batch
             return LayerProfile(
-                index: index, layer: layers[index].description, forwardMilliseconds: median(forward[index]),
+                index: index, layer: layers[index].description + (layers[index].algorithm.map { " [\($0)]" } ?? ""),
+                forwardMilliseconds: median(forward[index]),
                 backwardMilliseconds: median(backward[index]), forwardFlops: 2 * macs,
                 backwardFlops: index == firstWithProducts ? 2 * macs : 4 * macs)
         }

@@ -12,6 +12,12 @@
 /// per-core dW/db partials are summed at the end. `naiveConvolution` (ConvNetKernels) is the
 /// seven-loop reference it is tested against.
 ///
+/// Float layers whose shape allows it (3×3, stride 1, dilation 1, one group, at least 16 input
+/// and output channels) run Winograd F(4×4, 3×3) instead (`ConvolutionAlgorithm`): the forward
+/// and the input gradient (a 3×3 convolution of dY with the rotated, transposed filters), with a
+/// quarter of the multiply-adds; the weight gradient stays im2col + GEMM. Double layers always
+/// use im2col, whose sums match PyTorch's float64 autograd to the last digits.
+///
 /// Epilogues (offered by `Sequential`): a following ReLU is applied to each image's output
 /// while it is in cache, and its mask is applied inside backward; in inference a following
 /// BatchNorm is folded into the weights and bias (W'[f] = W[f]·scale[f], b'[f] = b[f]·scale[f] +
@@ -53,6 +59,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// The per-image GEMMs read the weights as op(A) transposed, which the packed GEMM packs
     /// with plain copies instead of SIMD transposes.
     private let transposedWeight = Workspace<Scalar>()
+    /// Winograd's transformed filters U [36, F, C] (forward, folded with a BatchNorm's scale in
+    /// inference), then the effective bias [F]; in backward the flipped filters [36, C, F].
+    private let winogradFilters = Workspace<Scalar>()
+    /// The algorithm chosen for the current input shape.
+    private var chosenAlgorithm = ConvolutionAlgorithm.im2col
+    /// The algorithm forced by `setConvolutionAlgorithm(_:)` (nil: the automatic choice).
+    private var forcedAlgorithm: ConvolutionAlgorithm?
     /// Epilogues taken over from the layers after this one.
     private var rectify = false
     private var affine: ((UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)?
@@ -184,6 +197,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             dilationHeight: dilation, dilationWidth: dilation)
     }
 
+    public var algorithm: String? { chosenAlgorithm.rawValue }
+
+    public func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?) {
+        forcedAlgorithm = algorithm
+        geometry = nil  // chosen again at the next forward
+        cachedInputShape = []
+    }
+
     public func outputShape(forInputShape inputShape: [Int]) throws -> [Int] {
         let g = try makeGeometry(batch: 1, inputShape: inputShape)
         return [outputChannels, g.outputHeight, g.outputWidth]
@@ -205,6 +226,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         geometry = g
         cachedInputShape = input.shape
         cachedOutputShape = [g.batch, outputChannels, g.outputHeight, g.outputWidth]
+        chosenAlgorithm = ConvolutionAlgorithm.choose(
+            for: g, filters: outputChannels, groups: groups, winogradIsPreferred: Scalar.winogradIsPreferred,
+            forced: forcedAlgorithm)
         return g
     }
 
@@ -226,6 +250,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Writes Wᵀ per group (times the folded scale), and returns the effective bias (nil when
     /// there is none): b, or b·scale + shift with a folded BatchNorm.
     private func prepareWeights(patch: Int) -> (UnsafePointer<Scalar>, UnsafePointer<Scalar>?) {
+        let (w, b, _) = prepareFoldedWeights(patch: patch)
+        return (w, b)
+    }
+
+    /// `prepareWeights`, also returning the folded BatchNorm's scale [F] (nil without one).
+    private func prepareFoldedWeights(patch: Int) -> (
+        UnsafePointer<Scalar>, UnsafePointer<Scalar>?, UnsafePointer<Scalar>?
+    ) {
         let filters = outputChannels
         let groupPatch = patch / groups
         let groupFilters = filters / groups
@@ -251,13 +283,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         }
         if affine != nil {
             for f in 0..<filters { effectiveBias[f] = (bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
-            return (UnsafePointer(storage), UnsafePointer(effectiveBias))
+            return (UnsafePointer(storage), UnsafePointer(effectiveBias), UnsafePointer(scale))
         }
         if let bias {
             bias.value.withUnsafeBufferPointer { b in effectiveBias.update(from: b.baseAddress!, count: filters) }
-            return (UnsafePointer(storage), UnsafePointer(effectiveBias))
+            return (UnsafePointer(storage), UnsafePointer(effectiveBias), nil)
         }
-        return (UnsafePointer(storage), nil)
+        return (UnsafePointer(storage), nil, nil)
     }
 
     /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
@@ -267,6 +299,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
+        if chosenAlgorithm == .winograd { return winogradForward(input, geometry: g) }
         let patch = g.patchSize
         let plane = g.outputPlane
         let filters = outputChannels
@@ -313,6 +346,67 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                         }
                         if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
                         n += count
+                    }
+                }
+            }
+        }
+        rectifiedOutput = rectify ? output : nil
+        return output
+    }
+
+    /// Images per Winograd call: enough tiles for the 36 products to run at speed, while the
+    /// transformed tiles and products (36·(C + F) values per tile) stay within about 2 MiB.
+    private func winogradImageGroup(_ g: WindowGeometry, channels: Int, filters: Int, parts: Int) -> Int {
+        let (high, wide) = Winograd.tiles(g)
+        let perImage = 36 * (channels + filters) * high * wide * MemoryLayout<Scalar>.stride
+        let perPart = (g.batch + parts - 1) / parts
+        return max(1, min(perPart, (2 << 20) / max(perImage, 1)))
+    }
+
+    /// Forward through Winograd F(4×4, 3×3): the filters are transformed once (with a folded
+    /// BatchNorm's scale), then each core convolves groups of its images.
+    private func winogradForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
+        let filters = outputChannels
+        let channels = inputChannels
+        let (_, effectiveBias, scale) = prepareFoldedWeights(patch: g.patchSize)
+        let transformedCount = Winograd.transformedFilterCount(filters: filters, channels: channels)
+        let transformed = winogradFilters.reserve(transformedCount)
+        weight.value.withUnsafeBufferPointer { w in
+            Scalar.winogradTransformFilters(
+                w.baseAddress!, filters: filters, channels: channels, flipped: false, into: transformed)
+        }
+        if let scale {
+            for position in 0..<36 {
+                for f in 0..<filters {
+                    let row = transformed + (position * filters + f) * channels
+                    for c in 0..<channels { row[c] *= scale[f] }
+                }
+            }
+        }
+        let parts = imageParts(g)
+        let group = winogradImageGroup(g, channels: channels, filters: filters, parts: parts)
+        var piece = g
+        piece.batch = group
+        let perPart = Winograd.scratchCount(piece, filters: filters)
+        let scratch = workspace.reserve(parts * perPart)
+        let batch = g.batch
+        let rectify = self.rectify
+        let imageSize = channels * g.height * g.width
+        let outputSize = filters * g.outputPlane
+        let output = input.withUnsafeBufferPointer { x in
+            let x = x.baseAddress!
+            return outputs.produce(shape: cachedOutputShape) { y, _ in
+                ThreadPool.run(parts: parts) { part in
+                    let end = (part + 1) * batch / parts
+                    var n = part * batch / parts
+                    while n < end {
+                        var piece = g
+                        piece.batch = min(group, end - n)
+                        Scalar.winogradConvolve(
+                            x + n * imageSize, piece, filters: filters, transformedFilters: transformed,
+                            bias: effectiveBias, rectify: rectify, output: y + n * outputSize,
+                            scratch: scratch + part * perPart)
+                        n += piece.batch
                     }
                 }
             }
@@ -370,15 +464,31 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let batch = g.batch
         let masked = mask != nil
         let hasBias = bias != nil
-        // Per part: columns and (for dX) column gradients [patch, group·plane], dW and db
-        // partials, the masked dY of a group (with a fused ReLU) and dY gathered to
-        // [F, group·plane] (for groups of images).
+        // dX through Winograd: a 3×3 convolution of dY with the flipped filters [36, C, F].
+        let gradientGeometry =
+            wantInput && chosenAlgorithm == .winograd ? Winograd.inputGradientGeometry(g, filters: filters) : nil
+        var flippedFilters: UnsafeMutablePointer<Scalar>?
+        var winogradScratchSize = 0
+        if var gradientPiece = gradientGeometry {
+            let transformed = winogradFilters.reserve(
+                Winograd.transformedFilterCount(filters: g.channels, channels: filters))
+            weight.value.withUnsafeBufferPointer { w in
+                Scalar.winogradTransformFilters(
+                    w.baseAddress!, filters: filters, channels: g.channels, flipped: true, into: transformed)
+            }
+            flippedFilters = transformed
+            gradientPiece.batch = group
+            winogradScratchSize = Winograd.scratchCount(gradientPiece, filters: g.channels)
+        }
+        // Per part: columns and (for dX by col2im) column gradients [patch, group·plane], dW and
+        // db partials, the masked dY of a group (with a fused ReLU), dY gathered to
+        // [F, group·plane] (for groups of images), and Winograd's scratch (for dX by Winograd).
         let columnsSize = patch * plane * group
-        let partialOffset = columnsSize * (wantInput ? 2 : 1)
+        let partialOffset = columnsSize * (wantInput && gradientGeometry == nil ? 2 : 1)
         let weightCount = filters * groupPatch
         let perPart =
             partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
-            + (group > 1 ? filters * plane * group : 0)
+            + (group > 1 ? filters * plane * group : 0) + winogradScratchSize
         let scratch = workspace.reserve(parts * perPart)
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
             input.withUnsafeBufferPointer { x in
@@ -395,6 +505,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                             let db = dw + weightCount
                             let maskedGradient = db + filters
                             let gathered = maskedGradient + (masked ? filters * plane * group : 0)
+                            let winogradScratch = gathered + (group > 1 ? filters * plane * group : 0)
                             db.update(repeating: 0, count: filters)
                             let first = part * batch / parts
                             let end = (part + 1) * batch / parts
@@ -412,6 +523,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                         count: count * filters * plane)
                                     dyn = UnsafePointer(maskedGradient)
                                 }
+                                let imageOrderGradient = dyn  // [count, F, H', W']
                                 if count > 1 {
                                     Scalar.gatherChannels(
                                         dyn, gathered, batch: count, channels: filters, planeSize: plane)
@@ -428,7 +540,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                         ldc: groupPatch)
                                 }
                                 if hasBias { Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount) }
-                                if let dx {
+                                if let dx, var gradientPiece = gradientGeometry, let flippedFilters {
+                                    gradientPiece.batch = count
+                                    Scalar.winogradConvolve(
+                                        imageOrderGradient, gradientPiece, filters: g.channels,
+                                        transformedFilters: flippedFilters, bias: nil, rectify: false,
+                                        output: dx + n * imageSize, scratch: winogradScratch)
+                                } else if let dx {
                                     for groupIndex in 0..<groups {
                                         Scalar.gemm(
                                             transposeA: true, transposeB: false, m: groupPatch, n: columnCount,

@@ -182,6 +182,17 @@ public protocol Layer<Scalar>: AnyObject, CustomStringConvertible {
     /// initializers under their state_dict names (`graph.parameter(_:)`, `graph.buffer(_:)`);
     /// sublayers are exported with `graph.export(_:named:input:)`. See `ONNXModel`.
     func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue
+
+    /// How the layer computed its last forward, when it chooses among algorithms by shape
+    /// (`Conv2D`: "im2col" or "winograd"); nil for the others. Printed in `convnet bench`'s
+    /// per-layer profile.
+    var algorithm: String? { get }
+
+    /// Forces the convolutions in this layer and its sublayers to `algorithm` where it
+    /// applies (`.winograd` only fits 3×3 stride-1 convolutions; others keep im2col), or back to
+    /// the automatic choice with nil (`ConvolutionAlgorithm.choose`). For tests and
+    /// measurements; `CONVNET_CONVOLUTION` does the same for a whole process.
+    func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?)
 }
 
 extension Layer {
@@ -193,6 +204,10 @@ extension Layer {
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? { nil }
     public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int { 0 }
     public func forwardFlops(forInputShape inputShape: [Int]) throws -> Int { 0 }
+    public var algorithm: String? { nil }
+    public func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?) {
+        for (_, layer) in sublayers { layer.setConvolutionAlgorithm(algorithm) }
+    }
 
     /// Every ConvNet layer says how it is exported; a layer defined elsewhere that does not is
     /// refused with its name.

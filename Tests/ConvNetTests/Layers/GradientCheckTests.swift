@@ -31,6 +31,22 @@ struct GradientCheckTests {
                 inputChannels: 3, outputChannels: 4, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
                 random: &random)
         },
+        LayerCase(name: "Conv2D k3 s1 p1 by Winograd", inputShape: [3, 3, 6, 7]) {
+            var random = SeededRandom(seed: 3)
+            let layer = try Conv2D<Double>(
+                inputChannels: 3, outputChannels: 4, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
+                random: &random)
+            layer.setConvolutionAlgorithm(.winograd)
+            return layer
+        },
+        LayerCase(name: "Conv2D k3 s1 p0 by Winograd, no bias", inputShape: [2, 2, 9, 5]) {
+            var random = SeededRandom(seed: 33)
+            let layer = try Conv2D<Double>(
+                inputChannels: 2, outputChannels: 3, kernelSize: 3, bias: false, initializer: .pytorchDefault,
+                random: &random)
+            layer.setConvolutionAlgorithm(.winograd)
+            return layer
+        },
         LayerCase(name: "Conv2D k3 s2 p1", inputShape: [2, 3, 7, 7]) {
             var random = SeededRandom(seed: 4)
             return try Conv2D<Double>(

@@ -1,0 +1,42 @@
+import ConvNetKernels
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a `Conv2D` computes, chosen per layer from its input shape (`choose(for:...)`), and
+/// printed in `convnet bench`'s per-layer profile.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Unfold each image (`im2col`), one GEMM per group: every shape.
+    case im2col
+    /// Winograd F(4×4, 3×3) (`Winograd.swift`): 3×3, stride 1, dilation 1, one group; a
+    /// quarter of the multiply-adds, with float32 rounding a few times larger than im2col's.
+    case winograd
+
+    /// Below this many input or output channels the transforms cost more than the products
+    /// save, so such layers keep im2col (W1's 3-channel input layer, LeNet's 1 → 6).
+    public static let winogradMinimumChannels = 16
+
+    /// `CONVNET_CONVOLUTION`: `im2col` (everywhere), `winograd` (wherever it applies, whatever
+    /// the channels) or `auto` (the default: `choose`'s rule). Read once.
+    public static let setting: String = {
+        guard let value = getenv("CONVNET_CONVOLUTION") else { return "auto" }
+        let text = String(cString: value).lowercased()
+        return ["im2col", "winograd", "auto"].contains(text) ? text : "auto"
+    }()
+
+    /// The algorithm for geometry `g` with `filters` outputs in `groups` groups, for an
+    /// element type that does (`winogradIsPreferred`: Float) or does not (Double) take Winograd;
+    /// `forced` (a layer's `setConvolutionAlgorithm`) wins wherever it applies.
+    public static func choose(
+        for g: WindowGeometry, filters: Int, groups: Int, winogradIsPreferred: Bool,
+        forced: ConvolutionAlgorithm? = nil, setting: String = setting
+    ) -> ConvolutionAlgorithm {
+        if let forced { return forced == .winograd && Winograd.applies(to: g, groups: groups) ? .winograd : .im2col }
+        guard winogradIsPreferred, setting != "im2col", Winograd.applies(to: g, groups: groups) else { return .im2col }
+        if setting == "winograd" { return .winograd }
+        return g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels ? .winograd : .im2col
+    }
+}

@@ -1,0 +1,76 @@
+import Testing
+
+@testable import ConvNet
+
+/// Conv2D through Winograd against the same layer through im2col, both in Double (where the
+/// two agree to round-off, 1e-12): forward, and backward's dX, dW and db, with and without a
+/// fused ReLU, on batches that split between cores and group images (gradient checks by
+/// central differences cannot tell Winograd's Double round-off, ~1e-13, from an error once it
+/// is divided by the step). The Float choice per shape is checked too.
+@Suite("Conv2D by Winograd against Conv2D by im2col")
+struct WinogradLayerTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var spec: String
+        var inputShape: [Int]
+        var batch: Int
+        var testDescription: String { "\(spec) on \(batch)×\(inputShape)" }
+    }
+
+    static let cases = [
+        Case(spec: "conv(5,k=3,p=1)", inputShape: [3, 7, 6], batch: 1),
+        Case(spec: "conv(4,k=3,p=1) relu", inputShape: [2, 9, 9], batch: 5),
+        Case(spec: "conv(6,k=3,p=2,bias=false) relu", inputShape: [4, 5, 8], batch: 3),
+        Case(spec: "conv(3,k=3) relu", inputShape: [2, 17, 4], batch: 2),
+    ]
+
+    /// Forward, then backward of a random dY, through `network`; returns y, dX and every
+    /// parameter gradient, flattened.
+    static func run(_ network: Sequential<Double>, input: Tensor<Double>, seed: UInt64) throws -> [[Double]] {
+        let output = try network.forward(input)
+        var random = SeededRandom(seed: seed)
+        let outputGradient = try Tensor<Double>(
+            shape: output.shape, scalars: (0..<output.count).map { _ in random.uniform(in: -1, 1) })
+        let inputGradient = try #require(try network.backward(outputGradient, needsInputGradient: true))
+        return [output.scalars, inputGradient.scalars] + network.parameters.map(\.gradient.scalars)
+    }
+
+    @Test(arguments: cases)
+    func winogradEqualsIm2col(c: Case) throws {
+        let spec = try ModelSpec(parsing: c.spec)
+        let direct = try spec.makeNetwork(
+            inputShape: c.inputShape, initializer: .pytorchDefault, seed: 5, scalar: Double.self)
+        let winograd = try spec.makeNetwork(
+            inputShape: c.inputShape, initializer: .pytorchDefault, seed: 5, scalar: Double.self)
+        direct.setConvolutionAlgorithm(.im2col)
+        winograd.setConvolutionAlgorithm(.winograd)
+        var random = SeededRandom(seed: 6)
+        let shape = [c.batch] + c.inputShape
+        let input = try Tensor<Double>(
+            shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(in: -1, 1) })
+        let expected = try Self.run(direct, input: input, seed: 7)
+        let fast = try Self.run(winograd, input: input, seed: 7)
+        #expect(winograd.layers[0].algorithm == "winograd")
+        #expect(direct.layers[0].algorithm == "im2col")
+        let names = ["output", "input gradient"] + direct.namedParameters.map { "d \($0.name)" }
+        for (name, (mine, reference)) in zip(names, zip(fast, expected)) {
+            let scale = max(reference.map(abs).max() ?? 0, 1e-12)
+            let error = (zip(mine, reference).map { abs($0 - $1) }.max() ?? 0) / scale
+            #expect(mine.count == reference.count && error < 1e-12, "\(c.testDescription) \(name): \(error)")
+        }
+    }
+
+    @Test func floatChoosesWinogradForWideThreeByThreeLayersOnly() throws {
+        let network = try ModelSpec(
+            parsing: "conv(16,k=3,p=1) relu conv(16,k=3,p=1) conv(16,k=3,s=2,p=1) conv(8,k=3,p=1)"
+        )
+        .makeNetwork(inputShape: [3, 8, 8], seed: 1, scalar: Float.self)
+        _ = try network.forward(Tensor<Float>(repeating: 0.5, shape: [2, 3, 8, 8]))
+        let algorithms = network.layers.compactMap(\.algorithm)
+        let expected = ConvolutionAlgorithm.setting == "auto" ? ["im2col", "winograd", "im2col", "im2col"] : nil
+        if let expected { #expect(algorithms == expected) }
+        let double = try ModelSpec(parsing: "conv(16,k=3,p=1) conv(16,k=3,p=1)")
+            .makeNetwork(inputShape: [16, 8, 8], seed: 1, scalar: Double.self)
+        _ = try double.forward(Tensor<Double>(repeating: 0.5, shape: [1, 16, 8, 8]))
+        #expect(double.layers.compactMap(\.algorithm) == ["im2col", "im2col"], "Double keeps im2col")
+    }
+}
