@@ -19,7 +19,9 @@ public struct ServingError: Error, Equatable, CustomStringConvertible {
 
     /// The body of the answer: `{"error":"..."}` on one line.
     public var json: String {
-        let data = (try? JSONEncoder().encode(["error": message])) ?? Data(#"{"error":"unknown"}"#.utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode(["error": message])) ?? Data(#"{"error":"unknown"}"#.utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }
