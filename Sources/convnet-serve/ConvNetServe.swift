@@ -97,7 +97,8 @@ struct ConvNetServe: AsyncParsableCommand {
             let name = host == "localhost" ? "127.0.0.1" : host
             address =
                 name.contains(":")
-                ? try sockaddr_in6.inet6(ip6: name, port: UInt16(port)) : try sockaddr_in.inet(ip4: name, port: UInt16(port))
+                ? try sockaddr_in6.inet6(ip6: name, port: UInt16(port))
+                : try sockaddr_in.inet(ip4: name, port: UInt16(port))
         } catch {
             throw ConvNetError.invalidArgument("--host '\(host)' is not an IPv4 or IPv6 address")
         }
@@ -105,7 +106,8 @@ struct ConvNetServe: AsyncParsableCommand {
         let server = HTTPServer(
             config: HTTPServer.Configuration(
                 address: address, timeout: clientTimeout + drainTimeout + 60,
-                pool: ClientTimeoutPool(base: HTTPServer.defaultPool(), seconds: clientTimeout), logger: DisabledLogger.disabled),
+                pool: ClientTimeoutPool(base: HTTPServer.defaultPool(), seconds: clientTimeout),
+                logger: DisabledLogger.disabled),
             handler: handler)
 
         signal(SIGPIPE, SIG_IGN)

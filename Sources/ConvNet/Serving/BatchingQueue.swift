@@ -100,7 +100,8 @@ public final class BatchingQueue<Input: Sendable, Output: Sendable>: @unchecked 
                 continuation.resume(throwing: Failure.shuttingDown)
                 return
             }
-            pending.append(Pending(input: input, continuation: continuation, arrival: DispatchTime.now().uptimeNanoseconds))
+            pending.append(
+                Pending(input: input, continuation: continuation, arrival: DispatchTime.now().uptimeNanoseconds))
             condition.signal()
         }
     }

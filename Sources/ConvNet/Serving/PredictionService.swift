@@ -135,7 +135,8 @@ public final class PredictionService: @unchecked Sendable {
         do {
             if body.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {  // "\x93NUMPY"
                 let array = try NumPyArray(npy: body, name: name)
-                let shape = array.shape.first == 1 && array.shape.count == predictor.model.inputShape.count + 1
+                let shape =
+                    array.shape.first == 1 && array.shape.count == predictor.model.inputShape.count + 1
                     ? array.shape : [1] + array.shape
                 guard Array(shape.dropFirst()) == predictor.model.inputShape else {
                     throw ServingError(
@@ -169,14 +170,16 @@ public final class PredictionService: @unchecked Sendable {
         }
         let rows: [[Float]]
         do {
-            rows = try await queue.submit(contentsOf: samples)
+            rows =
+                samples.count == 1 ? [try await queue.submit(samples[0])] : try await queue.submit(contentsOf: samples)
         } catch BatchingQueue<[Float], [Float]>.Failure.shuttingDown {
             throw ServingError(status: 503, "the server is shutting down")
         }
         let scores = try Tensor<Float>(shape: [rows.count, predictor.model.classCount], scalars: rows.flatMap { $0 })
         return try predictor.topK(scores, k: k).map { best in
             ImagePrediction(
-                predictions: best.map { ClassProbability(index: $0.index, class: $0.name, probability: $0.probability) })
+                predictions: best.map { ClassProbability(index: $0.index, class: $0.name, probability: $0.probability) }
+            )
         }
     }
 

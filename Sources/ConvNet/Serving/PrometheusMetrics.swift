@@ -132,8 +132,10 @@ public final class PrometheusRegistry: @unchecked Sendable {
     /// `a="x",b="y"` with `\`, `"` and newlines escaped as the format requires.
     static func labelText(_ labels: [(String, String)]) -> String {
         labels.map { name, value in
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+                of: "\"", with: "\\\""
+            )
+            .replacingOccurrences(of: "\n", with: "\\n")
             return "\(name)=\"\(escaped)\""
         }.joined(separator: ",")
     }

@@ -45,7 +45,8 @@ struct BatchingQueueTests {
         let queue = Self.doublingQueue(maximumBatchSize: 64, maximumWait: 0.5, log: log)
         defer { queue.shutDown() }
         let outputs = try await Self.submitConcurrently(Array(0..<10), to: queue)
-        #expect(outputs == Dictionary(uniqueKeysWithValues: (0..<10).map { ($0, $0 * 2) }), "each caller its own output")
+        #expect(
+            outputs == Dictionary(uniqueKeysWithValues: (0..<10).map { ($0, $0 * 2) }), "each caller its own output")
         #expect(log.sizes == [10], "ten submissions within the wait: one call of process")
     }
 
@@ -181,7 +182,8 @@ struct PredictionServiceTests {
         try ImageFolderTests.writePNG((0..<300).map { UInt8($0 % 256) }, width: 10, height: 10, channels: 3, to: png)
         for file in [png, jpeg] {
             let sample = try service.sample(from: [UInt8](Data(contentsOf: file)))
-            #expect(sample == (try predictor.inputs(predictor.imageInputs([file])).scalars), "\(file.lastPathComponent)")
+            #expect(
+                sample == (try predictor.inputs(predictor.imageInputs([file])).scalars), "\(file.lastPathComponent)")
             let answer = try await service.predict([sample])
             let direct = try predictor.topK(predictor.scores(predictor.imageInputs([file])), k: 2)[0]
             #expect(answer[0].predictions.map(\.class) == direct.map(\.name))
@@ -213,7 +215,8 @@ struct PredictionServiceTests {
                 _ = try service.sample(from: body)
                 return nil
             } catch let error as ServingError {
-                #expect(!error.json.contains("\n") && error.json.hasPrefix(#"{"error":"#), "one-line JSON: \(error.json)")
+                #expect(
+                    !error.json.contains("\n") && error.json.hasPrefix(#"{"error":"#), "one-line JSON: \(error.json)")
                 return error.status
             } catch { return -1 }
         }
@@ -222,7 +225,8 @@ struct PredictionServiceTests {
         #expect(status([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3]) == 400, "a truncated PNG")
         #expect(status([0xFF, 0xD8, 0xFF, 0xE0, 0, 0]) == 400, "a truncated JPEG")
         #expect(status([0x93] + Array("NUMPY garbage".utf8)) == 400, "a corrupt .npy")
-        let wrongShape = try NumPyArray(shape: [3, 9, 9], elementType: .uint8, bytes: [UInt8](repeating: 1, count: 243))
+        let wrongShape = try NumPyArray(
+            shape: [3, 9, 9], elementType: .uint8, bytes: [UInt8](repeating: 1, count: 243))
         #expect(status(wrongShape.encoded()) == 422, "arrays are not resized")
         #expect(status([UInt8](repeating: 0, count: 1001)) == 413)
         #expect(throws: ServingError.self) { try service.samples(fromBatchJSON: Array("[1, 2]".utf8)) }

@@ -103,7 +103,9 @@ import FoundationNetworking
 
     /// The value of one sample of the Prometheus page (`name{labels} value`).
     static func metric(_ page: String, _ sample: String) -> Double? {
-        page.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        page.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap {
+            Double($0.split(separator: " ").last!)
+        }
     }
 
     /// A checkpoint, two PNGs (10×10, resized to 8×8) and a JPEG (33×31) in `folder`.
@@ -117,7 +119,8 @@ import FoundationNetworking
             images.append(url)
         }
         images.append(
-            ImageDecoderTests.fixtures.appendingPathComponent("jpeg_RGB_33x31_progressiveTrue_quality75_subsampling0.jpg"))
+            ImageDecoderTests.fixtures.appendingPathComponent(
+                "jpeg_RGB_33x31_progressiveTrue_quality75_subsampling0.jpg"))
         return (checkpoint, images)
     }
 
@@ -134,7 +137,8 @@ import FoundationNetworking
         defer { _ = server.terminate() }
 
         // `convnet predict CKPT FILES --top-k 3`: "FILE: name p, name p, name p" per image.
-        let predicted = try CommandLineTests.run(convnet, ["predict", checkpoint.path] + images.map(\.path) + ["--top-k", "3"])
+        let predicted = try CommandLineTests.run(
+            convnet, ["predict", checkpoint.path] + images.map(\.path) + ["--top-k", "3"])
         #expect(predicted.status == 0, "\(predicted.error)")
         let expected: [[(String, Double)]] = predicted.output.split(separator: "\n").map { line in
             line.split(separator: ": ", maxSplits: 1).last!.split(separator: ", ").map { pair in
@@ -152,19 +156,24 @@ import FoundationNetworking
         }
         for (image, expected) in zip(images, expected) {
             let (status, body) = try await Self.request(
-                server.url("/v1/predict?top_k=3"), method: "POST", body: try Data(contentsOf: image), contentType: "image/png")
+                server.url("/v1/predict?top_k=3"), method: "POST", body: try Data(contentsOf: image),
+                contentType: "image/png")
             #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
             check(try JSONDecoder().decode(ImagePrediction.self, from: body), expected, image.lastPathComponent)
         }
         // The same three in one batch request (JSON list of base64 images).
-        let list = try JSONEncoder().encode(["images": try images.map { try Data(contentsOf: $0).base64EncodedString() }])
+        let list = try JSONEncoder().encode([
+            "images": try images.map { try Data(contentsOf: $0).base64EncodedString() }
+        ])
         let (status, body) = try await Self.request(
             server.url("/v1/predict/batch?top_k=3"), method: "POST", body: list, contentType: "application/json")
         #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
         struct Answers: Decodable { var results: [ImagePrediction] }
         let answers = try JSONDecoder().decode(Answers.self, from: body).results
         #expect(answers.count == 3)
-        for (index, (answer, expected)) in zip(answers, expected).enumerated() { check(answer, expected, "batch \(index)") }
+        for (index, (answer, expected)) in zip(answers, expected).enumerated() {
+            check(answer, expected, "batch \(index)")
+        }
 
         // The default top-k (5, capped at the 3 classes), /v1/model and /healthz.
         let whole = try await Self.request(server.url("/v1/predict"), method: "POST", body: Data(contentsOf: images[0]))
@@ -185,7 +194,8 @@ import FoundationNetworking
         defer { try? FileManager.default.removeItem(at: folder) }
         let (checkpoint, images) = try Self.makeInputs(in: folder)
         // A long wait, so that the 24 requests sent at once meet in few batches.
-        let server = try Server(binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "300", "--max-batch", "64"])
+        let server = try Server(
+            binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "300", "--max-batch", "64"])
         defer { _ = server.terminate() }
         let body = try Data(contentsOf: images[0])
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -228,7 +238,8 @@ import FoundationNetworking
             ("wrong method", "/v1/predict", nil, 405, "takes POST"),
         ]
         for (label, path, body, expected, fragment) in cases {
-            let (status, answer) = try await Self.request(server.url(path), method: body == nil ? "GET" : "POST", body: body)
+            let (status, answer) = try await Self.request(
+                server.url(path), method: body == nil ? "GET" : "POST", body: body)
             let text = String(decoding: answer, as: UTF8.self)
             #expect(status == expected, "\(label): \(text)")
             #expect(
@@ -263,7 +274,9 @@ import FoundationNetworking
         // A body that stops half-way: 408 or a closed connection, within the timeout.
         let second = try #require(RawConnection(port: server.port))
         defer { second.close() }
-        second.send("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n" + String(repeating: "a", count: 5000))
+        second.send(
+            "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n"
+                + String(repeating: "a", count: 5000))
         let answer = second.receiveUntilClosed(timeout: 15)
         #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
         let health = try await Self.request(server.url("/healthz"))
@@ -281,7 +294,9 @@ import FoundationNetworking
         let requests = Task {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { try await Self.request(server.url("/v1/predict"), method: "POST", body: body).status }
+                    group.addTask {
+                        try await Self.request(server.url("/v1/predict"), method: "POST", body: body).status
+                    }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
