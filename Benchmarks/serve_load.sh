@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load on convnet-serve with wrk (Debian's package): requests/s and p50/p99 latency at 1, 8, 64
-# and 256 connections, with dynamic batching on (--max-batch 64 --max-wait-ms 2) and off
-# (--max-batch 1), and the mean batch size read from /metrics; prints a Markdown table.
+# and 256 connections, with dynamic batching on (--max-batch 64 --max-wait-ms 2, the defaults),
+# on without waiting (--max-wait-ms 0: a batch is whatever queued while the previous forward pass
+# ran) and off (--max-batch 1), and the mean batch size read from /metrics; prints a Markdown table.
 #
 # Usage: Benchmarks/serve_load.sh CHECKPOINT IMAGE [SECONDS per run, default 10]
 # Build first: CONVNET_SERVE=1 swift build -c release --product convnet-serve
@@ -14,7 +15,8 @@ metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 == na
 
 echo "| batching | connections | requests/s | p50 | p99 | mean batch | non-2xx |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-for mode in "on:--max-batch 64 --max-wait-ms 2" "off:--max-batch 1"; do
+for mode in "on, wait 2 ms:--max-batch 64 --max-wait-ms 2" "on, wait 0:--max-batch 64 --max-wait-ms 0" \
+    "off:--max-batch 1"; do
     name=${mode%%:*} options=${mode#*:}
     log=$(mktemp)
     # shellcheck disable=SC2086

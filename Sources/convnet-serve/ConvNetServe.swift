@@ -133,12 +133,13 @@ struct ConvNetServe: AsyncParsableCommand {
         FileHandle.standardError.write(
             Data("convnet-serve: signal \(signalNumber), draining \(handler.inFlight.count) request(s)\n".utf8))
         handler.inFlight.beginDraining()
+        // The queued images run now, without waiting out --max-wait-ms; later submissions get 503.
+        await Task.detached { service.queue.shutDown() }.value
         let deadline = Date().addingTimeInterval(drainTimeout)
         while handler.inFlight.count > 0 && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
         await server.stop(timeout: 1)
         serverTask.cancel()
         _ = await serverTask.result
-        service.queue.shutDown()
         FileHandle.standardError.write(Data("convnet-serve: stopped\n".utf8))
         Foundation.exit(0)
     }

@@ -103,6 +103,8 @@ public final class PredictionService: @unchecked Sendable {
             "convnet_batch_seconds", help: "Seconds of one batched forward pass.",
             buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1])
         metrics.declareCounter("convnet_images_total", help: "Images scored.")
+        metrics.declareGauge("convnet_queued_images", help: "Images waiting for a batch when /metrics was read.")
+        metrics.declareGauge("convnet_requests_in_flight", help: "Requests being answered when /metrics was read.")
         self.metrics = metrics
         let model = predictor.model
         let sampleCount = model.inputShape.reduce(1, *)

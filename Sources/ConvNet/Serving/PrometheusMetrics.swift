@@ -21,7 +21,7 @@ import Foundation
 /// ```
 public final class PrometheusRegistry: @unchecked Sendable {
     private enum Kind: String {
-        case counter, histogram
+        case counter, gauge, histogram
     }
 
     private struct Family {
@@ -51,6 +51,16 @@ public final class PrometheusRegistry: @unchecked Sendable {
     /// Declares a counter `name` (a Prometheus metric name ending in `_total`).
     public func declareCounter(_ name: String, help: String) {
         declare(Family(name: name, help: help, kind: .counter, bounds: []))
+    }
+
+    /// Declares a gauge `name`: a value that goes up and down, set with ``set(_:_:labels:)``.
+    public func declareGauge(_ name: String, help: String) {
+        declare(Family(name: name, help: help, kind: .gauge, bounds: []))
+    }
+
+    /// Sets gauge `name` with `labels` to `value`.
+    public func set(_ name: String, _ value: Double, labels: [(String, String)] = []) {
+        update(name, labels: labels) { series, _ in series.value = value }
     }
 
     /// Declares a histogram `name` with bucket upper bounds `buckets` (ascending; `+Inf` is added).
@@ -93,7 +103,7 @@ public final class PrometheusRegistry: @unchecked Sendable {
         body(&families[position].series[key, default: Series()], bounds)
     }
 
-    /// The value of counter `name` with `labels` (0 when never incremented).
+    /// The value of counter or gauge `name` with `labels` (0 when never set).
     public func counterValue(_ name: String, labels: [(String, String)] = []) -> Double {
         lock.lock()
         defer { lock.unlock() }
@@ -110,7 +120,7 @@ public final class PrometheusRegistry: @unchecked Sendable {
             text += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.kind.rawValue)\n"
             for (labels, series) in family.series.sorted(by: { $0.key < $1.key }) {
                 switch family.kind {
-                case .counter:
+                case .counter, .gauge:
                     text += "\(family.name)\(Self.braced(labels)) \(Self.format(series.value))\n"
                 case .histogram:
                     var cumulative: UInt64 = 0

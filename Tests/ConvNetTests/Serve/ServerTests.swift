@@ -195,7 +195,7 @@ import FoundationNetworking
         let (checkpoint, images) = try Self.makeInputs(in: folder)
         // A long wait, so that the 24 requests sent at once meet in few batches.
         let server = try Server(
-            binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "300", "--max-batch", "64"])
+            binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "1000", "--max-batch", "64"])
         defer { _ = server.terminate() }
         let body = try Data(contentsOf: images[0])
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -211,7 +211,7 @@ import FoundationNetworking
         let single = try #require(Self.metric(page, #"convnet_batch_size_bucket{le="1"}"#))
         #expect(imageCount == 24)
         #expect(batches < 24 && single < batches || batches == 1, "24 requests in \(batches) forward passes:\n\(page)")
-        #expect(batches <= 6, "24 concurrent requests, 300 ms wait: a few batches, found \(batches)")
+        #expect(batches <= 6, "24 concurrent requests, 1 s wait: a few batches, found \(batches)")
         #expect(Self.metric(page, #"convnet_requests_total{route="/v1/predict",status="200"}"#) == 24)
         #expect(page.contains(#"convnet_request_duration_seconds_bucket{route="/v1/predict",le="+Inf"} 24"#))
     }
@@ -288,8 +288,8 @@ import FoundationNetworking
         let folder = makeTemporaryDirectory("convnet-serve-http")
         defer { try? FileManager.default.removeItem(at: folder) }
         let (checkpoint, images) = try Self.makeInputs(in: folder)
-        // Requests wait a whole second for their batch: SIGTERM arrives while they are queued.
-        let server = try Server(binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "1000"])
+        // Requests would wait a minute for their batch: SIGTERM arrives while they are queued.
+        let server = try Server(binary, checkpoint: checkpoint, arguments: ["--max-wait-ms", "60000"])
         let body = try Data(contentsOf: images[2])
         let requests = Task {
             try await withThrowingTaskGroup(of: Int.self) { group in
@@ -301,8 +301,15 @@ import FoundationNetworking
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
         }
-        try await Task.sleep(for: .milliseconds(400))
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let page = String(decoding: try await Self.request(server.url("/metrics")).body, as: UTF8.self)
+            if Self.metric(page, "convnet_queued_images") == 4 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let start = Date()
         let status = server.terminate()
+        #expect(Date().timeIntervalSince(start) < 30, "the queued batch ran at once, not after its wait")
         #expect(try await requests.value == [200, 200, 200, 200], "the requests in flight were answered")
         #expect(status == 0, "exit status after SIGTERM")
     }
