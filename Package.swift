@@ -30,6 +30,12 @@ let fuzzHarnesses: [String] =
         .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(".swift".count)) }.sorted()
     : []
 
+// The HTTP server `convnet-serve` (Sources/convnet-serve, on FlyingFox): only when CONVNET_SERVE=1 is
+// set while building does the package depend on FlyingFox and hold the executable, so the default
+// build needs nothing beyond the toolchain. Its tests (Tests/ConvNetTests/Serve) run the binary
+// when it was built next to `convnet`, and skip with a line saying so otherwise.
+let serving = ProcessInfo.processInfo.environment["CONVNET_SERVE"] == "1"
+
 let package = Package(
     name: "ConvNet",
     platforms: [.macOS(.v13)],
@@ -89,4 +95,20 @@ if fuzzing {
                 name: "fuzz-\(name)", dependencies: ["ConvNet", "FuzzSupport"], path: "Fuzz/Harnesses",
                 exclude: fuzzHarnesses.filter { $0 != name }.map { "\($0).swift" }, sources: ["\(name).swift"])
         }
+}
+
+if serving && !fuzzing {
+    package.dependencies.append(.package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"))
+    package.products.append(.executable(name: "convnet-serve", targets: ["convnet-serve"]))
+    package.targets.append(
+        .executableTarget(
+            name: "convnet-serve",
+            dependencies: [
+                "ConvNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+            ],
+            path: "Sources/convnet-serve"
+        ))
 }

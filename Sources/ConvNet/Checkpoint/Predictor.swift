@@ -51,14 +51,17 @@ public struct Predictor {
     /// preprocessing's `scale`: 255 for byte images, 16 for the bundled digits; 1 when the
     /// checkpoint has no preprocessing), ready for ``scores(_:preprocessed:)``.
     public func imageInputs(_ files: [URL]) throws -> ImageArray {
+        var values: [Float] = []
+        for file in files { values += try imageInput(ImageDecoder.decode(contentsOf: file)) }
+        return try ImageArray(shape: [files.count] + model.inputShape, storage: .float32(values))
+    }
+
+    /// One decoded image as a raw sample [C·H·W] for this checkpoint (the channels, resize,
+    /// crop and scale of ``imageInputs(_:)``; `convnet-serve` gives each request's image here).
+    public func imageInput(_ image: DecodedImage) throws -> [Float] {
         let transform = try ImageTransform(inputShape: model.inputShape)
         let scale = Float(checkpoint.metadata.preprocessing?.scale ?? 1) / 255
-        var values: [Float] = []
-        for file in files {
-            let sample = try transform.apply(ImageDecoder.decode(contentsOf: file)).samples
-            values += sample.map { Float($0) * scale }
-        }
-        return try ImageArray(shape: [files.count] + model.inputShape, storage: .float32(values))
+        return try transform.apply(image).samples.map { Float($0) * scale }
     }
 
     /// Raw class scores [N, C] (`preprocessed`: see ``inputs(_:preprocessed:)``).
