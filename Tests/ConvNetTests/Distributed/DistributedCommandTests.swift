@@ -6,7 +6,7 @@ import Testing
 /// `mpirun -np 2 convnet train --distributed` on this machine (as root: --allow-run-as-root,
 /// --oversubscribe), against one process and against the in-process ranks of
 /// `InProcessGroup`. The CLI trains in Float, so runs are compared to a stated tolerance
-/// (the Double check to 1e-12 is `DataParallelTests`). Skipped with one line where `convnet`
+/// (the Double check to 1e-12 is `DistributedTrainingTests`). Skipped with one line where `convnet`
 /// was built without MPI (CONVNET_MPI=1) or mpirun is missing.
 struct DistributedCommandTests {
     /// The `convnet` with `--distributed`, and mpirun; nil (after the skip line) when either is missing.
@@ -52,7 +52,10 @@ struct DistributedCommandTests {
     static func weights(_ directory: URL) throws -> [String: [Double]] {
         let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("last.safetensors"))
         var result: [String: [Double]] = [:]
-        for (name, tensor) in file.tensors { result[name] = try tensor.doubleValues(name: name) }
+        for (name, tensor) in file.tensors {
+            result[name] =
+                tensor.dtype == .I64 ? try tensor.integerValues(name: name).map(Double.init) : try tensor.doubleValues(name: name)
+        }
         return result
     }
 

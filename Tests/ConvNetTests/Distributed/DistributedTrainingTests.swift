@@ -5,7 +5,7 @@ import Testing
 
 /// Data-parallel training through `InProcessGroup` (ranks as threads, no MPI), in Double: N
 /// ranks × batch B must equal one process at batch N·B step for step, to 1e-12.
-struct DataParallelTests {
+struct DistributedTrainingTests {
     /// 22 random 2×5×5 samples of 3 classes (22 = 2 batches of 8 + a last batch of 6).
     static func data(count: Int = 22) -> (inputs: Tensor<Double>, labels: Tensor<Double>) {
         var random = SeededRandom(seed: 7)
