@@ -314,7 +314,8 @@ struct Train: ParsableCommand {
                 let (global, overflow) = configuration.batchSize.multipliedReportingOverflow(by: communicator.size)
                 guard !overflow, configuration.batchSize > 0 else {
                     throw ConvNetError.invalidArgument(
-                        "batch size must be > 0 and its product with \(communicator.size) ranks must fit, found \(configuration.batchSize)")
+                        "batch size must be > 0 and its product with \(communicator.size) ranks must fit, found \(configuration.batchSize)"
+                    )
                 }
                 configuration.batchSize = global
                 configuration.ranks = communicator.size

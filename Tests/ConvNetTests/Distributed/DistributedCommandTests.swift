@@ -54,7 +54,8 @@ struct DistributedCommandTests {
         var result: [String: [Double]] = [:]
         for (name, tensor) in file.tensors {
             result[name] =
-                tensor.dtype == .I64 ? try tensor.integerValues(name: name).map(Double.init) : try tensor.doubleValues(name: name)
+                tensor.dtype == .I64
+                ? try tensor.integerValues(name: name).map(Double.init) : try tensor.doubleValues(name: name)
         }
         return result
     }
@@ -144,7 +145,8 @@ struct DistributedCommandTests {
                 result[name] = parameter.value.scalars.map(Double.init)
             }
             for (name, buffer) in job.model.network.namedBuffers {
-                result[name] = buffer.isInteger ? buffer.integers.map(Double.init) : buffer.values.scalars.map(Double.init)
+                result[name] =
+                    buffer.isInteger ? buffer.integers.map(Double.init) : buffer.values.scalars.map(Double.init)
             }
             return result
         }

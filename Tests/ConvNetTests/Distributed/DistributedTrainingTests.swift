@@ -102,7 +102,8 @@ struct DistributedTrainingTests {
                 for rank in 0..<2 {
                     let shard = Array(
                         batch[
-                            (batch.startIndex + batch.count * rank / 2)..<(batch.startIndex + batch.count * (rank + 1) / 2)
+                            (batch.startIndex + batch.count * rank / 2)..<(batch.startIndex + batch.count * (rank + 1)
+                                / 2)
                         ])
                     let share = Double(shard.count) / Double(batch.count)
                     let before = model.snapshot()
