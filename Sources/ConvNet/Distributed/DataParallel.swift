@@ -53,6 +53,8 @@ public final class DataParallel<Scalar: KernelScalar> {
     private let parametersOfLayer: [[Int]]
     private var launched = 0
     private var weight: Scalar = 1
+    /// Set during `lossAndGradients`: the network's backward reports to the buckets only then.
+    private var active = false
     /// [share-weighted data loss, correct count, stop flag]: summed once per step.
     private let statistics = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3)
     /// Seconds spent waiting for sums after the backward pass, since the start (for measurements).
@@ -89,6 +91,8 @@ public final class DataParallel<Scalar: KernelScalar> {
             filled += count
         }
         close()
+        // Installed once (a closure made per step would be an allocation per step).
+        model.network.onLayerBackward = { [weak self] layer in try self?.layerFinished(layer) }
     }
 
     deinit {
@@ -136,9 +140,8 @@ public final class DataParallel<Scalar: KernelScalar> {
         statistics[1] = 0
         statistics[2] = stop ? 1 : 0
         if let inputs, let targets {
-            let network = model.network
-            network.onLayerBackward = { [unowned self] layer in try self.layerFinished(layer) }
-            defer { network.onLayerBackward = nil }
+            active = true
+            defer { active = false }
             let dataLoss = try model.dataLossAndGradients(inputs: inputs, targets: targets)
             statistics[0] = share * dataLoss
             statistics[1] = Double(model.lastCorrectCount)
@@ -169,7 +172,7 @@ public final class DataParallel<Scalar: KernelScalar> {
 
     /// Called after layer `layer`'s backward: its gradients are final.
     private func layerFinished(_ layer: Int) throws {
-        guard layer < parametersOfLayer.count else { return }
+        guard active, layer < parametersOfLayer.count else { return }
         for parameter in parametersOfLayer[layer] { buckets[bucketOfParameter[parameter]].pending -= 1 }
         try launchReadyBuckets()
         try communicator.progress()

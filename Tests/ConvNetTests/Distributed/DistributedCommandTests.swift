@@ -200,4 +200,36 @@ struct DistributedCommandTests {
         let difference = Self.largestDifference(try Self.weights(stopped), try Self.weights(reference))
         #expect(difference < 1e-5, "largest weight difference \(difference)")
     }
+
+    /// Two "hosts": one rank in each of two network namespaces joined by a veth pair
+    /// (`Scripts/mpi-two-namespaces.sh`), so the sums cross a TCP link instead of shared memory;
+    /// the run must equal the same 2 ranks on loopback bit for bit (a + b is b + a).
+    @Test func twoNamespacesOverVethEqualLoopback() throws {
+        guard let tools = try Self.tools() else { return }
+        let probe = "convnet-probe-\(getpid())"
+        let ip = URL(fileURLWithPath: "/usr/sbin/ip")
+        guard FileManager.default.isExecutableFile(atPath: ip.path),
+            try CommandLineTests.run(ip, ["netns", "add", probe]).status == 0
+        else {
+            print("skipped: the two-namespace MPI test needs root and ip netns (iproute2)")
+            return
+        }
+        _ = try CommandLineTests.run(ip, ["netns", "del", probe])
+        let overVeth = Self.temporaryDirectory("veth")
+        let loopback = Self.temporaryDirectory("loopback")
+        defer {
+            try? FileManager.default.removeItem(at: overVeth)
+            try? FileManager.default.removeItem(at: loopback)
+        }
+        let options = Self.common + ["--epochs", "1", "--batch-size", "16", "--optimizer", "adam"]
+        let script = packageRoot().appendingPathComponent("Scripts/mpi-two-namespaces.sh")
+        let veth = try CommandLineTests.run(
+            URL(fileURLWithPath: "/bin/bash"),
+            [script.path, tools.convnet.path, "train", "--distributed"] + options + ["--out", overVeth.path],
+            environment: Self.environment, timeout: 120)
+        #expect(veth.status == 0, "\(veth.output)\(veth.error)")
+        let local = try Self.mpirun(tools, options + ["--out", loopback.path])
+        #expect(local.status == 0, "\(local.output)\(local.error)")
+        #expect(Self.largestDifference(try Self.weights(overVeth), try Self.weights(loopback)) == 0)
+    }
 }
