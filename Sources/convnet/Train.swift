@@ -351,7 +351,7 @@ struct Train: ParsableCommand {
                     "data-parallel: \(ranks) ranks, batch \(configuration.batchSize / ranks)"
                         + (configuration.batchSize % ranks == 0 ? "" : "-\(configuration.batchSize / ranks + 1)")
                         + " per rank, \(ThreadPool.coreCount) threads per rank, \(parallel.bucketCount) gradient "
-                        + "bucket(s) of ≤ \(parallel.bucketBytes / 1024) KiB; BatchNorm: per-rank batch statistics, "
+                        + "bucket(s) of ~\(parallel.bucketBytes / 1024) KiB; BatchNorm: per-rank batch statistics, "
                         + "rank 0's running statistics")
             }
         }
