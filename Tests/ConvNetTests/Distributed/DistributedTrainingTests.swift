@@ -36,8 +36,10 @@ struct DistributedTrainingTests {
 
     /// Trains `spec` for 2 epochs at global batch 8 on `ranks` ranks (1: a plain Solver).
     /// Every rank but 0 starts from other weights, which rank 0's broadcast must replace.
-    static func train(spec: String, rule: String, ranks: Int, bucketBytes: Int = 64) throws -> [Trace] {
-        let (inputs, labels) = data()
+    static func train(spec: String, rule: String, ranks: Int, bucketBytes: Int = 64, count: Int = 22) throws
+        -> [Trace]
+    {
+        let (inputs, labels) = data(count: count)
         let body: (any Communicator) throws -> Trace = { communicator in
             let model = try makeModel(spec: spec, seed: communicator.rank == 0 ? 1 : 99)
             var options = SolverOptions()
@@ -76,6 +78,18 @@ struct DistributedTrainingTests {
         }
         // Every rank holds the same bits.
         for trace in parallel.dropFirst() { #expect(trace.parameters == parallel[0].parameters) }
+    }
+
+    /// 17 samples at global batch 8 on 2 ranks: the last batch has 1 sample, so rank 0's shard is
+    /// empty; it still joins the sums (with zeros) and the run equals one process.
+    @Test func anEmptyShardStillJoinsTheSums() throws {
+        let single = try Self.train(spec: Self.plainSpec, rule: "adam", ranks: 1, count: 17)[0]
+        let parallel = try Self.train(spec: Self.plainSpec, rule: "adam", ranks: 2, count: 17)
+        #expect(single.losses.count == 6)
+        for trace in parallel {
+            #expect(relativeError(trace.losses, single.losses) < 1e-12)
+            #expect(relativeError(trace.parameters.last ?? [], single.parameters.last ?? []) < 1e-12)
+        }
     }
 
     /// With BatchNorm each rank normalises with its own shard's statistics (DDP's default), so
