@@ -36,6 +36,14 @@ let fuzzHarnesses: [String] =
 // when it was built next to `convnet`, and skip with a line saying so otherwise.
 let serving = ProcessInfo.processInfo.environment["CONVNET_SERVE"] == "1"
 
+// Data-parallel training over MPI (`convnet train --distributed` under `mpirun`): only when
+// CONVNET_MPI=1 is set while building does the package hold the system-library target CMPI (Open
+// MPI through pkg-config `ompi`: Debian's libopenmpi-dev; a C shim for the macros Swift cannot
+// import) and ConvNetMPI (an MPI `Communicator`), and is `convnet` compiled with the flag
+// (-D CONVNET_MPI). The default build needs nothing but the toolchain and its `convnet` neither
+// has the flag nor links MPI.
+let mpi = ProcessInfo.processInfo.environment["CONVNET_MPI"] == "1"
+
 let package = Package(
     name: "ConvNet",
     platforms: [.macOS(.v13)],
@@ -81,6 +89,19 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+if mpi && !fuzzing {
+    package.targets += [
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
+        .target(name: "ConvNetMPI", dependencies: ["ConvNet", "CMPI"], path: "Sources/ConvNetMPI"),
+    ]
+    if let command = package.targets.first(where: { $0.name == "convnet" }) {
+        command.dependencies.append("ConvNetMPI")
+        command.swiftSettings = [.define("CONVNET_MPI")]
+    }
+}
 
 if fuzzing {
     package.products = fuzzHarnesses.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) }

@@ -2,6 +2,10 @@ import ArgumentParser
 import ConvNet
 import Foundation
 
+#if CONVNET_MPI
+import ConvNetMPI
+#endif
+
 /// `convnet train`: trains a preset network or a spec on a dataset; with no arguments, the
 /// digits CNN on the bundled 8×8 digits.
 struct Train: ParsableCommand {
@@ -201,9 +205,61 @@ struct Train: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
+    #if CONVNET_MPI
+    @Flag(
+        help:
+            "Data-parallel training on MPI: mpirun -np N convnet train --distributed ... (--batch-size is per rank, the global batch N times it; rank 0 writes --out; threads per rank default to the cores / the ranks on each machine)."
+    )
+    var distributed = false
+
+    @Option(name: .customLong("bucket-kib"), help: "--distributed: the gradient bucket size in KiB (default 1024).")
+    var bucketKiB: Int?
+    #endif
+
     func run() throws {
+        #if CONVNET_MPI
+        if distributed {
+            try runDistributed()
+            return
+        }
+        if bucketKiB != nil { throw ConvNetError.invalidArgument("--bucket-kib applies to --distributed") }
+        #endif
         try compute.apply()
+        try train(communicator: SingleProcess())
+    }
+
+    #if CONVNET_MPI
+    /// One rank of `mpirun -np N convnet train --distributed ...`: any error ends every rank.
+    private func runDistributed() throws {
+        if compute.threads == nil, ProcessInfo.processInfo.environment["CONVNET_THREADS"] == nil {
+            setenv("CONVNET_THREADS", String(MPICommunicator.defaultThreadsPerRank()), 1)
+        }
+        try compute.apply()
+        if let bucketKiB, !(1...(1 << 20)).contains(bucketKiB) {
+            throw ConvNetError.invalidArgument("--bucket-kib must be between 1 and 1048576, found \(bucketKiB)")
+        }
+        let communicator = try MPICommunicator()
+        communicator.installTerminationMessage(directory: resume ?? out)
+        do {
+            try train(communicator: communicator)
+        } catch let code as ExitCode {
+            communicator.finish()
+            throw code
+        } catch {
+            communicator.fail("\(error)")
+        }
+        communicator.finish()
+    }
+    #endif
+
+    /// Trains as this process's part of `communicator`'s ranks (alone: `SingleProcess`).
+    private func train(communicator: any Communicator) throws {
+        let distributed = communicator.size > 1
+        let quiet = self.quiet || !communicator.isWriter
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
+            guard !distributed else {
+                throw ConvNetError.invalidArgument("--model xor trains in one process; run it without mpirun")
+            }
             guard dataset == nil, dataDirectory == nil, resume == nil, out == nil else {
                 throw ConvNetError.invalidArgument(
                     "--model xor trains on its own four points; --dataset, --data-dir, --out and --resume do not apply")
@@ -225,7 +281,8 @@ struct Train: ParsableCommand {
         let job: TrainingJob
         if let resume {
             job = try TrainingJob(
-                resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log)
+                resuming: URL(fileURLWithPath: resume), progress: .standardOutput(quiet: quiet), log: log,
+                communicator: communicator)
         } else {
             var configuration =
                 try recipe.map { try TrainingRecipe(named: $0).configuration } ?? TrainingConfiguration()
@@ -252,34 +309,68 @@ struct Train: ParsableCommand {
             if let hidden { configuration.hiddenSizes = try Self.hiddenSizes(hidden) }
             if let initialWeights { configuration.initialWeights = initialWeights }
             try apply(to: &configuration)
+            if distributed {
+                // --batch-size is per rank; the run (and config.json) keeps the global batch.
+                let (global, overflow) = configuration.batchSize.multipliedReportingOverflow(by: communicator.size)
+                guard !overflow, configuration.batchSize > 0 else {
+                    throw ConvNetError.invalidArgument(
+                        "batch size must be > 0 and its product with \(communicator.size) ranks must fit, found \(configuration.batchSize)"
+                    )
+                }
+                configuration.batchSize = global
+                configuration.ranks = communicator.size
+            }
             _ = try configuration.solverOptions()  // options are checked before any data is read
             _ = try configuration.imageLoadOptions()
             if printConfiguration {
+                guard communicator.isWriter else { return }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
                 return
             }
-            if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+            if let out, communicator.isWriter {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            }
             job = try TrainingJob(
                 configuration: configuration, directory: out.map { URL(fileURLWithPath: $0) },
-                progress: .standardOutput(quiet: quiet), log: log)
+                progress: .standardOutput(quiet: quiet), log: log, communicator: communicator)
         }
+        #if CONVNET_MPI
+        if let bucketKiB { job.solver.bucketBytes = bucketKiB * 1024 }
+        #endif
         let configuration = job.configuration
         if !quiet {
             let resumed = job.solver.completedEpochs > 0 ? " (resumed after epoch \(job.solver.completedEpochs))" : ""
             print(
                 "\(job.dataDescription); model \(configuration.spec ?? configuration.model), \(configuration.updateRule), "
                     + "batch \(configuration.batchSize), \(configuration.epochs) epochs\(resumed)")
+            if let parallel = job.solver.parallel {
+                let ranks = communicator.size
+                print(
+                    "data-parallel: \(ranks) ranks, batch \(configuration.batchSize / ranks)"
+                        + (configuration.batchSize % ranks == 0 ? "" : "-\(configuration.batchSize / ranks + 1)")
+                        + " per rank, \(ThreadPool.coreCount) threads per rank, \(parallel.bucketCount) gradient "
+                        + "bucket(s) of ~\(parallel.bucketBytes / 1024) KiB; BatchNorm: per-rank batch statistics, "
+                        + "rank 0's running statistics")
+            }
         }
         // Ctrl-C / SIGTERM while training: stop at the next step, commit, say how to continue.
-        let trap = SignalTrap()
-        job.solver.stopRequest = trap.stopRequest
+        // (Under mpirun, mpirun ends every rank on a signal; see MPICommunicator.)
+        let trap = distributed ? nil : SignalTrap()
+        job.solver.stopRequest = trap?.stopRequest
         let started = Date()
-        trap.armed = true
+        trap?.armed = true
         let test = try job.run(stopAfterEpoch: stopAfterEpoch)
-        trap.armed = false
+        trap?.armed = false
         let seconds = Date().timeIntervalSince(started)
+        if let parallel = job.solver.parallel, !quiet {
+            print(
+                String(
+                    format: "data-parallel: %.2f s of %.2f s waiting for gradient sums after the backward pass",
+                    parallel.waitSeconds, seconds))
+        }
+        guard communicator.isWriter else { return }
         let continuation = job.directory.map { "continue with: convnet train --resume \($0.path)" }
         if let signal = job.interruptingSignal {
             let solver = job.solver

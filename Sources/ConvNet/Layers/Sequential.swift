@@ -23,6 +23,10 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     private var foldsAffine = false
     /// hasParameters[i]: layer i has parameters (itself or nested); found once, the layers never change.
     private let hasParameters: [Bool]
+    /// Called during `backward` right after layer i's backward (with i), when that layer's
+    /// parameter gradients are final: data-parallel training (`DataParallel`) starts summing
+    /// them over the ranks while the layers before it are still back-propagating.
+    public var onLayerBackward: ((Int) throws -> Void)?
 
     /// A sequence of layers, named by their index.
     public convenience init(_ layers: [any Layer<Scalar>]) {
@@ -140,12 +144,16 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             let index = steps[position]
             let needed = needsInputGradient || parametersBefore[position]
             guard needed else {
-                if hasParameters[index] { _ = try layers[index].backward(gradient, needsInputGradient: false) }
+                if hasParameters[index] {
+                    _ = try layers[index].backward(gradient, needsInputGradient: false)
+                    try onLayerBackward?(index)
+                }
                 return nil
             }
             guard let next = try layers[index].backward(gradient, needsInputGradient: true) else {
                 throw ConvNetError.invalidArgument("\(layers[index].description) returned no input gradient")
             }
+            try onLayerBackward?(index)
             gradient = next
             position -= 1
         }

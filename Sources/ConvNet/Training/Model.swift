@@ -103,6 +103,14 @@ public final class Model<Scalar: KernelScalar> {
     /// the training loss (data loss + regularisation). Inputs are not re-validated here; the
     /// Solver validates whole datasets once.
     public func lossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
+        let dataLoss = try dataLossAndGradients(inputs: inputs, targets: targets)
+        addRegularizationGradient()
+        return dataLoss + regularizationLoss
+    }
+
+    /// Forward, loss and backward on one batch without the regularisation: the data loss, and
+    /// its gradient in every parameter (data-parallel training adds the penalty after the sum).
+    func dataLossAndGradients(inputs: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Double {
         let scores = try network.forward(inputs)
         lastCorrectCount = try loss.correctCount(scores: scores, targets: targets)
         var dataLoss = 0.0
@@ -110,8 +118,7 @@ public final class Model<Scalar: KernelScalar> {
             dataLoss = try loss.evaluate(scores: scores, targets: targets, gradient: g)
         }
         _ = try network.backward(gradient, needsInputGradient: false)
-        addRegularizationGradient()
-        return dataLoss + regularizationLoss
+        return dataLoss
     }
 
     /// gradient += reg · W for every regularised parameter.

@@ -170,6 +170,28 @@ public final class Solver<Scalar: KernelScalar> {
     /// the one the first layer still holds): gathering a batch allocates nothing.
     private var batchInputs = TensorPair<Scalar>()
     private var batchTargets = TensorPair<Scalar>()
+    /// The ranks this Solver trains with, data-parallel (`DataParallel`: rank 0's weights to
+    /// every rank at the start, each rank its share of every batch, gradients summed in buckets
+    /// during the backward pass). `options.batchSize` is the global batch. Every rank runs the
+    /// same Solver; only rank 0 evaluates (the figures are sent to the others). Default: this
+    /// process alone.
+    public var communicator: any Communicator = SingleProcess() {
+        didSet { dataParallel = nil }
+    }
+    /// The gradient bucket size of data-parallel training, in bytes.
+    public var bucketBytes = DataParallel<Scalar>.defaultBucketBytes {
+        didSet { dataParallel = nil }
+    }
+    private var dataParallel: DataParallel<Scalar>?
+
+    /// The data-parallel engine when training with other ranks (nil alone).
+    public var parallel: DataParallel<Scalar>? {
+        guard communicator.size > 1 else { return nil }
+        if let dataParallel { return dataParallel }
+        let made = DataParallel(model: model, communicator: communicator, bucketBytes: bucketBytes)
+        dataParallel = made
+        return made
+    }
 
     /// Validates data (shapes, label counts and ranges, finiteness) and options once.
     public init(
@@ -247,7 +269,8 @@ public final class Solver<Scalar: KernelScalar> {
         var epoch = completedEpochs + 1
         stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
         stopRequested = false
-        while epoch <= lastEpoch && !stoppedEarly && !stopRequested && !(stopRequest?.isRequested ?? false) {
+        try parallel?.synchronize()  // rank 0's weights and buffers on every rank
+        while try epoch <= lastEpoch && !stoppedEarly && !shouldStopBeforeEpoch() {
             guard try trainEpoch(epoch) else { break }  // interrupted between two steps
             stoppedEarly = options.earlyStopping?.shouldStop(history) ?? false
             epoch += 1
@@ -256,6 +279,15 @@ public final class Solver<Scalar: KernelScalar> {
             try model.restore(bestWeights)
         }
         return history
+    }
+
+    /// Whether a stop was asked for (on any rank, when data-parallel: all ranks then agree).
+    private func shouldStopBeforeEpoch() throws -> Bool {
+        let asked = stopRequested || (stopRequest?.isRequested ?? false)
+        guard let parallel else { return asked }
+        var flag = [asked ? 1.0 : 0]
+        try parallel.communicator.sum(&flag)
+        return flag[0] > 0
     }
 
     /// Set by `requestStop()`: `train` returns after the current epoch.
@@ -306,14 +338,26 @@ public final class Solver<Scalar: KernelScalar> {
         var lossSum = resumed?.lossSum ?? 0.0
         history.iterations.reserveCapacity(history.iterations.count + batches.count - firstBatch)
         let schedule = options.effectiveSchedule
+        let parallel = self.parallel
         for (batchIndex, indices) in batches.enumerated() where batchIndex >= firstBatch {
-            var inputs = trainInputs.gathering(samples: indices, into: &batchInputs)
-            if let augmenter { inputs = try augmenter.apply(inputs) }
-            let targets = trainTargets.gathering(samples: indices, into: &batchTargets)
+            let shard = parallel?.shard(of: indices) ?? indices
+            var inputs = trainInputs.gathering(samples: shard, into: &batchInputs)
+            if let augmenter, !shard.isEmpty { inputs = try augmenter.apply(inputs) }
+            let targets = trainTargets.gathering(samples: shard, into: &batchTargets)
             optimizer.learningRate = schedule.rate(
                 base: baseLearningRate, iteration: history.iterations.count, epoch: epoch - 1, epochs: options.epochs,
                 iterationsPerEpoch: batches.count)
-            let loss = try model.lossAndGradients(inputs: inputs, targets: targets)
+            let loss: Double
+            let correct: Int
+            var stop = false
+            if let parallel {
+                (loss, correct, stop) = try parallel.lossAndGradients(
+                    inputs: shard.isEmpty ? nil : inputs, targets: shard.isEmpty ? nil : targets,
+                    share: Double(shard.count) / Double(indices.count), stop: stopRequest?.isRequested ?? false)
+            } else {
+                loss = try model.lossAndGradients(inputs: inputs, targets: targets)
+                correct = model.lastCorrectCount
+            }
             if let maxNorm = options.gradientClipNorm { Solver.clipGradients(model.parameters, maxNorm: maxNorm) }
             guard loss.isFinite else {
                 throw ConvNetError.diverged(
@@ -329,12 +373,13 @@ public final class Solver<Scalar: KernelScalar> {
             onIteration?(
                 StepProgress(
                     record: record, batch: batchIndex + 1, batches: batches.count, samples: indices.count,
-                    correct: model.lastCorrectCount))
+                    correct: correct))
             if options.verbose && options.printEvery > 0 && record.iteration % options.printEvery == 0 {
                 log("(iteration \(record.iteration)) loss \(format(loss, 6))")
             }
             FaultInjection.point("step")
-            if batchIndex + 1 < batches.count, let stopRequest, stopRequest.isRequested {
+            if parallel == nil, let stopRequest, stopRequest.isRequested { stop = true }
+            if batchIndex + 1 < batches.count, stop {
                 interruptedEpoch = InterruptedEpoch(
                     epoch: epoch, completedBatches: batchIndex + 1, batches: batches.count, shuffleState: shuffleState,
                     lossSum: lossSum, seconds: secondsBefore + Date().timeIntervalSince(started))
@@ -343,21 +388,34 @@ public final class Solver<Scalar: KernelScalar> {
         }
         try checkFiniteState(epoch: epoch)
         let seconds = secondsBefore + Date().timeIntervalSince(started)
-        let trainAccuracy = try subsampleAccuracy()
+        // Data-parallel: every rank takes rank 0's weights and BatchNorm running statistics;
+        // rank 0 alone evaluates and sends the figures, so that every rank decides alike.
+        try parallel?.synchronize()
+        let evaluates = parallel?.communicator.isWriter ?? true
+        let trainAccuracy = evaluates ? try subsampleAccuracy() : nil
         var record = EpochRecord(
             epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)), trainAccuracy: trainAccuracy,
             validationLoss: nil, validationAccuracy: nil, seconds: seconds)
-        if let validationInputs, let validationTargets {
+        if evaluates, let validationInputs, let validationTargets {
             let evaluation = try model.evaluate(
                 inputs: validationInputs, targets: validationTargets, batchSize: options.evaluationBatchSize)
             record.validationLoss = evaluation.loss
             record.validationAccuracy = evaluation.accuracy
             lastValidation = (evaluation.scores, validationTargets)
         }
-        if let testSet {
+        if evaluates, let testSet {
             record.testAccuracy = try model.evaluate(
                 inputs: testSet.inputs, targets: testSet.targets, batchSize: options.evaluationBatchSize
             ).accuracy
+        }
+        if let parallel {
+            var figures = [record.trainAccuracy, record.validationLoss, record.validationAccuracy, record.testAccuracy]
+                .map { $0 ?? .nan }
+            try parallel.communicator.broadcast(&figures, root: 0)
+            (record.trainAccuracy, record.validationLoss, record.validationAccuracy, record.testAccuracy) = (
+                figures[0].isNaN ? nil : figures[0], figures[1].isNaN ? nil : figures[1],
+                figures[2].isNaN ? nil : figures[2], figures[3].isNaN ? nil : figures[3]
+            )
         }
         record.elapsedSeconds =
             (history.epochs.last?.elapsedSeconds ?? 0) + secondsBefore + Date().timeIntervalSince(started)

@@ -71,6 +71,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var trackTestAccuracy: Bool?
     /// The recipe these settings started from, if any (for the record).
     public var recipe: String?
+    /// The ranks of the data-parallel run that started these settings (nil: one process), for
+    /// the record: `batchSize` is the global batch, which a resumed run keeps with any number of ranks.
+    public var ranks: Int?
 
     public init() {}
 
@@ -182,6 +185,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                 augmentation.map { KeyValue("augmentation", $0.description) },
                 initScheme.map { KeyValue("initialisation", $0) },
                 recipe.map { KeyValue("recipe", $0) },
+                ranks.map { KeyValue("data-parallel ranks (started with)", "\($0), batch \(batchSize) in all") },
             ].compactMap { $0 }
     }
 }
@@ -222,17 +226,27 @@ public final class TrainingJob {
     public static let lastCheckpointName = "last.safetensors"
     public static let bestCheckpointName = "best.safetensors"
 
-    /// Prepares a new run (writing `config.json` into `directory` when given).
+    /// The ranks of a data-parallel run (`Solver.communicator`); only rank 0 writes the run
+    /// directory (checkpoints, metrics, TensorBoard, pictures, report), and every rank reads it
+    /// to resume (so it must be on a file system they all see).
+    public let communicator: any Communicator
+
+    /// Prepares a new run (writing `config.json` into `directory` when given). With a
+    /// `communicator` of several ranks, `configuration.batchSize` is the global batch.
     public convenience init(
         configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar = .standardOutput(),
-        log: (String) -> Void = { _ in }
+        log: (String) -> Void = { _ in }, communicator: any Communicator = SingleProcess()
     ) throws {
-        try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: false)
+        try self.init(
+            configuration: configuration, directory: directory, progress: progress, log: log, resume: false,
+            communicator: communicator)
     }
 
-    /// Prepares to continue the run saved in `directory`.
+    /// Prepares to continue the run saved in `directory` (with any number of ranks: the global
+    /// batch is the saved one).
     public convenience init(
-        resuming directory: URL, progress: ProgressBar = .standardOutput(), log: (String) -> Void = { _ in }
+        resuming directory: URL, progress: ProgressBar = .standardOutput(), log: (String) -> Void = { _ in },
+        communicator: any Communicator = SingleProcess()
     ) throws {
         let url = directory.appendingPathComponent(TrainingJob.configurationFileName)
         guard let data = try? Data(contentsOf: url) else {
@@ -245,15 +259,18 @@ public final class TrainingJob {
             throw ConvNetError.invalidData(
                 "cannot resume: \(url.path) is not a valid run configuration: \(reason(error))")
         }
-        try self.init(configuration: configuration, directory: directory, progress: progress, log: log, resume: true)
+        try self.init(
+            configuration: configuration, directory: directory, progress: progress, log: log, resume: true,
+            communicator: communicator)
     }
 
     private init(
         configuration: TrainingConfiguration, directory: URL?, progress: ProgressBar, log: (String) -> Void,
-        resume: Bool
+        resume: Bool, communicator: any Communicator
     ) throws {
         self.configuration = configuration
         self.directory = directory
+        self.communicator = communicator
         let options = try configuration.solverOptions()
         let name = try DatasetName(named: configuration.dataset)
         guard let layout = ImageLayout(rawValue: configuration.layout.lowercased()) else {
@@ -319,12 +336,13 @@ public final class TrainingJob {
             trainTargets: splits.train.labels,
             validationInputs: splits.validation.count > 0 ? splits.validation.inputs : nil,
             validationTargets: splits.validation.count > 0 ? splits.validation.labels : nil, options: options)
+        solver.communicator = communicator
         if configuration.trackTestAccuracy == true, splits.test.count > 0 {
             solver.testSet = (splits.test.inputs, splits.test.labels)
         }
         let title = (configuration.spec ?? configuration.model) + " on " + name.rawValue
         recorder = try RunRecorder(
-            model: model, title: title, directory: directory,
+            model: model, title: title, directory: communicator.isWriter ? directory : nil,
             configuration: [
                 KeyValue("data", dataDescription), KeyValue("model", configuration.spec ?? configuration.model),
                 KeyValue(
@@ -337,7 +355,7 @@ public final class TrainingJob {
         recorder.writesHistoryFiles = false  // committed with the checkpoints instead
         if resume, let directory {
             try restore(from: directory)
-        } else if let directory {
+        } else if let directory, communicator.isWriter {
             let store = CheckpointStore(directory: directory)
             if store.holdsRun {
                 throw ConvNetError.invalidArgument(
@@ -353,7 +371,7 @@ public final class TrainingJob {
                 to: directory.appendingPathComponent(TrainingJob.configurationFileName))
         }
         recorder.attach(to: solver)
-        if directory != nil {
+        if directory != nil, communicator.isWriter {
             // Checkpoints first, then metrics.csv / history.json: the metrics never run ahead
             // of what a resume can continue from. A failed save stops training (the previous
             // epoch stays resumable) and `run` throws it.
@@ -382,9 +400,11 @@ public final class TrainingJob {
     }
 
     private func restore(from directory: URL) throws {
-        TrainingJob.removeLeftoverTemporaryFiles(in: directory)
         let store = CheckpointStore(directory: directory)
-        store.removeUncommitted()
+        if communicator.isWriter {
+            TrainingJob.removeLeftoverTemporaryFiles(in: directory)
+            store.removeUncommitted()
+        }
         if let generation = try store.current() {
             try restore(from: generation, of: store)
             return
@@ -468,7 +488,9 @@ public final class TrainingJob {
         }
         try Checkpoint.loadWeights(lastFile, into: model.network, name: lastName)
         try state.restore(into: solver, updateRule: configuration.updateRule, bestWeights: bestWeights)
-        try store.publish(manifest)  // in case a process was killed between its commit and this step
+        if communicator.isWriter {
+            try store.publish(manifest)  // in case a process was killed between its commit and this step
+        }
         recorder.resume(with: state.history)
         try? recorder.directory?.write(recorder.record, includingHistory: false)
     }
@@ -486,7 +508,7 @@ public final class TrainingJob {
     /// interrupted one (nil): the last weights, the training state, the best weights (when
     /// this epoch is the best, else the committed ones are kept), metrics.csv and history.json.
     private func saveCheckpoints(after record: EpochRecord?, initialWeights: Bool = false) throws {
-        guard let directory else { return }
+        guard let directory, communicator.isWriter else { return }
         let iteration = solver.history.iterations.count
         var extra = ["epoch": String(solver.completedEpochs), "iteration": String(iteration)]
         if let accuracy = record?.validationAccuracy { extra["validation_accuracy"] = String(accuracy) }
@@ -560,7 +582,7 @@ public final class TrainingJob {
             return nil
         }
         if solver.stopRequest?.isRequested == true { interruptingSignal = solver.stopRequest?.signal }
-        guard solver.isFinished else { return nil }
+        guard solver.isFinished, communicator.isWriter else { return nil }
         if configuration.epochs == 0, let directory, try CheckpointStore(directory: directory).current() == nil {
             // A run of 0 epochs (e.g. `--init torch.safetensors --epochs 0`) saves the weights
             // it starts from, as last and best, with the checkpoint metadata a ConvNet run has.

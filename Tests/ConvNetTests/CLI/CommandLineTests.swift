@@ -25,8 +25,11 @@ struct CommandLineTests {
     }
 
     /// Runs `binary` with `arguments`, the test's environment (less `CONVNET_FAULT_*`) plus
-    /// `environment`; waits for it and returns its status and output.
-    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// `environment`; waits for it and returns its status and output. With a `timeout`, a
+    /// process still running after that many seconds is sent SIGTERM, and SIGKILL 10 s later.
+    static func run(
+        _ binary: URL, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -39,9 +42,21 @@ struct CommandLineTests {
         process.standardOutput = output
         process.standardError = error
         try process.run()
+        let finished = FinishedFlag()
+        if let timeout {
+            let pid = process.processIdentifier
+            // SIGTERM first (mpirun then stops its ranks), SIGKILL 10 s later.
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                finished.check { kill(pid, SIGTERM) }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout + 10) {
+                finished.check { kill(pid, SIGKILL) }
+            }
+        }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        finished.set()
         return Result(
             status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
             output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData, as: UTF8.self))
@@ -143,5 +158,24 @@ extension CommandLineTests {
         guard let missing = try run(["plot", directory.appendingPathComponent("nothing").path]) else { return }
         #expect(missing.status == 1)
         #expect(missing.error.hasPrefix("error: "))
+    }
+}
+
+/// Set once a child process has been waited for, so that a timeout never signals a reused pid.
+final class FinishedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var isSet = false
+
+    /// Runs `body` unless the flag is set.
+    func check(_ body: () -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        if !isSet { body() }
+    }
+
+    func set() {
+        lock.lock()
+        isSet = true
+        lock.unlock()
     }
 }
