@@ -175,75 +175,82 @@ extension KernelScalar {
         // Input transform, channel by channel: copy the channel of every image into the padded
         // buffer (zeros around it stay from above), then V = Bᵀ d B for 16 tiles at a time.
         let plane = g.height * g.width
-        // 36 vectors between the two passes of each transform (on the stack).
-        withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 36) { between in
-            let between = between.baseAddress!
-            for c in 0..<channels {
-                for n in 0..<g.batch {
-                    let source = input + (n * channels + c) * plane
-                    let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
-                    for y in 0..<g.height {
-                        // Rows beyond the padded area (padding > 2 at the bottom) are not read.
-                        guard g.paddingHeight + y < paddedHeight else { break }
-                        let count = min(g.width, paddedWidth - g.paddingWidth)
-                        (target + y * paddedWidth).update(from: source + y * g.width, count: max(0, count))
+        // Per tile, computed once (integer divisions are slow in the lane loops): its corner in
+        // the padded input, its output block's offset (filter 0) and the block's rows and columns.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * columns) { tables in
+            let corners = tables.baseAddress!
+            let outputOffsets = corners + columns
+            let extents = outputOffsets + columns
+            for tile in 0..<columns {
+                let valid = tile < tileCount
+                let image = valid ? tile / tilesPerImage : 0
+                let within = valid ? tile - image * tilesPerImage : 0
+                let tileRow = within / tilesWide
+                let tileColumn = within - tileRow * tilesWide
+                corners[tile] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
+                outputOffsets[tile] =
+                    image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
+                extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
+            }
+            // 36 vectors between the two passes of each transform (on the stack).
+            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 36) { between in
+                let between = between.baseAddress!
+                for c in 0..<channels {
+                    for n in 0..<g.batch {
+                        let source = input + (n * channels + c) * plane
+                        let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
+                        for y in 0..<g.height {
+                            // Rows beyond the padded area (padding > 2 at the bottom) are not read.
+                            guard g.paddingHeight + y < paddedHeight else { break }
+                            let count = min(g.width, paddedWidth - g.paddingWidth)
+                            (target + y * paddedWidth).update(from: source + y * g.width, count: max(0, count))
+                        }
+                    }
+                    var first = 0
+                    while first < columns {
+                        winogradTransformInputGroup(
+                            padded: padded, paddedWidth: paddedWidth, corners: corners + first,
+                            into: transformedInput + c * columns + first, positionStride: channels * columns,
+                            between: between)
+                        first += Winograd.lanes
                     }
                 }
-                var first = 0
-                while first < columns {
-                    winogradTransformInputGroup(
-                        padded: padded, paddedWidth: paddedWidth, paddedPlane: paddedPlane, first: first,
-                        tileCount: tileCount, tilesPerImage: tilesPerImage, tilesWide: tilesWide,
-                        into: transformedInput + c * columns + first, positionStride: channels * columns,
-                        between: between)
-                    first += Winograd.lanes
+
+                // The 36 products M[ξ] = U[ξ] · V[ξ].
+                for position in 0..<36 {
+                    gemm(
+                        transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
+                        a: transformed + position * filters * channels, lda: channels,
+                        b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
+                        c: products + position * filters * columns, ldc: columns)
                 }
-            }
 
-            // The 36 products M[ξ] = U[ξ] · V[ξ].
-            for position in 0..<36 {
-                gemm(
-                    transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
-                    a: transformed + position * filters * channels, lda: channels,
-                    b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
-                    c: products + position * filters * columns, ldc: columns)
-            }
-
-            // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
-            for k in 0..<filters {
-                let offset = bias.map { $0[k] } ?? 0
-                var first = 0
-                while first < tileCount {
-                    winogradTransformOutputGroup(
-                        products: products + k * columns + first, positionStride: filters * columns, first: first,
-                        tileCount: tileCount, tilesPerImage: tilesPerImage, tilesWide: tilesWide, filter: k,
-                        filters: filters, outputHeight: g.outputHeight, outputWidth: g.outputWidth, bias: offset,
-                        rectify: rectify, output: output, between: between)
-                    first += Winograd.lanes
+                // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
+                for k in 0..<filters {
+                    let offset = bias.map { $0[k] } ?? 0
+                    var first = 0
+                    while first < tileCount {
+                        winogradTransformOutputGroup(
+                            products: products + k * columns + first, positionStride: filters * columns,
+                            lanes: min(16, tileCount - first), outputOffsets: outputOffsets + first,
+                            extents: extents + first, outputWidth: g.outputWidth, bias: offset, rectify: rectify,
+                            output: output + k * g.outputHeight * g.outputWidth, between: between)
+                        first += Winograd.lanes
+                    }
                 }
             }
         }
     }
 
-    /// Bᵀ d B for the 16 tiles first..<first + 16 (lanes past `tileCount` read tile 0 and are
-    /// never used), written to V[ξ] at `target + ξ · positionStride`.
+    /// Bᵀ d B for 16 tiles whose 6×6 input blocks start at `corners[0..<16]` in the padded
+    /// buffer (lanes past the last tile read tile 0's block and are never used), written to
+    /// V[ξ] at `target + ξ · positionStride`.
     @inline(__always)
     static func winogradTransformInputGroup(
-        padded: UnsafePointer<Self>, paddedWidth: Int, paddedPlane: Int, first: Int, tileCount: Int,
-        tilesPerImage: Int, tilesWide: Int, into target: UnsafeMutablePointer<Self>, positionStride: Int,
-        between t: UnsafeMutablePointer<SIMD16<Self>>
+        padded: UnsafePointer<Self>, paddedWidth: Int, corners: UnsafePointer<Int>,
+        into target: UnsafeMutablePointer<Self>, positionStride: Int, between t: UnsafeMutablePointer<SIMD16<Self>>
     ) {
         typealias Vector = SIMD16<Self>
-        // Each lane's tile: the top-left corner of its 6×6 input block in the padded buffer.
-        var corners = SIMD16<Int>()
-        for lane in 0..<16 {
-            let tile = first + lane < tileCount ? first + lane : 0
-            let image = tile / tilesPerImage
-            let within = tile - image * tilesPerImage
-            let tileRow = within / tilesWide
-            let tileColumn = within - tileRow * tilesWide
-            corners[lane] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
-        }
         func load(_ row: Int, _ column: Int) -> Vector {
             var vector = Vector()
             let offset = row * paddedWidth + column
@@ -285,13 +292,14 @@ extension KernelScalar {
         }
     }
 
-    /// Aᵀ m A for the 16 tiles first..<first + 16 of filter k, + bias, ReLU, written into the
-    /// output blocks that exist (edge blocks are cut at the output's size).
+    /// Aᵀ m A for `lanes` tiles (at most 16) of one filter, + bias, ReLU, written into their
+    /// output blocks: tile l's block starts at `output + outputOffsets[l]` and has
+    /// `extents[l] >> 8` rows and `extents[l] & 255` columns (edge blocks are cut at the output's size).
     @inline(__always)
     static func winogradTransformOutputGroup(
-        products: UnsafePointer<Self>, positionStride: Int, first: Int, tileCount: Int, tilesPerImage: Int,
-        tilesWide: Int, filter k: Int, filters: Int, outputHeight: Int, outputWidth: Int, bias: Self,
-        rectify: Bool, output: UnsafeMutablePointer<Self>, between t: UnsafeMutablePointer<SIMD16<Self>>
+        products: UnsafePointer<Self>, positionStride: Int, lanes: Int, outputOffsets: UnsafePointer<Int>,
+        extents: UnsafePointer<Int>, outputWidth: Int, bias: Self, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        between t: UnsafeMutablePointer<SIMD16<Self>>
     ) {
         typealias Vector = SIMD16<Self>
         func load(_ position: Int) -> Vector {
@@ -329,29 +337,23 @@ extension KernelScalar {
                 y2.replace(with: zero, where: y2 .< zero)
                 y3.replace(with: zero, where: y3 .< zero)
             }
-            for lane in 0..<min(16, tileCount - first) {
-                let tile = first + lane
-                let image = tile / tilesPerImage
-                let within = tile - image * tilesPerImage
-                let tileRow = within / tilesWide
-                let y = tileRow * 4 + i
-                guard y < outputHeight else { continue }
-                let x0 = (within - tileRow * tilesWide) * 4
-                let row = output + ((image * filters + k) * outputHeight + y) * outputWidth
-                switch outputWidth - x0 {
-                case 1: row[x0] = y0[lane]
+            for lane in 0..<lanes {
+                guard i < extents[lane] >> 8 else { continue }
+                let row = output + outputOffsets[lane] + i * outputWidth
+                switch extents[lane] & 255 {
+                case 1: row[0] = y0[lane]
                 case 2:
-                    row[x0] = y0[lane]
-                    row[x0 + 1] = y1[lane]
+                    row[0] = y0[lane]
+                    row[1] = y1[lane]
                 case 3:
-                    row[x0] = y0[lane]
-                    row[x0 + 1] = y1[lane]
-                    row[x0 + 2] = y2[lane]
+                    row[0] = y0[lane]
+                    row[1] = y1[lane]
+                    row[2] = y2[lane]
                 default:
-                    row[x0] = y0[lane]
-                    row[x0 + 1] = y1[lane]
-                    row[x0 + 2] = y2[lane]
-                    row[x0 + 3] = y3[lane]
+                    row[0] = y0[lane]
+                    row[1] = y1[lane]
+                    row[2] = y2[lane]
+                    row[3] = y3[lane]
                 }
             }
         }
