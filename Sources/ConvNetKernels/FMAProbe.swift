@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The physical multiply-add limit of the cores, measured: each thread runs 12 independent
 /// chains of fused multiply-adds on SIMD16<Float> (one AVX-512 register each; two AVX2
 /// registers), enough to fill two FMA pipes of 4-cycle latency, with nothing else in the loop
@@ -14,15 +8,16 @@ public enum FMAProbe {
     public static let flopsPerIteration = 12 * 16 * 2
 
     /// GFLOP/s of `threads` threads (the kernels' threads by default) running the chains for
-    /// about `seconds`; the best of three tries.
-    public static func measure(threads: Int = ThreadPool.coreCount, seconds: Double = 0.1) -> Double {
+    /// about `seconds`; the best of `tries` (on a shared host, a short try is the likeliest to
+    /// find every core free: the limit is the best the cores ever do, not their average).
+    public static func measure(threads: Int = ThreadPool.coreCount, seconds: Double = 0.05, tries: Int = 7) -> Double {
         let parts = max(1, threads)
         // Calibrate: iterations that take about `seconds` on one thread.
         var iterations = 1 << 16
         while true {
-            let start = nanoseconds()
+            let start = monotonicNanoseconds()
             sink(chains(iterations: iterations, seed: 1))
-            let elapsed = Double(nanoseconds() - start) / 1e9
+            let elapsed = Double(monotonicNanoseconds() - start) / 1e9
             if elapsed >= seconds / 4 || iterations >= 1 << 30 {
                 iterations = max(1, Int(Double(iterations) * seconds / max(elapsed, 1e-9)))
                 break
@@ -30,10 +25,10 @@ public enum FMAProbe {
             iterations *= 4
         }
         var best = 0.0
-        for _ in 0..<3 {
-            let start = nanoseconds()
+        for _ in 0..<max(1, tries) {
+            let start = monotonicNanoseconds()
             ThreadPool.run(parts: parts) { part in sink(chains(iterations: iterations, seed: Float(part + 1))) }
-            let elapsed = Double(nanoseconds() - start) / 1e9
+            let elapsed = Double(monotonicNanoseconds() - start) / 1e9
             best = max(best, Double(parts * iterations * flopsPerIteration) / elapsed / 1e9)
         }
         return best
@@ -78,11 +73,5 @@ public enum FMAProbe {
     @inline(never)
     static func sink(_ value: Float) {
         if value.isNaN { print("", terminator: "") }
-    }
-
-    private static func nanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 }

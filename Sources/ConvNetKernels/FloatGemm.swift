@@ -1528,9 +1528,4 @@ public enum FloatGemmPlan {
             + (level2 > 0 ? "L2 \(CPUInfo.describeBytes(level2))" : "an unknown L2: the 1 MiB value")
             + "), NC \(FloatGemmBlocking.columnBlock), \(ThreadPool.coreCount) threads"
     }
-
-    /// The MC (row tiles per packed Â block) the GEMM would choose with `level2CacheBytes` of L2.
-    public static func rowTilesPerBlock(level2CacheBytes: Int) -> Int {
-        FloatGemmBlocking.rowTilesPerBlock(level2CacheBytes: level2CacheBytes)
-    }
 }

@@ -190,14 +190,14 @@ final class SpinningWorkerPool: @unchecked Sendable {
     }
 }
 
-/// Nanoseconds on a monotonic clock.
-private func monotonicNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
-
 /// One iteration of a spin-wait (the atomic load in the loop keeps it from being optimised out).
 @inline(__always)
 private func spinPause() {}
 #endif
+
+/// Nanoseconds on a monotonic clock (the pool's spin limit, the FMA probe).
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}

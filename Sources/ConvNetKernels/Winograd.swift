@@ -199,11 +199,9 @@ extension KernelScalar {
                     for n in 0..<g.batch {
                         let source = input + (n * channels + c) * plane
                         let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
+                        // The image fits: paddedWidth = 4·⌈W'/4⌉ + 2 ≥ W' + 2 = W + 2p (rows alike).
                         for y in 0..<g.height {
-                            // Rows beyond the padded area (padding > 2 at the bottom) are not read.
-                            guard g.paddingHeight + y < paddedHeight else { break }
-                            let count = min(g.width, paddedWidth - g.paddingWidth)
-                            (target + y * paddedWidth).update(from: source + y * g.width, count: max(0, count))
+                            (target + y * paddedWidth).update(from: source + y * g.width, count: g.width)
                         }
                     }
                     var first = 0

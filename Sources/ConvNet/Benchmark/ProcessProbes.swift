@@ -155,13 +155,6 @@ extension ProcessProbes {
         return library
     }
 
-    /// The CPU's model name (Linux /proc/cpuinfo), or "unknown".
-    public static func cpuModel() -> String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
-                ?? "unknown"
-        }
-        return "unknown"
-    }
+    /// The CPU's model name (`CPUInfo.current.model`), or "unknown".
+    public static func cpuModel() -> String { CPUInfo.current.model }
 }

@@ -250,29 +250,17 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Writes Wᵀ per group (times the folded scale), and returns the effective bias (nil when
     /// there is none): b, or b·scale + shift with a folded BatchNorm.
     private func prepareWeights(patch: Int) -> (UnsafePointer<Scalar>, UnsafePointer<Scalar>?) {
-        let (w, b, _) = prepareFoldedWeights(patch: patch)
-        return (w, b)
-    }
-
-    /// `prepareWeights`, also returning the folded BatchNorm's scale [F] (nil without one).
-    private func prepareFoldedWeights(patch: Int) -> (
-        UnsafePointer<Scalar>, UnsafePointer<Scalar>?, UnsafePointer<Scalar>?
-    ) {
         let filters = outputChannels
         let groupPatch = patch / groups
         let groupFilters = filters / groups
-        let storage = transposedWeight.reserve(patch * groupFilters + 3 * filters)
-        let effectiveBias = storage + patch * groupFilters
-        let scale = effectiveBias + filters
-        let shift = scale + filters
-        if let affine { affine(scale, shift) }
+        let (storage, effectiveBias, scale) = prepareBiasAndScale(after: patch * groupFilters)
         weight.value.withUnsafeBufferPointer { w in
             for group in 0..<groups {
                 let block = storage + group * groupPatch * groupFilters
                 for local in 0..<groupFilters {
                     let f = group * groupFilters + local
                     let row = w.baseAddress! + f * groupPatch
-                    if affine != nil {
+                    if let scale {
                         let factor = scale[f]
                         for r in 0..<groupPatch { block[r * groupFilters + local] = row[r] * factor }
                     } else {
@@ -281,15 +269,31 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 }
             }
         }
-        if affine != nil {
+        return (UnsafePointer(storage), effectiveBias)
+    }
+
+    /// Reserves `transposedWeight` for `weightCount` weights followed by the effective bias,
+    /// scale and shift [F] each, and fills the last three: returns the storage, the effective
+    /// bias (b, or b·scale + shift with a folded BatchNorm; nil when there is neither) and the
+    /// folded BatchNorm's scale (nil without one).
+    private func prepareBiasAndScale(after weightCount: Int) -> (
+        UnsafeMutablePointer<Scalar>, UnsafePointer<Scalar>?, UnsafePointer<Scalar>?
+    ) {
+        let filters = outputChannels
+        let storage = transposedWeight.reserve(weightCount + 3 * filters)
+        let effectiveBias = storage + weightCount
+        let scale = effectiveBias + filters
+        let shift = scale + filters
+        if let affine {
+            affine(scale, shift)
             for f in 0..<filters { effectiveBias[f] = (bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
-            return (UnsafePointer(storage), UnsafePointer(effectiveBias), UnsafePointer(scale))
+            return (storage, UnsafePointer(effectiveBias), UnsafePointer(scale))
         }
         if let bias {
             bias.value.withUnsafeBufferPointer { b in effectiveBias.update(from: b.baseAddress!, count: filters) }
-            return (UnsafePointer(storage), UnsafePointer(effectiveBias), nil)
+            return (storage, UnsafePointer(effectiveBias), nil)
         }
-        return (UnsafePointer(storage), nil, nil)
+        return (storage, nil, nil)
     }
 
     /// Forward, image by image: columns_n = im2col(x_n) [C·k·k, H'·W'] into a per-thread buffer
@@ -368,7 +372,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private func winogradForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
         let filters = outputChannels
         let channels = inputChannels
-        let (_, effectiveBias, scale) = prepareFoldedWeights(patch: g.patchSize)
+        let (_, effectiveBias, scale) = prepareBiasAndScale(after: 0)
         let transformedCount = Winograd.transformedFilterCount(filters: filters, channels: channels)
         let transformed = winogradFilters.reserve(transformedCount)
         weight.value.withUnsafeBufferPointer { w in

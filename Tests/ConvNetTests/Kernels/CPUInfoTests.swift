@@ -108,7 +108,7 @@ struct CPUInfoTests {
         "row tiles per Â block from the L2 size",
         arguments: [(0, 24), (1 << 20, 24), (2 << 20, 48), (256 << 10, 8), (512 << 10, 12), (16 << 20, 96)])
     func rowTilesFollowLevel2(level2: Int, tiles: Int) {
-        #expect(FloatGemmPlan.rowTilesPerBlock(level2CacheBytes: level2) == tiles)
+        #expect(FloatGemmBlocking.rowTilesPerBlock(level2CacheBytes: level2) == tiles)
     }
 
     @Test func planNamesWhatItChose() {
