@@ -367,6 +367,24 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         return max(1, min(perPart, (2 << 20) / max(perImage, 1)))
     }
 
+    /// Images per backward call when dW is direct and dX (if wanted) is Winograd, without
+    /// im2col: the direct kernel's padded copies within about 1 MiB, and Winograd's limit
+    /// for the input gradient's 36 products.
+    private func directImageGroup(
+        _ g: WindowGeometry, gradientGeometry: WindowGeometry?, filters: Int, parts: Int
+    ) -> Int {
+        var one = g
+        one.batch = 1
+        let perImage = DirectWeightGradient.scratchCount(one, filters: filters) * MemoryLayout<Scalar>.stride
+        let perPart = (g.batch + parts - 1) / parts
+        var group = max(1, min(perPart, (1 << 20) / max(perImage, 1)))
+        if let gradientGeometry {
+            group = min(
+                group, winogradImageGroup(gradientGeometry, channels: filters, filters: g.channels, parts: parts))
+        }
+        return group
+    }
+
     /// Forward through Winograd F(4×4, 3×3): the filters are transformed once (with a folded
     /// BatchNorm's scale), then each core convolves groups of its images.
     private func winogradForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
@@ -464,13 +482,21 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let groupFilters = filters / groups
         let imageSize = g.channels * g.height * g.width
         let parts = imageParts(g)
-        let group = imageGroup(g, parts: parts)
         let batch = g.batch
         let masked = mask != nil
         let hasBias = bias != nil
         // dX through Winograd: a 3×3 convolution of dY with the flipped filters [36, C, F].
         let gradientGeometry =
             wantInput && chosenAlgorithm == .winograd ? Winograd.inputGradientGeometry(g, filters: filters) : nil
+        // dW directly from X and dY (no im2col, no transposing packs) where Winograd runs the
+        // forward pass; otherwise im2col + GEMM.
+        let directWeight = chosenAlgorithm == .winograd && DirectWeightGradient.applies(to: g, groups: groups)
+        let inputByColumns = wantInput && gradientGeometry == nil
+        let needsColumns = !directWeight || inputByColumns
+        let group =
+            needsColumns
+            ? imageGroup(g, parts: parts)
+            : directImageGroup(g, gradientGeometry: gradientGeometry, filters: filters, parts: parts)
         var flippedFilters: UnsafeMutablePointer<Scalar>?
         var winogradScratchSize = 0
         if var gradientPiece = gradientGeometry {
@@ -484,15 +510,20 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             gradientPiece.batch = group
             winogradScratchSize = Winograd.scratchCount(gradientPiece, filters: g.channels)
         }
+        var directPiece = g
+        directPiece.batch = group
+        let directScratchSize = directWeight ? DirectWeightGradient.scratchCount(directPiece, filters: filters) : 0
         // Per part: columns and (for dX by col2im) column gradients [patch, group·plane], dW and
         // db partials, the masked dY of a group (with a fused ReLU), dY gathered to
-        // [F, group·plane] (for groups of images), and Winograd's scratch (for dX by Winograd).
-        let columnsSize = patch * plane * group
-        let partialOffset = columnsSize * (wantInput && gradientGeometry == nil ? 2 : 1)
+        // [F, group·plane] (for groups of images through a GEMM), and the scratch of Winograd
+        // (for dX by Winograd) and of the direct weight gradient.
+        let columnsSize = needsColumns ? patch * plane * group : 0
+        let partialOffset = columnsSize * (inputByColumns ? 2 : 1)
         let weightCount = filters * groupPatch
+        let gathers = group > 1 && needsColumns
         let perPart =
             partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
-            + (group > 1 ? filters * plane * group : 0) + winogradScratchSize
+            + (gathers ? filters * plane * group : 0) + max(winogradScratchSize, directScratchSize)
         let scratch = workspace.reserve(parts * perPart)
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
             input.withUnsafeBufferPointer { x in
@@ -509,8 +540,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                             let db = dw + weightCount
                             let maskedGradient = db + filters
                             let gathered = maskedGradient + (masked ? filters * plane * group : 0)
-                            let winogradScratch = gathered + (group > 1 ? filters * plane * group : 0)
+                            let winogradScratch = gathered + (gathers ? filters * plane * group : 0)
                             db.update(repeating: 0, count: filters)
+                            if directWeight { dw.update(repeating: 0, count: weightCount) }
                             let first = part * batch / parts
                             let end = (part + 1) * batch / parts
                             var n = first
@@ -528,22 +560,38 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                     dyn = UnsafePointer(maskedGradient)
                                 }
                                 let imageOrderGradient = dyn  // [count, F, H', W']
-                                if count > 1 {
+                                if count > 1 && gathers {
                                     Scalar.gatherChannels(
                                         dyn, gathered, batch: count, channels: filters, planeSize: plane)
                                     dyn = UnsafePointer(gathered)
                                 }
-                                Scalar.im2col(x + n * imageSize, cols, piece)
-                                for groupIndex in 0..<groups {
-                                    Scalar.gemm(
-                                        transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,
-                                        k: columnCount,
-                                        alpha: 1, a: dyn + groupIndex * groupFilters * columnCount, lda: columnCount,
-                                        b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
-                                        beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch,
-                                        ldc: groupPatch)
+                                if needsColumns { Scalar.im2col(x + n * imageSize, cols, piece) }
+                                if directWeight {
+                                    Scalar.convolutionWeightGradient(
+                                        input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
+                                        filters: filters, addingTo: dw, scratch: winogradScratch)
+                                    if hasBias {
+                                        for image in 0..<count {
+                                            Scalar.accumulateRowSums(
+                                                imageOrderGradient + image * filters * plane, db, rows: filters,
+                                                columns: plane)
+                                        }
+                                    }
+                                } else {
+                                    for groupIndex in 0..<groups {
+                                        Scalar.gemm(
+                                            transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,
+                                            k: columnCount,
+                                            alpha: 1, a: dyn + groupIndex * groupFilters * columnCount,
+                                            lda: columnCount,
+                                            b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
+                                            beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch,
+                                            ldc: groupPatch)
+                                    }
+                                    if hasBias {
+                                        Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
+                                    }
                                 }
-                                if hasBias { Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount) }
                                 if let dx, var gradientPiece = gradientGeometry, let flippedFilters {
                                     gradientPiece.batch = count
                                     Scalar.winogradConvolve(
