@@ -192,8 +192,9 @@ extension KernelScalar {
                     image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
                 extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
             }
-            // 36 vectors between the two passes of each transform (on the stack).
-            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 36) { between in
+            // 36 vectors between the two passes of each transform, and 16 more for the output
+            // transform's transpose (on the stack).
+            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 52) { between in
                 let between = between.baseAddress!
                 for c in 0..<channels {
                     for n in 0..<g.batch {
@@ -293,6 +294,7 @@ extension KernelScalar {
     /// Aᵀ m A for `lanes` tiles (at most 16) of one filter, + bias, ReLU, written into their
     /// output blocks: tile l's block starts at `output + outputOffsets[l]` and has
     /// `extents[l] >> 8` rows and `extents[l] & 255` columns (edge blocks are cut at the output's size).
+    /// `between` holds 52 vectors.
     @inline(__always)
     static func winogradTransformOutputGroup(
         products: UnsafePointer<Self>, positionStride: Int, lanes: Int, outputOffsets: UnsafePointer<Int>,
@@ -316,6 +318,8 @@ extension KernelScalar {
             t[2 * 6 + j] = m1 + m2 + 4 * (m3 + m4)
             t[3 * 6 + j] = m1 - m2 + 8 * (m3 - m4) + m5
         }
+        // Rows next: y[i][c] = (t A)[i][c] + bias (then ReLU), one vector per output position
+        // (i, c) of the 16 tiles, at t[36 + 4i + c].
         let offset = Vector(repeating: bias)
         let zero = Vector()
         for i in 0..<4 {
@@ -335,23 +339,29 @@ extension KernelScalar {
                 y2.replace(with: zero, where: y2 .< zero)
                 y3.replace(with: zero, where: y3 .< zero)
             }
-            for lane in 0..<lanes {
-                guard i < extents[lane] >> 8 else { continue }
-                let row = output + outputOffsets[lane] + i * outputWidth
-                switch extents[lane] & 255 {
-                case 1: row[0] = y0[lane]
-                case 2:
-                    row[0] = y0[lane]
-                    row[1] = y1[lane]
-                case 3:
-                    row[0] = y0[lane]
-                    row[1] = y1[lane]
-                    row[2] = y2[lane]
-                default:
-                    row[0] = y0[lane]
-                    row[1] = y1[lane]
-                    row[2] = y2[lane]
-                    row[3] = y3[lane]
+            t[36 + i * 4] = y0
+            t[36 + i * 4 + 1] = y1
+            t[36 + i * 4 + 2] = y2
+            t[36 + i * 4 + 3] = y3
+        }
+        // Transposed (16 × 16: position-major to tile-major) into t[0..<16], so that each tile's
+        // 4×4 block is one vector whose rows go out as 4-element stores, not lane by lane.
+        let positions = UnsafeMutableRawPointer(t + 36).assumingMemoryBound(to: Self.self)
+        let blocks = UnsafeMutableRawPointer(t).assumingMemoryBound(to: Self.self)
+        transpose16x16(source: positions, sourceStride: 16, rows: 16, target: blocks, targetStride: 16, lanes: 16)
+        for lane in 0..<lanes {
+            let rows = extents[lane] >> 8
+            let columns = extents[lane] & 255
+            let block = blocks + lane * 16
+            let corner = output + outputOffsets[lane]
+            if columns == 4 {
+                for i in 0..<rows {
+                    UnsafeMutableRawPointer(corner + i * outputWidth).storeBytes(
+                        of: UnsafeRawPointer(block + 4 * i).loadUnaligned(as: SIMD4<Self>.self), as: SIMD4<Self>.self)
+                }
+            } else {
+                for i in 0..<rows {
+                    (corner + i * outputWidth).update(from: block + 4 * i, count: columns)
                 }
             }
         }
