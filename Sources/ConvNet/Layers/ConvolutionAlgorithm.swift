@@ -13,6 +13,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case im2col
     /// Winograd F(4×4, 3×3) (`Winograd.swift`): 3×3, stride 1, dilation 1, one group; a
     /// quarter of the multiply-adds, with float32 rounding a few times larger than im2col's.
+    /// The forward pass and the input gradient run Winograd; the weight gradient is summed
+    /// directly from X and dY (`DirectWeightGradient.swift`), without im2col.
     case winograd
 
     /// Below this many input or output channels the transforms cost more than the products
