@@ -69,8 +69,12 @@ public enum Winograd {
         let (high, wide) = tiles(g)
         let columns = tileColumns(g)
         let padded = g.batch * (high * outputTile + 2) * (wide * outputTile + 2)
-        return 36 * (g.channels + filters) * columns + padded
+        return 36 * (g.channels + filters) * columns + padded + paddedSlack
     }
+
+    /// Elements after the padded input that the input transform's 8-wide row loads may read (2
+    /// past the last block's rows), kept in the scratch so that no read leaves it.
+    static let paddedSlack = 8
 
     /// The geometry of the input gradient of a Winograd convolution: dX = conv3×3(dY, W
     /// rotated by 180° with input and output channels swapped), with padding 2 − p. Nil when
@@ -170,7 +174,7 @@ extension KernelScalar {
         let transformedInput = scratch
         let products = transformedInput + 36 * channels * columns
         let padded = products + 36 * filters * columns
-        padded.update(repeating: 0, count: g.batch * paddedPlane)
+        padded.update(repeating: 0, count: g.batch * paddedPlane + Winograd.paddedSlack)
 
         // Input transform, channel by channel: copy the channel of every image into the padded
         // buffer (zeros around it stay from above), then V = Bᵀ d B for 16 tiles at a time.
@@ -192,9 +196,9 @@ extension KernelScalar {
                     image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
                 extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
             }
-            // 36 vectors between the two passes of each transform, and 16 more for the output
-            // transform's transpose (on the stack).
-            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 52) { between in
+            // 36 vectors between the two passes of each transform, and 48 more for the input
+            // transform's gathered blocks and 16 for the output transform's transpose (on the stack).
+            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 84) { between in
                 let between = between.baseAddress!
                 for c in 0..<channels {
                     for n in 0..<g.batch {
@@ -243,18 +247,32 @@ extension KernelScalar {
 
     /// Bᵀ d B for 16 tiles whose 6×6 input blocks start at `corners[0..<16]` in the padded
     /// buffer (lanes past the last tile read tile 0's block and are never used), written to
-    /// V[ξ] at `target + ξ · positionStride`.
+    /// V[ξ] at `target + ξ · positionStride`. Reads 8 values per block row (2 past the block:
+    /// the padded buffer has that slack at its end); `between` holds 84 vectors.
     @inline(__always)
     static func winogradTransformInputGroup(
         padded: UnsafePointer<Self>, paddedWidth: Int, corners: UnsafePointer<Int>,
         into target: UnsafeMutablePointer<Self>, positionStride: Int, between t: UnsafeMutablePointer<SIMD16<Self>>
     ) {
         typealias Vector = SIMD16<Self>
+        // Gathered with whole-row loads, not lane by lane: for each pair of block rows (2k,
+        // 2k + 1), every tile's two rows (8 values each, 6 used) make one 16-value row, and the
+        // 16 × 16 transpose turns those into one vector per position: position (r, c) of the
+        // 16 tiles is t[36 + 16·(r / 2) + 8·(r % 2) + c].
+        let gathered = UnsafeMutableRawPointer(t + 36).assumingMemoryBound(to: Self.self)
+        for pair in 0..<3 {
+            let block = gathered + 256 * pair
+            for lane in 0..<16 {
+                let first = padded + corners[lane] + 2 * pair * paddedWidth
+                let upper = UnsafeRawPointer(first).loadUnaligned(as: SIMD8<Self>.self)
+                let lower = UnsafeRawPointer(first + paddedWidth).loadUnaligned(as: SIMD8<Self>.self)
+                UnsafeMutableRawPointer(block + 16 * lane).storeBytes(
+                    of: Vector(lowHalf: upper, highHalf: lower), as: Vector.self)
+            }
+            transpose16x16(source: block, sourceStride: 16, rows: 16, target: block, targetStride: 16, lanes: 16)
+        }
         func load(_ row: Int, _ column: Int) -> Vector {
-            var vector = Vector()
-            let offset = row * paddedWidth + column
-            for lane in 0..<16 { vector[lane] = padded[corners[lane] + offset] }
-            return vector
+            t[36 + 16 * (row / 2) + 8 * (row % 2) + column]
         }
         // Columns first: t[i][j] = (Bᵀ d)[i][j].
         for j in 0..<6 {
