@@ -83,24 +83,53 @@ extension KernelScalar {
     public static func multiply(
         _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int
     ) {
-        splitBetweenCores(count: count) { start, end in
-            for i in start..<end { y[i] = a[i] * b[i] }
-        }
+        splitBetweenCores(count: count, ElementwiseProduct(a: a, b: b, y: y))
     }
 
     public static func scale(_ x: UnsafeMutablePointer<Self>, by alpha: Self, count: Int) {
-        splitBetweenCores(count: count) { start, end in
-            for i in start..<end { x[i] *= alpha }
-        }
+        splitBetweenCores(count: count, InPlaceScaling(x: x, alpha: alpha))
     }
 
     public static func add(
         _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int
     ) {
-        splitBetweenCores(count: count) { start, end in
-            for i in start..<end { y[i] = a[i] + b[i] }
-        }
+        splitBetweenCores(count: count, ElementwiseSum(a: a, b: b, y: y))
     }
+}
+
+/// `multiply` over one range (the fields are its arguments).
+private struct ElementwiseProduct<Scalar: KernelScalar>: ParallelRangeWork {
+    let a: UnsafePointer<Scalar>
+    let b: UnsafePointer<Scalar>
+    let y: UnsafeMutablePointer<Scalar>
+
+    func run(_ range: Range<Int>) {
+        for i in range { y[i] = a[i] * b[i] }
+    }
+}
+
+/// `scale` over one range (the fields are its arguments).
+private struct InPlaceScaling<Scalar: KernelScalar>: ParallelRangeWork {
+    let x: UnsafeMutablePointer<Scalar>
+    let alpha: Scalar
+
+    func run(_ range: Range<Int>) {
+        for i in range { x[i] *= alpha }
+    }
+}
+
+/// `add` over one range (the fields are its arguments).
+private struct ElementwiseSum<Scalar: KernelScalar>: ParallelRangeWork {
+    let a: UnsafePointer<Scalar>
+    let b: UnsafePointer<Scalar>
+    let y: UnsafeMutablePointer<Scalar>
+
+    func run(_ range: Range<Int>) {
+        for i in range { y[i] = a[i] + b[i] }
+    }
+}
+
+extension KernelScalar {
 
     public static func sigmoidForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count {
@@ -184,9 +213,7 @@ extension KernelScalar {
     }
 
     public static func axpy(alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
-        splitBetweenCores(count: count) { start, end in
-            for i in start..<end { y[i] += alpha * x[i] }
-        }
+        splitBetweenCores(count: count, Axpy(alpha: alpha, x: x, y: y))
     }
 
     public static func sumOfSquares(_ x: UnsafePointer<Self>, count: Int) -> Double {
@@ -199,40 +226,64 @@ extension KernelScalar {
     }
 }
 
+/// `axpy` over one range (the fields are its arguments).
+private struct Axpy<Scalar: KernelScalar>: ParallelRangeWork {
+    let alpha: Scalar
+    let x: UnsafePointer<Scalar>
+    let y: UnsafeMutablePointer<Scalar>
+
+    func run(_ range: Range<Int>) {
+        for i in range { y[i] += alpha * x[i] }
+    }
+}
+
 extension Float {
     /// Σ x², accumulated in Double: eight Double lanes per step, the range split between
     /// cores (the L2 penalty reads every weight once per training step).
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let parts = count >= 1 << 16 ? min(ThreadPool.coreCount, 8) : 1
         var partials = SIMD8<Double>()  // one slot per part (parts ≤ 8)
-        let blocks = (count + 15) / 16
         withUnsafeMutablePointer(to: &partials) { partials in
             let slots = UnsafeMutableRawPointer(partials).assumingMemoryBound(to: Double.self)
-            ThreadPool.run(parts: parts) { part in
-                let start = min(count, part * blocks / parts * 16)
-                let end = min(count, (part + 1) * blocks / parts * 16)
-                var s0 = SIMD8<Double>()
-                var s1 = SIMD8<Double>()
-                let raw = UnsafeRawPointer(x)
-                var i = start
-                while i + 16 <= end {
-                    let a = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-                    let b = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
-                    s0 += a * a
-                    s1 += b * b
-                    i += 16
-                }
-                var sum = (s0 + s1).sum()
-                while i < end {
-                    let value = Double(x[i])
-                    sum += value * value
-                    i += 1
-                }
-                slots[part] = sum
-            }
+            ThreadPool.run(parts: parts, SumOfSquaresParts(x: x, count: count, parts: parts, slots: slots))
         }
         var total = 0.0
         for part in 0..<parts { total += partials[part] }
         return total
+    }
+}
+
+/// `Float.sumOfSquares`'s parts: part p sums the squares of its blocks of 16 elements.
+private struct SumOfSquaresParts: ParallelWork {
+    /// The values and their number.
+    let x: UnsafePointer<Float>
+    let count: Int
+    /// The number of parts.
+    let parts: Int
+    /// One sum per part (written).
+    let slots: UnsafeMutablePointer<Double>
+
+    func run(part: Int) {
+        let blocks = (count + 15) / 16
+        let start = min(count, part * blocks / parts * 16)
+        let end = min(count, (part + 1) * blocks / parts * 16)
+        var s0 = SIMD8<Double>()
+        var s1 = SIMD8<Double>()
+        let raw = UnsafeRawPointer(x)
+        var i = start
+        while i + 16 <= end {
+            let a = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            let b = SIMD8<Double>(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            s0 += a * a
+            s1 += b * b
+            i += 16
+        }
+        var sum = (s0 + s1).sum()
+        while i < end {
+            let value = Double(x[i])
+            sum += value * value
+            i += 1
+        }
+        slots[part] = sum
     }
 }

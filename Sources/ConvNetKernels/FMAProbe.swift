@@ -27,7 +27,7 @@ public enum FMAProbe {
         var best = 0.0
         for _ in 0..<max(1, tries) {
             let start = monotonicNanoseconds()
-            ThreadPool.run(parts: parts) { part in sink(chains(iterations: iterations, seed: Float(part + 1))) }
+            ThreadPool.run(parts: parts, FMAChains(iterations: iterations))
             let elapsed = Double(monotonicNanoseconds() - start) / 1e9
             best = max(best, Double(parts * iterations * flopsPerIteration) / elapsed / 1e9)
         }
@@ -74,4 +74,12 @@ public enum FMAProbe {
     static func sink(_ value: Float) {
         if value.isNaN { print("", terminator: "") }
     }
+}
+
+/// `FMAProbe.measure`'s parts: each runs the chains (seeded by its part number).
+private struct FMAChains: ParallelWork {
+    /// Loop iterations per part.
+    let iterations: Int
+
+    func run(part: Int) { FMAProbe.sink(FMAProbe.chains(iterations: iterations, seed: Float(part + 1))) }
 }

@@ -160,6 +160,10 @@ func floatGemm(
         }
     }
 
+    var work = FloatGemmParts(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+        ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile, split: split, rowTiles: rowTiles,
+        columnTiles: columnTiles)
     switch split {
     case .none:
         let scratch = FloatGemmScratchPool.shared.checkOut()
@@ -170,32 +174,12 @@ func floatGemm(
         FloatGemmScratchPool.shared.giveBack(scratch)
 
     case .columns:
-        let parts = min(threads, columnTiles)
-        ThreadPool.run(parts: parts) { part in
-            let start = part * columnTiles / parts * columnTile
-            let end = min(n, (part + 1) * columnTiles / parts * columnTile)
-            let scratch = FloatGemmScratchPool.shared.checkOut()
-            floatGemmSerial(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k,
-                alpha: alpha, a: a, lda: lda,
-                b: transposeB ? b + start * ldb : b + start, ldb: ldb,
-                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, scratch: scratch)
-            FloatGemmScratchPool.shared.giveBack(scratch)
-        }
+        work.parts = min(threads, columnTiles)
+        ThreadPool.run(parts: work.parts, work)
 
     case .rows:
-        let parts = min(threads, rowTiles)
-        ThreadPool.run(parts: parts) { part in
-            let start = part * rowTiles / parts * rowTile
-            let end = min(m, (part + 1) * rowTiles / parts * rowTile)
-            let scratch = FloatGemmScratchPool.shared.checkOut()
-            floatGemmSerial(
-                transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k,
-                alpha: alpha, a: transposeA ? a + start : a + start * lda, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, rowTile: rowTile,
-                scratch: scratch)
-            FloatGemmScratchPool.shared.giveBack(scratch)
-        }
+        work.parts = min(threads, rowTiles)
+        ThreadPool.run(parts: work.parts, work)
 
     case .depth:
         let parts = threads
@@ -203,19 +187,9 @@ func floatGemm(
         // (each m×n, row stride n); part 0 applies beta and writes C directly.
         let reduction = FloatGemmScratchPool.shared.checkOut()
         let partials = reduction.partialBuffer(count: (parts - 1) * m * n)
-        ThreadPool.run(parts: parts) { part in
-            let start = part * k / parts
-            let end = (part + 1) * k / parts
-            let scratch = FloatGemmScratchPool.shared.checkOut()
-            let target = part == 0 ? c : partials + (part - 1) * m * n
-            floatGemmSerial(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: end - start,
-                alpha: alpha, a: transposeA ? a + start * lda : a + start, lda: lda,
-                b: transposeB ? b + start : b + start * ldb, ldb: ldb,
-                beta: part == 0 ? beta : 0, c: target, ldc: part == 0 ? ldc : n,
-                rowTile: rowTile, scratch: scratch)
-            FloatGemmScratchPool.shared.giveBack(scratch)
-        }
+        work.parts = parts
+        work.partials = partials
+        ThreadPool.run(parts: parts, work)
         for part in 1..<parts {
             let partial = UnsafePointer(partials + (part - 1) * m * n)
             for i in 0..<m {
@@ -225,6 +199,75 @@ func floatGemm(
             }
         }
         FloatGemmScratchPool.shared.giveBack(reduction)
+    }
+}
+
+/// `floatGemm`'s parts under a split between threads: part p computes a contiguous range of
+/// whole column tiles of C (`.columns`), of whole row tiles (`.rows`), or the product over a
+/// range of k (`.depth`: part 0 applies beta and writes C, the others write `partials`).
+private struct FloatGemmParts: ParallelWork {
+    /// The product (as `floatGemm`'s arguments).
+    let transposeA: Bool
+    let transposeB: Bool
+    let m: Int
+    let n: Int
+    let k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>
+    let lda: Int
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
+    /// The micro-kernel's rows.
+    let rowTile: Int
+    /// How the parts divide the product, and the row and column tiles of C.
+    let split: FloatGemmSplit
+    let rowTiles: Int
+    let columnTiles: Int
+    /// The number of parts.
+    var parts = 1
+    /// `.depth`: the products of parts 1..<parts (each m×n, row stride n), added into C afterwards.
+    var partials: UnsafeMutablePointer<Float>?
+
+    func run(part: Int) {
+        let scratch = FloatGemmScratchPool.shared.checkOut()
+        switch split {
+        case .none:
+            preconditionFailure("a product on one thread has no parts")
+
+        case .columns:
+            let columnTile = FloatGemmBlocking.columnTile
+            let start = part * columnTiles / parts * columnTile
+            let end = min(n, (part + 1) * columnTiles / parts * columnTile)
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k,
+                alpha: alpha, a: a, lda: lda,
+                b: transposeB ? b + start * ldb : b + start, ldb: ldb,
+                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, scratch: scratch)
+
+        case .rows:
+            let start = part * rowTiles / parts * rowTile
+            let end = min(m, (part + 1) * rowTiles / parts * rowTile)
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k,
+                alpha: alpha, a: transposeA ? a + start : a + start * lda, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, rowTile: rowTile,
+                scratch: scratch)
+
+        case .depth:
+            let start = part * k / parts
+            let end = (part + 1) * k / parts
+            let target = part == 0 ? c : partials! + (part - 1) * m * n
+            floatGemmSerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: end - start,
+                alpha: alpha, a: transposeA ? a + start * lda : a + start, lda: lda,
+                b: transposeB ? b + start : b + start * ldb, ldb: ldb,
+                beta: part == 0 ? beta : 0, c: target, ldc: part == 0 ? ldc : n,
+                rowTile: rowTile, scratch: scratch)
+        }
+        FloatGemmScratchPool.shared.giveBack(scratch)
     }
 }
 

@@ -23,68 +23,29 @@ enum FloatSkinnyGemm {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) -> Bool {
         let parts = m * n * k >= parallelThreshold ? ThreadPool.coreCount : 1
+        var work = SkinnyGemmParts(
+            transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+            c: c, ldc: ldc)
         if m <= maximumRows && transposeB && !transposeA {
             // C[i, j] = alpha · ⟨A row i, B row j⟩ + beta · C[i, j]: rows of B are contiguous.
-            let columnParts = min(parts, n)
-            ThreadPool.run(parts: columnParts) { part in
-                let start = part * n / columnParts
-                let end = (part + 1) * n / columnParts
-                for j in start..<end {
-                    let bRow = b + j * ldb
-                    for i in 0..<m {
-                        let value = alpha * dot(a + i * lda, bRow, count: k)
-                        c[i * ldc + j] = beta == 0 ? value : value + beta * c[i * ldc + j]
-                    }
-                }
-            }
+            work.path = .dotProducts
+            work.parts = min(parts, n)
+            ThreadPool.run(parts: work.parts, work)
             return true
         }
         if m <= maximumRows && !transposeB {
             // C row i = beta · C row i + Σ_p alpha · A(i, p) · B row p, column block by block
             // (the block of C stays in L1 while the rows of B stream through).
-            let columnParts = min(parts, (n + 63) / 64)
-            ThreadPool.run(parts: columnParts) { part in
-                // Part boundaries on multiples of 16 columns.
-                let blocks = (n + 15) / 16
-                let start = min(n, part * blocks / columnParts * 16)
-                let end = min(n, (part + 1) * blocks / columnParts * 16)
-                var blockStart = start
-                while blockStart < end {
-                    let width = min(1024, end - blockStart)
-                    for i in 0..<m {
-                        let cRow = c + i * ldc + blockStart
-                        if beta == 0 {
-                            cRow.update(repeating: 0, count: width)
-                        } else if beta != 1 {
-                            for j in 0..<width { cRow[j] *= beta }
-                        }
-                        for p in 0..<k {
-                            let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
-                            axpy(scale, b + p * ldb + blockStart, cRow, count: width)
-                        }
-                    }
-                    blockStart += width
-                }
-            }
+            work.path = .rowUpdates
+            work.parts = min(parts, (n + 63) / 64)
+            ThreadPool.run(parts: work.parts, work)
             return true
         }
         if k <= maximumDepth && !transposeB {
             // Rank-k update, rows of C split between cores.
-            let rowParts = min(parts, m)
-            ThreadPool.run(parts: rowParts) { part in
-                for i in (part * m / rowParts)..<((part + 1) * m / rowParts) {
-                    let cRow = c + i * ldc
-                    if beta == 0 {
-                        cRow.update(repeating: 0, count: n)
-                    } else if beta != 1 {
-                        for j in 0..<n { cRow[j] *= beta }
-                    }
-                    for p in 0..<k {
-                        let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
-                        axpy(scale, b + p * ldb, cRow, count: n)
-                    }
-                }
-            }
+            work.path = .rankUpdate
+            work.parts = min(parts, m)
+            ThreadPool.run(parts: work.parts, work)
             return true
         }
         return false
@@ -140,5 +101,88 @@ enum FloatSkinnyGemm {
     @inline(__always)
     static func axpy(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         for j in 0..<count { y[j] += scale * x[j] }
+    }
+}
+
+/// `FloatSkinnyGemm.run`'s parts: part p computes its range of columns of C (`.dotProducts`,
+/// `.rowUpdates`, the latter on multiples of 16 columns) or of rows (`.rankUpdate`).
+private struct SkinnyGemmParts: ParallelWork {
+    /// The ways a skinny product is computed (see `FloatSkinnyGemm.run`).
+    enum Path {
+        /// C[i, j] = alpha · ⟨A row i, B row j⟩ + beta · C[i, j], columns split.
+        case dotProducts
+        /// C row i = beta · C row i + Σ_p alpha · A(i, p) · B row p, columns split.
+        case rowUpdates
+        /// The same sum for few p (rank-k update), rows split.
+        case rankUpdate
+    }
+
+    /// The product (as `Float.gemm`'s arguments; op(B) = B except for `.dotProducts`).
+    let transposeA: Bool
+    let m: Int
+    let n: Int
+    let k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>
+    let lda: Int
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
+    /// How the product is computed, and the number of parts.
+    var path = Path.dotProducts
+    var parts = 1
+
+    func run(part: Int) {
+        switch path {
+        case .dotProducts:
+            let start = part * n / parts
+            let end = (part + 1) * n / parts
+            for j in start..<end {
+                let bRow = b + j * ldb
+                for i in 0..<m {
+                    let value = alpha * FloatSkinnyGemm.dot(a + i * lda, bRow, count: k)
+                    c[i * ldc + j] = beta == 0 ? value : value + beta * c[i * ldc + j]
+                }
+            }
+
+        case .rowUpdates:
+            // Part boundaries on multiples of 16 columns.
+            let blocks = (n + 15) / 16
+            let start = min(n, part * blocks / parts * 16)
+            let end = min(n, (part + 1) * blocks / parts * 16)
+            var blockStart = start
+            while blockStart < end {
+                let width = min(1024, end - blockStart)
+                for i in 0..<m {
+                    let cRow = c + i * ldc + blockStart
+                    if beta == 0 {
+                        cRow.update(repeating: 0, count: width)
+                    } else if beta != 1 {
+                        for j in 0..<width { cRow[j] *= beta }
+                    }
+                    for p in 0..<k {
+                        let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
+                        FloatSkinnyGemm.axpy(scale, b + p * ldb + blockStart, cRow, count: width)
+                    }
+                }
+                blockStart += width
+            }
+
+        case .rankUpdate:
+            for i in (part * m / parts)..<((part + 1) * m / parts) {
+                let cRow = c + i * ldc
+                if beta == 0 {
+                    cRow.update(repeating: 0, count: n)
+                } else if beta != 1 {
+                    for j in 0..<n { cRow[j] *= beta }
+                }
+                for p in 0..<k {
+                    let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
+                    FloatSkinnyGemm.axpy(scale, b + p * ldb, cRow, count: n)
+                }
+            }
+        }
     }
 }

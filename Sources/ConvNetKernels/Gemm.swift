@@ -45,9 +45,33 @@ func portableGemm<Scalar: KernelScalar>(
             (row).update(from: b + p * ldb, count: n)
         }
     }
-    let panelAddress = UnsafePointer(panel)
-    let work = { (rowStart: Int, rowEnd: Int) in
-        for i in rowStart..<rowEnd {
+    let parts = m * n * k >= 1 << 18 ? min(ThreadPool.coreCount, m) : 1
+    ThreadPool.run(
+        parts: parts,
+        PortableGemmRows(
+            transposeA: transposeA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, panel: panel, beta: beta,
+            c: c, ldc: ldc, parts: parts))
+}
+
+/// `portableGemm`'s parts: part p computes its range of rows of C.
+private struct PortableGemmRows<Scalar: KernelScalar>: ParallelWork {
+    /// The product (as `portableGemm`'s arguments, op(B) packed into `panel`: k rows of n).
+    let transposeA: Bool
+    let m: Int
+    let n: Int
+    let k: Int
+    let alpha: Scalar
+    let a: UnsafePointer<Scalar>
+    let lda: Int
+    let panel: UnsafePointer<Scalar>
+    let beta: Scalar
+    let c: UnsafeMutablePointer<Scalar>
+    let ldc: Int
+    /// The number of parts.
+    let parts: Int
+
+    func run(part: Int) {
+        for i in (part * m / parts)..<((part + 1) * m / parts) {
             let cRow = c + i * ldc
             if beta == 0 {
                 cRow.update(repeating: 0, count: n)
@@ -57,11 +81,9 @@ func portableGemm<Scalar: KernelScalar>(
             for p in 0..<k {
                 let scale = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
                 if scale == 0 { continue }
-                let bRow = panelAddress + p * n
+                let bRow = panel + p * n
                 for j in 0..<n { cRow[j] += scale * bRow[j] }
             }
         }
     }
-    let parts = m * n * k >= 1 << 18 ? min(ThreadPool.coreCount, m) : 1
-    ThreadPool.run(parts: parts) { part in work(part * m / parts, (part + 1) * m / parts) }
 }

@@ -45,44 +45,61 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
+        let rows = g.patchSize
+        let rowLength = g.batch * g.outputHeight * g.outputWidth
+        let parts = rows * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, rows) : 1
+        ThreadPool.run(parts: parts, Im2colRows(input: input, columns: columns, g: g, parts: parts))
+    }
+}
+
+/// `im2col`'s parts: part p unfolds its range of rows of `columns` (one row per channel and
+/// kernel tap).
+private struct Im2colRows<Scalar: KernelScalar>: ParallelWork {
+    /// The input [N, C, H, W], the columns [C·kh·kw, N·H'·W'] (written) and their geometry.
+    let input: UnsafePointer<Scalar>
+    let columns: UnsafeMutablePointer<Scalar>
+    let g: WindowGeometry
+    /// The number of parts.
+    let parts: Int
+
+    func run(part: Int) {
         let outputHeight = g.outputHeight
         let outputWidth = g.outputWidth
         let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
         let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
         let rows = g.patchSize
-        let parts = rows * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, rows) : 1
-        ThreadPool.run(parts: parts) { part in
-            for row in (part * rows / parts)..<((part + 1) * rows / parts) {
-                let j = row % g.kernelWidth
-                let i = (row / g.kernelWidth) % g.kernelHeight
-                let c = row / (g.kernelWidth * g.kernelHeight)
-                let offsetX = j * g.dilationWidth - g.paddingWidth
-                let offsetY = i * g.dilationHeight - g.paddingHeight
-                let (first, end) = validColumns(
-                    offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
-                var destination = columns + row * rowLength
-                for n in 0..<g.batch {
-                    let source = input + (n * g.channels + c) * plane
-                    for y in 0..<outputHeight {
-                        let sourceY = y * strideHeight + offsetY
-                        if sourceY < 0 || sourceY >= height {
-                            destination.update(repeating: 0, count: outputWidth)
-                            destination += outputWidth
-                            continue
-                        }
-                        let sourceRow = source + sourceY * width
-                        for x in 0..<outputWidth {
-                            let sourceX = x * strideWidth + offsetX
-                            destination[x] = x >= first && x < end ? sourceRow[sourceX] : 0
-                        }
+        for row in (part * rows / parts)..<((part + 1) * rows / parts) {
+            let j = row % g.kernelWidth
+            let i = (row / g.kernelWidth) % g.kernelHeight
+            let c = row / (g.kernelWidth * g.kernelHeight)
+            let offsetX = j * g.dilationWidth - g.paddingWidth
+            let offsetY = i * g.dilationHeight - g.paddingHeight
+            let (first, end) = validColumns(
+                offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
+            var destination = columns + row * rowLength
+            for n in 0..<g.batch {
+                let source = input + (n * g.channels + c) * plane
+                for y in 0..<outputHeight {
+                    let sourceY = y * strideHeight + offsetY
+                    if sourceY < 0 || sourceY >= height {
+                        destination.update(repeating: 0, count: outputWidth)
                         destination += outputWidth
+                        continue
                     }
+                    let sourceRow = source + sourceY * width
+                    for x in 0..<outputWidth {
+                        let sourceX = x * strideWidth + offsetX
+                        destination[x] = x >= first && x < end ? sourceRow[sourceX] : 0
+                    }
+                    destination += outputWidth
                 }
             }
         }
     }
+}
 
+extension KernelScalar {
     /// The adjoint of `im2col`. Work is split over (image, channel) planes so that no two
     /// threads write the same pixel; as in `im2col`, only the columns inside the input are
     /// visited. `col2imReference` is its naive twin.
@@ -91,47 +108,63 @@ extension KernelScalar {
         _ geometry: WindowGeometry
     ) {
         let g = geometry
+        let rowLength = g.batch * g.outputHeight * g.outputWidth
+        let planes = g.batch * g.channels
+        let parts = g.patchSize * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, planes) : 1
+        ThreadPool.run(parts: parts, Col2imPlanes(columns: columns, input: input, g: g, parts: parts))
+    }
+}
+
+/// `col2im`'s parts: part p folds the columns back into its range of (image, channel) planes.
+private struct Col2imPlanes<Scalar: KernelScalar>: ParallelWork {
+    /// The columns [C·kh·kw, N·H'·W'], the input [N, C, H, W] (overwritten) and their geometry.
+    let columns: UnsafePointer<Scalar>
+    let input: UnsafeMutablePointer<Scalar>
+    let g: WindowGeometry
+    /// The number of parts.
+    let parts: Int
+
+    func run(part: Int) {
         let outputHeight = g.outputHeight
         let outputWidth = g.outputWidth
         let (height, width, strideHeight, strideWidth) = (g.height, g.width, g.strideHeight, g.strideWidth)
         let plane = height * width
         let rowLength = g.batch * outputHeight * outputWidth
         let planes = g.batch * g.channels
-        let parts = g.patchSize * rowLength >= 1 << 16 ? min(ThreadPool.coreCount, planes) : 1
-        ThreadPool.run(parts: parts) { part in
-            for planeIndex in (part * planes / parts)..<((part + 1) * planes / parts) {
-                let n = planeIndex / g.channels
-                let c = planeIndex % g.channels
-                let destination = input + planeIndex * plane
-                destination.update(repeating: 0, count: plane)
-                for i in 0..<g.kernelHeight {
-                    let offsetY = i * g.dilationHeight - g.paddingHeight
-                    for j in 0..<g.kernelWidth {
-                        let offsetX = j * g.dilationWidth - g.paddingWidth
-                        let (first, end) = validColumns(
-                            offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
-                        let row = (c * g.kernelHeight + i) * g.kernelWidth + j
-                        var source = columns + row * rowLength + n * outputHeight * outputWidth
-                        for y in 0..<outputHeight {
-                            let targetY = y * strideHeight + offsetY
-                            if targetY >= 0 && targetY < height {
-                                let targetRow = destination + targetY * width
-                                if strideWidth == 1 {
-                                    let shifted = targetRow + (first + offsetX)
-                                    let part = source + first
-                                    for x in 0..<(end - first) { shifted[x] += part[x] }
-                                } else {
-                                    for x in first..<end { targetRow[x * strideWidth + offsetX] += source[x] }
-                                }
+        for planeIndex in (part * planes / parts)..<((part + 1) * planes / parts) {
+            let n = planeIndex / g.channels
+            let c = planeIndex % g.channels
+            let destination = input + planeIndex * plane
+            destination.update(repeating: 0, count: plane)
+            for i in 0..<g.kernelHeight {
+                let offsetY = i * g.dilationHeight - g.paddingHeight
+                for j in 0..<g.kernelWidth {
+                    let offsetX = j * g.dilationWidth - g.paddingWidth
+                    let (first, end) = validColumns(
+                        offset: offsetX, stride: strideWidth, width: width, outputWidth: outputWidth)
+                    let row = (c * g.kernelHeight + i) * g.kernelWidth + j
+                    var source = columns + row * rowLength + n * outputHeight * outputWidth
+                    for y in 0..<outputHeight {
+                        let targetY = y * strideHeight + offsetY
+                        if targetY >= 0 && targetY < height {
+                            let targetRow = destination + targetY * width
+                            if strideWidth == 1 {
+                                let shifted = targetRow + (first + offsetX)
+                                let part = source + first
+                                for x in 0..<(end - first) { shifted[x] += part[x] }
+                            } else {
+                                for x in first..<end { targetRow[x * strideWidth + offsetX] += source[x] }
                             }
-                            source += outputWidth
                         }
+                        source += outputWidth
                     }
                 }
             }
         }
     }
+}
 
+extension KernelScalar {
     /// The naive twin of `im2col`: every element on its own, with its bounds test.
     public static func im2colReference(
         _ input: UnsafePointer<Self>, _ columns: UnsafeMutablePointer<Self>, _ g: WindowGeometry

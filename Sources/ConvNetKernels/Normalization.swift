@@ -26,13 +26,12 @@ public protocol NormalizationKernels: BinaryFloatingPoint {
 }
 
 extension KernelScalar {
-    /// Runs `body(c)` for every channel, channels split between cores when the tensor is large.
+    /// Runs `body` over the channels 0..<channels, split between cores when the tensor (`count`
+    /// elements) is large.
     @inline(__always)
-    static func overChannels(count: Int, channels: Int, _ body: (Int) -> Void) {
+    static func overChannels<Body: ParallelRangeWork>(count: Int, channels: Int, _ body: Body) {
         let parts = count >= 1 << 15 ? min(ThreadPool.coreCount, channels) : 1
-        ThreadPool.run(parts: parts) { part in
-            for c in (part * channels / parts)..<((part + 1) * channels / parts) { body(c) }
-        }
+        ThreadPool.run(parts: parts, ChannelSplit(body: body, channels: channels, parts: parts))
     }
 
     public static func batchNormStatistics(
@@ -40,7 +39,37 @@ extension KernelScalar {
         outer: Int, channels: Int, inner: Int
     ) {
         let count = Double(outer * inner)
-        overChannels(count: outer * channels * inner, channels: channels) { c in
+        overChannels(
+            count: outer * channels * inner, channels: channels,
+            BatchNormStatistics(
+                x: x, mean: mean, variance: variance, outer: outer, channels: channels, inner: inner, count: count))
+    }
+}
+
+/// `overChannels`'s parts: part p runs `body` over its range of channels.
+private struct ChannelSplit<Body: ParallelRangeWork>: ParallelWork {
+    let body: Body
+    /// The number of channels and of parts.
+    let channels: Int
+    let parts: Int
+
+    func run(part: Int) {
+        body.run((part * channels / parts)..<((part + 1) * channels / parts))
+    }
+}
+
+/// `batchNormStatistics` over a range of channels (the fields are its arguments; count = M).
+private struct BatchNormStatistics<Scalar: KernelScalar>: ParallelRangeWork {
+    let x: UnsafePointer<Scalar>
+    let mean: UnsafeMutablePointer<Double>
+    let variance: UnsafeMutablePointer<Double>
+    let outer: Int
+    let channels: Int
+    let inner: Int
+    let count: Double
+
+    func run(_ range: Range<Int>) {
+        for c in range {
             var sum = 0.0
             for n in 0..<outer {
                 let row = x + (n * channels + c) * inner
@@ -59,12 +88,34 @@ extension KernelScalar {
             variance[c] = squares / count
         }
     }
+}
 
+extension KernelScalar {
     public static func channelAffine(
         _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, scale: UnsafePointer<Self>,
         shift: UnsafePointer<Self>, outer: Int, channels: Int, inner: Int, rectify: Bool
     ) {
-        overChannels(count: outer * channels * inner, channels: channels) { c in
+        overChannels(
+            count: outer * channels * inner, channels: channels,
+            ChannelAffine(
+                x: x, y: y, scale: scale, shift: shift, outer: outer, channels: channels, inner: inner, rectify: rectify
+            ))
+    }
+}
+
+/// `channelAffine` over a range of channels (the fields are its arguments).
+private struct ChannelAffine<Scalar: KernelScalar>: ParallelRangeWork {
+    let x: UnsafePointer<Scalar>
+    let y: UnsafeMutablePointer<Scalar>
+    let scale: UnsafePointer<Scalar>
+    let shift: UnsafePointer<Scalar>
+    let outer: Int
+    let channels: Int
+    let inner: Int
+    let rectify: Bool
+
+    func run(_ range: Range<Int>) {
+        for c in range {
             let a = scale[c]
             let b = shift[c]
             for n in 0..<outer {
@@ -82,7 +133,9 @@ extension KernelScalar {
             }
         }
     }
+}
 
+extension KernelScalar {
     public static func batchNormBackward(
         _ x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>?,
         rectifiedOutput: UnsafePointer<Self>?, mean: UnsafePointer<Double>, inverseDeviation: UnsafePointer<Double>,
@@ -90,7 +143,34 @@ extension KernelScalar {
         outer: Int, channels: Int, inner: Int, batchStatistics: Bool
     ) {
         let count = Double(outer * inner)
-        overChannels(count: outer * channels * inner, channels: channels) { c in
+        overChannels(
+            count: outer * channels * inner, channels: channels,
+            BatchNormBackward(
+                x: x, dy: dy, dx: dx, rectifiedOutput: rectifiedOutput, mean: mean, inverseDeviation: inverseDeviation,
+                gamma: gamma, gammaGradient: gammaGradient, betaGradient: betaGradient, outer: outer,
+                channels: channels, inner: inner, batchStatistics: batchStatistics, count: count))
+    }
+}
+
+/// `batchNormBackward` over a range of channels (the fields are its arguments; count = M).
+private struct BatchNormBackward<Scalar: KernelScalar>: ParallelRangeWork {
+    let x: UnsafePointer<Scalar>
+    let dy: UnsafePointer<Scalar>
+    let dx: UnsafeMutablePointer<Scalar>?
+    let rectifiedOutput: UnsafePointer<Scalar>?
+    let mean: UnsafePointer<Double>
+    let inverseDeviation: UnsafePointer<Double>
+    let gamma: UnsafePointer<Scalar>
+    let gammaGradient: UnsafeMutablePointer<Scalar>
+    let betaGradient: UnsafeMutablePointer<Scalar>
+    let outer: Int
+    let channels: Int
+    let inner: Int
+    let batchStatistics: Bool
+    let count: Double
+
+    func run(_ range: Range<Int>) {
+        for c in range {
             let average = mean[c]
             let deviation = inverseDeviation[c]
             var sumGradient = 0.0
@@ -115,15 +195,15 @@ extension KernelScalar {
                 }
             }
             sumProduct *= deviation  // Σ dy·x̂
-            gammaGradient[c] = Self(sumProduct)
-            betaGradient[c] = Self(sumGradient)
-            guard let dx else { return }
+            gammaGradient[c] = Scalar(sumProduct)
+            betaGradient[c] = Scalar(sumGradient)
+            guard let dx else { continue }
             let factor = gamma[c].doubleValue * deviation
             // dx = factor·(dy − dβ/M − x̂·dγ/M) = a·dy + b·(x − mean) + d.
-            let a = Self(factor)
-            let b = batchStatistics ? Self(-factor * sumProduct * deviation / count) : 0
-            let d = batchStatistics ? Self(-factor * sumGradient / count) : 0
-            let center = Self(average)
+            let a = Scalar(factor)
+            let b = batchStatistics ? Scalar(-factor * sumProduct * deviation / count) : 0
+            let d = batchStatistics ? Scalar(-factor * sumGradient / count) : 0
+            let center = Scalar(average)
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
                 let source = x + offset
@@ -132,7 +212,7 @@ extension KernelScalar {
                 if let rectifiedOutput {
                     let output = rectifiedOutput + offset
                     for i in 0..<inner {
-                        let g: Self = output[i] > 0 ? gradient[i] : 0
+                        let g: Scalar = output[i] > 0 ? gradient[i] : 0
                         target[i] = a * g + b * (source[i] - center) + d
                     }
                 } else {
@@ -257,22 +337,43 @@ extension Float {
         outer: Int, channels: Int, inner: Int
     ) {
         let count = Double(outer * inner)
-        overChannels(count: outer * channels * inner, channels: channels) { c in
+        overChannels(
+            count: outer * channels * inner, channels: channels,
+            FloatBatchNormStatistics(
+                x: x, mean: mean, variance: variance, outer: outer, channels: channels, inner: inner, count: count))
+    }
+}
+
+/// `Float.batchNormStatistics` over a range of channels (the fields are its arguments; count = M).
+private struct FloatBatchNormStatistics: ParallelRangeWork {
+    let x: UnsafePointer<Float>
+    let mean: UnsafeMutablePointer<Double>
+    let variance: UnsafeMutablePointer<Double>
+    let outer: Int
+    let channels: Int
+    let inner: Int
+    let count: Double
+
+    func run(_ range: Range<Int>) {
+        for c in range {
             let pivot = Double(x[c * inner])
             var sum = 0.0
             for n in 0..<outer {
-                sum += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: pivot).0
+                sum += Float.channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: pivot).0
             }
             let average = pivot + sum / count
             var squares = 0.0
             for n in 0..<outer {
-                squares += channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: average).1
+                squares +=
+                    Float.channelSums(x + (n * channels + c) * inner, nil, mask: nil, count: inner, center: average).1
             }
             mean[c] = average
             variance[c] = squares / count
         }
     }
+}
 
+extension Float {
     /// `batchNormBackward` with vectorised reductions (Float's fast path; the generic default
     /// above is its twin).
     public static func batchNormBackward(
@@ -283,14 +384,41 @@ extension Float {
         outer: Int, channels: Int, inner: Int, batchStatistics: Bool
     ) {
         let count = Double(outer * inner)
-        overChannels(count: outer * channels * inner, channels: channels) { c in
+        overChannels(
+            count: outer * channels * inner, channels: channels,
+            FloatBatchNormBackward(
+                x: x, dy: dy, dx: dx, rectifiedOutput: rectifiedOutput, mean: mean, inverseDeviation: inverseDeviation,
+                gamma: gamma, gammaGradient: gammaGradient, betaGradient: betaGradient, outer: outer,
+                channels: channels, inner: inner, batchStatistics: batchStatistics, count: count))
+    }
+}
+
+/// `Float.batchNormBackward` over a range of channels (the fields are its arguments; count = M).
+private struct FloatBatchNormBackward: ParallelRangeWork {
+    let x: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>
+    let dx: UnsafeMutablePointer<Float>?
+    let rectifiedOutput: UnsafePointer<Float>?
+    let mean: UnsafePointer<Double>
+    let inverseDeviation: UnsafePointer<Double>
+    let gamma: UnsafePointer<Float>
+    let gammaGradient: UnsafeMutablePointer<Float>
+    let betaGradient: UnsafeMutablePointer<Float>
+    let outer: Int
+    let channels: Int
+    let inner: Int
+    let batchStatistics: Bool
+    let count: Double
+
+    func run(_ range: Range<Int>) {
+        for c in range {
             let average = mean[c]
             let deviation = inverseDeviation[c]
             var sumGradient = 0.0
             var sumProduct = 0.0
             for n in 0..<outer {
                 let offset = (n * channels + c) * inner
-                let (g, p) = channelSums(
+                let (g, p) = Float.channelSums(
                     x + offset, dy + offset, mask: rectifiedOutput.map { $0 + offset }, count: inner, center: average)
                 sumGradient += g
                 sumProduct += p
@@ -298,7 +426,7 @@ extension Float {
             sumProduct *= deviation
             gammaGradient[c] = Float(sumProduct)
             betaGradient[c] = Float(sumGradient)
-            guard let dx else { return }
+            guard let dx else { continue }
             let factor = gamma[c].doubleValue * deviation
             let a = Float(factor)
             let b = batchStatistics ? Float(-factor * sumProduct * deviation / count) : 0

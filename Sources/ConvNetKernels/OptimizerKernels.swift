@@ -33,9 +33,7 @@ extension KernelScalar {
     public static func sgdStep(
         _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, count: Int, learningRate: Self
     ) {
-        splitBetweenCores(count: count) { start, end in
-            for i in start..<end { w[i] -= learningRate * g[i] }
-        }
+        splitBetweenCores(count: count, SGDStep(w: w, g: g, learningRate: learningRate))
     }
 
     public static func momentumStep(
@@ -43,21 +41,48 @@ extension KernelScalar {
         velocity v: UnsafeMutablePointer<Self>, count: Int, learningRate: Self, momentum: Self,
         nesterov: Bool
     ) {
-        splitBetweenCores(count: count) { start, end in
-            if nesterov {
-                for i in start..<end {
-                    v[i] = momentum * v[i] + g[i]
-                    w[i] -= learningRate * (g[i] + momentum * v[i])
-                }
-            } else {
-                for i in start..<end {
-                    v[i] = momentum * v[i] + g[i]
-                    w[i] -= learningRate * v[i]
-                }
+        splitBetweenCores(
+            count: count,
+            MomentumStep(w: w, g: g, v: v, learningRate: learningRate, momentum: momentum, nesterov: nesterov))
+    }
+}
+
+/// `sgdStep` over one range of the parameter (the fields are its arguments).
+private struct SGDStep<Scalar: KernelScalar>: ParallelRangeWork {
+    let w: UnsafeMutablePointer<Scalar>
+    let g: UnsafePointer<Scalar>
+    let learningRate: Scalar
+
+    func run(_ range: Range<Int>) {
+        for i in range { w[i] -= learningRate * g[i] }
+    }
+}
+
+/// `momentumStep` over one range of the parameter (the fields are its arguments).
+private struct MomentumStep<Scalar: KernelScalar>: ParallelRangeWork {
+    let w: UnsafeMutablePointer<Scalar>
+    let g: UnsafePointer<Scalar>
+    let v: UnsafeMutablePointer<Scalar>
+    let learningRate: Scalar
+    let momentum: Scalar
+    let nesterov: Bool
+
+    func run(_ range: Range<Int>) {
+        if nesterov {
+            for i in range {
+                v[i] = momentum * v[i] + g[i]
+                w[i] -= learningRate * (g[i] + momentum * v[i])
+            }
+        } else {
+            for i in range {
+                v[i] = momentum * v[i] + g[i]
+                w[i] -= learningRate * v[i]
             }
         }
     }
+}
 
+extension KernelScalar {
     public static func rmspropStep(
         _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
         squareAverage s: UnsafeMutablePointer<Self>, count: Int, learningRate: Self,
@@ -95,17 +120,27 @@ extension KernelScalar {
     }
 }
 
-/// Runs `body(start, end)` over 0..<count, split between the cores when the range is long
+/// Runs `body.run(start..<end)` over 0..<count, split between the cores when the range is long
 /// enough for memory bandwidth to matter (parts start on multiples of 16 elements).
 @inline(__always)
-func splitBetweenCores(count: Int, minimum: Int = 1 << 16, _ body: (Int, Int) -> Void) {
+func splitBetweenCores<Body: ParallelRangeWork>(count: Int, minimum: Int = 1 << 16, _ body: Body) {
     let parts = count >= minimum ? ThreadPool.coreCount : 1
     if parts == 1 {
-        body(0, count)
+        body.run(0..<count)
         return
     }
-    let blocks = (count + 15) / 16
-    ThreadPool.run(parts: parts) { part in
-        body(min(count, part * blocks / parts * 16), min(count, (part + 1) * blocks / parts * 16))
+    ThreadPool.run(parts: parts, CoreSplit(body: body, count: count, parts: parts))
+}
+
+/// `splitBetweenCores`'s parts: part p runs `body` over its blocks of 16 elements.
+private struct CoreSplit<Body: ParallelRangeWork>: ParallelWork {
+    let body: Body
+    /// The length of the whole range and the number of parts it is split into.
+    let count: Int
+    let parts: Int
+
+    func run(part: Int) {
+        let blocks = (count + 15) / 16
+        body.run(min(count, part * blocks / parts * 16)..<min(count, (part + 1) * blocks / parts * 16))
     }
 }

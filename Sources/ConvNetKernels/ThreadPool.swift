@@ -9,6 +9,24 @@ import Darwin
 import Synchronization
 #endif
 
+/// The body of a parallel job, as a value: `ThreadPool.run(parts:_:)` calls `run(part:)` once for
+/// every part, on several threads at once. A conforming type is usually a small struct holding the
+/// pointers and sizes its parts need (each part writing a disjoint range), declared next to the
+/// kernel that runs it. Passing such a value allocates nothing, where the closure form of
+/// `ThreadPool.run` heap-allocates on every parallel call.
+public protocol ParallelWork {
+    /// Does part `part` of the work (0 ≤ part < parts); parts run concurrently and in any order.
+    func run(part: Int)
+}
+
+/// The body of a loop over 0..<count that a helper splits into contiguous ranges, one per part
+/// (`splitBetweenCores` and `overChannels` in the kernels, `parallelRanges` and `overPlanes` in
+/// the layers); like `ParallelWork`, a value, so that the split allocates nothing.
+public protocol ParallelRangeWork {
+    /// Does the iterations in `range`; ranges run concurrently and never overlap.
+    func run(_ range: Range<Int>)
+}
+
 /// How many threads the kernels split work over: the number of online cores, or
 /// `CONVNET_THREADS` when it is set to a positive integer.
 ///
@@ -27,21 +45,37 @@ public enum ThreadPool {
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }()
 
-    /// Runs `body(part)` for `part` in 0..<parts, in parallel when parts > 1.
-    /// The kernels pass raw pointers into `body`; each part writes a disjoint range.
-    public static func run(parts: Int, _ body: (Int) -> Void) {
+    /// Runs `work.run(part:)` for `part` in 0..<parts, in parallel when parts > 1, and returns
+    /// when every part is done. Allocates nothing (on Linux): the worker threads read `work` where
+    /// it lies in the caller's frame. Generic callers get the fastest hand-off when they are
+    /// specialised (a kernel's code for Float); unspecialised generic code (a generic layer) runs
+    /// the unspecialised `run(part:)`, as a closure written there would.
+    public static func run<Work: ParallelWork>(parts: Int, _ work: Work) {
         if parts <= 1 || coreCount <= 1 {
-            for part in 0..<max(parts, 1) { body(part) }
+            for part in 0..<max(parts, 1) { work.run(part: part) }
             return
         }
         #if os(Linux)
-        SpinningWorkerPool.shared.run(parts: parts, body)
+        SpinningWorkerPool.shared.run(parts: parts, work)
         #else
-        withoutActuallyEscaping(body) { escapable in
-            let shared = UncheckedSendable(value: escapable)
+        withUnsafePointer(to: work) { work in
+            let shared = UncheckedSendable(value: { (part: Int) in work.pointee.run(part: part) })
             DispatchQueue.concurrentPerform(iterations: parts) { part in shared.value(part) }
         }
         #endif
+    }
+
+    /// Runs `body(part)` for `part` in 0..<parts, in parallel when parts > 1 (the kernels pass
+    /// raw pointers into `body`; each part writes a disjoint range). Each parallel call
+    /// heap-allocates (the closure is boxed so that the workers can call it); code on the
+    /// training step passes a `ParallelWork` value to `run(parts:_:)` instead. Nested calls (the
+    /// pool busy) run serially without allocating.
+    public static func run(parts: Int, _ body: (Int) -> Void) {
+        if parts <= 1 || coreCount <= 1 || isBusy {
+            for part in 0..<max(parts, 1) { body(part) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in run(parts: parts, ClosureWork(body: body)) }
     }
 
     /// Whether a parallel job is running now (a nested `run` would execute serially).
@@ -52,6 +86,14 @@ public enum ThreadPool {
         return false
         #endif
     }
+}
+
+/// The closure form's body as a `ParallelWork`.
+private struct ClosureWork: ParallelWork {
+    /// The caller's closure (escapable only for the duration of the call).
+    let body: (Int) -> Void
+
+    func run(part: Int) { body(part) }
 }
 
 /// Carries a value across threads where the caller guarantees there are no data races.
@@ -81,9 +123,14 @@ final class SpinningWorkerPool: @unchecked Sendable {
     private static let closed = Int.min
     /// Workers asleep on the condition variable.
     private let sleepers = Atomic<Int>(0)
-    /// The current job (a no-op between jobs). Not an Optional: a closure stored in an
-    /// Optional is reabstracted through a heap-allocated thunk, two allocations per job.
-    private var job: (Int) -> Void = { _ in }
+    /// The current job: where its `ParallelWork` value lies (in the caller's frame, valid until
+    /// the caller returns), its type, and how a worker calls one of its parts (`JobEntry`). Plain
+    /// values: publishing a job allocates nothing.
+    private var jobWork: UnsafeRawPointer?
+    private var jobType: any ParallelWork.Type = ClosureWork.self
+    /// Not an Optional: a closure stored in an Optional is reabstracted through a heap-allocated
+    /// thunk.
+    private var jobEntry: JobEntry = SpinningWorkerPool.runOpening
     private var parts = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
@@ -108,13 +155,34 @@ final class SpinningWorkerPool: @unchecked Sendable {
         }
     }
 
-    func run(parts: Int, _ body: (Int) -> Void) {
+    /// Calls `run(part:)` of the job at `work` (of type `type`) for one part.
+    typealias JobEntry = (_ work: UnsafeRawPointer, _ type: any ParallelWork.Type, _ part: Int) -> Void
+
+    /// Runs the parts of `work` on the workers and the calling thread (serially on the calling
+    /// thread when another job is running).
+    ///
+    /// The workers reach `work.run(part:)` through a `JobEntry`. Where the compiler has
+    /// specialised this function for a concrete `Work` (`_isConcrete` is true), the entry is a
+    /// closure that captures nothing, compiled for that type: the workers run the same specialised
+    /// code as the calling thread. In unspecialised generic code that closure would capture
+    /// `Work`'s metadata in a heap-allocated context, so there the entry is `runOpening`, which
+    /// opens the existential metatype and calls the conformance's `run(part:)` (for a generic
+    /// `Work`, unspecialised code: what the calling thread runs there too).
+    func run<Work: ParallelWork>(parts: Int, _ work: Work) {
         guard workers > 0, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for part in 0..<parts { body(part) }
+            for part in 0..<parts { work.run(part: part) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            job = escapable
+        withUnsafePointer(to: work) { pointer in
+            jobWork = UnsafeRawPointer(pointer)
+            jobType = Work.self
+            if _isConcrete(Work.self) {
+                jobEntry = { job, _, part in job.assumingMemoryBound(to: Work.self).pointee.run(part: part) }
+            } else {
+                // Named by its type: `Self.runOpening` would capture the dynamic `Self` in an
+                // allocated context.
+                jobEntry = SpinningWorkerPool.runOpening
+            }
             self.parts = parts
             nextPart.store(0, ordering: .relaxed)
             finishedWorkers.store(0, ordering: .relaxed)
@@ -128,13 +196,23 @@ final class SpinningWorkerPool: @unchecked Sendable {
             while true {
                 let part = nextPart.add(1, ordering: .relaxed).oldValue
                 if part >= parts { break }
-                escapable(part)
+                work.run(part: part)
             }
             let joined = joinedWorkers.exchange(Self.closed, ordering: .sequentiallyConsistent)
             while finishedWorkers.load(ordering: .acquiring) < joined { spinPause() }
-            job = { _ in }
+            jobWork = nil
         }
         busy.store(false, ordering: .releasing)
+    }
+
+    /// The `JobEntry` of a job whose type is known only at run time.
+    private static func runOpening(_ work: UnsafeRawPointer, _ type: any ParallelWork.Type, _ part: Int) {
+        runPart(of: type, at: work, part: part)
+    }
+
+    /// Runs part `part` of the `Work` at `work`.
+    private static func runPart<Work: ParallelWork>(of type: Work.Type, at work: UnsafeRawPointer, part: Int) {
+        work.assumingMemoryBound(to: Work.self).pointee.run(part: part)
     }
 
     /// Whether the current job is still open; if so, counts this worker in.
@@ -176,14 +254,14 @@ final class SpinningWorkerPool: @unchecked Sendable {
             // (Joining a job twice is harmless: the second time finds no parts left.)
             seen = generation.load(ordering: .acquiring)
             guard join() else { continue }
-            do {  // the closure reference must be gone before the caller is told we are done
-                let body = job
-                let count = parts
-                while true {
-                    let part = nextPart.add(1, ordering: .relaxed).oldValue
-                    if part >= count { break }
-                    body(part)
-                }
+            let work = jobWork!
+            let type = jobType
+            let entry = jobEntry
+            let count = parts
+            while true {
+                let part = nextPart.add(1, ordering: .relaxed).oldValue
+                if part >= count { break }
+                entry(work, type, part)
             }
             finishedWorkers.add(1, ordering: .releasing)
         }

@@ -29,10 +29,18 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
         return input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
             return outputs.produce(shape: input.shape) { y, count in
-                parallelRanges(count: count) { start, length in
-                    Scalar.reluForward(x + start, y + start, count: length)
-                }
+                parallelRanges(count: count, ForwardRange(x: x, y: y))
             }
+        }
+    }
+
+    /// `forward` over one range: y = max(x, 0).
+    private struct ForwardRange: ParallelRangeWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+
+        func run(_ range: Range<Int>) {
+            Scalar.reluForward(x + range.lowerBound, y + range.lowerBound, count: range.count)
         }
     }
 
@@ -47,11 +55,21 @@ public final class ReLU<Scalar: KernelScalar>: Layer {
                 let x = x.baseAddress!
                 let dy = dy.baseAddress!
                 return inputGradients.produce(shape: input.shape) { dx, count in
-                    parallelRanges(count: count) { start, length in
-                        Scalar.reluBackward(input: x + start, dy + start, dx + start, count: length)
-                    }
+                    parallelRanges(count: count, BackwardRange(x: x, dy: dy, dx: dx))
                 }
             }
+        }
+    }
+
+    /// `backward` over one range: dx = dy where x > 0, else 0.
+    private struct BackwardRange: ParallelRangeWork {
+        let x: UnsafePointer<Scalar>
+        let dy: UnsafePointer<Scalar>
+        let dx: UnsafeMutablePointer<Scalar>
+
+        func run(_ range: Range<Int>) {
+            let start = range.lowerBound
+            Scalar.reluBackward(input: x + start, dy + start, dx + start, count: range.count)
         }
     }
 }

@@ -54,6 +54,9 @@ public final class Dropout<Scalar: KernelScalar>: Layer {
         // Keep when a 32-bit draw is ≥ threshold; p = 1 drops everything.
         let threshold = UInt64((probability * 4_294_967_296).rounded(.down))
         var generator = stream.generator
+        // The stream lets go of its state while the mask is drawn, so that the draws do not copy
+        // the state array shared with `generator` (an allocation per step); it gets it back below.
+        stream.generator.state = []
         let newMask = masks.produce(shape: input.shape) { m, count in
             var index = 0
             while index < count {

@@ -278,13 +278,14 @@ func requireBatch<Scalar>(_ input: Tensor<Scalar>, sampleShape expected: [Int], 
     }
 }
 
-/// Checks that a gradient has the shape of the output the layer last produced.
-func requireGradient<Scalar>(_ gradient: Tensor<Scalar>, shape: [Int]?, layer: String) throws {
+/// Checks that a gradient has the shape of the output the layer last produced. `layer` (its
+/// description) is only evaluated for the error: building it allocates, on every training step.
+func requireGradient<Scalar>(_ gradient: Tensor<Scalar>, shape: [Int]?, layer: @autoclosure () -> String) throws {
     guard let shape else {
-        throw ConvNetError.invalidArgument("\(layer): backward called before forward")
+        throw ConvNetError.invalidArgument("\(layer()): backward called before forward")
     }
     guard gradient.shape == shape else {
         throw ConvNetError.shapeMismatch(
-            "\(layer) backward expects gradient \(describe(shape)), found \(describe(gradient.shape))")
+            "\(layer()) backward expects gradient \(describe(shape)), found \(describe(gradient.shape))")
     }
 }

@@ -94,12 +94,21 @@ final class Workspace<Scalar: KernelScalar>: @unchecked Sendable {
 }
 
 /// Splits 0..<count into contiguous ranges, one per core when count ≥ `minimum` (else one),
-/// and runs `body(start, length)` for each in parallel.
+/// and runs `body` over each in parallel.
 @inline(__always)
-func parallelRanges(count: Int, minimum: Int = 1 << 15, _ body: (Int, Int) -> Void) {
+func parallelRanges<Body: ParallelRangeWork>(count: Int, minimum: Int = 1 << 15, _ body: Body) {
     let parts = count >= minimum ? min(ThreadPool.coreCount, max(count / 4096, 1)) : 1
-    ThreadPool.run(parts: parts) { part in
-        let start = part * count / parts
-        body(start, (part + 1) * count / parts - start)
+    ThreadPool.run(parts: parts, RangeSplit(body: body, count: count, parts: parts))
+}
+
+/// `parallelRanges`'s parts: part p runs `body` over the p-th of `parts` equal ranges.
+private struct RangeSplit<Body: ParallelRangeWork>: ParallelWork {
+    let body: Body
+    /// The length of the whole range and the number of parts.
+    let count: Int
+    let parts: Int
+
+    func run(part: Int) {
+        body.run((part * count / parts)..<((part + 1) * count / parts))
     }
 }

@@ -31,10 +31,19 @@ public final class LeakyReLU<Scalar: KernelScalar>: Layer {
         return input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
             return outputs.produce(shape: input.shape) { y, count in
-                parallelRanges(count: count) { start, length in
-                    Scalar.leakyReLUForward(x + start, y + start, count: length, slope: slope)
-                }
+                parallelRanges(count: count, ForwardRange(x: x, y: y, slope: slope))
             }
+        }
+    }
+
+    /// `forward` over one range: y = x where x > 0, else slope·x.
+    private struct ForwardRange: ParallelRangeWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+        let slope: Scalar
+
+        func run(_ range: Range<Int>) {
+            Scalar.leakyReLUForward(x + range.lowerBound, y + range.lowerBound, count: range.count, slope: slope)
         }
     }
 
@@ -47,11 +56,22 @@ public final class LeakyReLU<Scalar: KernelScalar>: Layer {
                 let x = x.baseAddress!
                 let dy = dy.baseAddress!
                 return inputGradients.produce(shape: input.shape) { dx, count in
-                    parallelRanges(count: count) { start, length in
-                        Scalar.leakyReLUBackward(input: x + start, dy + start, dx + start, count: length, slope: slope)
-                    }
+                    parallelRanges(count: count, BackwardRange(x: x, dy: dy, dx: dx, slope: slope))
                 }
             }
+        }
+    }
+
+    /// `backward` over one range: dx = dy where x > 0, else slope·dy.
+    private struct BackwardRange: ParallelRangeWork {
+        let x: UnsafePointer<Scalar>
+        let dy: UnsafePointer<Scalar>
+        let dx: UnsafeMutablePointer<Scalar>
+        let slope: Scalar
+
+        func run(_ range: Range<Int>) {
+            let start = range.lowerBound
+            Scalar.leakyReLUBackward(input: x + start, dy + start, dx + start, count: range.count, slope: slope)
         }
     }
 }

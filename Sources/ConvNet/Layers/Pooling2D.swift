@@ -143,17 +143,31 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
         try window.sampleOutputShape(inputShape, layer: description)
     }
 
-    /// Runs `body(geometry of a run of planes, first plane)` over the N·C planes, split between cores.
-    private func overPlanes(_ g: WindowGeometry, _ body: (WindowGeometry, Int) -> Void) {
+    /// Runs `body` over the N·C planes of `g`, split between cores.
+    private func overPlanes<Body: ParallelRangeWork>(_ g: WindowGeometry, _ body: Body) {
         let planes = g.batch * g.channels
         let parts = g.inputCount >= 1 << 15 ? min(ThreadPool.coreCount, planes) : 1
-        ThreadPool.run(parts: parts) { part in
-            let first = part * planes / parts
-            var piece = g
-            piece.batch = 1
-            piece.channels = (part + 1) * planes / parts - first
-            body(piece, first)
+        ThreadPool.run(parts: parts, PlaneSplit(body: body, planes: planes, parts: parts))
+    }
+
+    /// `overPlanes`'s parts: part p runs `body` over its range of planes.
+    private struct PlaneSplit<Body: ParallelRangeWork>: ParallelWork {
+        let body: Body
+        /// The number of planes and of parts.
+        let planes: Int
+        let parts: Int
+
+        func run(part: Int) {
+            body.run((part * planes / parts)..<((part + 1) * planes / parts))
         }
+    }
+
+    /// The geometry of `count` consecutive planes of `g`: one image of `count` channels.
+    private static func planes(_ count: Int, of g: WindowGeometry) -> WindowGeometry {
+        var piece = g
+        piece.batch = 1
+        piece.channels = count
+        return piece
     }
 
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
@@ -170,19 +184,30 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
             winners = [Int32](repeating: 0, count: g.batch * g.channels * g.outputPlane)
         }
         let g = geometry!
-        let plane = g.height * g.width
-        let outputPlane = g.outputPlane
         return winners.withUnsafeMutableBufferPointer { w in
             let w = w.baseAddress!
             return input.withUnsafeBufferPointer { x in
                 let x = x.baseAddress!
                 return outputs.produce(shape: cachedOutputShape) { y, _ in
-                    overPlanes(g) { piece, first in
-                        Scalar.maxPoolForward(
-                            x + first * plane, y + first * outputPlane, argmax: w + first * outputPlane, piece)
-                    }
+                    overPlanes(g, ForwardPlanes(x: x, y: y, winners: w, g: g))
                 }
             }
+        }
+    }
+
+    /// `forward` over a range of planes: y = the maximum of each window, `winners` = its index.
+    private struct ForwardPlanes: ParallelRangeWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+        let winners: UnsafeMutablePointer<Int32>
+        /// The geometry of all the planes.
+        let g: WindowGeometry
+
+        func run(_ planes: Range<Int>) {
+            let first = planes.lowerBound
+            Scalar.maxPoolForward(
+                x + first * g.height * g.width, y + first * g.outputPlane, argmax: winners + first * g.outputPlane,
+                MaxPool2D.planes(planes.count, of: g))
         }
     }
 
@@ -193,19 +218,30 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
                 layer: description)
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        let plane = g.height * g.width
-        let outputPlane = g.outputPlane
         return winners.withUnsafeBufferPointer { w in
             let w = w.baseAddress!
             return outputGradient.withUnsafeBufferPointer { dy in
                 let dy = dy.baseAddress!
                 return inputGradients.produce(shape: cachedInputShape) { dx, _ in
-                    overPlanes(g) { piece, first in
-                        Scalar.maxPoolBackward(
-                            dy + first * outputPlane, argmax: w + first * outputPlane, dx + first * plane, piece)
-                    }
+                    overPlanes(g, BackwardPlanes(dy: dy, winners: w, dx: dx, g: g))
                 }
             }
+        }
+    }
+
+    /// `backward` over a range of planes: each gradient goes to its window's winner.
+    private struct BackwardPlanes: ParallelRangeWork {
+        let dy: UnsafePointer<Scalar>
+        let winners: UnsafePointer<Int32>
+        let dx: UnsafeMutablePointer<Scalar>
+        /// The geometry of all the planes.
+        let g: WindowGeometry
+
+        func run(_ planes: Range<Int>) {
+            let first = planes.lowerBound
+            Scalar.maxPoolBackward(
+                dy + first * g.outputPlane, argmax: winners + first * g.outputPlane, dx + first * g.height * g.width,
+                MaxPool2D.planes(planes.count, of: g))
         }
     }
 }
