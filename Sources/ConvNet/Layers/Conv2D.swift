@@ -322,36 +322,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
             return outputs.produce(shape: cachedOutputShape) { y, _ in
-                ThreadPool.run(parts: parts) { part in
-                    let cols = scratch + part * perPart
-                    let products = cols + patch * plane * group
-                    let end = (part + 1) * batch / parts
-                    var n = part * batch / parts
-                    while n < end {
-                        let count = min(group, end - n)
-                        var piece = g
-                        piece.batch = count
-                        let yn = y + n * filters * plane
-                        let columns = count * plane
-                        Scalar.im2col(x + n * imageSize, cols, piece)
-                        let target = count == 1 ? yn : products
-                        for groupIndex in 0..<groups {
-                            Scalar.gemm(
-                                transposeA: true, transposeB: false, m: groupFilters, n: columns, k: groupPatch,
-                                alpha: 1, a: w + groupIndex * groupPatch * groupFilters, lda: groupFilters,
-                                b: cols + groupIndex * groupPatch * columns, ldb: columns, beta: 0,
-                                c: target + groupIndex * groupFilters * columns, ldc: columns)
-                        }
-                        if count == 1 {
-                            if let b { Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane) }
-                        } else {
-                            Scalar.scatterChannelsAddingBias(
-                                products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
-                        }
-                        if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
-                        n += count
-                    }
-                }
+                ThreadPool.run(
+                    parts: parts,
+                    ColumnsForwardWork(
+                        x: x, y: y, w: w, b: b, scratch: scratch, perPart: perPart, g: g, patch: patch, plane: plane,
+                        group: group, batch: batch, parts: parts, filters: filters, imageSize: imageSize,
+                        groups: groups, groupPatch: groupPatch, groupFilters: groupFilters, rectify: rectify))
             }
         }
         rectifiedOutput = rectify ? output : nil
@@ -418,19 +394,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
             return outputs.produce(shape: cachedOutputShape) { y, _ in
-                ThreadPool.run(parts: parts) { part in
-                    let end = (part + 1) * batch / parts
-                    var n = part * batch / parts
-                    while n < end {
-                        var piece = g
-                        piece.batch = min(group, end - n)
-                        Scalar.winogradConvolve(
-                            x + n * imageSize, piece, filters: filters, transformedFilters: transformed,
-                            bias: effectiveBias, rectify: rectify, output: y + n * outputSize,
-                            scratch: scratch + part * perPart)
-                        n += piece.batch
-                    }
-                }
+                ThreadPool.run(
+                    parts: parts,
+                    WinogradForwardWork(
+                        x: x, y: y, transformed: transformed, effectiveBias: effectiveBias, scratch: scratch,
+                        perPart: perPart, g: g, group: group, batch: batch, parts: parts, filters: filters,
+                        imageSize: imageSize, outputSize: outputSize, rectify: rectify))
             }
         }
         rectifiedOutput = rectify ? output : nil
@@ -533,85 +502,16 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                         let dy = dy.baseAddress!
                         let w = w.baseAddress!
                         let rectified = rectified.baseAddress!
-                        ThreadPool.run(parts: parts) { part in
-                            let cols = scratch + part * perPart
-                            let dcols = cols + columnsSize
-                            let dw = cols + partialOffset
-                            let db = dw + weightCount
-                            let maskedGradient = db + filters
-                            let gathered = maskedGradient + (masked ? filters * plane * group : 0)
-                            let winogradScratch = gathered + (gathers ? filters * plane * group : 0)
-                            db.update(repeating: 0, count: filters)
-                            if directWeight { dw.update(repeating: 0, count: weightCount) }
-                            let first = part * batch / parts
-                            let end = (part + 1) * batch / parts
-                            var n = first
-                            while n < end {
-                                let count = min(group, end - n)
-                                var piece = g
-                                piece.batch = count
-                                let columnCount = count * plane
-                                // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
-                                var dyn = dy + n * filters * plane
-                                if masked {
-                                    Scalar.reluBackward(
-                                        input: rectified + n * filters * plane, dyn, maskedGradient,
-                                        count: count * filters * plane)
-                                    dyn = UnsafePointer(maskedGradient)
-                                }
-                                let imageOrderGradient = dyn  // [count, F, H', W']
-                                if count > 1 && gathers {
-                                    Scalar.gatherChannels(
-                                        dyn, gathered, batch: count, channels: filters, planeSize: plane)
-                                    dyn = UnsafePointer(gathered)
-                                }
-                                if needsColumns { Scalar.im2col(x + n * imageSize, cols, piece) }
-                                if directWeight {
-                                    Scalar.convolutionWeightGradient(
-                                        input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
-                                        filters: filters, addingTo: dw, scratch: winogradScratch)
-                                    if hasBias {
-                                        for image in 0..<count {
-                                            Scalar.accumulateRowSums(
-                                                imageOrderGradient + image * filters * plane, db, rows: filters,
-                                                columns: plane)
-                                        }
-                                    }
-                                } else {
-                                    for groupIndex in 0..<groups {
-                                        Scalar.gemm(
-                                            transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,
-                                            k: columnCount,
-                                            alpha: 1, a: dyn + groupIndex * groupFilters * columnCount,
-                                            lda: columnCount,
-                                            b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
-                                            beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch,
-                                            ldc: groupPatch)
-                                    }
-                                    if hasBias {
-                                        Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
-                                    }
-                                }
-                                if let dx, var gradientPiece = gradientGeometry, let flippedFilters {
-                                    gradientPiece.batch = count
-                                    Scalar.winogradConvolve(
-                                        imageOrderGradient, gradientPiece, filters: g.channels,
-                                        transformedFilters: flippedFilters, bias: nil, rectify: false,
-                                        output: dx + n * imageSize, scratch: winogradScratch)
-                                } else if let dx {
-                                    for groupIndex in 0..<groups {
-                                        Scalar.gemm(
-                                            transposeA: true, transposeB: false, m: groupPatch, n: columnCount,
-                                            k: groupFilters,
-                                            alpha: 1, a: w + groupIndex * groupFilters * groupPatch, lda: groupPatch,
-                                            b: dyn + groupIndex * groupFilters * columnCount, ldb: columnCount, beta: 0,
-                                            c: dcols + groupIndex * groupPatch * columnCount, ldc: columnCount)
-                                    }
-                                    Scalar.col2im(dcols, dx + n * imageSize, piece)
-                                }
-                                n += count
-                            }
-                        }
+                        ThreadPool.run(
+                            parts: parts,
+                            BackwardWork(
+                                x: x, dy: dy, rectified: rectified, w: w, dx: dx, flippedFilters: flippedFilters,
+                                gradientGeometry: gradientGeometry, scratch: scratch, perPart: perPart,
+                                columnsSize: columnsSize, partialOffset: partialOffset, weightCount: weightCount, g: g,
+                                filters: filters, plane: plane, group: group, batch: batch, parts: parts,
+                                imageSize: imageSize, groups: groups, groupPatch: groupPatch,
+                                groupFilters: groupFilters, masked: masked, gathers: gathers,
+                                directWeight: directWeight, needsColumns: needsColumns, hasBias: hasBias))
                     }
                 }
             }
@@ -629,6 +529,206 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             db.update(from: partial + weightCount, count: filters)
             for part in 1..<max(parts, 1) {
                 Scalar.axpy(alpha: 1, partial + part * perPart + weightCount, db, count: filters)
+            }
+        }
+    }
+}
+
+// The bodies of Conv2D's parallel loops, as values: `ThreadPool.run` takes them without the
+// heap-allocated closure context a capturing closure would cost on every call.
+extension Conv2D {
+    /// The forward pass by im2col + GEMM of one part's images (see `forward`).
+    struct ColumnsForwardWork: ParallelWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+        let w: UnsafePointer<Scalar>
+        let b: UnsafePointer<Scalar>?
+        let scratch: UnsafeMutablePointer<Scalar>
+        let perPart: Int
+        let g: WindowGeometry
+        let patch: Int
+        let plane: Int
+        let group: Int
+        let batch: Int
+        let parts: Int
+        let filters: Int
+        let imageSize: Int
+        let groups: Int
+        let groupPatch: Int
+        let groupFilters: Int
+        let rectify: Bool
+
+        func run(part: Int) {
+            let cols = scratch + part * perPart
+            let products = cols + patch * plane * group
+            let end = (part + 1) * batch / parts
+            var n = part * batch / parts
+            while n < end {
+                let count = min(group, end - n)
+                var piece = g
+                piece.batch = count
+                let yn = y + n * filters * plane
+                let columns = count * plane
+                Scalar.im2col(x + n * imageSize, cols, piece)
+                let target = count == 1 ? yn : products
+                for groupIndex in 0..<groups {
+                    Scalar.gemm(
+                        transposeA: true, transposeB: false, m: groupFilters, n: columns, k: groupPatch,
+                        alpha: 1, a: w + groupIndex * groupPatch * groupFilters, lda: groupFilters,
+                        b: cols + groupIndex * groupPatch * columns, ldb: columns, beta: 0,
+                        c: target + groupIndex * groupFilters * columns, ldc: columns)
+                }
+                if count == 1 {
+                    if let b { Scalar.addColumnBias(yn, bias: b, rows: filters, columns: plane) }
+                } else {
+                    Scalar.scatterChannelsAddingBias(
+                        products, bias: b, yn, batch: count, channels: filters, planeSize: plane)
+                }
+                if rectify { Scalar.reluForward(yn, yn, count: count * filters * plane) }
+                n += count
+            }
+        }
+    }
+
+    /// The forward pass by Winograd of one part's images (see `winogradForward`).
+    struct WinogradForwardWork: ParallelWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+        let transformed: UnsafeMutablePointer<Scalar>
+        let effectiveBias: UnsafePointer<Scalar>?
+        let scratch: UnsafeMutablePointer<Scalar>
+        let perPart: Int
+        let g: WindowGeometry
+        let group: Int
+        let batch: Int
+        let parts: Int
+        let filters: Int
+        let imageSize: Int
+        let outputSize: Int
+        let rectify: Bool
+
+        func run(part: Int) {
+            let end = (part + 1) * batch / parts
+            var n = part * batch / parts
+            while n < end {
+                var piece = g
+                piece.batch = min(group, end - n)
+                Scalar.winogradConvolve(
+                    x + n * imageSize, piece, filters: filters, transformedFilters: transformed,
+                    bias: effectiveBias, rectify: rectify, output: y + n * outputSize,
+                    scratch: scratch + part * perPart)
+                n += piece.batch
+            }
+        }
+    }
+
+    /// The backward pass of one part's images: its dW and db partials, and dX (see `backwardKernel`).
+    struct BackwardWork: ParallelWork {
+        let x: UnsafePointer<Scalar>
+        let dy: UnsafePointer<Scalar>
+        let rectified: UnsafePointer<Scalar>
+        let w: UnsafePointer<Scalar>
+        let dx: UnsafeMutablePointer<Scalar>?
+        let flippedFilters: UnsafeMutablePointer<Scalar>?
+        let gradientGeometry: WindowGeometry?
+        let scratch: UnsafeMutablePointer<Scalar>
+        let perPart: Int
+        let columnsSize: Int
+        let partialOffset: Int
+        let weightCount: Int
+        let g: WindowGeometry
+        let filters: Int
+        let plane: Int
+        let group: Int
+        let batch: Int
+        let parts: Int
+        let imageSize: Int
+        let groups: Int
+        let groupPatch: Int
+        let groupFilters: Int
+        let masked: Bool
+        let gathers: Bool
+        let directWeight: Bool
+        let needsColumns: Bool
+        let hasBias: Bool
+
+        func run(part: Int) {
+            let cols = scratch + part * perPart
+            let dcols = cols + columnsSize
+            let dw = cols + partialOffset
+            let db = dw + weightCount
+            let maskedGradient = db + filters
+            let gathered = maskedGradient + (masked ? filters * plane * group : 0)
+            let winogradScratch = gathered + (gathers ? filters * plane * group : 0)
+            db.update(repeating: 0, count: filters)
+            if directWeight { dw.update(repeating: 0, count: weightCount) }
+            let first = part * batch / parts
+            let end = (part + 1) * batch / parts
+            var n = first
+            while n < end {
+                let count = min(group, end - n)
+                var piece = g
+                piece.batch = count
+                let columnCount = count * plane
+                // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
+                var dyn = dy + n * filters * plane
+                if masked {
+                    Scalar.reluBackward(
+                        input: rectified + n * filters * plane, dyn, maskedGradient,
+                        count: count * filters * plane)
+                    dyn = UnsafePointer(maskedGradient)
+                }
+                let imageOrderGradient = dyn  // [count, F, H', W']
+                if count > 1 && gathers {
+                    Scalar.gatherChannels(
+                        dyn, gathered, batch: count, channels: filters, planeSize: plane)
+                    dyn = UnsafePointer(gathered)
+                }
+                if needsColumns { Scalar.im2col(x + n * imageSize, cols, piece) }
+                if directWeight {
+                    Scalar.convolutionWeightGradient(
+                        input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
+                        filters: filters, addingTo: dw, scratch: winogradScratch)
+                    if hasBias {
+                        for image in 0..<count {
+                            Scalar.accumulateRowSums(
+                                imageOrderGradient + image * filters * plane, db, rows: filters,
+                                columns: plane)
+                        }
+                    }
+                } else {
+                    for groupIndex in 0..<groups {
+                        Scalar.gemm(
+                            transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,
+                            k: columnCount,
+                            alpha: 1, a: dyn + groupIndex * groupFilters * columnCount,
+                            lda: columnCount,
+                            b: cols + groupIndex * groupPatch * columnCount, ldb: columnCount,
+                            beta: n == first ? 0 : 1, c: dw + groupIndex * groupFilters * groupPatch,
+                            ldc: groupPatch)
+                    }
+                    if hasBias {
+                        Scalar.accumulateRowSums(dyn, db, rows: filters, columns: columnCount)
+                    }
+                }
+                if let dx, var gradientPiece = gradientGeometry, let flippedFilters {
+                    gradientPiece.batch = count
+                    Scalar.winogradConvolve(
+                        imageOrderGradient, gradientPiece, filters: g.channels,
+                        transformedFilters: flippedFilters, bias: nil, rectify: false,
+                        output: dx + n * imageSize, scratch: winogradScratch)
+                } else if let dx {
+                    for groupIndex in 0..<groups {
+                        Scalar.gemm(
+                            transposeA: true, transposeB: false, m: groupPatch, n: columnCount,
+                            k: groupFilters,
+                            alpha: 1, a: w + groupIndex * groupFilters * groupPatch, lda: groupPatch,
+                            b: dyn + groupIndex * groupFilters * columnCount, ldb: columnCount, beta: 0,
+                            c: dcols + groupIndex * groupPatch * columnCount, ldc: columnCount)
+                    }
+                    Scalar.col2im(dcols, dx + n * imageSize, piece)
+                }
+                n += count
             }
         }
     }
