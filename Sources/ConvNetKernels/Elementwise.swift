@@ -130,7 +130,6 @@ private struct ElementwiseSum<Scalar: KernelScalar>: ParallelRangeWork {
 }
 
 extension KernelScalar {
-
     public static func sigmoidForward(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count {
             let value = x[i]

@@ -278,8 +278,9 @@ func requireBatch<Scalar>(_ input: Tensor<Scalar>, sampleShape expected: [Int], 
     }
 }
 
-/// Checks that a gradient has the shape of the output the layer last produced. `layer` (its
-/// description) is only evaluated for the error: building it allocates, on every training step.
+/// Checks that a gradient has the shape of the output the layer last produced. `layer` (the
+/// layer's description) is built only for the error: building it allocates, and this check runs
+/// on every training step.
 func requireGradient<Scalar>(_ gradient: Tensor<Scalar>, shape: [Int]?, layer: @autoclosure () -> String) throws {
     guard let shape else {
         throw ConvNetError.invalidArgument("\(layer()): backward called before forward")
