@@ -69,7 +69,17 @@ public enum Winograd {
         let (high, wide) = tiles(g)
         let columns = tileColumns(g)
         let padded = g.batch * (high * outputTile + 2) * (wide * outputTile + 2)
-        return 36 * (g.channels + filters) * columns + padded + paddedSlack
+        return 36 * (g.channels + filters) * columns + padded + paddedSlack + transformBufferCount(columns: columns)
+    }
+
+    /// Vectors between the passes of the transforms: 36 for the two passes, 48 for the input
+    /// transform's gathered rows (16 of them shared with the output transform's transpose).
+    static let transformVectors = 84
+
+    /// Scalar elements that hold the transforms' vectors (64-byte aligned) and the 3 tables of
+    /// one `Int` per tile column, counted for the smallest scalar (Float: two per `Int`).
+    static func transformBufferCount(columns: Int) -> Int {
+        16 + transformVectors * lanes + 2 * 3 * columns
     }
 
     /// Elements after the padded input that the input transform's 8-wide row loads may read (2
@@ -181,66 +191,66 @@ extension KernelScalar {
         let plane = g.height * g.width
         // Per tile, computed once (integer divisions are slow in the lane loops): its corner in
         // the padded input, its output block's offset (filter 0) and the block's rows and columns.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * columns) { tables in
-            let corners = tables.baseAddress!
-            let outputOffsets = corners + columns
-            let extents = outputOffsets + columns
-            for tile in 0..<columns {
-                let valid = tile < tileCount
-                let image = valid ? tile / tilesPerImage : 0
-                let within = valid ? tile - image * tilesPerImage : 0
-                let tileRow = within / tilesWide
-                let tileColumn = within - tileRow * tilesWide
-                corners[tile] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
-                outputOffsets[tile] =
-                    image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
-                extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
+        // The transforms' own buffers, after the padded input in the scratch (not
+        // withUnsafeTemporaryAllocation: buffers this size go to the heap on every call): 84
+        // vectors between the passes of the transforms, 64-byte aligned, then the tile tables.
+        let tail = UnsafeMutableRawPointer(padded + g.batch * paddedPlane + Winograd.paddedSlack)
+            .alignedUp(toMultipleOf: 64)
+        let between = tail.bindMemory(to: SIMD16<Self>.self, capacity: Winograd.transformVectors)
+        let corners = (tail + Winograd.transformVectors * MemoryLayout<SIMD16<Self>>.stride)
+            .bindMemory(to: Int.self, capacity: 3 * columns)
+        let outputOffsets = corners + columns
+        let extents = outputOffsets + columns
+        for tile in 0..<columns {
+            let valid = tile < tileCount
+            let image = valid ? tile / tilesPerImage : 0
+            let within = valid ? tile - image * tilesPerImage : 0
+            let tileRow = within / tilesWide
+            let tileColumn = within - tileRow * tilesWide
+            corners[tile] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
+            outputOffsets[tile] =
+                image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
+            extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
+        }
+        for c in 0..<channels {
+            for n in 0..<g.batch {
+                let source = input + (n * channels + c) * plane
+                let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
+                // The image fits: paddedWidth = 4·⌈W'/4⌉ + 2 ≥ W' + 2 = W + 2p (rows alike).
+                for y in 0..<g.height {
+                    (target + y * paddedWidth).update(from: source + y * g.width, count: g.width)
+                }
             }
-            // 36 vectors between the two passes of each transform, and 48 more for the input
-            // transform's gathered blocks and 16 for the output transform's transpose (on the stack).
-            withUnsafeTemporaryAllocation(of: SIMD16<Self>.self, capacity: 84) { between in
-                let between = between.baseAddress!
-                for c in 0..<channels {
-                    for n in 0..<g.batch {
-                        let source = input + (n * channels + c) * plane
-                        let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
-                        // The image fits: paddedWidth = 4·⌈W'/4⌉ + 2 ≥ W' + 2 = W + 2p (rows alike).
-                        for y in 0..<g.height {
-                            (target + y * paddedWidth).update(from: source + y * g.width, count: g.width)
-                        }
-                    }
-                    var first = 0
-                    while first < columns {
-                        winogradTransformInputGroup(
-                            padded: padded, paddedWidth: paddedWidth, corners: corners + first,
-                            into: transformedInput + c * columns + first, positionStride: channels * columns,
-                            between: between)
-                        first += Winograd.lanes
-                    }
-                }
+            var first = 0
+            while first < columns {
+                winogradTransformInputGroup(
+                    padded: padded, paddedWidth: paddedWidth, corners: corners + first,
+                    into: transformedInput + c * columns + first, positionStride: channels * columns,
+                    between: between)
+                first += Winograd.lanes
+            }
+        }
 
-                // The 36 products M[ξ] = U[ξ] · V[ξ].
-                for position in 0..<36 {
-                    gemm(
-                        transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
-                        a: transformed + position * filters * channels, lda: channels,
-                        b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
-                        c: products + position * filters * columns, ldc: columns)
-                }
+        // The 36 products M[ξ] = U[ξ] · V[ξ].
+        for position in 0..<36 {
+            gemm(
+                transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
+                a: transformed + position * filters * channels, lda: channels,
+                b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
+                c: products + position * filters * columns, ldc: columns)
+        }
 
-                // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
-                for k in 0..<filters {
-                    let offset = bias.map { $0[k] } ?? 0
-                    var first = 0
-                    while first < tileCount {
-                        winogradTransformOutputGroup(
-                            products: products + k * columns + first, positionStride: filters * columns,
-                            lanes: min(16, tileCount - first), outputOffsets: outputOffsets + first,
-                            extents: extents + first, outputWidth: g.outputWidth, bias: offset, rectify: rectify,
-                            output: output + k * g.outputHeight * g.outputWidth, between: between)
-                        first += Winograd.lanes
-                    }
-                }
+        // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
+        for k in 0..<filters {
+            let offset = bias.map { $0[k] } ?? 0
+            var first = 0
+            while first < tileCount {
+                winogradTransformOutputGroup(
+                    products: products + k * columns + first, positionStride: filters * columns,
+                    lanes: min(16, tileCount - first), outputOffsets: outputOffsets + first,
+                    extents: extents + first, outputWidth: g.outputWidth, bias: offset, rectify: rectify,
+                    output: output + k * g.outputHeight * g.outputWidth, between: between)
+                first += Winograd.lanes
             }
         }
     }
