@@ -431,7 +431,7 @@ private func packFloatB(
             var p = 0
             while p < wholeDepth {
                 if rows > 0 {
-                    transpose16x16(
+                    transposeFloat16x16(
                         source: b + (panelStart + half) * ldb + p, sourceStride: ldb, rows: rows,
                         target: panel + p * columnTile + half, targetStride: columnTile,
                         lanes: 16)
@@ -479,7 +479,7 @@ private func packFloatA(
             let source = a + panelStart * lda
             var p = 0
             while p < wholeDepth {
-                transpose16x16(
+                transposeFloat16x16(
                     source: source + p, sourceStride: lda, rows: height,
                     target: panel + p * rowTile, targetStride: rowTile, lanes: rowTile)
                 p += 16
@@ -619,187 +619,173 @@ private func floatHalfWidthMicroKernel(
     }
 }
 
-/// Transposes a 16×16 block (generic so that Winograd's Float and Double transforms share it): target[p·targetStride + i] = source[i·sourceStride + p] for
+/// Transposes a 16×16 block: target[p·targetStride + i] = source[i·sourceStride + p] for
 /// p in 0..<16 and i in 0..<lanes, where source rows i ≥ `rows` read as zeros (rows ≤ 16,
 /// lanes ∈ {16, 14, 8} or any count ≤ 16). Four rounds of even/odd unzipping, each a
 /// two-source permute: each round rotates the 8-bit (row, column) index right by one bit, so
 /// after four rounds row and column have swapped.
 @inline(__always)
-func transpose16x16<Scalar: SIMDScalar & BinaryFloatingPoint>(
-    source: UnsafePointer<Scalar>, sourceStride: Int, rows: Int,
-    target: UnsafeMutablePointer<Scalar>, targetStride: Int, lanes: Int
+func transposeFloat16x16(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
+    target: UnsafeMutablePointer<Float>, targetStride: Int, lanes: Int
 ) {
     let from = UnsafeRawPointer(source)
     let to = UnsafeMutableRawPointer(target)
-    let fromRow = sourceStride * MemoryLayout<Scalar>.stride
-    let toRow = targetStride * MemoryLayout<Scalar>.stride
-    let zero = SIMD16<Scalar>()
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
+    let toRow = targetStride * MemoryLayout<Float>.stride
+    let zero = SIMD16<Float>()
     let row0 =
-        0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Scalar>.self) : zero
+        0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self) : zero
     let row1 =
-        1 < rows ? from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Scalar>.self) : zero
+        1 < rows ? from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self) : zero
     let row2 =
-        2 < rows ? from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Scalar>.self) : zero
+        2 < rows ? from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self) : zero
     let row3 =
-        3 < rows ? from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Scalar>.self) : zero
+        3 < rows ? from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self) : zero
     let row4 =
-        4 < rows ? from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Scalar>.self) : zero
+        4 < rows ? from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self) : zero
     let row5 =
-        5 < rows ? from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Scalar>.self) : zero
+        5 < rows ? from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self) : zero
     let row6 =
-        6 < rows ? from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Scalar>.self) : zero
+        6 < rows ? from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self) : zero
     let row7 =
-        7 < rows ? from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Scalar>.self) : zero
+        7 < rows ? from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self) : zero
     let row8 =
-        8 < rows ? from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Scalar>.self) : zero
+        8 < rows ? from.loadUnaligned(fromByteOffset: 8 * fromRow, as: SIMD16<Float>.self) : zero
     let row9 =
-        9 < rows ? from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Scalar>.self) : zero
+        9 < rows ? from.loadUnaligned(fromByteOffset: 9 * fromRow, as: SIMD16<Float>.self) : zero
     let row10 =
-        10 < rows ? from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Scalar>.self) : zero
+        10 < rows ? from.loadUnaligned(fromByteOffset: 10 * fromRow, as: SIMD16<Float>.self) : zero
     let row11 =
-        11 < rows ? from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Scalar>.self) : zero
+        11 < rows ? from.loadUnaligned(fromByteOffset: 11 * fromRow, as: SIMD16<Float>.self) : zero
     let row12 =
-        12 < rows ? from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Scalar>.self) : zero
+        12 < rows ? from.loadUnaligned(fromByteOffset: 12 * fromRow, as: SIMD16<Float>.self) : zero
     let row13 =
-        13 < rows ? from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Scalar>.self) : zero
+        13 < rows ? from.loadUnaligned(fromByteOffset: 13 * fromRow, as: SIMD16<Float>.self) : zero
     let row14 =
-        14 < rows ? from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Scalar>.self) : zero
+        14 < rows ? from.loadUnaligned(fromByteOffset: 14 * fromRow, as: SIMD16<Float>.self) : zero
     let row15 =
-        15 < rows ? from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Scalar>.self) : zero
-    let pair0x0 = SIMD32<Scalar>(lowHalf: row0, highHalf: row1)
-    let round0x0 = pair0x0.evenHalf
-    let round0x8 = pair0x0.oddHalf
-    let pair0x1 = SIMD32<Scalar>(lowHalf: row2, highHalf: row3)
-    let round0x1 = pair0x1.evenHalf
-    let round0x9 = pair0x1.oddHalf
-    let pair0x2 = SIMD32<Scalar>(lowHalf: row4, highHalf: row5)
-    let round0x2 = pair0x2.evenHalf
-    let round0x10 = pair0x2.oddHalf
-    let pair0x3 = SIMD32<Scalar>(lowHalf: row6, highHalf: row7)
-    let round0x3 = pair0x3.evenHalf
-    let round0x11 = pair0x3.oddHalf
-    let pair0x4 = SIMD32<Scalar>(lowHalf: row8, highHalf: row9)
-    let round0x4 = pair0x4.evenHalf
-    let round0x12 = pair0x4.oddHalf
-    let pair0x5 = SIMD32<Scalar>(lowHalf: row10, highHalf: row11)
-    let round0x5 = pair0x5.evenHalf
-    let round0x13 = pair0x5.oddHalf
-    let pair0x6 = SIMD32<Scalar>(lowHalf: row12, highHalf: row13)
-    let round0x6 = pair0x6.evenHalf
-    let round0x14 = pair0x6.oddHalf
-    let pair0x7 = SIMD32<Scalar>(lowHalf: row14, highHalf: row15)
-    let round0x7 = pair0x7.evenHalf
-    let round0x15 = pair0x7.oddHalf
-    let pair1x0 = SIMD32<Scalar>(lowHalf: round0x0, highHalf: round0x1)
-    let round1x0 = pair1x0.evenHalf
-    let round1x8 = pair1x0.oddHalf
-    let pair1x1 = SIMD32<Scalar>(lowHalf: round0x2, highHalf: round0x3)
-    let round1x1 = pair1x1.evenHalf
-    let round1x9 = pair1x1.oddHalf
-    let pair1x2 = SIMD32<Scalar>(lowHalf: round0x4, highHalf: round0x5)
-    let round1x2 = pair1x2.evenHalf
-    let round1x10 = pair1x2.oddHalf
-    let pair1x3 = SIMD32<Scalar>(lowHalf: round0x6, highHalf: round0x7)
-    let round1x3 = pair1x3.evenHalf
-    let round1x11 = pair1x3.oddHalf
-    let pair1x4 = SIMD32<Scalar>(lowHalf: round0x8, highHalf: round0x9)
-    let round1x4 = pair1x4.evenHalf
-    let round1x12 = pair1x4.oddHalf
-    let pair1x5 = SIMD32<Scalar>(lowHalf: round0x10, highHalf: round0x11)
-    let round1x5 = pair1x5.evenHalf
-    let round1x13 = pair1x5.oddHalf
-    let pair1x6 = SIMD32<Scalar>(lowHalf: round0x12, highHalf: round0x13)
-    let round1x6 = pair1x6.evenHalf
-    let round1x14 = pair1x6.oddHalf
-    let pair1x7 = SIMD32<Scalar>(lowHalf: round0x14, highHalf: round0x15)
-    let round1x7 = pair1x7.evenHalf
-    let round1x15 = pair1x7.oddHalf
-    let pair2x0 = SIMD32<Scalar>(lowHalf: round1x0, highHalf: round1x1)
-    let round2x0 = pair2x0.evenHalf
-    let round2x8 = pair2x0.oddHalf
-    let pair2x1 = SIMD32<Scalar>(lowHalf: round1x2, highHalf: round1x3)
-    let round2x1 = pair2x1.evenHalf
-    let round2x9 = pair2x1.oddHalf
-    let pair2x2 = SIMD32<Scalar>(lowHalf: round1x4, highHalf: round1x5)
-    let round2x2 = pair2x2.evenHalf
-    let round2x10 = pair2x2.oddHalf
-    let pair2x3 = SIMD32<Scalar>(lowHalf: round1x6, highHalf: round1x7)
-    let round2x3 = pair2x3.evenHalf
-    let round2x11 = pair2x3.oddHalf
-    let pair2x4 = SIMD32<Scalar>(lowHalf: round1x8, highHalf: round1x9)
-    let round2x4 = pair2x4.evenHalf
-    let round2x12 = pair2x4.oddHalf
-    let pair2x5 = SIMD32<Scalar>(lowHalf: round1x10, highHalf: round1x11)
-    let round2x5 = pair2x5.evenHalf
-    let round2x13 = pair2x5.oddHalf
-    let pair2x6 = SIMD32<Scalar>(lowHalf: round1x12, highHalf: round1x13)
-    let round2x6 = pair2x6.evenHalf
-    let round2x14 = pair2x6.oddHalf
-    let pair2x7 = SIMD32<Scalar>(lowHalf: round1x14, highHalf: round1x15)
-    let round2x7 = pair2x7.evenHalf
-    let round2x15 = pair2x7.oddHalf
-    let pair3x0 = SIMD32<Scalar>(lowHalf: round2x0, highHalf: round2x1)
-    let round3x0 = pair3x0.evenHalf
-    let round3x8 = pair3x0.oddHalf
-    let pair3x1 = SIMD32<Scalar>(lowHalf: round2x2, highHalf: round2x3)
-    let round3x1 = pair3x1.evenHalf
-    let round3x9 = pair3x1.oddHalf
-    let pair3x2 = SIMD32<Scalar>(lowHalf: round2x4, highHalf: round2x5)
-    let round3x2 = pair3x2.evenHalf
-    let round3x10 = pair3x2.oddHalf
-    let pair3x3 = SIMD32<Scalar>(lowHalf: round2x6, highHalf: round2x7)
-    let round3x3 = pair3x3.evenHalf
-    let round3x11 = pair3x3.oddHalf
-    let pair3x4 = SIMD32<Scalar>(lowHalf: round2x8, highHalf: round2x9)
-    let round3x4 = pair3x4.evenHalf
-    let round3x12 = pair3x4.oddHalf
-    let pair3x5 = SIMD32<Scalar>(lowHalf: round2x10, highHalf: round2x11)
-    let round3x5 = pair3x5.evenHalf
-    let round3x13 = pair3x5.oddHalf
-    let pair3x6 = SIMD32<Scalar>(lowHalf: round2x12, highHalf: round2x13)
-    let round3x6 = pair3x6.evenHalf
-    let round3x14 = pair3x6.oddHalf
-    let pair3x7 = SIMD32<Scalar>(lowHalf: round2x14, highHalf: round2x15)
-    let round3x7 = pair3x7.evenHalf
-    let round3x15 = pair3x7.oddHalf
-    storeLanes(round3x0, count: lanes, to: to + 0 * toRow)
-    storeLanes(round3x1, count: lanes, to: to + 1 * toRow)
-    storeLanes(round3x2, count: lanes, to: to + 2 * toRow)
-    storeLanes(round3x3, count: lanes, to: to + 3 * toRow)
-    storeLanes(round3x4, count: lanes, to: to + 4 * toRow)
-    storeLanes(round3x5, count: lanes, to: to + 5 * toRow)
-    storeLanes(round3x6, count: lanes, to: to + 6 * toRow)
-    storeLanes(round3x7, count: lanes, to: to + 7 * toRow)
-    storeLanes(round3x8, count: lanes, to: to + 8 * toRow)
-    storeLanes(round3x9, count: lanes, to: to + 9 * toRow)
-    storeLanes(round3x10, count: lanes, to: to + 10 * toRow)
-    storeLanes(round3x11, count: lanes, to: to + 11 * toRow)
-    storeLanes(round3x12, count: lanes, to: to + 12 * toRow)
-    storeLanes(round3x13, count: lanes, to: to + 13 * toRow)
-    storeLanes(round3x14, count: lanes, to: to + 14 * toRow)
-    storeLanes(round3x15, count: lanes, to: to + 15 * toRow)
+        15 < rows ? from.loadUnaligned(fromByteOffset: 15 * fromRow, as: SIMD16<Float>.self) : zero
+    let round0x0 = evenLanes(row0, row1)
+    let round0x8 = oddLanes(row0, row1)
+    let round0x1 = evenLanes(row2, row3)
+    let round0x9 = oddLanes(row2, row3)
+    let round0x2 = evenLanes(row4, row5)
+    let round0x10 = oddLanes(row4, row5)
+    let round0x3 = evenLanes(row6, row7)
+    let round0x11 = oddLanes(row6, row7)
+    let round0x4 = evenLanes(row8, row9)
+    let round0x12 = oddLanes(row8, row9)
+    let round0x5 = evenLanes(row10, row11)
+    let round0x13 = oddLanes(row10, row11)
+    let round0x6 = evenLanes(row12, row13)
+    let round0x14 = oddLanes(row12, row13)
+    let round0x7 = evenLanes(row14, row15)
+    let round0x15 = oddLanes(row14, row15)
+    let round1x0 = evenLanes(round0x0, round0x1)
+    let round1x8 = oddLanes(round0x0, round0x1)
+    let round1x1 = evenLanes(round0x2, round0x3)
+    let round1x9 = oddLanes(round0x2, round0x3)
+    let round1x2 = evenLanes(round0x4, round0x5)
+    let round1x10 = oddLanes(round0x4, round0x5)
+    let round1x3 = evenLanes(round0x6, round0x7)
+    let round1x11 = oddLanes(round0x6, round0x7)
+    let round1x4 = evenLanes(round0x8, round0x9)
+    let round1x12 = oddLanes(round0x8, round0x9)
+    let round1x5 = evenLanes(round0x10, round0x11)
+    let round1x13 = oddLanes(round0x10, round0x11)
+    let round1x6 = evenLanes(round0x12, round0x13)
+    let round1x14 = oddLanes(round0x12, round0x13)
+    let round1x7 = evenLanes(round0x14, round0x15)
+    let round1x15 = oddLanes(round0x14, round0x15)
+    let round2x0 = evenLanes(round1x0, round1x1)
+    let round2x8 = oddLanes(round1x0, round1x1)
+    let round2x1 = evenLanes(round1x2, round1x3)
+    let round2x9 = oddLanes(round1x2, round1x3)
+    let round2x2 = evenLanes(round1x4, round1x5)
+    let round2x10 = oddLanes(round1x4, round1x5)
+    let round2x3 = evenLanes(round1x6, round1x7)
+    let round2x11 = oddLanes(round1x6, round1x7)
+    let round2x4 = evenLanes(round1x8, round1x9)
+    let round2x12 = oddLanes(round1x8, round1x9)
+    let round2x5 = evenLanes(round1x10, round1x11)
+    let round2x13 = oddLanes(round1x10, round1x11)
+    let round2x6 = evenLanes(round1x12, round1x13)
+    let round2x14 = oddLanes(round1x12, round1x13)
+    let round2x7 = evenLanes(round1x14, round1x15)
+    let round2x15 = oddLanes(round1x14, round1x15)
+    let round3x0 = evenLanes(round2x0, round2x1)
+    let round3x8 = oddLanes(round2x0, round2x1)
+    let round3x1 = evenLanes(round2x2, round2x3)
+    let round3x9 = oddLanes(round2x2, round2x3)
+    let round3x2 = evenLanes(round2x4, round2x5)
+    let round3x10 = oddLanes(round2x4, round2x5)
+    let round3x3 = evenLanes(round2x6, round2x7)
+    let round3x11 = oddLanes(round2x6, round2x7)
+    let round3x4 = evenLanes(round2x8, round2x9)
+    let round3x12 = oddLanes(round2x8, round2x9)
+    let round3x5 = evenLanes(round2x10, round2x11)
+    let round3x13 = oddLanes(round2x10, round2x11)
+    let round3x6 = evenLanes(round2x12, round2x13)
+    let round3x14 = oddLanes(round2x12, round2x13)
+    let round3x7 = evenLanes(round2x14, round2x15)
+    let round3x15 = oddLanes(round2x14, round2x15)
+    storeFloatLanes(round3x0, count: lanes, to: to + 0 * toRow)
+    storeFloatLanes(round3x1, count: lanes, to: to + 1 * toRow)
+    storeFloatLanes(round3x2, count: lanes, to: to + 2 * toRow)
+    storeFloatLanes(round3x3, count: lanes, to: to + 3 * toRow)
+    storeFloatLanes(round3x4, count: lanes, to: to + 4 * toRow)
+    storeFloatLanes(round3x5, count: lanes, to: to + 5 * toRow)
+    storeFloatLanes(round3x6, count: lanes, to: to + 6 * toRow)
+    storeFloatLanes(round3x7, count: lanes, to: to + 7 * toRow)
+    storeFloatLanes(round3x8, count: lanes, to: to + 8 * toRow)
+    storeFloatLanes(round3x9, count: lanes, to: to + 9 * toRow)
+    storeFloatLanes(round3x10, count: lanes, to: to + 10 * toRow)
+    storeFloatLanes(round3x11, count: lanes, to: to + 11 * toRow)
+    storeFloatLanes(round3x12, count: lanes, to: to + 12 * toRow)
+    storeFloatLanes(round3x13, count: lanes, to: to + 13 * toRow)
+    storeFloatLanes(round3x14, count: lanes, to: to + 14 * toRow)
+    storeFloatLanes(round3x15, count: lanes, to: to + 15 * toRow)
+}
+
+/// Lanes 0, 2, …, 30 of (first, second) as one vector: SIMD32's `evenHalf`, written out lane
+/// by lane so that it always compiles to one permute (the optimiser keeps `evenHalf` as a
+/// function call in some builds: packing 4x slower, measured).
+@inline(__always)
+private func evenLanes(_ first: SIMD16<Float>, _ second: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16(
+        first[0], first[2], first[4], first[6], first[8], first[10], first[12], first[14],
+        second[0], second[2], second[4], second[6], second[8], second[10], second[12], second[14])
+}
+
+/// Lanes 1, 3, …, 31 of (first, second) (see `evenLanes`).
+@inline(__always)
+private func oddLanes(_ first: SIMD16<Float>, _ second: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16(
+        first[1], first[3], first[5], first[7], first[9], first[11], first[13], first[15],
+        second[1], second[3], second[5], second[7], second[9], second[11], second[13], second[15])
 }
 
 /// Stores the first `count` lanes of `vector` (count ≤ 16) at `target`.
 @inline(__always)
-private func storeLanes<Scalar: SIMDScalar & BinaryFloatingPoint>(
-    _ vector: SIMD16<Scalar>, count: Int, to target: UnsafeMutableRawPointer
+private func storeFloatLanes(
+    _ vector: SIMD16<Float>, count: Int, to target: UnsafeMutableRawPointer
 ) {
     switch count {
     case 16:
-        target.storeBytes(of: vector, as: SIMD16<Scalar>.self)
+        target.storeBytes(of: vector, as: SIMD16<Float>.self)
     case 14:
-        target.storeBytes(of: vector.lowHalf, as: SIMD8<Scalar>.self)
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
         target.storeBytes(
-            of: vector.highHalf.lowHalf, toByteOffset: 8 * MemoryLayout<Scalar>.stride, as: SIMD4<Scalar>.self)
+            of: vector.highHalf.lowHalf, toByteOffset: 8 * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)
         target.storeBytes(
-            of: vector.highHalf.highHalf.lowHalf, toByteOffset: 12 * MemoryLayout<Scalar>.stride, as: SIMD2<Scalar>.self
+            of: vector.highHalf.highHalf.lowHalf, toByteOffset: 12 * MemoryLayout<Float>.stride, as: SIMD2<Float>.self
         )
     case 8:
-        target.storeBytes(of: vector.lowHalf, as: SIMD8<Scalar>.self)
+        target.storeBytes(of: vector.lowHalf, as: SIMD8<Float>.self)
     default:
         for lane in 0..<count {
-            target.storeBytes(of: vector[lane], toByteOffset: lane * MemoryLayout<Scalar>.stride, as: Scalar.self)
+            target.storeBytes(of: vector[lane], toByteOffset: lane * MemoryLayout<Float>.stride, as: Float.self)
         }
     }
 }

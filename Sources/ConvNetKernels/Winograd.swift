@@ -120,14 +120,45 @@ public protocol WinogradKernels: BinaryFloatingPoint {
     /// Whether layers of this type use Winograd where it applies: Float yes; Double no (its
     /// im2col sums match PyTorch's float64 autograd to the last digits, Winograd's to ~1e-13).
     static var winogradIsPreferred: Bool { get }
+    /// target[p·targetStride + i] = source[i·sourceStride + p] for p in 0..<16, i in 0..<lanes
+    /// (lanes ≤ 16), source rows i ≥ `rows` reading as zeros: the transforms' 16 × 16 transpose.
+    static func transpose16x16(
+        source: UnsafePointer<Self>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Self>,
+        targetStride: Int, lanes: Int)
 }
 
 extension Float {
     public static var winogradIsPreferred: Bool { true }
+
+    /// The GEMM's SIMD transpose (`transposeFloat16x16`); source and target may be the same block.
+    @inline(__always)
+    public static func transpose16x16(
+        source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>,
+        targetStride: Int, lanes: Int
+    ) {
+        transposeFloat16x16(
+            source: source, sourceStride: sourceStride, rows: rows, target: target, targetStride: targetStride,
+            lanes: lanes)
+    }
 }
 
 extension KernelScalar {
     public static var winogradIsPreferred: Bool { false }
+
+    /// Element by element, through a copy of the block (source and target may be the same).
+    public static func transpose16x16(
+        source: UnsafePointer<Self>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Self>,
+        targetStride: Int, lanes: Int
+    ) {
+        withUnsafeTemporaryAllocation(of: Self.self, capacity: 256) { block in
+            for i in 0..<16 {
+                for p in 0..<16 { block[p * 16 + i] = i < rows ? source[i * sourceStride + p] : 0 }
+            }
+            for p in 0..<16 {
+                for i in 0..<lanes { target[p * targetStride + i] = block[p * 16 + i] }
+            }
+        }
+    }
 
     public static func winogradTransformFilters(
         _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
@@ -279,7 +310,7 @@ extension KernelScalar {
                 UnsafeMutableRawPointer(block + 16 * lane).storeBytes(
                     of: Vector(lowHalf: upper, highHalf: lower), as: Vector.self)
             }
-            transpose16x16(source: block, sourceStride: 16, rows: 16, target: block, targetStride: 16, lanes: 16)
+            Self.transpose16x16(source: block, sourceStride: 16, rows: 16, target: block, targetStride: 16, lanes: 16)
         }
         func load(_ row: Int, _ column: Int) -> Vector {
             t[36 + 16 * (row / 2) + 8 * (row % 2) + column]
@@ -376,7 +407,7 @@ extension KernelScalar {
         // 4×4 block is one vector whose rows go out as 4-element stores, not lane by lane.
         let positions = UnsafeMutableRawPointer(t + 36).assumingMemoryBound(to: Self.self)
         let blocks = UnsafeMutableRawPointer(t).assumingMemoryBound(to: Self.self)
-        transpose16x16(source: positions, sourceStride: 16, rows: 16, target: blocks, targetStride: 16, lanes: 16)
+        Self.transpose16x16(source: positions, sourceStride: 16, rows: 16, target: blocks, targetStride: 16, lanes: 16)
         for lane in 0..<lanes {
             let rows = extents[lane] >> 8
             let columns = extents[lane] & 255
