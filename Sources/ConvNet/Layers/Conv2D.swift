@@ -64,6 +64,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private let winogradFilters = Workspace<Scalar>()
     /// The algorithm chosen for the current input shape.
     private var chosenAlgorithm = ConvolutionAlgorithm.im2col
+    /// Whether the weight gradient is summed directly (`ConvolutionAlgorithm.weightGradientIsDirect`).
+    private var directWeightGradient = false
     /// The algorithm forced by `setConvolutionAlgorithm(_:)` (nil: the automatic choice).
     private var forcedAlgorithm: ConvolutionAlgorithm?
     /// Epilogues taken over from the layers after this one.
@@ -197,7 +199,11 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             dilationHeight: dilation, dilationWidth: dilation)
     }
 
-    public var algorithm: String? { chosenAlgorithm.rawValue }
+    /// The algorithm of the forward pass, and ", direct dW" where an im2col layer's weight
+    /// gradient is summed directly (Winograd layers always do).
+    public var algorithm: String? {
+        chosenAlgorithm.rawValue + (chosenAlgorithm == .im2col && directWeightGradient ? ", direct dW" : "")
+    }
 
     public func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?) {
         forcedAlgorithm = algorithm
@@ -228,6 +234,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         cachedOutputShape = [g.batch, outputChannels, g.outputHeight, g.outputWidth]
         chosenAlgorithm = ConvolutionAlgorithm.choose(
             for: g, filters: outputChannels, groups: groups, winogradIsPreferred: Scalar.winogradIsPreferred,
+            forced: forcedAlgorithm)
+        directWeightGradient = ConvolutionAlgorithm.weightGradientIsDirect(
+            chosenAlgorithm, for: g, groups: groups, winogradIsPreferred: Scalar.winogradIsPreferred,
             forced: forcedAlgorithm)
         return g
     }
@@ -457,9 +466,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         // dX through Winograd: a 3×3 convolution of dY with the flipped filters [36, C, F].
         let gradientGeometry =
             wantInput && chosenAlgorithm == .winograd ? Winograd.inputGradientGeometry(g, filters: filters) : nil
-        // dW directly from X and dY (no im2col, no transposing packs) where Winograd runs the
-        // forward pass; otherwise im2col + GEMM.
-        let directWeight = chosenAlgorithm == .winograd && DirectWeightGradient.applies(to: g, groups: groups)
+        // dW directly from X and dY (no im2col, no transposing packs), or by im2col + GEMM.
+        let directWeight = directWeightGradient
         let inputByColumns = wantInput && gradientGeometry == nil
         let needsColumns = !directWeight || inputByColumns
         let group =

@@ -184,7 +184,7 @@ public protocol Layer<Scalar>: AnyObject, CustomStringConvertible {
     func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue
 
     /// How the layer computed its last forward, when it chooses among algorithms by shape
-    /// (`Conv2D`: "im2col" or "winograd"); nil for the others. Printed in `convnet bench`'s
+    /// (`Conv2D`: "im2col", "im2col, direct dW" or "winograd"); nil for the others. Printed in `convnet bench`'s
     /// per-layer profile.
     var algorithm: String? { get }
 
