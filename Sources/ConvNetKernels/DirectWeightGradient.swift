@@ -64,12 +64,23 @@ public enum DirectWeightGradient {
     }
 }
 
-/// The direct weight gradient of stride-1 convolutions (`DirectWeightGradient.swift`);
-/// `naiveConvolutionWeightGradient` is the reference.
+/// Stride-1 convolutions summed directly: the weight gradient (`DirectWeightGradient.swift`;
+/// `naiveConvolutionWeightGradient` is the reference) and the forward pass of few-channel
+/// layers (`DirectConvolution.swift`; `naiveConvolution` is the reference).
 ///
-/// A requirement of `KernelScalar` with a default implementation below, specialised for Float
-/// and Double.
+/// Requirements of `KernelScalar` with default implementations, specialised for Float and
+/// Double.
 public protocol DirectConvolutionKernels: BinaryFloatingPoint {
+    /// Packs Wᵀ [patch, F] into the direct forward's [F8/8, patch, 8] (`DirectConvolution.swift`).
+    static func directConvolutionPackWeights(
+        _ transposed: UnsafePointer<Self>, filters: Int, patch: Int, into packed: UnsafeMutablePointer<Self>)
+    /// y [N, F, H', W'] = conv(x) (+ bias) (then ReLU when `rectify`), on the calling thread, for
+    /// a convolution `DirectConvolution.applies` to; `scratch` holds
+    /// `DirectConvolution.scratchCount(geometry, filters:)` elements.
+    static func directConvolve(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        scratch: UnsafeMutablePointer<Self>)
     /// dW [F, C, kh, kw] += Σ over the `geometry.batch` images of dY [N, F, H', W'] ⋆ X [N, C,
     /// H, W], for a convolution that `DirectWeightGradient.applies` to, on the calling thread.
     /// `scratch` holds `DirectWeightGradient.scratchCount(geometry, filters:)` elements.

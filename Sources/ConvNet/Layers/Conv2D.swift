@@ -62,6 +62,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Winograd's transformed filters U [36, F, C] (forward, folded with a BatchNorm's scale in
     /// inference), then the effective bias [F]; in backward the flipped filters [36, C, F].
     private let winogradFilters = Workspace<Scalar>()
+    /// The direct forward's packed filters [F8/8, C·k·k, 8] (`DirectConvolution.swift`).
+    private let directFilters = Workspace<Scalar>()
     /// The algorithm chosen for the current input shape.
     private var chosenAlgorithm = ConvolutionAlgorithm.im2col
     /// Whether the weight gradient is summed directly (`ConvolutionAlgorithm.weightGradientIsDirect`).
@@ -200,7 +202,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     }
 
     /// The algorithm of the forward pass, and ", direct dW" where an im2col layer's weight
-    /// gradient is summed directly (Winograd layers always do).
+    /// gradient is summed directly (Winograd and direct layers always do).
     public var algorithm: String? {
         chosenAlgorithm.rawValue + (chosenAlgorithm == .im2col && directWeightGradient ? ", direct dW" : "")
     }
@@ -313,6 +315,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let g = try batchGeometry(for: input)
         self.input = input
         if chosenAlgorithm == .winograd { return winogradForward(input, geometry: g) }
+        if chosenAlgorithm == .direct { return directForward(input, geometry: g) }
         let patch = g.patchSize
         let plane = g.outputPlane
         let filters = outputChannels
@@ -409,6 +412,36 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                         x: x, y: y, transformed: transformed, effectiveBias: effectiveBias, scratch: scratch,
                         perPart: perPart, g: g, group: group, batch: batch, parts: parts, filters: filters,
                         imageSize: imageSize, outputSize: outputSize, rectify: rectify))
+            }
+        }
+        rectifiedOutput = rectify ? output : nil
+        return output
+    }
+
+    /// Forward summed directly over the taps (few input channels): the filters are packed once
+    /// (with a folded BatchNorm's scale), then each core convolves its images one by one.
+    private func directForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
+        let filters = outputChannels
+        let patch = g.patchSize
+        let (transposed, effectiveBias) = prepareWeights(patch: patch)
+        let packed = directFilters.reserve(DirectConvolution.packedWeightCount(filters: filters, patch: patch))
+        Scalar.directConvolutionPackWeights(transposed, filters: filters, patch: patch, into: packed)
+        // One image: the cores take blocks of 8 filters instead of images.
+        let blocks = (filters + 7) / 8
+        let parts = g.batch == 1 ? min(ThreadPool.coreCount, blocks) : imageParts(g)
+        let perPart = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
+        let scratch = workspace.reserve(parts * perPart)
+        let rectify = self.rectify
+        let output = input.withUnsafeBufferPointer { x in
+            let x = x.baseAddress!
+            return outputs.produce(shape: cachedOutputShape) { y, _ in
+                ThreadPool.run(
+                    parts: parts,
+                    DirectForwardWork(
+                        x: x, y: y, packed: packed, effectiveBias: effectiveBias, scratch: scratch, perPart: perPart,
+                        g: g, batch: g.batch, parts: parts, filters: filters, blocks: blocks, patch: patch,
+                        imageSize: g.channels * g.height * g.width, outputSize: filters * g.outputPlane,
+                        rectify: rectify))
             }
         }
         rectifiedOutput = rectify ? output : nil
@@ -519,7 +552,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                 filters: filters, plane: plane, group: group, batch: batch, parts: parts,
                                 imageSize: imageSize, groups: groups, groupPatch: groupPatch,
                                 groupFilters: groupFilters, masked: masked, gathers: gathers,
-                                directWeight: directWeight, needsColumns: needsColumns, hasBias: hasBias))
+                                directWeight: directWeight, hasBias: hasBias))
                     }
                 }
             }
@@ -630,6 +663,46 @@ extension Conv2D {
         }
     }
 
+    /// The direct forward pass of one part's images (see `directForward`).
+    struct DirectForwardWork: ParallelWork {
+        let x: UnsafePointer<Scalar>
+        let y: UnsafeMutablePointer<Scalar>
+        let packed: UnsafeMutablePointer<Scalar>
+        let effectiveBias: UnsafePointer<Scalar>?
+        let scratch: UnsafeMutablePointer<Scalar>
+        let perPart: Int
+        let g: WindowGeometry
+        let batch: Int
+        let parts: Int
+        let filters: Int
+        /// Blocks of 8 filters, and the weights per filter (C·k·k).
+        let blocks: Int
+        let patch: Int
+        let imageSize: Int
+        let outputSize: Int
+        let rectify: Bool
+
+        func run(part: Int) {
+            if batch == 1 {
+                // Filters first..<end of the one image (whole blocks of the packed weights).
+                let first = part * blocks / parts * 8
+                let end = min(filters, (part + 1) * blocks / parts * 8)
+                guard first < end else { return }
+                Scalar.directConvolve(
+                    x, g, filters: end - first, packedWeights: packed + first * patch,
+                    bias: effectiveBias.map { $0 + first }, rectify: rectify, output: y + first * g.outputPlane,
+                    scratch: scratch + part * perPart)
+                return
+            }
+            let first = part * batch / parts
+            var piece = g
+            piece.batch = (part + 1) * batch / parts - first
+            Scalar.directConvolve(
+                x + first * imageSize, piece, filters: filters, packedWeights: packed, bias: effectiveBias,
+                rectify: rectify, output: y + first * outputSize, scratch: scratch + part * perPart)
+        }
+    }
+
     /// The backward pass of one part's images: its dW and db partials, and dX (see `backwardKernel`).
     struct BackwardWork: ParallelWork {
         let x: UnsafePointer<Scalar>
@@ -657,7 +730,6 @@ extension Conv2D {
         let masked: Bool
         let gathers: Bool
         let directWeight: Bool
-        let needsColumns: Bool
         let hasBias: Bool
 
         func run(part: Int) {
@@ -692,7 +764,7 @@ extension Conv2D {
                         dyn, gathered, batch: count, channels: filters, planeSize: plane)
                     dyn = UnsafePointer(gathered)
                 }
-                if needsColumns { Scalar.im2col(x + n * imageSize, cols, piece) }
+                if !directWeight { Scalar.im2col(x + n * imageSize, cols, piece) }
                 if directWeight {
                     Scalar.convolutionWeightGradient(
                         input: x + n * imageSize, outputGradient: imageOrderGradient, piece,

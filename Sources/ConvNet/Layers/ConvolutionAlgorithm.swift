@@ -16,13 +16,20 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The forward pass and the input gradient run Winograd; the weight gradient is summed
     /// directly from X and dY (`DirectWeightGradient.swift`), without im2col.
     case winograd
+    /// The forward pass summed directly over the taps, with the input read in place
+    /// (`DirectConvolution.swift`), and the weight gradient too: stride 1, dilation 1, one
+    /// group, for layers with at most `DirectConvolution.maximumChannels` input channels (W1's
+    /// 3 → 32 7×7, the MNIST recipe's 1 → 32, LeNet's 1 → 6), whose GEMM depth C·kh·kw is too
+    /// short for im2col + GEMM to run at speed. The input gradient, where wanted, by col2im.
+    case direct
 
     /// Below this many input or output channels the transforms cost more than the products
-    /// save, so such layers keep im2col (W1's 3-channel input layer, LeNet's 1 → 6).
+    /// save, so such layers take the direct forward or im2col (W1's 3-channel input layer, LeNet's 1 → 6).
     public static let winogradMinimumChannels = 16
 
     /// `CONVNET_CONVOLUTION`: `im2col` (everywhere), `winograd` (wherever it applies, whatever
-    /// the channels) or `auto` (the default: `choose`'s rule). Read once.
+    /// the channels; `choose`'s rule elsewhere) or `auto` (the default: `choose`'s rule). Read
+    /// once.
     public static let setting: String = {
         guard let value = getenv("CONVNET_CONVOLUTION") else { return "auto" }
         let text = String(cString: value).lowercased()
@@ -30,20 +37,36 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     }()
 
     /// The algorithm for geometry `g` with `filters` outputs in `groups` groups, for an
-    /// element type that does (`winogradIsPreferred`: Float) or does not (Double) take Winograd;
-    /// `forced` (a layer's `setConvolutionAlgorithm`) wins wherever it applies.
+    /// element type that does (`winogradIsPreferred`: Float) or does not (Double: im2col
+    /// everywhere) take the fast algorithms; `forced` (a layer's `setConvolutionAlgorithm`) wins
+    /// wherever it applies. Float: Winograd for wide 3×3 stride-1 layers, the direct forward for
+    /// few-channel stride-1 layers, im2col for the rest.
     public static func choose(
         for g: WindowGeometry, filters: Int, groups: Int, winogradIsPreferred: Bool,
         forced: ConvolutionAlgorithm? = nil, setting: String = setting
     ) -> ConvolutionAlgorithm {
-        if let forced { return forced == .winograd && Winograd.applies(to: g, groups: groups) ? .winograd : .im2col }
-        guard winogradIsPreferred, setting != "im2col", Winograd.applies(to: g, groups: groups) else { return .im2col }
-        if setting == "winograd" { return .winograd }
-        return g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels ? .winograd : .im2col
+        if let forced {
+            switch forced {
+            case .winograd: return Winograd.applies(to: g, groups: groups) ? .winograd : .im2col
+            case .direct: return DirectConvolution.applies(to: g, groups: groups) ? .direct : .im2col
+            case .im2col: return .im2col
+            }
+        }
+        guard winogradIsPreferred, setting != "im2col" else { return .im2col }
+        if Winograd.applies(to: g, groups: groups)
+            && (setting == "winograd"
+                || g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels)
+        {
+            return .winograd
+        }
+        if DirectConvolution.applies(to: g, groups: groups) && g.channels <= DirectConvolution.maximumChannels {
+            return .direct
+        }
+        return .im2col
     }
 
     /// Whether the weight gradient is summed directly from X and dY (`DirectWeightGradient.swift`)
-    /// instead of by im2col + GEMM: always under Winograd; under im2col for the element types
+    /// instead of by im2col + GEMM: always under Winograd and the direct forward; under im2col for the element types
     /// that take Winograd (Float) on stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward
     /// 9.9 → 6.5 ms at batch 64), unless im2col was forced (`forced`, or
     /// `CONVNET_CONVOLUTION=im2col`), which keeps the whole layer on im2col. A 1×1 kernel keeps
@@ -53,7 +76,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
         forced: ConvolutionAlgorithm? = nil, setting: String = setting
     ) -> Bool {
         guard DirectWeightGradient.applies(to: g, groups: groups) else { return false }
-        if algorithm == .winograd { return true }
+        if algorithm != .im2col { return true }
         return winogradIsPreferred && forced != .im2col && setting != "im2col"
             && g.kernelHeight * g.kernelWidth > 1
     }

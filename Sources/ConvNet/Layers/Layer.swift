@@ -184,14 +184,14 @@ public protocol Layer<Scalar>: AnyObject, CustomStringConvertible {
     func exportONNX(to graph: inout ONNXGraph, input: ONNXValue) throws -> ONNXValue
 
     /// How the layer computed its last forward, when it chooses among algorithms by shape
-    /// (`Conv2D`: "im2col", "im2col, direct dW" or "winograd"); nil for the others. Printed in `convnet bench`'s
-    /// per-layer profile.
+    /// (`Conv2D`: "im2col", "im2col, direct dW", "winograd" or "direct"); nil for the others.
+    /// Printed in `convnet bench`'s per-layer profile.
     var algorithm: String? { get }
 
     /// Forces the convolutions in this layer and its sublayers to `algorithm` where it
-    /// applies (`.winograd` only fits 3×3 stride-1 convolutions; others keep im2col), or back to
-    /// the automatic choice with nil (`ConvolutionAlgorithm.choose`). For tests and
-    /// measurements; `CONVNET_CONVOLUTION` does the same for a whole process.
+    /// applies (`.winograd` only fits 3×3 stride-1 convolutions, `.direct` stride-1 ones; others
+    /// keep im2col), or back to the automatic choice with nil (`ConvolutionAlgorithm.choose`).
+    /// For tests and measurements; `CONVNET_CONVOLUTION` does the same for a whole process.
     func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?)
 }
 

@@ -1,0 +1,251 @@
+// The forward pass of few-channel stride-1 convolutions computed directly, without im2col:
+//
+//     y[n, f, y, x] = b[f] + Σ_c Σ_i Σ_j W[f, c, i, j] · X[n, c, y + i − p, x + j − p]
+//
+// Through im2col a layer with few input channels and a large kernel (W1's 3 → 32 7×7: depth
+// K = 147) unfolds every image into K rows per output position (600 KB per 32×32 image) and
+// then runs a GEMM whose depth is too short for its packing to pay: 0.45 of the FMA limit,
+// measured. Here the sum runs over the taps with the input read in place.
+//
+// The layout is the direct weight gradient's (`DirectWeightGradient.swift`): the input is
+// zero-padded into rows of S = W' + kw − 1 = W + 2p columns, and output position (y, x) is
+// flat index q = y·S + x of an output plane with the same rows, so that the input value under
+// tap (i, j) is at flat index q + i·S + j: every tap of a plane is one flat run of SIMD
+// vectors. One register tile holds 8 filters × 48 flat positions (3 vectors): 24
+// accumulators, fed per tap by 3 input vectors and 8 broadcast weights. Columns W'..<S of
+// each output row are computed from the zero padding and dropped when the row is copied out
+// (with the bias and the ReLU).
+//
+// Layout of one call (one thread, `g.batch` images, one at a time), in `scratch`:
+//   input    [C, Px]   X zero-padded, padded row r = input row r − p; Px leaves room for the
+//                      last tile's reach: L + (kh − 1)·S + kw − 1
+//   products [F8, L]   the output planes in rows of S, L = 48·⌈H'·S/48⌉, F8 = 8·⌈F/8⌉
+// and the caller's packed weights [F8/8, C·kh·kw, 8] (`directConvolutionPackWeights`).
+
+/// The direct forward convolution of few-channel stride-1 layers: which layers take it and how
+/// much memory it needs.
+public enum DirectConvolution {
+    /// Output positions per SIMD vector.
+    static let lanes = 16
+    /// Filters per register tile.
+    static let filterBlock = 8
+    /// Output positions per register tile (3 vectors).
+    static let tileWidth = 48
+    /// Layers with at most this many input channels (per group of one) run the direct forward
+    /// where it applies; wider layers have a GEMM depth C·kh·kw long enough for im2col + GEMM
+    /// or take Winograd.
+    public static let maximumChannels = 4
+
+    /// Whether `directConvolve` computes this convolution: stride 1, dilation 1, one group, not
+    /// ceil mode, a non-empty output (the conditions of the direct weight gradient).
+    public static func applies(to g: WindowGeometry, groups: Int) -> Bool {
+        DirectWeightGradient.applies(to: g, groups: groups)
+    }
+
+    /// S: the row length of the padded input and of the products' rows.
+    static func rowLength(_ g: WindowGeometry) -> Int { g.outputWidth + g.kernelWidth - 1 }
+    /// L: one output plane in rows of S, as whole tiles.
+    static func productPlane(_ g: WindowGeometry) -> Int {
+        (g.outputHeight * rowLength(g) + tileWidth - 1) / tileWidth * tileWidth
+    }
+    /// Px: one padded input plane with room for every tap's reach past the last tile.
+    static func inputPlane(_ g: WindowGeometry) -> Int {
+        productPlane(g) + (g.kernelHeight - 1) * rowLength(g) + g.kernelWidth - 1
+    }
+    /// F8: filters rounded up to whole register tiles.
+    static func paddedFilters(_ filters: Int) -> Int { (filters + filterBlock - 1) / filterBlock * filterBlock }
+
+    /// Elements of `directConvolutionPackWeights`'s output for `filters` filters of `patch`
+    /// (C·kh·kw) weights each.
+    public static func packedWeightCount(filters: Int, patch: Int) -> Int { paddedFilters(filters) * patch }
+
+    /// Scratch elements one `directConvolve` call needs (whatever `g.batch`: images go one at
+    /// a time).
+    public static func scratchCount(_ g: WindowGeometry, filters: Int) -> Int {
+        g.channels * inputPlane(g) + paddedFilters(filters) * productPlane(g)
+    }
+}
+
+extension KernelScalar {
+    /// Packs Wᵀ [patch, F] (row r holds weight r of every filter: `Conv2D`'s transposed copy,
+    /// a folded BatchNorm's scale included) into [F8/8, patch, 8]: for each block of 8 filters,
+    /// the 8 weights of every tap side by side, zeros past filter F.
+    public static func directConvolutionPackWeights(
+        _ transposed: UnsafePointer<Self>, filters: Int, patch: Int, into packed: UnsafeMutablePointer<Self>
+    ) {
+        let blocks = DirectConvolution.paddedFilters(filters) / DirectConvolution.filterBlock
+        for block in 0..<blocks {
+            for r in 0..<patch {
+                let target = packed + (block * patch + r) * DirectConvolution.filterBlock
+                for lane in 0..<DirectConvolution.filterBlock {
+                    let f = block * DirectConvolution.filterBlock + lane
+                    target[lane] = f < filters ? transposed[r * filters + f] : 0
+                }
+            }
+        }
+    }
+
+    /// y [N, F, H', W'] = conv(x [N, C, H, W]) (+ bias[F]) (then ReLU when `rectify`) for the
+    /// `g.batch` images of `g`, a convolution `DirectConvolution.applies` to, on the calling
+    /// thread. `packedWeights` comes from `directConvolutionPackWeights`; `scratch` holds
+    /// `DirectConvolution.scratchCount(g, filters:)` elements.
+    public static func directConvolve(
+        _ input: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        scratch: UnsafeMutablePointer<Self>
+    ) {
+        let channels = g.channels
+        let outputHeight = g.outputHeight
+        let outputWidth = g.outputWidth
+        let rowLength = DirectConvolution.rowLength(g)
+        let productPlane = DirectConvolution.productPlane(g)
+        let inputPlane = DirectConvolution.inputPlane(g)
+        let paddedFilters = DirectConvolution.paddedFilters(filters)
+        let patch = channels * g.kernelHeight * g.kernelWidth
+        let paddedInput = scratch
+        let products = scratch + channels * inputPlane
+        for n in 0..<g.batch {
+            // X, zero-padded: input row y lands in padded row y + p, column x in column x + p.
+            paddedInput.update(repeating: 0, count: channels * inputPlane)
+            for c in 0..<channels {
+                let source = input + (n * channels + c) * g.height * g.width
+                let target = paddedInput + c * inputPlane + g.paddingHeight * rowLength + g.paddingWidth
+                for y in 0..<g.height {
+                    (target + y * rowLength).update(from: source + y * g.width, count: g.width)
+                }
+            }
+            var filter = 0
+            while filter < paddedFilters {
+                var position = 0
+                while position < productPlane {
+                    directConvolutionTile(
+                        input: paddedInput + position, channelStride: inputPlane, rowLength: rowLength,
+                        channels: channels, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                        weights: packedWeights + filter * patch, into: products + filter * productPlane + position,
+                        filterStride: productPlane)
+                    position += DirectConvolution.tileWidth
+                }
+                filter += DirectConvolution.filterBlock
+            }
+            // Rows out: columns 0..<W' of each row of S, plus the bias, through the ReLU.
+            for f in 0..<filters {
+                let offset = bias?[f] ?? 0
+                for y in 0..<outputHeight {
+                    let source = products + f * productPlane + y * rowLength
+                    let target = output + ((n * filters + f) * outputHeight + y) * outputWidth
+                    if rectify {
+                        for x in 0..<outputWidth {
+                            let value = source[x] + offset
+                            target[x] = value < 0 ? 0 : value
+                        }
+                    } else {
+                        for x in 0..<outputWidth { target[x] = source[x] + offset }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One register tile: for 8 filters (packed weights [patch, 8] at `weights`) and the 48
+    /// flat positions from `input` (channel planes `channelStride` apart, rows of `rowLength`),
+    /// Σ over the taps of weight · input, stored at `target` (filter f at f · `filterStride`).
+    @inline(__always)
+    static func directConvolutionTile(
+        input: UnsafePointer<Self>, channelStride: Int, rowLength: Int, channels: Int, kernelHeight: Int,
+        kernelWidth: Int, weights: UnsafePointer<Self>, into target: UnsafeMutablePointer<Self>, filterStride: Int
+    ) {
+        typealias Vector = SIMD16<Self>
+        @inline(__always) func load(_ pointer: UnsafePointer<Self>) -> Vector {
+            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+        }
+        @inline(__always) func multiplyAdd(_ accumulator: Vector, _ x: Vector, _ y: Vector) -> Vector {
+            #if CONVNET_PORTABLE && arch(x86_64)
+            return accumulator + x * y
+            #else
+            return accumulator.addingProduct(x, y)
+            #endif
+        }
+        var s00 = Vector()
+        var s01 = Vector()
+        var s02 = Vector()
+        var s10 = Vector()
+        var s11 = Vector()
+        var s12 = Vector()
+        var s20 = Vector()
+        var s21 = Vector()
+        var s22 = Vector()
+        var s30 = Vector()
+        var s31 = Vector()
+        var s32 = Vector()
+        var s40 = Vector()
+        var s41 = Vector()
+        var s42 = Vector()
+        var s50 = Vector()
+        var s51 = Vector()
+        var s52 = Vector()
+        var s60 = Vector()
+        var s61 = Vector()
+        var s62 = Vector()
+        var s70 = Vector()
+        var s71 = Vector()
+        var s72 = Vector()
+        var w = weights
+        for c in 0..<channels {
+            for i in 0..<kernelHeight {
+                let row = input + c * channelStride + i * rowLength
+                for j in 0..<kernelWidth {
+                    let x0 = load(row + j)
+                    let x1 = load(row + j + 16)
+                    let x2 = load(row + j + 32)
+                    let w0 = Vector(repeating: w[0])
+                    s00 = multiplyAdd(s00, w0, x0)
+                    s01 = multiplyAdd(s01, w0, x1)
+                    s02 = multiplyAdd(s02, w0, x2)
+                    let w1 = Vector(repeating: w[1])
+                    s10 = multiplyAdd(s10, w1, x0)
+                    s11 = multiplyAdd(s11, w1, x1)
+                    s12 = multiplyAdd(s12, w1, x2)
+                    let w2 = Vector(repeating: w[2])
+                    s20 = multiplyAdd(s20, w2, x0)
+                    s21 = multiplyAdd(s21, w2, x1)
+                    s22 = multiplyAdd(s22, w2, x2)
+                    let w3 = Vector(repeating: w[3])
+                    s30 = multiplyAdd(s30, w3, x0)
+                    s31 = multiplyAdd(s31, w3, x1)
+                    s32 = multiplyAdd(s32, w3, x2)
+                    let w4 = Vector(repeating: w[4])
+                    s40 = multiplyAdd(s40, w4, x0)
+                    s41 = multiplyAdd(s41, w4, x1)
+                    s42 = multiplyAdd(s42, w4, x2)
+                    let w5 = Vector(repeating: w[5])
+                    s50 = multiplyAdd(s50, w5, x0)
+                    s51 = multiplyAdd(s51, w5, x1)
+                    s52 = multiplyAdd(s52, w5, x2)
+                    let w6 = Vector(repeating: w[6])
+                    s60 = multiplyAdd(s60, w6, x0)
+                    s61 = multiplyAdd(s61, w6, x1)
+                    s62 = multiplyAdd(s62, w6, x2)
+                    let w7 = Vector(repeating: w[7])
+                    s70 = multiplyAdd(s70, w7, x0)
+                    s71 = multiplyAdd(s71, w7, x1)
+                    s72 = multiplyAdd(s72, w7, x2)
+                    w += DirectConvolution.filterBlock
+                }
+            }
+        }
+        @inline(__always) func store(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
+            let row = UnsafeMutableRawPointer(target + filter * filterStride)
+            row.storeBytes(of: t0, as: Vector.self)
+            row.storeBytes(of: t1, toByteOffset: 16 * MemoryLayout<Self>.stride, as: Vector.self)
+            row.storeBytes(of: t2, toByteOffset: 32 * MemoryLayout<Self>.stride, as: Vector.self)
+        }
+        store(0, s00, s01, s02)
+        store(1, s10, s11, s12)
+        store(2, s20, s21, s22)
+        store(3, s30, s31, s32)
+        store(4, s40, s41, s42)
+        store(5, s50, s51, s52)
+        store(6, s60, s61, s62)
+        store(7, s70, s71, s72)
+    }
+}

@@ -1,0 +1,158 @@
+import Testing
+
+@testable import ConvNetKernels
+
+/// The direct forward convolution of few-channel stride-1 layers (`directConvolve`) against the
+/// reference loops (`naiveConvolution`): to 1e-12 in Double, within the summation bound in
+/// Float, with and without bias and ReLU, on kernel sizes 1–7 (square and not), filter counts
+/// that do and do not fill a register tile, rows shorter and longer than a tile, and paddings up
+/// to the kernel's.
+@Suite("Direct forward convolution against the reference loops")
+struct DirectConvolutionTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var batch: Int
+        var channels: Int
+        var filters: Int
+        var height: Int
+        var width: Int
+        var kernelHeight: Int
+        var kernelWidth: Int
+        var padding: Int
+        var testDescription: String {
+            "\(batch)×\(channels)×\(height)×\(width) → \(filters), kernel \(kernelHeight)×\(kernelWidth), "
+                + "padding \(padding)"
+        }
+        var geometry: WindowGeometry {
+            WindowGeometry(
+                batch: batch, channels: channels, height: height, width: width, kernelHeight: kernelHeight,
+                kernelWidth: kernelWidth, strideHeight: 1, strideWidth: 1, paddingHeight: padding,
+                paddingWidth: padding)
+        }
+        var patch: Int { channels * kernelHeight * kernelWidth }
+    }
+
+    static let cases: [Case] = [
+        Case(batch: 1, channels: 1, filters: 1, height: 1, width: 1, kernelHeight: 3, kernelWidth: 3, padding: 1),
+        Case(batch: 2, channels: 1, filters: 32, height: 28, width: 28, kernelHeight: 3, kernelWidth: 3, padding: 1),
+        Case(batch: 2, channels: 3, filters: 32, height: 32, width: 32, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        Case(batch: 3, channels: 3, filters: 5, height: 5, width: 7, kernelHeight: 3, kernelWidth: 3, padding: 0),
+        Case(batch: 1, channels: 2, filters: 9, height: 13, width: 17, kernelHeight: 5, kernelWidth: 5, padding: 2),
+        Case(batch: 2, channels: 4, filters: 17, height: 9, width: 33, kernelHeight: 3, kernelWidth: 3, padding: 1),
+        Case(batch: 1, channels: 1, filters: 6, height: 28, width: 28, kernelHeight: 5, kernelWidth: 5, padding: 0),
+        Case(batch: 2, channels: 2, filters: 4, height: 6, width: 11, kernelHeight: 1, kernelWidth: 1, padding: 0),
+        Case(batch: 1, channels: 3, filters: 2, height: 7, width: 8, kernelHeight: 2, kernelWidth: 4, padding: 1),
+        Case(batch: 2, channels: 5, filters: 8, height: 10, width: 5, kernelHeight: 4, kernelWidth: 2, padding: 0),
+        Case(batch: 1, channels: 2, filters: 3, height: 12, width: 10, kernelHeight: 7, kernelWidth: 7, padding: 3),
+    ]
+
+    /// (with bias, rectify) for each case: all four combinations over the cases.
+    static let arguments: [(Case, Bool, Bool)] = cases.enumerated().map { index, c in
+        (c, index % 2 == 0, index / 2 % 2 == 0)
+    }
+
+    /// The kernel's output, with exactly `scratchCount` elements of scratch (filled with NaN,
+    /// which must not leak into the result) followed by sentinels that must survive, and an
+    /// output buffer filled with NaN (every element must be written).
+    static func direct<Scalar: KernelScalar>(
+        _ input: [Scalar], weight: [Scalar], bias: [Scalar]?, rectify: Bool, case c: Case
+    ) -> [Scalar] {
+        let g = c.geometry
+        // Wᵀ [patch, F], as Conv2D hands it over.
+        var transposed = [Scalar](repeating: 0, count: c.patch * c.filters)
+        for f in 0..<c.filters {
+            for r in 0..<c.patch { transposed[r * c.filters + f] = weight[f * c.patch + r] }
+        }
+        var packed = [Scalar](
+            repeating: .nan, count: DirectConvolution.packedWeightCount(filters: c.filters, patch: c.patch))
+        transposed.withUnsafeBufferPointer { t in
+            packed.withUnsafeMutableBufferPointer { p in
+                Scalar.directConvolutionPackWeights(
+                    t.baseAddress!, filters: c.filters, patch: c.patch, into: p.baseAddress!)
+            }
+        }
+        let scratchCount = DirectConvolution.scratchCount(g, filters: c.filters)
+        var scratch = [Scalar](repeating: .nan, count: scratchCount + 64)
+        for i in scratchCount..<scratch.count { scratch[i] = 12345 }
+        var output = [Scalar](repeating: .nan, count: c.batch * c.filters * g.outputPlane)
+        let biasValues = bias ?? []
+        input.withUnsafeBufferPointer { x in
+            packed.withUnsafeBufferPointer { p in
+                biasValues.withUnsafeBufferPointer { b in
+                    output.withUnsafeMutableBufferPointer { y in
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            Scalar.directConvolve(
+                                x.baseAddress!, g, filters: c.filters, packedWeights: p.baseAddress!,
+                                bias: bias == nil ? nil : b.baseAddress, rectify: rectify, output: y.baseAddress!,
+                                scratch: s.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(scratch[scratchCount...].allSatisfy { $0 == 12345 }, "scratch stays within scratchCount")
+        return output
+    }
+
+    static func reference<Scalar: KernelScalar>(_ input: [Scalar], weight: [Scalar], bias: [Scalar]?, case c: Case)
+        -> [Scalar]
+    {
+        var output = [Scalar](repeating: .nan, count: c.batch * c.filters * c.geometry.outputPlane)
+        let biasValues = bias ?? []
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                biasValues.withUnsafeBufferPointer { b in
+                    output.withUnsafeMutableBufferPointer { y in
+                        naiveConvolution(
+                            input: x.baseAddress!, weight: w.baseAddress!, bias: bias == nil ? nil : b.baseAddress,
+                            output: y.baseAddress!, filters: c.filters, geometry: c.geometry)
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    static func operands<Scalar: KernelScalar>(_ c: Case, as: Scalar.Type) -> (
+        input: [Scalar], weight: [Scalar], bias: [Scalar]
+    ) {
+        (
+            DirectWeightGradientTests.values(c.geometry.inputCount, seed: 21, as: Scalar.self),
+            DirectWeightGradientTests.values(c.filters * c.patch, seed: 22, as: Scalar.self),
+            DirectWeightGradientTests.values(c.filters, seed: 23, as: Scalar.self)
+        )
+    }
+
+    @Test("Double: equal to the reference loops to 1e-12", arguments: arguments)
+    func double(_ c: Case, withBias: Bool, rectify: Bool) {
+        let (x, w, b) = Self.operands(c, as: Double.self)
+        let bias = withBias ? b : nil
+        var expected = Self.reference(x, weight: w, bias: bias, case: c)
+        if rectify { expected = expected.map { max($0, 0) } }
+        let result = Self.direct(x, weight: w, bias: bias, rectify: rectify, case: c)
+        #expect(result.count == expected.count)
+        for index in expected.indices {
+            #expect(
+                abs(result[index] - expected[index]) <= 1e-12, "y[\(index)]: \(result[index]) vs \(expected[index])")
+        }
+    }
+
+    /// The recursive-summation bound: each output is a sum of C·kh·kw products and the bias
+    /// computed one after another in float32, so it is within n·u·(Σ|w·x| + |b|) of the exact
+    /// sum (n = C·kh·kw + 1, u = 2⁻²⁴); the ReLU does not widen it.
+    @Test("Float: within the summation bound of the Double reference", arguments: arguments)
+    func float(_ c: Case, withBias: Bool, rectify: Bool) {
+        let (x, w, b) = Self.operands(c, as: Float.self)
+        let bias = withBias ? b : nil
+        let result = Self.direct(x, weight: w, bias: bias, rectify: rectify, case: c)
+        var exact = Self.reference(
+            x.map(Double.init), weight: w.map(Double.init), bias: bias?.map(Double.init), case: c)
+        if rectify { exact = exact.map { max($0, 0) } }
+        let magnitude = Self.reference(
+            x.map { abs(Double($0)) }, weight: w.map { abs(Double($0)) }, bias: bias?.map { abs(Double($0)) }, case: c)
+        let terms = Double(c.patch + 1)
+        for index in exact.indices {
+            let bound = terms * Double(Float.ulpOfOne) / 2 * magnitude[index] + 1e-30
+            #expect(abs(Double(result[index]) - exact[index]) <= bound, "y[\(index)]")
+        }
+    }
+}
