@@ -155,16 +155,6 @@ extension KernelScalar {
         kernelWidth: Int, weights: UnsafePointer<Self>, into target: UnsafeMutablePointer<Self>, filterStride: Int
     ) {
         typealias Vector = SIMD16<Self>
-        @inline(__always) func load(_ pointer: UnsafePointer<Self>) -> Vector {
-            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
-        }
-        @inline(__always) func multiplyAdd(_ accumulator: Vector, _ x: Vector, _ y: Vector) -> Vector {
-            #if CONVNET_PORTABLE && arch(x86_64)
-            return accumulator + x * y
-            #else
-            return accumulator.addingProduct(x, y)
-            #endif
-        }
         var s00 = Vector()
         var s01 = Vector()
         var s02 = Vector()
@@ -194,41 +184,41 @@ extension KernelScalar {
             for i in 0..<kernelHeight {
                 let row = input + c * channelStride + i * rowLength
                 for j in 0..<kernelWidth {
-                    let x0 = load(row + j)
-                    let x1 = load(row + j + 16)
-                    let x2 = load(row + j + 32)
+                    let x0 = Self.loadVector(row + j)
+                    let x1 = Self.loadVector(row + j + 16)
+                    let x2 = Self.loadVector(row + j + 32)
                     let w0 = Vector(repeating: w[0])
-                    s00 = multiplyAdd(s00, w0, x0)
-                    s01 = multiplyAdd(s01, w0, x1)
-                    s02 = multiplyAdd(s02, w0, x2)
+                    s00 = Self.multiplyAdd(s00, w0, x0)
+                    s01 = Self.multiplyAdd(s01, w0, x1)
+                    s02 = Self.multiplyAdd(s02, w0, x2)
                     let w1 = Vector(repeating: w[1])
-                    s10 = multiplyAdd(s10, w1, x0)
-                    s11 = multiplyAdd(s11, w1, x1)
-                    s12 = multiplyAdd(s12, w1, x2)
+                    s10 = Self.multiplyAdd(s10, w1, x0)
+                    s11 = Self.multiplyAdd(s11, w1, x1)
+                    s12 = Self.multiplyAdd(s12, w1, x2)
                     let w2 = Vector(repeating: w[2])
-                    s20 = multiplyAdd(s20, w2, x0)
-                    s21 = multiplyAdd(s21, w2, x1)
-                    s22 = multiplyAdd(s22, w2, x2)
+                    s20 = Self.multiplyAdd(s20, w2, x0)
+                    s21 = Self.multiplyAdd(s21, w2, x1)
+                    s22 = Self.multiplyAdd(s22, w2, x2)
                     let w3 = Vector(repeating: w[3])
-                    s30 = multiplyAdd(s30, w3, x0)
-                    s31 = multiplyAdd(s31, w3, x1)
-                    s32 = multiplyAdd(s32, w3, x2)
+                    s30 = Self.multiplyAdd(s30, w3, x0)
+                    s31 = Self.multiplyAdd(s31, w3, x1)
+                    s32 = Self.multiplyAdd(s32, w3, x2)
                     let w4 = Vector(repeating: w[4])
-                    s40 = multiplyAdd(s40, w4, x0)
-                    s41 = multiplyAdd(s41, w4, x1)
-                    s42 = multiplyAdd(s42, w4, x2)
+                    s40 = Self.multiplyAdd(s40, w4, x0)
+                    s41 = Self.multiplyAdd(s41, w4, x1)
+                    s42 = Self.multiplyAdd(s42, w4, x2)
                     let w5 = Vector(repeating: w[5])
-                    s50 = multiplyAdd(s50, w5, x0)
-                    s51 = multiplyAdd(s51, w5, x1)
-                    s52 = multiplyAdd(s52, w5, x2)
+                    s50 = Self.multiplyAdd(s50, w5, x0)
+                    s51 = Self.multiplyAdd(s51, w5, x1)
+                    s52 = Self.multiplyAdd(s52, w5, x2)
                     let w6 = Vector(repeating: w[6])
-                    s60 = multiplyAdd(s60, w6, x0)
-                    s61 = multiplyAdd(s61, w6, x1)
-                    s62 = multiplyAdd(s62, w6, x2)
+                    s60 = Self.multiplyAdd(s60, w6, x0)
+                    s61 = Self.multiplyAdd(s61, w6, x1)
+                    s62 = Self.multiplyAdd(s62, w6, x2)
                     let w7 = Vector(repeating: w[7])
-                    s70 = multiplyAdd(s70, w7, x0)
-                    s71 = multiplyAdd(s71, w7, x1)
-                    s72 = multiplyAdd(s72, w7, x2)
+                    s70 = Self.multiplyAdd(s70, w7, x0)
+                    s71 = Self.multiplyAdd(s71, w7, x1)
+                    s72 = Self.multiplyAdd(s72, w7, x2)
                     w += DirectConvolution.filterBlock
                 }
             }

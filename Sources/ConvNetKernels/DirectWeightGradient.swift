@@ -90,6 +90,23 @@ public protocol DirectConvolutionKernels: BinaryFloatingPoint {
 }
 
 extension KernelScalar {
+    /// 16 values from `pointer`, at any alignment (the direct kernels' register tiles).
+    @inline(__always)
+    static func loadVector(_ pointer: UnsafePointer<Self>) -> SIMD16<Self> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Self>.self)
+    }
+
+    /// accumulator + x · y lane by lane: one fused multiply-add, except in a portable x86-64
+    /// build, which has none (see `floatMultiplyAdd`).
+    @inline(__always)
+    static func multiplyAdd(_ accumulator: SIMD16<Self>, _ x: SIMD16<Self>, _ y: SIMD16<Self>) -> SIMD16<Self> {
+        #if CONVNET_PORTABLE && arch(x86_64)
+        return accumulator + x * y
+        #else
+        return accumulator.addingProduct(x, y)
+        #endif
+    }
+
     public static func convolutionWeightGradient(
         input: UnsafePointer<Self>, outputGradient: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int,
         addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>
@@ -172,16 +189,6 @@ extension KernelScalar {
         addingTo target: UnsafeMutablePointer<Self>, filterStride: Int, filters: Int, taps: Int
     ) {
         typealias Vector = SIMD16<Self>
-        @inline(__always) func load(_ pointer: UnsafePointer<Self>) -> Vector {
-            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
-        }
-        @inline(__always) func multiplyAdd(_ accumulator: Vector, _ x: Vector, _ y: Vector) -> Vector {
-            #if CONVNET_PORTABLE && arch(x86_64)
-            return accumulator + x * y
-            #else
-            return accumulator.addingProduct(x, y)
-            #endif
-        }
         var s00 = Vector()
         var s01 = Vector()
         var s02 = Vector()
@@ -211,41 +218,41 @@ extension KernelScalar {
             let d = gradient + image * gradientImageStride
             var column = 0
             while column < gradientPlane {
-                let x0 = load(x + column)
-                let x1 = load(x + column + 1)
-                let x2 = load(x + column + 2)
-                let d0 = load(d + column)
-                s00 = multiplyAdd(s00, d0, x0)
-                s01 = multiplyAdd(s01, d0, x1)
-                s02 = multiplyAdd(s02, d0, x2)
-                let d1 = load(d + gradientPlane + column)
-                s10 = multiplyAdd(s10, d1, x0)
-                s11 = multiplyAdd(s11, d1, x1)
-                s12 = multiplyAdd(s12, d1, x2)
-                let d2 = load(d + 2 * gradientPlane + column)
-                s20 = multiplyAdd(s20, d2, x0)
-                s21 = multiplyAdd(s21, d2, x1)
-                s22 = multiplyAdd(s22, d2, x2)
-                let d3 = load(d + 3 * gradientPlane + column)
-                s30 = multiplyAdd(s30, d3, x0)
-                s31 = multiplyAdd(s31, d3, x1)
-                s32 = multiplyAdd(s32, d3, x2)
-                let d4 = load(d + 4 * gradientPlane + column)
-                s40 = multiplyAdd(s40, d4, x0)
-                s41 = multiplyAdd(s41, d4, x1)
-                s42 = multiplyAdd(s42, d4, x2)
-                let d5 = load(d + 5 * gradientPlane + column)
-                s50 = multiplyAdd(s50, d5, x0)
-                s51 = multiplyAdd(s51, d5, x1)
-                s52 = multiplyAdd(s52, d5, x2)
-                let d6 = load(d + 6 * gradientPlane + column)
-                s60 = multiplyAdd(s60, d6, x0)
-                s61 = multiplyAdd(s61, d6, x1)
-                s62 = multiplyAdd(s62, d6, x2)
-                let d7 = load(d + 7 * gradientPlane + column)
-                s70 = multiplyAdd(s70, d7, x0)
-                s71 = multiplyAdd(s71, d7, x1)
-                s72 = multiplyAdd(s72, d7, x2)
+                let x0 = Self.loadVector(x + column)
+                let x1 = Self.loadVector(x + column + 1)
+                let x2 = Self.loadVector(x + column + 2)
+                let d0 = Self.loadVector(d + column)
+                s00 = Self.multiplyAdd(s00, d0, x0)
+                s01 = Self.multiplyAdd(s01, d0, x1)
+                s02 = Self.multiplyAdd(s02, d0, x2)
+                let d1 = Self.loadVector(d + gradientPlane + column)
+                s10 = Self.multiplyAdd(s10, d1, x0)
+                s11 = Self.multiplyAdd(s11, d1, x1)
+                s12 = Self.multiplyAdd(s12, d1, x2)
+                let d2 = Self.loadVector(d + 2 * gradientPlane + column)
+                s20 = Self.multiplyAdd(s20, d2, x0)
+                s21 = Self.multiplyAdd(s21, d2, x1)
+                s22 = Self.multiplyAdd(s22, d2, x2)
+                let d3 = Self.loadVector(d + 3 * gradientPlane + column)
+                s30 = Self.multiplyAdd(s30, d3, x0)
+                s31 = Self.multiplyAdd(s31, d3, x1)
+                s32 = Self.multiplyAdd(s32, d3, x2)
+                let d4 = Self.loadVector(d + 4 * gradientPlane + column)
+                s40 = Self.multiplyAdd(s40, d4, x0)
+                s41 = Self.multiplyAdd(s41, d4, x1)
+                s42 = Self.multiplyAdd(s42, d4, x2)
+                let d5 = Self.loadVector(d + 5 * gradientPlane + column)
+                s50 = Self.multiplyAdd(s50, d5, x0)
+                s51 = Self.multiplyAdd(s51, d5, x1)
+                s52 = Self.multiplyAdd(s52, d5, x2)
+                let d6 = Self.loadVector(d + 6 * gradientPlane + column)
+                s60 = Self.multiplyAdd(s60, d6, x0)
+                s61 = Self.multiplyAdd(s61, d6, x1)
+                s62 = Self.multiplyAdd(s62, d6, x2)
+                let d7 = Self.loadVector(d + 7 * gradientPlane + column)
+                s70 = Self.multiplyAdd(s70, d7, x0)
+                s71 = Self.multiplyAdd(s71, d7, x1)
+                s72 = Self.multiplyAdd(s72, d7, x2)
                 column += 16
             }
         }

@@ -9,27 +9,8 @@ import Testing
 /// to the kernel's.
 @Suite("Direct forward convolution against the reference loops")
 struct DirectConvolutionTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        var batch: Int
-        var channels: Int
-        var filters: Int
-        var height: Int
-        var width: Int
-        var kernelHeight: Int
-        var kernelWidth: Int
-        var padding: Int
-        var testDescription: String {
-            "\(batch)×\(channels)×\(height)×\(width) → \(filters), kernel \(kernelHeight)×\(kernelWidth), "
-                + "padding \(padding)"
-        }
-        var geometry: WindowGeometry {
-            WindowGeometry(
-                batch: batch, channels: channels, height: height, width: width, kernelHeight: kernelHeight,
-                kernelWidth: kernelWidth, strideHeight: 1, strideWidth: 1, paddingHeight: padding,
-                paddingWidth: padding)
-        }
-        var patch: Int { channels * kernelHeight * kernelWidth }
-    }
+    /// A convolution's shape: the direct weight gradient's cases use the same one.
+    typealias Case = DirectWeightGradientTests.Case
 
     static let cases: [Case] = [
         Case(batch: 1, channels: 1, filters: 1, height: 1, width: 1, kernelHeight: 3, kernelWidth: 3, padding: 1),
@@ -155,4 +136,9 @@ struct DirectConvolutionTests {
             #expect(abs(Double(result[index]) - exact[index]) <= bound, "y[\(index)]")
         }
     }
+}
+
+extension DirectWeightGradientTests.Case {
+    /// C·kh·kw: the weights per filter.
+    var patch: Int { channels * kernelHeight * kernelWidth }
 }
