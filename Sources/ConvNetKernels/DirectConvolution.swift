@@ -25,10 +25,8 @@
 /// The direct forward convolution of few-channel stride-1 layers: which layers take it and how
 /// much memory it needs.
 public enum DirectConvolution {
-    /// Output positions per SIMD vector.
-    static let lanes = 16
-    /// Filters per register tile.
-    static let filterBlock = 8
+    /// Filters per register tile: the packed weights come in blocks of this many filters.
+    public static let filterBlock = 8
     /// Output positions per register tile (3 vectors).
     static let tileWidth = 48
     /// Layers with at most this many input channels (per group of one) run the direct forward
@@ -42,8 +40,9 @@ public enum DirectConvolution {
         DirectWeightGradient.applies(to: g, groups: groups)
     }
 
-    /// S: the row length of the padded input and of the products' rows.
-    static func rowLength(_ g: WindowGeometry) -> Int { g.outputWidth + g.kernelWidth - 1 }
+    /// S: the row length of the padded input and of the products' rows (the direct weight
+    /// gradient's layout).
+    static func rowLength(_ g: WindowGeometry) -> Int { DirectWeightGradient.rowLength(g) }
     /// L: one output plane in rows of S, as whole tiles.
     static func productPlane(_ g: WindowGeometry) -> Int {
         (g.outputHeight * rowLength(g) + tileWidth - 1) / tileWidth * tileWidth
@@ -52,8 +51,8 @@ public enum DirectConvolution {
     static func inputPlane(_ g: WindowGeometry) -> Int {
         productPlane(g) + (g.kernelHeight - 1) * rowLength(g) + g.kernelWidth - 1
     }
-    /// F8: filters rounded up to whole register tiles.
-    static func paddedFilters(_ filters: Int) -> Int { (filters + filterBlock - 1) / filterBlock * filterBlock }
+    /// F8: filters rounded up to whole register tiles (the packed weights' filter count).
+    public static func paddedFilters(_ filters: Int) -> Int { (filters + filterBlock - 1) / filterBlock * filterBlock }
 
     /// Elements of `directConvolutionPackWeights`'s output for `filters` filters of `patch`
     /// (C·kh·kw) weights each.
@@ -105,15 +104,9 @@ extension KernelScalar {
         let paddedInput = scratch
         let products = scratch + channels * inputPlane
         for n in 0..<g.batch {
-            // X, zero-padded: input row y lands in padded row y + p, column x in column x + p.
-            paddedInput.update(repeating: 0, count: channels * inputPlane)
-            for c in 0..<channels {
-                let source = input + (n * channels + c) * g.height * g.width
-                let target = paddedInput + c * inputPlane + g.paddingHeight * rowLength + g.paddingWidth
-                for y in 0..<g.height {
-                    (target + y * rowLength).update(from: source + y * g.width, count: g.width)
-                }
-            }
+            padInputPlanes(
+                input + n * channels * g.height * g.width, planes: channels, g, into: paddedInput,
+                planeStride: inputPlane)
             var filter = 0
             while filter < paddedFilters {
                 var position = 0

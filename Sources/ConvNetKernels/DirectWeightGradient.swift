@@ -107,6 +107,25 @@ extension KernelScalar {
         #endif
     }
 
+    /// Copies `planes` consecutive H×W planes from `input` into zero-filled planes of
+    /// `planeStride` elements at `target`, in rows of S = W + 2p (`DirectWeightGradient.rowLength`):
+    /// input row y lands in padded row y + p, column x in column x + p (both fit: stride 1 makes
+    /// H' + kh − 1 = H + 2p and S = W' + kw − 1 = W + 2p). The direct kernels' input layout.
+    static func padInputPlanes(
+        _ input: UnsafePointer<Self>, planes: Int, _ g: WindowGeometry, into target: UnsafeMutablePointer<Self>,
+        planeStride: Int
+    ) {
+        let rowLength = DirectWeightGradient.rowLength(g)
+        target.update(repeating: 0, count: planes * planeStride)
+        for plane in 0..<planes {
+            let source = input + plane * g.height * g.width
+            let corner = target + plane * planeStride + g.paddingHeight * rowLength + g.paddingWidth
+            for y in 0..<g.height {
+                (corner + y * rowLength).update(from: source + y * g.width, count: g.width)
+            }
+        }
+    }
+
     public static func convolutionWeightGradient(
         input: UnsafePointer<Self>, outputGradient: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int,
         addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>
@@ -121,16 +140,7 @@ extension KernelScalar {
         let paddedInput = scratch
         let paddedGradient = scratch + g.batch * channels * inputPlane
 
-        // X, zero-padded: input row y lands in padded row y + p, column x in column x + p (both
-        // fit: stride 1 makes H' + kh − 1 = H + 2p and S = W + 2p).
-        paddedInput.update(repeating: 0, count: g.batch * channels * inputPlane)
-        for plane in 0..<(g.batch * channels) {
-            let source = input + plane * g.height * g.width
-            let target = paddedInput + plane * inputPlane + g.paddingHeight * rowLength + g.paddingWidth
-            for y in 0..<g.height {
-                (target + y * rowLength).update(from: source + y * g.width, count: g.width)
-            }
-        }
+        padInputPlanes(input, planes: g.batch * channels, g, into: paddedInput, planeStride: inputPlane)
         // dY in rows of S, zero-filled.
         paddedGradient.update(repeating: 0, count: g.batch * paddedFilters * gradientPlane)
         for n in 0..<g.batch {

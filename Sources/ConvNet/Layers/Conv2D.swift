@@ -426,8 +426,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let (transposed, effectiveBias) = prepareWeights(patch: patch)
         let packed = directFilters.reserve(DirectConvolution.packedWeightCount(filters: filters, patch: patch))
         Scalar.directConvolutionPackWeights(transposed, filters: filters, patch: patch, into: packed)
-        // One image: the cores take blocks of 8 filters instead of images.
-        let blocks = (filters + 7) / 8
+        // One image: the cores take blocks of filters (as packed) instead of images.
+        let blocks = DirectConvolution.paddedFilters(filters) / DirectConvolution.filterBlock
         let parts = g.batch == 1 ? min(ThreadPool.coreCount, blocks) : imageParts(g)
         let perPart = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
         let scratch = workspace.reserve(parts * perPart)
@@ -675,7 +675,7 @@ extension Conv2D {
         let batch: Int
         let parts: Int
         let filters: Int
-        /// Blocks of 8 filters, and the weights per filter (C·k·k).
+        /// Blocks of `DirectConvolution.filterBlock` filters, and the weights per filter (C·k·k).
         let blocks: Int
         let patch: Int
         let imageSize: Int
@@ -685,8 +685,8 @@ extension Conv2D {
         func run(part: Int) {
             if batch == 1 {
                 // Filters first..<end of the one image (whole blocks of the packed weights).
-                let first = part * blocks / parts * 8
-                let end = min(filters, (part + 1) * blocks / parts * 8)
+                let first = part * blocks / parts * DirectConvolution.filterBlock
+                let end = min(filters, (part + 1) * blocks / parts * DirectConvolution.filterBlock)
                 guard first < end else { return }
                 Scalar.directConvolve(
                     x, g, filters: end - first, packedWeights: packed + first * patch,
@@ -764,7 +764,6 @@ extension Conv2D {
                         dyn, gathered, batch: count, channels: filters, planeSize: plane)
                     dyn = UnsafePointer(gathered)
                 }
-                if !directWeight { Scalar.im2col(x + n * imageSize, cols, piece) }
                 if directWeight {
                     Scalar.convolutionWeightGradient(
                         input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
@@ -777,6 +776,7 @@ extension Conv2D {
                         }
                     }
                 } else {
+                    Scalar.im2col(x + n * imageSize, cols, piece)
                     for groupIndex in 0..<groups {
                         Scalar.gemm(
                             transposeA: false, transposeB: true, m: groupFilters, n: groupPatch,

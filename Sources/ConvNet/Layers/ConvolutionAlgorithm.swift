@@ -24,7 +24,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case direct
 
     /// Below this many input or output channels the transforms cost more than the products
-    /// save, so such layers take the direct forward or im2col (W1's 3-channel input layer, LeNet's 1 → 6).
+    /// save, so such layers take the direct forward or im2col (W1's 3-channel input layer,
+    /// LeNet's 1 → 6).
     public static let winogradMinimumChannels = 16
 
     /// `CONVNET_CONVOLUTION`: `im2col` (everywhere), `winograd` (wherever it applies, whatever
@@ -66,11 +67,11 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     }
 
     /// Whether the weight gradient is summed directly from X and dY (`DirectWeightGradient.swift`)
-    /// instead of by im2col + GEMM: always under Winograd and the direct forward; under im2col for the element types
-    /// that take Winograd (Float) on stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward
-    /// 9.9 → 6.5 ms at batch 64), unless im2col was forced (`forced`, or
-    /// `CONVNET_CONVOLUTION=im2col`), which keeps the whole layer on im2col. A 1×1 kernel keeps
-    /// the GEMM: its dW is a plain product of dY and X.
+    /// instead of by im2col + GEMM: always under Winograd and the direct forward; under im2col
+    /// for the element types that take Winograd (Float) on stride-1 kernels larger than 1×1
+    /// (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at batch 64), unless im2col was forced
+    /// (`forced`, or `CONVNET_CONVOLUTION=im2col`), which keeps the whole layer on im2col. A 1×1
+    /// kernel keeps the GEMM: its dW is a plain product of dY and X.
     public static func weightGradientIsDirect(
         _ algorithm: ConvolutionAlgorithm, for g: WindowGeometry, groups: Int, winogradIsPreferred: Bool,
         forced: ConvolutionAlgorithm? = nil, setting: String = setting
