@@ -619,6 +619,22 @@ private func floatHalfWidthMicroKernel(
     }
 }
 
+/// One micro-kernel call on operands the caller keeps packed (Winograd's products):
+/// c[8 × columns] = Â · B̂ for an Â panel [depth × 8] and a B̂ panel [depth × columnTile]
+/// (64-byte aligned), `columns` 32 (the full kernel) or 16 (the half-width one, reading the
+/// panel's left half); c's rows are `ldc` apart and are overwritten.
+@inline(__always)
+func floatPanelProduct(
+    depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, columns: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if columns > 16 {
+        floatMicroKernel8x32(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: 0, c: c, ldc: ldc)
+    } else {
+        floatMicroKernel8x16(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: 0, c: c, ldc: ldc)
+    }
+}
+
 /// Transposes a 16×16 block: target[p·targetStride + i] = source[i·sourceStride + p] for
 /// p in 0..<16 and i in 0..<lanes, where source rows i ≥ `rows` read as zeros (rows ≤ 16,
 /// lanes ∈ {16, 14, 8} or any count ≤ 16). Four rounds of even/odd unzipping, each a

@@ -20,18 +20,22 @@
 //          [ 0   4   0  −5   0   1 ]          [   0     0     1  ]
 //
 // Rounding: the transforms scale values by up to 8² in the output transform, so Float results
-// differ from the direct sum by more than im2col's do: the tests bound the difference at
-// 2e-5 of the output's scale (max |y|) for sums over up to 576 products (64 channels × 9), and
-// check the same code in Double against the direct sum to 1e-12 (measured in Float: at most 6e-6 of max |y|
-// on the test cases, 64 channels included). Double layers keep im2col (their
-// gradients match PyTorch's float64 autograd to the last digits); Float layers choose per shape.
+// differ from the direct sum by more than im2col's do: the tests bound the difference at 2e-5
+// of the output's scale (max |y|) for sums of up to 9216 products (1024 channels × 9), and check
+// the same code in Double against the direct sum to 1e-12 (measured in Float: at most 7.4e-6 of
+// max |y| on the test cases, 6e-6 with 64 channels). Double layers keep im2col (their gradients
+// match PyTorch's float64 autograd to the last digits); Float layers choose per shape.
 //
-// Layout of one call (one thread, a group of images):
-//   padded  [images, tilesHigh·4 + 2, tilesWide·4 + 2]   one input channel, zero-padded
-//   V       [36, C, T]   transformed input tiles, T = images · tilesHigh · tilesWide rounded up
-//                        to a multiple of 16 (SIMD16 lanes run over 16 consecutive tiles)
-//   M       [36, K, T]   the 36 products
-// The transforms work on 16 tiles at once, one tile per SIMD lane.
+// Layout of one call (one thread, a group of images), so that the products run from cache:
+//   U       [36, ⌈K/8⌉, C, 8]   transformed filters, in the GEMM's packed-Â panels of 8 filters
+//                               (computed once per pass, shared by the threads)
+//   padded  [images, C, tilesHigh·4 + 2, tilesWide·4 + 2]   the group's input, zero-padded
+//   then, for each block of 32 tiles (the last one 16 when that covers it):
+//   V       [36, C, 32]         the block's transformed input tiles: packed-B̂ panels, one per ξ
+//   M       [36, chunk, 32]     the products U[ξ] · V[ξ] for a chunk of filters
+//                               (`filterChunk`: V and M stay within the core's L2)
+// The transforms work on 16 tiles at once, one tile per SIMD lane; each product is one
+// micro-kernel call per 8 filters (`winogradPanelProduct`), with no packing.
 
 /// Winograd F(4×4, 3×3): which convolutions it applies to and how much scratch it needs.
 public enum Winograd {
@@ -54,23 +58,45 @@ public enum Winograd {
         ((g.outputHeight + outputTile - 1) / outputTile, (g.outputWidth + outputTile - 1) / outputTile)
     }
 
-    /// Tiles of `g.batch` images, rounded up to whole SIMD groups (T).
+    /// Tiles per block of the products (the micro-kernel's columns) and per transform group
+    /// (the SIMD lanes).
+    static let tileBlock = 32
+
+    /// Tiles of `g.batch` images, rounded up to whole blocks of `tileBlock`.
     public static func tileColumns(_ g: WindowGeometry) -> Int {
         let (high, wide) = tiles(g)
-        return (g.batch * high * wide + lanes - 1) / lanes * lanes
+        return (g.batch * high * wide + tileBlock - 1) / tileBlock * tileBlock
     }
 
-    /// Elements of the transformed filters for K filters over C channels: 36·K·C.
-    public static func transformedFilterCount(filters: Int, channels: Int) -> Int { 36 * filters * channels }
+    /// Filter rows of the transformed filters: K rounded up to whole panels of 8.
+    public static func paddedFilters(_ filters: Int) -> Int { (filters + 7) / 8 * 8 }
+
+    /// Elements of the transformed filters for K filters over C channels: 36·⌈K/8⌉·8·C.
+    public static func transformedFilterCount(filters: Int, channels: Int) -> Int {
+        36 * paddedFilters(filters) * channels
+    }
+
+    /// Filters whose products are held at once (a multiple of 8, at most K rounded up): as many
+    /// as keep a block's V and M (36·(C + chunk)·32 floats) within 3/4 of the core's L2
+    /// (`CPUInfo`; 1 MiB when unknown), at least 8. Results do not depend on it.
+    public static func filterChunk(channels: Int, filters: Int) -> Int {
+        let level2 = CPUInfo.current.level2CacheBytes > 0 ? CPUInfo.current.level2CacheBytes : 1 << 20
+        let budget = level2 * 3 / 4 / (36 * tileBlock * MemoryLayout<Float>.size)
+        return min(paddedFilters(filters), max(8, (budget - channels) / 8 * 8))
+    }
 
     /// Scratch elements one `winogradConvolve` call needs for the images of `g` (g.batch of
-    /// them) and K = `filters`: V, M and one padded channel.
+    /// them) and K = `filters`: the padded input, one block's V and M, and the transforms'
+    /// buffers.
     public static func scratchCount(_ g: WindowGeometry, filters: Int) -> Int {
         let (high, wide) = tiles(g)
-        let columns = tileColumns(g)
-        let padded = g.batch * (high * outputTile + 2) * (wide * outputTile + 2)
-        return 36 * (g.channels + filters) * columns + padded + paddedSlack + transformBufferCount(columns: columns)
+        let padded = g.batch * g.channels * (high * outputTile + 2) * (wide * outputTile + 2)
+        let blocks = 36 * (g.channels + filterChunk(channels: g.channels, filters: filters)) * tileBlock
+        return alignmentSlack + blocks + padded + paddedSlack + transformBufferCount(columns: tileColumns(g))
     }
+
+    /// Elements before V that align it to 64 bytes (the micro-kernel's aligned loads).
+    static let alignmentSlack = 16
 
     /// Vectors between the passes of the transforms: 36 for the two passes, 48 for the input
     /// transform's gathered rows (16 of them shared with the output transform's transpose).
@@ -103,12 +129,22 @@ public enum Winograd {
 /// Requirements of `KernelScalar` with default implementations below, specialised for Float
 /// and Double.
 public protocol WinogradKernels: BinaryFloatingPoint {
-    /// U[ξ][k][c] = (G g_kc Gᵀ)[ξ] for weights [K, C, 3, 3] (computed in Double). With
-    /// `flipped`, the filters of the input-gradient convolution instead: g'_ck = g_kc rotated by
-    /// 180°, so U is [36, C, K].
+    /// U[ξ][k][c] = (G (s_k g_kc) Gᵀ)[ξ] for weights [K, C, 3, 3] and per-filter factors s
+    /// (`scale`, a folded BatchNorm's; 1 when nil), computed in Double, stored in panels of 8
+    /// filters: element (ξ, k, c) at ((ξ·⌈K/8⌉ + k/8)·C + c)·8 + k%8, rows past K zero
+    /// (`Winograd.transformedFilterCount` elements). With `flipped`, the filters of the
+    /// input-gradient convolution instead: g'_ck = g_kc rotated by 180°, C filters over K
+    /// channels (`scale` must be nil).
     static func winogradTransformFilters(
-        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
+        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool, scale: UnsafePointer<Self>?,
         into transformed: UnsafeMutablePointer<Self>)
+    /// products[8 × columns] (rows `Winograd.tileBlock` apart) = Û · V̂ for one panel of 8
+    /// transformed filters [depth, 8] and a block of transformed tiles [depth, tileBlock],
+    /// `columns` 32 or 16 (the block's left half); both 64-byte aligned. Float: the GEMM's
+    /// micro-kernel; otherwise a plain triple loop.
+    static func winogradPanelProduct(
+        depth: Int, filters: UnsafePointer<Self>, tiles: UnsafePointer<Self>, columns: Int,
+        into products: UnsafeMutablePointer<Self>)
     /// y [N, K, H', W'] = conv3×3(x [N, C, H, W]) (+ bias[K]) (then ReLU when `rectify`), on the
     /// calling thread, for the `geometry.batch` images of `geometry` (stride 1, padding as
     /// given; `Winograd.applies`). `transformed` comes from `winogradTransformFilters`;
@@ -130,6 +166,16 @@ public protocol WinogradKernels: BinaryFloatingPoint {
 extension Float {
     public static var winogradIsPreferred: Bool { true }
 
+    /// One call of the GEMM's 8×32 (or 8×16) micro-kernel (`floatPanelProduct`).
+    @inline(__always)
+    public static func winogradPanelProduct(
+        depth: Int, filters: UnsafePointer<Float>, tiles: UnsafePointer<Float>, columns: Int,
+        into products: UnsafeMutablePointer<Float>
+    ) {
+        floatPanelProduct(
+            depth: depth, packedA: filters, packedB: tiles, columns: columns, c: products, ldc: Winograd.tileBlock)
+    }
+
     /// The GEMM's SIMD transpose (`transposeFloat16x16`); source and target may be the same block.
     @inline(__always)
     public static func transpose16x16(
@@ -144,6 +190,19 @@ extension Float {
 
 extension KernelScalar {
     public static var winogradIsPreferred: Bool { false }
+
+    public static func winogradPanelProduct(
+        depth: Int, filters: UnsafePointer<Self>, tiles: UnsafePointer<Self>, columns: Int,
+        into products: UnsafeMutablePointer<Self>
+    ) {
+        for row in 0..<8 {
+            for column in 0..<columns {
+                var sum: Self = 0
+                for p in 0..<depth { sum += filters[p * 8 + row] * tiles[p * Winograd.tileBlock + column] }
+                products[row * Winograd.tileBlock + column] = sum
+            }
+        }
+    }
 
     /// Element by element, through a copy of the block (source and target may be the same).
     public static func transpose16x16(
@@ -161,9 +220,10 @@ extension KernelScalar {
     }
 
     public static func winogradTransformFilters(
-        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool,
+        _ weight: UnsafePointer<Self>, filters: Int, channels: Int, flipped: Bool, scale: UnsafePointer<Self>?,
         into transformed: UnsafeMutablePointer<Self>
     ) {
+        precondition(!flipped || scale == nil, "a folded scale applies to the forward filters only")
         // (G g) for a column (g0, g1, g2) of the filter, in Double, written 6 values `stride` apart.
         func interpolate(
             _ g0: Double, _ g1: Double, _ g2: Double, into target: UnsafeMutablePointer<Double>, stride: Int
@@ -175,7 +235,11 @@ extension KernelScalar {
             target[4 * stride] = g0 / 24 - g1 / 12 + g2 / 6
             target[5 * stride] = g2
         }
+        // Rows are the filters of the convolution these filters run (C of them when flipped),
+        // columns its input channels.
         let (rows, columns) = flipped ? (channels, filters) : (filters, channels)
+        let panels = Winograd.paddedFilters(rows) / 8
+        transformed.update(repeating: 0, count: Winograd.transformedFilterCount(filters: rows, channels: columns))
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 18 + 36) { buffer in
             let left = buffer.baseAddress!  // G g: 6×3, row-major
             let full = left + 18  // (G g) Gᵀ: 6×6, row-major
@@ -190,8 +254,10 @@ extension KernelScalar {
                         interpolate(left[i * 3], left[i * 3 + 1], left[i * 3 + 2], into: full + i * 6, stride: 1)
                     }
                     let (row, column) = flipped ? (c, k) : (k, c)
+                    let factor = scale.map { $0[k].doubleValue } ?? 1
                     for position in 0..<36 {
-                        transformed[(position * rows + row) * columns + column] = Self(full[position])
+                        transformed[((position * panels + row / 8) * columns + column) * 8 + row % 8] =
+                            Self(full[position] * factor)
                     }
                 }
             }
@@ -209,23 +275,36 @@ extension KernelScalar {
         let tilesPerImage = tilesHigh * tilesWide
         let tileCount = g.batch * tilesPerImage
         let columns = Winograd.tileColumns(g)
+        let block = Winograd.tileBlock
+        let panels = Winograd.paddedFilters(filters) / 8
+        let chunk = Winograd.filterChunk(channels: channels, filters: filters)
         let paddedWidth = tilesWide * 4 + 2
         let paddedHeight = tilesHigh * 4 + 2
         let paddedPlane = paddedHeight * paddedWidth
-        let transformedInput = scratch
-        let products = transformedInput + 36 * channels * columns
-        let padded = products + 36 * filters * columns
-        padded.update(repeating: 0, count: g.batch * paddedPlane + Winograd.paddedSlack)
+        let outputPlane = g.outputHeight * g.outputWidth
+        let transformedInput = UnsafeMutableRawPointer(scratch).alignedUp(toMultipleOf: 64)
+            .assumingMemoryBound(to: Self.self)  // V [36, C, block]
+        let products = transformedInput + 36 * channels * block  // M [36, chunk, block]
+        let padded = products + 36 * chunk * block
 
-        // Input transform, channel by channel: copy the channel of every image into the padded
-        // buffer (zeros around it stay from above), then V = Bᵀ d B for 16 tiles at a time.
+        // The group's input, zero-padded: [images, C, paddedHeight, paddedWidth].
+        // The image fits: paddedWidth = 4·⌈W'/4⌉ + 2 ≥ W' + 2 = W + 2p (rows alike).
+        padded.update(repeating: 0, count: g.batch * channels * paddedPlane + Winograd.paddedSlack)
         let plane = g.height * g.width
+        for planeIndex in 0..<(g.batch * channels) {
+            let source = input + planeIndex * plane
+            let target = padded + planeIndex * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
+            for y in 0..<g.height {
+                (target + y * paddedWidth).update(from: source + y * g.width, count: g.width)
+            }
+        }
+
         // Per tile, computed once (integer divisions are slow in the lane loops): its corner in
-        // the padded input, its output block's offset (filter 0) and the block's rows and columns.
-        // The transforms' own buffers, after the padded input in the scratch (not
-        // withUnsafeTemporaryAllocation: buffers this size go to the heap on every call): 84
-        // vectors between the passes of the transforms, 64-byte aligned, then the tile tables.
-        let tail = UnsafeMutableRawPointer(padded + g.batch * paddedPlane + Winograd.paddedSlack)
+        // channel 0 of the padded input, its output block's offset (filter 0) and the block's
+        // rows and columns. The transforms' own buffers, after the padded input in the scratch
+        // (not withUnsafeTemporaryAllocation: buffers this size go to the heap on every call):
+        // 84 vectors between the passes of the transforms, 64-byte aligned, then the tile tables.
+        let tail = UnsafeMutableRawPointer(padded + g.batch * channels * paddedPlane + Winograd.paddedSlack)
             .alignedUp(toMultipleOf: 64)
         let between = tail.bindMemory(to: SIMD16<Self>.self, capacity: Winograd.transformVectors)
         let corners = (tail + Winograd.transformVectors * MemoryLayout<SIMD16<Self>>.stride)
@@ -233,56 +312,57 @@ extension KernelScalar {
         let outputOffsets = corners + columns
         let extents = outputOffsets + columns
         for tile in 0..<columns {
+            // Lanes past the last tile read tile 0's block; their results are never written.
             let valid = tile < tileCount
             let image = valid ? tile / tilesPerImage : 0
             let within = valid ? tile - image * tilesPerImage : 0
             let tileRow = within / tilesWide
             let tileColumn = within - tileRow * tilesWide
-            corners[tile] = image * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
-            outputOffsets[tile] =
-                image * filters * g.outputHeight * g.outputWidth + tileRow * 4 * g.outputWidth + tileColumn * 4
+            corners[tile] = image * channels * paddedPlane + tileRow * 4 * paddedWidth + tileColumn * 4
+            outputOffsets[tile] = image * filters * outputPlane + tileRow * 4 * g.outputWidth + tileColumn * 4
             extents[tile] = min(4, g.outputHeight - tileRow * 4) << 8 | min(4, g.outputWidth - tileColumn * 4)
         }
-        for c in 0..<channels {
-            for n in 0..<g.batch {
-                let source = input + (n * channels + c) * plane
-                let target = padded + n * paddedPlane + g.paddingHeight * paddedWidth + g.paddingWidth
-                // The image fits: paddedWidth = 4·⌈W'/4⌉ + 2 ≥ W' + 2 = W + 2p (rows alike).
-                for y in 0..<g.height {
-                    (target + y * paddedWidth).update(from: source + y * g.width, count: g.width)
+
+        var first = 0
+        while first < tileCount {
+            // A block of 32 tiles, or 16 when that covers the rest.
+            let valid = min(block, tileCount - first)
+            let width = valid > Winograd.lanes ? block : Winograd.lanes
+            // V[ξ][c][·] = Bᵀ d B, channel by channel, 16 tiles at a time.
+            for c in 0..<channels {
+                for half in stride(from: 0, to: width, by: Winograd.lanes) {
+                    winogradTransformInputGroup(
+                        padded: padded + c * paddedPlane, paddedWidth: paddedWidth, corners: corners + first + half,
+                        into: transformedInput + c * block + half, positionStride: channels * block, between: between)
                 }
             }
-            var first = 0
-            while first < columns {
-                winogradTransformInputGroup(
-                    padded: padded, paddedWidth: paddedWidth, corners: corners + first,
-                    into: transformedInput + c * columns + first, positionStride: channels * columns,
-                    between: between)
-                first += Winograd.lanes
+            // For each chunk of filters: M[ξ] = U[ξ] · V[ξ], 8 filters per micro-kernel call,
+            // then Y = Aᵀ m A (+ bias, ReLU) into NCHW, 16 tiles at a time.
+            var chunkStart = 0
+            while chunkStart < filters {
+                let chunkRows = min(chunk, panels * 8 - chunkStart)
+                for position in 0..<36 {
+                    for panel in 0..<(chunkRows / 8) {
+                        Self.winogradPanelProduct(
+                            depth: channels,
+                            filters: transformed + (position * panels + chunkStart / 8 + panel) * channels * 8,
+                            tiles: transformedInput + position * channels * block, columns: width,
+                            into: products + (position * chunk + panel * 8) * block)
+                    }
+                }
+                for k in chunkStart..<min(filters, chunkStart + chunkRows) {
+                    let offset = bias.map { $0[k] } ?? 0
+                    for half in stride(from: 0, to: valid, by: Winograd.lanes) {
+                        winogradTransformOutputGroup(
+                            products: products + (k - chunkStart) * block + half, positionStride: chunk * block,
+                            lanes: min(Winograd.lanes, valid - half), outputOffsets: outputOffsets + first + half,
+                            extents: extents + first + half, outputWidth: g.outputWidth, bias: offset,
+                            rectify: rectify, output: output + k * outputPlane, between: between)
+                    }
+                }
+                chunkStart += chunkRows
             }
-        }
-
-        // The 36 products M[ξ] = U[ξ] · V[ξ].
-        for position in 0..<36 {
-            gemm(
-                transposeA: false, transposeB: false, m: filters, n: columns, k: channels, alpha: 1,
-                a: transformed + position * filters * channels, lda: channels,
-                b: transformedInput + position * channels * columns, ldb: columns, beta: 0,
-                c: products + position * filters * columns, ldc: columns)
-        }
-
-        // Output transform: Y = Aᵀ m A for 16 tiles at a time, + bias, ReLU, into NCHW.
-        for k in 0..<filters {
-            let offset = bias.map { $0[k] } ?? 0
-            var first = 0
-            while first < tileCount {
-                winogradTransformOutputGroup(
-                    products: products + k * columns + first, positionStride: filters * columns,
-                    lanes: min(16, tileCount - first), outputOffsets: outputOffsets + first,
-                    extents: extents + first, outputWidth: g.outputWidth, bias: offset, rectify: rectify,
-                    output: output + k * g.outputHeight * g.outputWidth, between: between)
-                first += Winograd.lanes
-            }
+            first += block
         }
     }
 

@@ -346,13 +346,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         return output
     }
 
-    /// Images per Winograd call: enough tiles for the 36 products to run at speed, while the
-    /// transformed tiles and products (36·(C + F) values per tile) stay within about 2 MiB.
+    /// Images per Winograd call: enough tiles that few lanes of the last block of 32 go unused,
+    /// while the call's zero-padded copy of its input (C padded planes per image) stays within
+    /// about 2 MiB.
     private func winogradImageGroup(_ g: WindowGeometry, channels: Int, filters: Int, parts: Int) -> Int {
         let (high, wide) = Winograd.tiles(g)
-        let perImage = 36 * (channels + filters) * high * wide * MemoryLayout<Scalar>.stride
+        let perImage = channels * (high * Winograd.outputTile + 2) * (wide * Winograd.outputTile + 2)
         let perPart = (g.batch + parts - 1) / parts
-        return max(1, min(perPart, (2 << 20) / max(perImage, 1)))
+        return max(1, min(perPart, (2 << 20) / max(perImage * MemoryLayout<Scalar>.stride, 1)))
     }
 
     /// Images per backward call when dW is direct and dX (if wanted) is Winograd, without
@@ -383,15 +384,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let transformed = winogradFilters.reserve(transformedCount)
         weight.value.withUnsafeBufferPointer { w in
             Scalar.winogradTransformFilters(
-                w.baseAddress!, filters: filters, channels: channels, flipped: false, into: transformed)
-        }
-        if let scale {
-            for position in 0..<36 {
-                for f in 0..<filters {
-                    let row = transformed + (position * filters + f) * channels
-                    for c in 0..<channels { row[c] *= scale[f] }
-                }
-            }
+                w.baseAddress!, filters: filters, channels: channels, flipped: false, scale: scale,
+                into: transformed)
         }
         let parts = imageParts(g)
         let group = winogradImageGroup(g, channels: channels, filters: filters, parts: parts)
@@ -514,7 +508,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 Winograd.transformedFilterCount(filters: g.channels, channels: filters))
             weight.value.withUnsafeBufferPointer { w in
                 Scalar.winogradTransformFilters(
-                    w.baseAddress!, filters: filters, channels: g.channels, flipped: true, into: transformed)
+                    w.baseAddress!, filters: filters, channels: g.channels, flipped: true, scale: nil,
+                    into: transformed)
             }
             flippedFilters = transformed
             gradientPiece.batch = group
