@@ -128,7 +128,7 @@ public enum Winograd {
 ///
 /// Requirements of `KernelScalar` with default implementations below, specialised for Float
 /// and Double.
-public protocol WinogradKernels: BinaryFloatingPoint {
+public protocol WinogradKernels: BinaryFloatingPoint, SIMDScalar {
     /// U[ξ][k][c] = (G (s_k g_kc) Gᵀ)[ξ] for weights [K, C, 3, 3] and per-filter factors s
     /// (`scale`, a folded BatchNorm's; 1 when nil), computed in Double, stored in panels of 8
     /// filters: element (ξ, k, c) at ((ξ·⌈K/8⌉ + k/8)·C + c)·8 + k%8, rows past K zero
@@ -153,6 +153,10 @@ public protocol WinogradKernels: BinaryFloatingPoint {
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
         transformedFilters transformed: UnsafePointer<Self>, bias: UnsafePointer<Self>?, rectify: Bool,
         output: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>)
+    /// max(0, v) lane by lane, NaN kept: the output transform's fused ReLU. A requirement so
+    /// that Float's is concrete code (one vmaxps); the same expression inside the generic
+    /// transform, even specialised, compiled to a loop over the lanes (13 % of W3's step).
+    static func winogradRectified(_ vector: SIMD16<Self>) -> SIMD16<Self>
     /// Whether layers of this type use Winograd where it applies: Float yes; Double no (its
     /// im2col sums match PyTorch's float64 autograd to the last digits, Winograd's to ~1e-13).
     static var winogradIsPreferred: Bool { get }
@@ -165,6 +169,13 @@ public protocol WinogradKernels: BinaryFloatingPoint {
 
 extension Float {
     public static var winogradIsPreferred: Bool { true }
+
+    @inline(__always)
+    public static func winogradRectified(_ vector: SIMD16<Float>) -> SIMD16<Float> {
+        var result = vector
+        result.replace(with: SIMD16<Float>(), where: result .< SIMD16<Float>())
+        return result
+    }
 
     /// One call of the GEMM's 8×32 (or 8×16) micro-kernel (`floatPanelProduct`).
     @inline(__always)
@@ -190,6 +201,12 @@ extension Float {
 
 extension KernelScalar {
     public static var winogradIsPreferred: Bool { false }
+
+    public static func winogradRectified(_ vector: SIMD16<Self>) -> SIMD16<Self> {
+        var result = vector
+        result.replace(with: SIMD16<Self>(), where: result .< SIMD16<Self>())
+        return result
+    }
 
     public static func winogradPanelProduct(
         depth: Int, filters: UnsafePointer<Self>, tiles: UnsafePointer<Self>, columns: Int,
@@ -460,7 +477,6 @@ extension KernelScalar {
         // Rows next: y[i][c] = (t A)[i][c] + bias (then ReLU), one vector per output position
         // (i, c) of the 16 tiles, at t[36 + 4i + c].
         let offset = Vector(repeating: bias)
-        let zero = Vector()
         for i in 0..<4 {
             let r0 = t[i * 6]
             let r1 = t[i * 6 + 1]
@@ -473,10 +489,10 @@ extension KernelScalar {
             var y2 = r1 + r2 + 4 * (r3 + r4) + offset
             var y3 = r1 - r2 + 8 * (r3 - r4) + r5 + offset
             if rectify {
-                y0.replace(with: zero, where: y0 .< zero)
-                y1.replace(with: zero, where: y1 .< zero)
-                y2.replace(with: zero, where: y2 .< zero)
-                y3.replace(with: zero, where: y3 .< zero)
+                y0 = winogradRectified(y0)
+                y1 = winogradRectified(y1)
+                y2 = winogradRectified(y2)
+                y3 = winogradRectified(y3)
             }
             t[36 + i * 4] = y0
             t[36 + i * 4 + 1] = y1

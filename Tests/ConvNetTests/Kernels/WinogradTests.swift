@@ -46,7 +46,8 @@ struct WinogradTests {
     /// Runs `winogradConvolve` with exactly `scratchCount` elements of scratch followed by
     /// sentinels that must survive.
     static func winograd<Scalar: KernelScalar>(
-        _ input: [Scalar], _ weight: [Scalar], bias: [Scalar]?, rectify: Bool, case c: Case, flipped: Bool = false
+        _ input: [Scalar], _ weight: [Scalar], bias: [Scalar]?, rectify: Bool, case c: Case, flipped: Bool = false,
+        finiteInput: Bool = true
     ) -> [Scalar] {
         let g = c.geometry
         let filters = flipped ? c.channels : c.filters
@@ -80,7 +81,7 @@ struct WinogradTests {
             }
         }
         #expect(scratch[scratchCount...].allSatisfy { $0 == 12345 }, "scratch stays within scratchCount")
-        #expect(!output.contains { $0.isNaN }, "every output element is written")
+        if finiteInput { #expect(!output.contains { $0.isNaN }, "every output element is written") }
         return output
     }
 
@@ -131,6 +132,26 @@ struct WinogradTests {
         let error = zip(fast, expected).map { abs(Double($0) - $1) }.max() ?? 0
         print("Winograd Float \(c.testDescription): max |difference| / max |y| = \(error / scale)")
         #expect(error <= 2e-5 * scale, "max |difference| \(error), scale \(scale)")
+    }
+
+    /// Float's fused ReLU (`winogradRectified`, concrete code) is max(0, y) exactly and keeps a
+    /// NaN: a NaN input pixel reaches the outputs over it, rectified or not.
+    @Test func floatReLUIsMaxWithZeroAndKeepsNaN() {
+        let c = Self.cases[5]
+        var input: [Float] = Self.values(c.batch * c.channels * c.height * c.width, seed: 16)
+        let weight: [Float] = Self.values(c.filters * c.channels * 9, seed: 17)
+        let bias: [Float] = Self.values(c.filters, seed: 18)
+        let plain = Self.winograd(input, weight, bias: bias, rectify: false, case: c)
+        let rectified = Self.winograd(input, weight, bias: bias, rectify: true, case: c)
+        #expect(plain.contains { $0 < 0 } && plain.contains { $0 > 0 })
+        #expect(zip(plain, rectified).allSatisfy { max(0, $0) == $1 })
+        input[5 * c.width + 7] = .nan  // image 0, channel 0, row 5, column 7
+        let poisoned = Self.winograd(input, weight, bias: bias, rectify: true, case: c, finiteInput: false)
+        let plane = c.geometry.outputPlane
+        for k in 0..<c.filters {
+            #expect(poisoned[k * plane + 5 * c.width + 7].isNaN, "filter \(k): the NaN is kept")
+        }
+        #expect(poisoned[(plane * c.filters)...].allSatisfy { !$0.isNaN }, "image 1 is untouched")
     }
 
     @Test func biasAndReLUAreApplied() {
