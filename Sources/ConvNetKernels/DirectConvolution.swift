@@ -8,18 +8,21 @@
 // measured. Here the sum runs over the taps with the input read in place.
 //
 // The layout is the direct weight gradient's (`DirectWeightGradient.swift`): the input is
-// zero-padded into rows of S = W' + kw − 1 = W + 2p columns, and output position (y, x) is
-// flat index q = y·S + x of an output plane with the same rows, so that the input value under
-// tap (i, j) is at flat index q + i·S + j: every tap of a plane is one flat run of SIMD
-// vectors. One register tile holds 8 filters × 48 flat positions (3 vectors): 24
-// accumulators, fed per tap by 3 input vectors and 8 broadcast weights. Columns W'..<S of
-// each output row are computed from the zero padding and dropped when the row is copied out
-// (with the bias and the ReLU).
+// zero-padded into rows of S = W' + kw − 1 = W + 2p columns, so that the input value under tap
+// (i, j) of output position (y, x) is at y·S + x + i·S + j, and the output plane is a run of
+// SIMD vectors (`DirectPlaneLayout`: flat in rows of S, or by rows of whole vectors, whichever
+// has fewer) whose vector k starts at a known input offset: every tap of a vector is one load.
+// One register tile holds 8 filters × 3 vectors of the run: 24 accumulators, fed per tap by 3
+// input vectors and 8 broadcast weights. Lanes of the run that are no output position (the
+// zero columns of rows of S, the columns past W' of rows of whole vectors, the vectors past
+// the run's end) are computed from the zero padding or neighbouring input and dropped when
+// the rows are copied out (with the bias and the ReLU).
 //
 // Layout of one call (one thread, `g.batch` images, one at a time), in `scratch`:
 //   input    [C, Px]   X zero-padded, padded row r = input row r − p; Px leaves room for the
-//                      last tile's reach: L + (kh − 1)·S + kw − 1
-//   products [F8, L]   the output planes in rows of S, L = 48·⌈H'·S/48⌉, F8 = 8·⌈F/8⌉
+//                      last tile's reach (`DirectPlaneLayout.inputPlane`), rounded up to 16
+//   products [F8, L]   the output planes as runs of whole tiles, L = 48·⌈vectors/3⌉, F8 =
+//                      8·⌈F/8⌉
 // and the caller's packed weights [F8/8, C·kh·kw, 8] (`directConvolutionPackWeights`).
 
 /// The direct forward convolution of few-channel stride-1 layers: which layers take it and how
@@ -27,8 +30,8 @@
 public enum DirectConvolution {
     /// Filters per register tile: the packed weights come in blocks of this many filters.
     public static let filterBlock = 8
-    /// Output positions per register tile (3 vectors).
-    static let tileWidth = 48
+    /// Vectors of the output run per register tile.
+    static let tileVectors = 3
     /// Layers with at most this many input channels (per group of one) run the direct forward
     /// where it applies; wider layers have a GEMM depth C·kh·kw long enough for im2col + GEMM
     /// or take Winograd.
@@ -40,16 +43,17 @@ public enum DirectConvolution {
         DirectWeightGradient.applies(to: g, groups: groups)
     }
 
-    /// S: the row length of the padded input and of the products' rows (the direct weight
-    /// gradient's layout).
-    static func rowLength(_ g: WindowGeometry) -> Int { DirectWeightGradient.rowLength(g) }
-    /// L: one output plane in rows of S, as whole tiles.
-    static func productPlane(_ g: WindowGeometry) -> Int {
-        (g.outputHeight * rowLength(g) + tileWidth - 1) / tileWidth * tileWidth
+    /// Vectors of the output run rounded up to whole tiles.
+    static func tiledVectors(_ g: WindowGeometry) -> Int {
+        (DirectPlaneLayout(g).vectors + tileVectors - 1) / tileVectors * tileVectors
     }
-    /// Px: one padded input plane with room for every tap's reach past the last tile.
+    /// L: one output plane as a run of whole tiles.
+    static func productPlane(_ g: WindowGeometry) -> Int { tiledVectors(g) * DirectWeightGradient.lanes }
+    /// Px: one padded input plane with room for every tap's reach past the last tile, a whole
+    /// number of vectors (so planes stay as aligned as the scratch).
     static func inputPlane(_ g: WindowGeometry) -> Int {
-        productPlane(g) + (g.kernelHeight - 1) * rowLength(g) + g.kernelWidth - 1
+        let lanes = DirectWeightGradient.lanes
+        return (DirectPlaneLayout(g).inputPlane(g, vectorCount: tiledVectors(g)) + lanes - 1) / lanes * lanes
     }
     /// F8: filters rounded up to whole register tiles (the packed weights' filter count).
     public static func paddedFilters(_ filters: Int) -> Int { (filters + filterBlock - 1) / filterBlock * filterBlock }
@@ -96,8 +100,10 @@ extension KernelScalar {
         let channels = g.channels
         let outputHeight = g.outputHeight
         let outputWidth = g.outputWidth
-        let rowLength = DirectConvolution.rowLength(g)
+        let layout = DirectPlaneLayout(g)
+        let rowLength = DirectWeightGradient.rowLength(g)
         let productPlane = DirectConvolution.productPlane(g)
+        let tiledVectors = DirectConvolution.tiledVectors(g)
         let inputPlane = DirectConvolution.inputPlane(g)
         let paddedFilters = DirectConvolution.paddedFilters(filters)
         let patch = channels * g.kernelHeight * g.kernelWidth
@@ -109,22 +115,28 @@ extension KernelScalar {
                 planeStride: inputPlane)
             var filter = 0
             while filter < paddedFilters {
-                var position = 0
-                while position < productPlane {
+                var vector = 0
+                while vector < tiledVectors {
                     directConvolutionTile(
-                        input: paddedInput + position, channelStride: inputPlane, rowLength: rowLength,
-                        channels: channels, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                        weights: packedWeights + filter * patch, into: products + filter * productPlane + position,
+                        input: paddedInput,
+                        positionOffsets: (
+                            layout.inputOffset(vector: vector), layout.inputOffset(vector: vector + 1),
+                            layout.inputOffset(vector: vector + 2)
+                        ),
+                        channelStride: inputPlane, rowLength: rowLength, channels: channels,
+                        kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                        weights: packedWeights + filter * patch,
+                        into: products + filter * productPlane + vector * DirectWeightGradient.lanes,
                         filterStride: productPlane)
-                    position += DirectConvolution.tileWidth
+                    vector += DirectConvolution.tileVectors
                 }
                 filter += DirectConvolution.filterBlock
             }
-            // Rows out: columns 0..<W' of each row of S, plus the bias, through the ReLU.
+            // Rows out: columns 0..<W' of each row of the run, plus the bias, through the ReLU.
             for f in 0..<filters {
                 let offset = bias?[f] ?? 0
                 for y in 0..<outputHeight {
-                    let source = products + f * productPlane + y * rowLength
+                    let source = products + f * productPlane + y * layout.rowLength
                     let target = output + ((n * filters + f) * outputHeight + y) * outputWidth
                     if rectify {
                         for x in 0..<outputWidth {
@@ -139,12 +151,14 @@ extension KernelScalar {
         }
     }
 
-    /// One register tile: for 8 filters (packed weights [patch, 8] at `weights`) and the 48
-    /// flat positions from `input` (channel planes `channelStride` apart, rows of `rowLength`),
-    /// Σ over the taps of weight · input, stored at `target` (filter f at f · `filterStride`).
+    /// One register tile: for 8 filters (packed weights [patch, 8] at `weights`) and the 3
+    /// vectors of output positions at input offsets `positionOffsets` from `input` (channel
+    /// planes `channelStride` apart, rows of `rowLength`), Σ over the taps of weight · input,
+    /// stored side by side at `target` (filter f at f · `filterStride`).
     @inline(__always)
     static func directConvolutionTile(
-        input: UnsafePointer<Self>, channelStride: Int, rowLength: Int, channels: Int, kernelHeight: Int,
+        input: UnsafePointer<Self>, positionOffsets: (Int, Int, Int), channelStride: Int, rowLength: Int,
+        channels: Int, kernelHeight: Int,
         kernelWidth: Int, weights: UnsafePointer<Self>, into target: UnsafeMutablePointer<Self>, filterStride: Int
     ) {
         typealias Vector = SIMD16<Self>
@@ -177,9 +191,9 @@ extension KernelScalar {
             for i in 0..<kernelHeight {
                 let row = input + c * channelStride + i * rowLength
                 for j in 0..<kernelWidth {
-                    let x0 = Self.loadVector(row + j)
-                    let x1 = Self.loadVector(row + j + 16)
-                    let x2 = Self.loadVector(row + j + 32)
+                    let x0 = Self.loadVector(row + positionOffsets.0 + j)
+                    let x1 = Self.loadVector(row + positionOffsets.1 + j)
+                    let x2 = Self.loadVector(row + positionOffsets.2 + j)
                     let w0 = Vector(repeating: w[0])
                     s00 = Self.multiplyAdd(s00, w0, x0)
                     s01 = Self.multiplyAdd(s01, w0, x1)

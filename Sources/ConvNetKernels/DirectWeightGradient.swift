@@ -9,23 +9,78 @@
 // the 230 GFLOP/s the two cores reach, on the MNIST recipe's 32 → 32 layer at 28×28).
 //
 // Here the sum runs along the output positions themselves, with no unfolding. The input is
-// zero-padded into rows of S = W' + kw − 1 = W + 2p columns, and dY is laid out in rows of the
-// same length S (zeros in its columns W'..<S), so that output position (y, x) is flat index
-// q = y·S + x in both, and the input value under tap (i, j) is at flat index q + i·S + j. One
-// plane is then a single run of ⌈H'·S/16⌉ SIMD vectors for every tap: no per-row loop, and
-// only the (S − W')/S lanes of dY's zero columns wasted. One register tile holds 8 filters ×
-// 3 taps (j, j+1, j+2) of one channel c and kernel row i: 24 accumulators, fed per step by 8
-// dY vectors and 3 overlapping input vectors, summed over the lanes at the end of the tile.
-// A zero of dY may multiply input from the next row (or the zeros after the last): finite
-// values that add nothing.
+// zero-padded into rows of S = W' + kw − 1 = W + 2p columns, so that the input value under tap
+// (c, i, j) of output position (y, x) is at y·S + x + c·Px + i·S + j: a fixed offset per tap
+// from the position's own offset y·S + x. dY is laid out as a run of SIMD vectors in one of two
+// ways (`DirectPlaneLayout`), whichever wastes fewer lanes on zeros: flat, in rows of S (one
+// run of ⌈H'·S/16⌉ vectors whose input offsets are those of the run itself; the S − W' zero
+// columns of each row wasted), or by rows, each of ⌈W'/16⌉ whole vectors (row y's vectors at
+// input offset y·S; W1's 32-wide rows waste nothing, where rows of S = 38 waste 6 lanes in 38).
+// One register tile holds 8 filters × 3 taps, any three of the C·kh·kw taps (W1's 147 taps are
+// 49 whole tiles, where tiles along one kernel row, 7 = 3 + 3 + 1, computed 9 taps for 7): 24
+// accumulators, fed per step by 8 dY vectors and 3 input vectors, summed over the lanes at the
+// end of the tile. A zero of dY may multiply input from the next row (or the zeros after the
+// last): finite values that add nothing.
 //
 // Layout of one call (one thread, `g.batch` images), in `scratch`:
 //   input    [N, C, Px]    X zero-padded, padded row r = input row r − p, S columns per row
 //                          (input column x at x + p); Px leaves room for the last vector's
-//                          reach: L + (kh − 1)·S + 3·⌈kw/3⌉
-//   gradient [N, F8, L]    dY in rows of S columns, zero-padded to L = 16·⌈H'·S/16⌉ and with
-//                          zero filters up to F8 = 8·⌈F/8⌉
-// Filters past F and taps past kw are computed and dropped.
+//                          reach (its input offset + 16 + (kh − 1)·S + kw − 1), rounded up
+//                          to 16
+//   gradient [N, F8, L]    dY in the plane layout (zeros where no output position is), L =
+//                          16 × its vector count, with zero filters up to F8 = 8·⌈F/8⌉
+// Filters past F and taps past C·kh·kw are computed and dropped.
+
+/// One output plane of the direct kernels as a run of SIMD vectors: output position (y, x) at
+/// index y·`rowLength` + x of the run, and vector k of the run at input offset
+/// (k / `segmentVectors`)·`segmentStride` + 16·(k % `segmentVectors`) from the padded input
+/// plane's start (rows of S, `DirectWeightGradient.rowLength`).
+struct DirectPlaneLayout: Equatable {
+    /// The run's row length: S (flat) or 16·⌈W'/16⌉ (by rows).
+    let rowLength: Int
+    /// Vectors per segment: the whole run (flat) or one output row (by rows).
+    let segmentVectors: Int
+    /// Segments in the run: 1 (flat) or H' (by rows).
+    let segments: Int
+    /// Input offset between segments: 16·`segmentVectors` (flat: so every vector's input offset
+    /// is 16·k, past the run too) or S (by rows).
+    let segmentStride: Int
+
+    /// Vectors in the run.
+    var vectors: Int { segments * segmentVectors }
+    /// Input offset of vector `k` (any k ≥ 0, past the run too: padding vectors).
+    func inputOffset(vector k: Int) -> Int {
+        k / segmentVectors * segmentStride + k % segmentVectors * DirectWeightGradient.lanes
+    }
+    /// Input elements one padded plane needs so that vectors 0..<`vectorCount` read in bounds
+    /// under every tap: the last one's offset + 16 + the largest tap offset (kh − 1)·S + kw − 1.
+    func inputPlane(_ g: WindowGeometry, vectorCount: Int) -> Int {
+        inputOffset(vector: vectorCount - 1) + DirectWeightGradient.lanes + (g.kernelHeight - 1)
+            * DirectWeightGradient.rowLength(g) + g.kernelWidth - 1
+    }
+}
+
+extension DirectPlaneLayout {
+    /// The layout that covers `g`'s output plane with fewer vectors: by rows when H'·⌈W'/16⌉ <
+    /// ⌈H'·S/16⌉, flat otherwise.
+    init(_ g: WindowGeometry) {
+        let lanes = DirectWeightGradient.lanes
+        let inputRow = DirectWeightGradient.rowLength(g)
+        let rowVectors = (g.outputWidth + lanes - 1) / lanes
+        let flatVectors = (g.outputHeight * inputRow + lanes - 1) / lanes
+        if g.outputHeight * rowVectors < flatVectors {
+            rowLength = rowVectors * lanes
+            segmentVectors = rowVectors
+            segments = g.outputHeight
+            segmentStride = inputRow
+        } else {
+            rowLength = inputRow
+            segmentVectors = flatVectors
+            segments = 1
+            segmentStride = flatVectors * lanes
+        }
+    }
+}
 
 /// The direct weight gradient of stride-1 convolutions: which convolutions it applies to and how
 /// much scratch it needs.
@@ -34,25 +89,26 @@ public enum DirectWeightGradient {
     static let lanes = 16
     /// Filters per register tile.
     static let filterBlock = 8
-    /// Kernel columns (taps) per register tile.
+    /// Taps per register tile.
     static let tapBlock = 3
 
-    /// Whether `convolutionWeightGradient` computes this convolution's dW: stride 1, dilation 1,
+    /// Whether `convolutionWeightGradient` computes this convolution: stride 1, dilation 1,
     /// one group, not ceil mode, a non-empty output.
     public static func applies(to g: WindowGeometry, groups: Int) -> Bool {
         g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && groups == 1
             && !g.ceilMode && g.outputHeight > 0 && g.outputWidth > 0
     }
 
-    /// S: the row length of the padded input and of dY's rows.
+    /// S: the row length of the padded input.
     static func rowLength(_ g: WindowGeometry) -> Int { g.outputWidth + g.kernelWidth - 1 }
-    /// L: dY's plane as a flat run of whole vectors.
-    static func gradientPlane(_ g: WindowGeometry) -> Int {
-        (g.outputHeight * rowLength(g) + lanes - 1) / lanes * lanes
-    }
-    /// Px: one padded input plane, with room for every tap's reach past the last vector.
+    /// L: dY's plane as a run of whole vectors.
+    static func gradientPlane(_ g: WindowGeometry) -> Int { DirectPlaneLayout(g).vectors * lanes }
+    /// Px: one padded input plane, with room for every tap's reach past the last vector, a
+    /// whole number of vectors (so that dY's planes after the input stay as aligned as the
+    /// scratch).
     static func inputPlane(_ g: WindowGeometry) -> Int {
-        gradientPlane(g) + (g.kernelHeight - 1) * rowLength(g) + (g.kernelWidth + tapBlock - 1) / tapBlock * tapBlock
+        let layout = DirectPlaneLayout(g)
+        return (layout.inputPlane(g, vectorCount: layout.vectors) + lanes - 1) / lanes * lanes
     }
     /// F8: filters rounded up to whole register tiles.
     static func paddedFilters(_ filters: Int) -> Int { (filters + filterBlock - 1) / filterBlock * filterBlock }
@@ -133,6 +189,7 @@ extension KernelScalar {
         let channels = g.channels
         let outputHeight = g.outputHeight
         let outputWidth = g.outputWidth
+        let layout = DirectPlaneLayout(g)
         let rowLength = DirectWeightGradient.rowLength(g)
         let inputPlane = DirectWeightGradient.inputPlane(g)
         let gradientPlane = DirectWeightGradient.gradientPlane(g)
@@ -141,46 +198,64 @@ extension KernelScalar {
         let paddedGradient = scratch + g.batch * channels * inputPlane
 
         padInputPlanes(input, planes: g.batch * channels, g, into: paddedInput, planeStride: inputPlane)
-        // dY in rows of S, zero-filled.
+        // dY in the plane layout's rows, zero-filled.
         paddedGradient.update(repeating: 0, count: g.batch * paddedFilters * gradientPlane)
         for n in 0..<g.batch {
             for f in 0..<filters {
                 let source = outputGradient + (n * filters + f) * outputHeight * outputWidth
                 let target = paddedGradient + (n * paddedFilters + f) * gradientPlane
                 for y in 0..<outputHeight {
-                    (target + y * rowLength).update(from: source + y * outputWidth, count: outputWidth)
+                    (target + y * layout.rowLength).update(from: source + y * outputWidth, count: outputWidth)
                 }
             }
         }
 
         // Images per pass: the dY of one filter block (8 planes per image) stays in L1 while
-        // every channel's tap blocks run over it.
+        // every tap block runs over it.
         let blockBytes = DirectWeightGradient.filterBlock * gradientPlane * MemoryLayout<Self>.stride
         let imagesPerPass = max(1, min(g.batch, (32 * 1024) / max(blockBytes, 1)))
         let kernelPlane = g.kernelHeight * g.kernelWidth
+        let patch = channels * kernelPlane
+        // Tap t = (c, i, j) of the patch reads the padded input at c·Px + i·S + j from a
+        // position's offset; taps are walked in order (no division per tile), and taps past
+        // the patch repeat the last one's offset (their sums are dropped).
+        var walk = (offset: 0, j: 0, i: 0, tap: 0)
+        @inline(__always) func nextTapOffset() -> Int {
+            let offset = walk.offset
+            guard walk.tap < patch - 1 else { return offset }
+            walk.tap += 1
+            walk.j += 1
+            walk.offset += 1
+            if walk.j == g.kernelWidth {
+                walk.j = 0
+                walk.i += 1
+                walk.offset += rowLength - g.kernelWidth
+                if walk.i == g.kernelHeight {
+                    walk.i = 0
+                    walk.offset += inputPlane - g.kernelHeight * rowLength
+                }
+            }
+            return offset
+        }
         var first = 0
         while first < g.batch {
             let end = min(g.batch, first + imagesPerPass)
             var filter = 0
             while filter < paddedFilters {
-                for c in 0..<channels {
-                    for i in 0..<g.kernelHeight {
-                        var j = 0
-                        while j < g.kernelWidth {
-                            directWeightGradientTile(
-                                input: paddedInput + (first * channels + c) * inputPlane + i * rowLength + j,
-                                inputImageStride: channels * inputPlane,
-                                gradient: paddedGradient + (first * paddedFilters + filter) * gradientPlane,
-                                gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
-                                images: end - first,
-                                addingTo: weightGradient + (filter * channels + c) * kernelPlane + i * g.kernelWidth
-                                    + j,
-                                filterStride: channels * kernelPlane,
-                                filters: min(DirectWeightGradient.filterBlock, filters - filter),
-                                taps: min(DirectWeightGradient.tapBlock, g.kernelWidth - j))
-                            j += DirectWeightGradient.tapBlock
-                        }
-                    }
+                walk = (offset: 0, j: 0, i: 0, tap: 0)
+                var tap = 0
+                while tap < patch {
+                    let offsets = (nextTapOffset(), nextTapOffset(), nextTapOffset())
+                    directWeightGradientTile(
+                        input: paddedInput + first * channels * inputPlane, tapOffsets: offsets,
+                        inputImageStride: channels * inputPlane, layout: layout,
+                        gradient: paddedGradient + (first * paddedFilters + filter) * gradientPlane,
+                        gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
+                        images: end - first,
+                        addingTo: weightGradient + filter * patch + tap, filterStride: patch,
+                        filters: min(DirectWeightGradient.filterBlock, filters - filter),
+                        taps: min(DirectWeightGradient.tapBlock, patch - tap))
+                    tap += DirectWeightGradient.tapBlock
                 }
                 filter += DirectWeightGradient.filterBlock
             }
@@ -189,12 +264,12 @@ extension KernelScalar {
     }
 
     /// One register tile: for 8 filters (planes `gradientPlane` apart from `gradient`) and 3
-    /// taps (input offsets 0, 1, 2 from `input`), Σ over `images` images and the
-    /// `gradientPlane` flat positions of dY · X, added to `target` (tap t of filter f at
+    /// taps (input offsets `tapOffsets` from a position's), Σ over `images` images and the
+    /// vectors of dY's plane (in `layout`) of dY · X, added to `target` (tap t of filter f at
     /// f · `filterStride` + t) for the first `filters` filters and `taps` taps.
     @inline(__always)
     static func directWeightGradientTile(
-        input: UnsafePointer<Self>, inputImageStride: Int,
+        input: UnsafePointer<Self>, tapOffsets: (Int, Int, Int), inputImageStride: Int, layout: DirectPlaneLayout,
         gradient: UnsafePointer<Self>, gradientImageStride: Int, gradientPlane: Int, images: Int,
         addingTo target: UnsafeMutablePointer<Self>, filterStride: Int, filters: Int, taps: Int
     ) {
@@ -223,47 +298,55 @@ extension KernelScalar {
         var s70 = Vector()
         var s71 = Vector()
         var s72 = Vector()
+        let segmentLength = layout.segmentVectors * DirectWeightGradient.lanes
         for image in 0..<images {
-            let x = input + image * inputImageStride
-            let d = gradient + image * gradientImageStride
-            var column = 0
-            while column < gradientPlane {
-                let x0 = Self.loadVector(x + column)
-                let x1 = Self.loadVector(x + column + 1)
-                let x2 = Self.loadVector(x + column + 2)
-                let d0 = Self.loadVector(d + column)
-                s00 = Self.multiplyAdd(s00, d0, x0)
-                s01 = Self.multiplyAdd(s01, d0, x1)
-                s02 = Self.multiplyAdd(s02, d0, x2)
-                let d1 = Self.loadVector(d + gradientPlane + column)
-                s10 = Self.multiplyAdd(s10, d1, x0)
-                s11 = Self.multiplyAdd(s11, d1, x1)
-                s12 = Self.multiplyAdd(s12, d1, x2)
-                let d2 = Self.loadVector(d + 2 * gradientPlane + column)
-                s20 = Self.multiplyAdd(s20, d2, x0)
-                s21 = Self.multiplyAdd(s21, d2, x1)
-                s22 = Self.multiplyAdd(s22, d2, x2)
-                let d3 = Self.loadVector(d + 3 * gradientPlane + column)
-                s30 = Self.multiplyAdd(s30, d3, x0)
-                s31 = Self.multiplyAdd(s31, d3, x1)
-                s32 = Self.multiplyAdd(s32, d3, x2)
-                let d4 = Self.loadVector(d + 4 * gradientPlane + column)
-                s40 = Self.multiplyAdd(s40, d4, x0)
-                s41 = Self.multiplyAdd(s41, d4, x1)
-                s42 = Self.multiplyAdd(s42, d4, x2)
-                let d5 = Self.loadVector(d + 5 * gradientPlane + column)
-                s50 = Self.multiplyAdd(s50, d5, x0)
-                s51 = Self.multiplyAdd(s51, d5, x1)
-                s52 = Self.multiplyAdd(s52, d5, x2)
-                let d6 = Self.loadVector(d + 6 * gradientPlane + column)
-                s60 = Self.multiplyAdd(s60, d6, x0)
-                s61 = Self.multiplyAdd(s61, d6, x1)
-                s62 = Self.multiplyAdd(s62, d6, x2)
-                let d7 = Self.loadVector(d + 7 * gradientPlane + column)
-                s70 = Self.multiplyAdd(s70, d7, x0)
-                s71 = Self.multiplyAdd(s71, d7, x1)
-                s72 = Self.multiplyAdd(s72, d7, x2)
-                column += 16
+            var d = gradient + image * gradientImageStride
+            var segmentStart = input + image * inputImageStride
+            for _ in 0..<layout.segments {
+                let xa = segmentStart + tapOffsets.0
+                let xb = segmentStart + tapOffsets.1
+                let xc = segmentStart + tapOffsets.2
+                var column = 0
+                while column < segmentLength {
+                    let x0 = Self.loadVector(xa + column)
+                    let x1 = Self.loadVector(xb + column)
+                    let x2 = Self.loadVector(xc + column)
+                    let d0 = Self.loadVector(d + column)
+                    s00 = Self.multiplyAdd(s00, d0, x0)
+                    s01 = Self.multiplyAdd(s01, d0, x1)
+                    s02 = Self.multiplyAdd(s02, d0, x2)
+                    let d1 = Self.loadVector(d + gradientPlane + column)
+                    s10 = Self.multiplyAdd(s10, d1, x0)
+                    s11 = Self.multiplyAdd(s11, d1, x1)
+                    s12 = Self.multiplyAdd(s12, d1, x2)
+                    let d2 = Self.loadVector(d + 2 * gradientPlane + column)
+                    s20 = Self.multiplyAdd(s20, d2, x0)
+                    s21 = Self.multiplyAdd(s21, d2, x1)
+                    s22 = Self.multiplyAdd(s22, d2, x2)
+                    let d3 = Self.loadVector(d + 3 * gradientPlane + column)
+                    s30 = Self.multiplyAdd(s30, d3, x0)
+                    s31 = Self.multiplyAdd(s31, d3, x1)
+                    s32 = Self.multiplyAdd(s32, d3, x2)
+                    let d4 = Self.loadVector(d + 4 * gradientPlane + column)
+                    s40 = Self.multiplyAdd(s40, d4, x0)
+                    s41 = Self.multiplyAdd(s41, d4, x1)
+                    s42 = Self.multiplyAdd(s42, d4, x2)
+                    let d5 = Self.loadVector(d + 5 * gradientPlane + column)
+                    s50 = Self.multiplyAdd(s50, d5, x0)
+                    s51 = Self.multiplyAdd(s51, d5, x1)
+                    s52 = Self.multiplyAdd(s52, d5, x2)
+                    let d6 = Self.loadVector(d + 6 * gradientPlane + column)
+                    s60 = Self.multiplyAdd(s60, d6, x0)
+                    s61 = Self.multiplyAdd(s61, d6, x1)
+                    s62 = Self.multiplyAdd(s62, d6, x2)
+                    let d7 = Self.loadVector(d + 7 * gradientPlane + column)
+                    s70 = Self.multiplyAdd(s70, d7, x0)
+                    s71 = Self.multiplyAdd(s71, d7, x1)
+                    s72 = Self.multiplyAdd(s72, d7, x2)
+                    column += DirectWeightGradient.lanes
+                }
+                d += segmentLength
+                segmentStart += layout.segmentStride
             }
         }
         // The lanes' sum as a tree (SIMD's `sum()` adds the 16 lanes one after another).

@@ -24,6 +24,10 @@ struct DirectConvolutionTests {
         Case(batch: 1, channels: 3, filters: 2, height: 7, width: 8, kernelHeight: 2, kernelWidth: 4, padding: 1),
         Case(batch: 2, channels: 5, filters: 8, height: 10, width: 5, kernelHeight: 4, kernelWidth: 2, padding: 0),
         Case(batch: 1, channels: 2, filters: 3, height: 12, width: 10, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        // By rows (`DirectPlaneLayout`): rows of 30 in two vectors, and rows of one vector whose
+        // 14 vectors end inside the last tile.
+        Case(batch: 2, channels: 3, filters: 11, height: 5, width: 30, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        Case(batch: 1, channels: 2, filters: 8, height: 14, width: 16, kernelHeight: 3, kernelWidth: 3, padding: 1),
     ]
 
     /// (with bias, rectify) for each case: all four combinations over the cases.

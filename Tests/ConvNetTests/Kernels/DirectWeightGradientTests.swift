@@ -42,6 +42,10 @@ struct DirectWeightGradientTests {
         Case(batch: 2, channels: 2, filters: 4, height: 6, width: 11, kernelHeight: 1, kernelWidth: 1, padding: 0),
         Case(batch: 1, channels: 3, filters: 2, height: 7, width: 8, kernelHeight: 2, kernelWidth: 4, padding: 1),
         Case(batch: 2, channels: 2, filters: 6, height: 10, width: 5, kernelHeight: 4, kernelWidth: 2, padding: 0),
+        // By rows (see `layouts`): W1's shape with rows of two whole vectors, and rows of 30 in
+        // two vectors (2 zero lanes per row, where flat rows of 36 would waste more).
+        Case(batch: 2, channels: 3, filters: 10, height: 32, width: 32, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        Case(batch: 1, channels: 2, filters: 9, height: 5, width: 30, kernelHeight: 7, kernelWidth: 7, padding: 3),
     ]
 
     static func values<Scalar: KernelScalar>(_ count: Int, seed: UInt64, as: Scalar.Type = Scalar.self) -> [Scalar] {
@@ -124,6 +128,24 @@ struct DirectWeightGradientTests {
             let bound = terms * Double(Float.ulpOfOne) / 2 * magnitude[index] + 1e-30
             #expect(abs(Double(result[index]) - exact[index]) <= bound, "dW[\(index)]")
         }
+    }
+
+    /// The plane layout takes whichever run has fewer vectors, and every vector's input offset
+    /// is the position of its first lane in rows of S.
+    @Test("plane layout: by rows where fewer vectors, offsets of the first lanes")
+    func layouts() {
+        let flat = Self.cases[4].geometry  // 28×28, 3×3: rows of S = 30, ⌈28·30/16⌉ = 53 < 28·2
+        #expect(
+            DirectPlaneLayout(flat)
+                == DirectPlaneLayout(rowLength: 30, segmentVectors: 53, segments: 1, segmentStride: 848))
+        let rows = Self.cases[11].geometry  // 32×32, 7×7: 32·2 = 64 < ⌈32·38/16⌉ = 76
+        let layout = DirectPlaneLayout(rows)
+        #expect(layout == DirectPlaneLayout(rowLength: 32, segmentVectors: 2, segments: 32, segmentStride: 38))
+        for k in [0, 1, 2, 3, 63] {
+            let (y, x) = (k * 16 / layout.rowLength, k * 16 % layout.rowLength)
+            #expect(layout.inputOffset(vector: k) == y * 38 + x)
+        }
+        for k in [0, 5, 52, 60] { #expect(DirectPlaneLayout(flat).inputOffset(vector: k) == 16 * k) }
     }
 
     @Test("applies to stride 1, dilation 1, one group only")
