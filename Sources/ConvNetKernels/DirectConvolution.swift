@@ -16,13 +16,15 @@
 // input vectors and 8 broadcast weights. Lanes of the run that are no output position (the
 // zero columns of rows of S, the columns past W' of rows of whole vectors, the vectors past
 // the run's end) are computed from the zero padding or neighbouring input and dropped when
-// the rows are copied out (with the bias and the ReLU).
+// the rows are copied out (with the bias and the ReLU). Where the run is the output plane
+// itself (W1's rows of 32 in two vectors), tiles add the bias, apply the ReLU and store into
+// the output, with no copy.
 //
 // Layout of one call (one thread, `g.batch` images, one at a time), in `scratch`:
 //   input    [C, Px]   X zero-padded, padded row r = input row r − p; Px leaves room for the
 //                      last tile's reach (`DirectPlaneLayout.inputPlane`), rounded up to 16
 //   products [F8, L]   the output planes as runs of whole tiles, L = 48·⌈vectors/3⌉, F8 =
-//                      8·⌈F/8⌉
+//                      8·⌈F/8⌉ (in place: only the vectors past the run, 8 × 3 vectors)
 // and the caller's packed weights [F8/8, C·kh·kw, 8] (`directConvolutionPackWeights`).
 
 /// The direct forward convolution of few-channel stride-1 layers: which layers take it and how
@@ -109,35 +111,75 @@ extension KernelScalar {
         let patch = channels * g.kernelHeight * g.kernelWidth
         let paddedInput = scratch
         let products = scratch + channels * inputPlane
+        let lanes = DirectWeightGradient.lanes
+        let outputPlane = outputHeight * outputWidth
+        // When the run is the output plane itself (rows of whole vectors, W' = 16·⌈W'/16⌉), tiles
+        // store into the output with the bias and the ReLU, and only the vectors past the run's
+        // end go to `products` (as a dump); otherwise tiles store into `products` and the rows
+        // are copied out.
+        let inPlace = layout.rowLength == outputWidth && layout.vectors * lanes == outputPlane
         for n in 0..<g.batch {
             padInputPlanes(
                 input + n * channels * g.height * g.width, planes: channels, g, into: paddedInput,
                 planeStride: inputPlane)
+            let image = output + n * filters * outputPlane
             var filter = 0
             while filter < paddedFilters {
+                // Vectors in order, with their input offsets (no division per tile).
+                var walk = (offset: 0, inSegment: 0)
+                @inline(__always) func nextOffset() -> Int {
+                    let offset = walk.offset
+                    walk.inSegment += 1
+                    if walk.inSegment == layout.segmentVectors {
+                        walk.inSegment = 0
+                        walk.offset += layout.segmentStride - (layout.segmentVectors - 1) * lanes
+                    } else {
+                        walk.offset += lanes
+                    }
+                    return offset
+                }
+                @inline(__always) func target(_ vector: Int) -> (UnsafeMutablePointer<Self>, Int) {
+                    if inPlace {
+                        return vector < layout.vectors
+                            ? (image + filter * outputPlane + vector * lanes, outputPlane)
+                            : (products + (vector % DirectConvolution.tileVectors) * lanes, 3 * lanes)
+                    }
+                    return (products + filter * productPlane + vector * lanes, productPlane)
+                }
+                let validFilters = inPlace ? min(DirectConvolution.filterBlock, filters - filter) : 8
+                let finishes = inPlace && (bias != nil || rectify)
                 var vector = 0
                 while vector < tiledVectors {
+                    let targets = (target(vector), target(vector + 1), target(vector + 2))
                     directConvolutionTile(
-                        input: paddedInput,
-                        positionOffsets: (
-                            layout.inputOffset(vector: vector), layout.inputOffset(vector: vector + 1),
-                            layout.inputOffset(vector: vector + 2)
-                        ),
+                        input: paddedInput, positionOffsets: (nextOffset(), nextOffset(), nextOffset()),
                         channelStride: inputPlane, rowLength: rowLength, channels: channels,
                         kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                        weights: packedWeights + filter * patch,
-                        into: products + filter * productPlane + vector * DirectWeightGradient.lanes,
-                        filterStride: productPlane)
+                        weights: packedWeights + filter * patch, targets: targets, filters: validFilters)
+                    if finishes {
+                        // The bias and the ReLU over the vectors the tile stored into the output.
+                        for f in 0..<validFilters {
+                            let offset = SIMD16<Self>(repeating: bias?[filter + f] ?? 0)
+                            for v in 0..<min(DirectConvolution.tileVectors, layout.vectors - vector) {
+                                let (base, stride) = v == 0 ? targets.0 : v == 1 ? targets.1 : targets.2
+                                let pointer = UnsafeMutableRawPointer(base + f * stride)
+                                var value = pointer.loadUnaligned(as: SIMD16<Self>.self) + offset
+                                if rectify { value = Self.winogradRectified(value) }
+                                pointer.storeBytes(of: value, as: SIMD16<Self>.self)
+                            }
+                        }
+                    }
                     vector += DirectConvolution.tileVectors
                 }
                 filter += DirectConvolution.filterBlock
             }
+            if inPlace { continue }
             // Rows out: columns 0..<W' of each row of the run, plus the bias, through the ReLU.
             for f in 0..<filters {
                 let offset = bias?[f] ?? 0
                 for y in 0..<outputHeight {
                     let source = products + f * productPlane + y * layout.rowLength
-                    let target = output + ((n * filters + f) * outputHeight + y) * outputWidth
+                    let target = image + (f * outputHeight + y) * outputWidth
                     if rectify {
                         for x in 0..<outputWidth {
                             let value = source[x] + offset
@@ -154,12 +196,16 @@ extension KernelScalar {
     /// One register tile: for 8 filters (packed weights [patch, 8] at `weights`) and the 3
     /// vectors of output positions at input offsets `positionOffsets` from `input` (channel
     /// planes `channelStride` apart, rows of `rowLength`), Σ over the taps of weight · input,
-    /// stored side by side at `target` (filter f at f · `filterStride`).
+    /// vector v of filter f stored at `targets.v.0 + f · targets.v.1`, for the first `filters`
+    /// filters. (The bias and the ReLU are the caller's, on the stored vectors while they are in
+    /// L1: inside the tile they made it too large for its loads to be inlined, 3x slower.)
     @inline(__always)
     static func directConvolutionTile(
         input: UnsafePointer<Self>, positionOffsets: (Int, Int, Int), channelStride: Int, rowLength: Int,
-        channels: Int, kernelHeight: Int,
-        kernelWidth: Int, weights: UnsafePointer<Self>, into target: UnsafeMutablePointer<Self>, filterStride: Int
+        channels: Int, kernelHeight: Int, kernelWidth: Int, weights: UnsafePointer<Self>,
+        targets: (
+            (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int)
+        ), filters: Int
     ) {
         typealias Vector = SIMD16<Self>
         var s00 = Vector()
@@ -231,10 +277,10 @@ extension KernelScalar {
             }
         }
         @inline(__always) func store(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
-            let row = UnsafeMutableRawPointer(target + filter * filterStride)
-            row.storeBytes(of: t0, as: Vector.self)
-            row.storeBytes(of: t1, toByteOffset: 16 * MemoryLayout<Self>.stride, as: Vector.self)
-            row.storeBytes(of: t2, toByteOffset: 32 * MemoryLayout<Self>.stride, as: Vector.self)
+            guard filter < filters else { return }
+            UnsafeMutableRawPointer(targets.0.0 + filter * targets.0.1).storeBytes(of: t0, as: Vector.self)
+            UnsafeMutableRawPointer(targets.1.0 + filter * targets.1.1).storeBytes(of: t1, as: Vector.self)
+            UnsafeMutableRawPointer(targets.2.0 + filter * targets.2.1).storeBytes(of: t2, as: Vector.self)
         }
         store(0, s00, s01, s02)
         store(1, s10, s11, s12)

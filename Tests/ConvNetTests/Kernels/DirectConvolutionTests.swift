@@ -28,6 +28,9 @@ struct DirectConvolutionTests {
         // 14 vectors end inside the last tile.
         Case(batch: 2, channels: 3, filters: 11, height: 5, width: 30, kernelHeight: 7, kernelWidth: 7, padding: 3),
         Case(batch: 1, channels: 2, filters: 8, height: 14, width: 16, kernelHeight: 3, kernelWidth: 3, padding: 1),
+        // Stored in place (rows of 32 are the output's rows), with the bias and the ReLU, a
+        // partial filter block and a tile past the run's 32 vectors.
+        Case(batch: 2, channels: 3, filters: 12, height: 16, width: 32, kernelHeight: 5, kernelWidth: 5, padding: 2),
     ]
 
     /// (with bias, rectify) for each case: all four combinations over the cases.
