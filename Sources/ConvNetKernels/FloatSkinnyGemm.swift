@@ -14,6 +14,17 @@ enum FloatSkinnyGemm {
     static let maximumDepth = 4
     /// Below this many multiply-adds the product runs on one thread.
     static let parallelThreshold = 1 << 15
+    /// The dot-block path (`dotBlockTile`): NT products with at most this many elements of C
+    /// and at least `dotBlockMinimumDepth` of depth.
+    static let dotBlockMaximumOutputs = 8192
+    static let dotBlockMinimumDepth = 1024
+    /// Depth per block of the dot-block path: the block's rows of A and of B, copied side by
+    /// side, fill half of the L2 that `CPUInfo` detects (multiples of 16, 256–2048).
+    static func dotBlockDepth(m: Int, n: Int) -> Int {
+        let level2 = CPUInfo.current.level2CacheBytes > 0 ? CPUInfo.current.level2CacheBytes : 1 << 20
+        let depth = level2 / 2 / ((m + n) * MemoryLayout<Float>.stride) / 16 * 16
+        return min(2048, max(256, depth))
+    }
 
     /// Runs the product when its shape is skinny (returns true), else does nothing (false).
     /// Requires m, n, k > 0 and alpha ≠ 0.
@@ -39,6 +50,30 @@ enum FloatSkinnyGemm {
             work.path = .rowUpdates
             work.parts = min(parts, (n + 63) / 64)
             ThreadPool.run(parts: work.parts, work)
+            return true
+        }
+        if transposeB && !transposeA && m * n <= dotBlockMaximumOutputs && k >= dotBlockMinimumDepth {
+            // C = A·Bᵀ with a small C and a long depth (a dense layer's forward: 64 images × 100
+            // units × 8192 inputs): both operands are k-contiguous, so the packed path would
+            // transpose both while packing them, and pad n to whole column tiles. Here register
+            // tiles of 4 rows of A × 6 rows of B take dot products along k in place, each part
+            // over its own range of k into its own copy of C, added at the end.
+            let parts = min(parts, max(1, k / dotBlockMinimumDepth))
+            let reduction = FloatGemmScratchPool.shared.checkOut()
+            let partials = reduction.partialBuffer(count: parts * m * n)
+            work.path = .dotBlocks
+            work.parts = parts
+            work.partials = partials
+            ThreadPool.run(parts: parts, work)
+            for i in 0..<m {
+                let cRow = c + i * ldc
+                for j in 0..<n {
+                    var sum: Float = 0
+                    for part in 0..<parts { sum += partials[(part * m + i) * n + j] }
+                    cRow[j] = beta == 0 ? alpha * sum : alpha * sum + beta * cRow[j]
+                }
+            }
+            FloatGemmScratchPool.shared.giveBack(reduction)
             return true
         }
         if k <= maximumDepth && !transposeB {
@@ -97,6 +132,121 @@ enum FloatSkinnyGemm {
         return sum
     }
 
+    /// out[r·ldo + c] += ⟨A row r, B row c⟩ over `depth` for r < `rows` ≤ 4, c < `columns` ≤ 6:
+    /// 24 SIMD16 accumulators fed per step of 16 by 4 vectors of A and 6 of B (missing rows and
+    /// columns repeat the first one, and their sums are dropped), summed over the lanes at the end.
+    @inline(__always)
+    static func dotBlockTile(
+        _ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, columns: Int,
+        depth: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        typealias Vector = SIMD16<Float>
+        @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Vector {
+            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+        }
+        let a0 = a
+        let a1 = a + (rows > 1 ? lda : 0)
+        let a2 = a + (rows > 2 ? 2 * lda : 0)
+        let a3 = a + (rows > 3 ? 3 * lda : 0)
+        let b0 = b
+        let b1 = b + (columns > 1 ? ldb : 0)
+        let b2 = b + (columns > 2 ? 2 * ldb : 0)
+        let b3 = b + (columns > 3 ? 3 * ldb : 0)
+        let b4 = b + (columns > 4 ? 4 * ldb : 0)
+        let b5 = b + (columns > 5 ? 5 * ldb : 0)
+        var s00 = Vector()
+        var s01 = Vector()
+        var s02 = Vector()
+        var s03 = Vector()
+        var s04 = Vector()
+        var s05 = Vector()
+        var s10 = Vector()
+        var s11 = Vector()
+        var s12 = Vector()
+        var s13 = Vector()
+        var s14 = Vector()
+        var s15 = Vector()
+        var s20 = Vector()
+        var s21 = Vector()
+        var s22 = Vector()
+        var s23 = Vector()
+        var s24 = Vector()
+        var s25 = Vector()
+        var s30 = Vector()
+        var s31 = Vector()
+        var s32 = Vector()
+        var s33 = Vector()
+        var s34 = Vector()
+        var s35 = Vector()
+        var p = 0
+        while p + 16 <= depth {
+            let x0 = load(a0 + p)
+            let x1 = load(a1 + p)
+            let x2 = load(a2 + p)
+            let x3 = load(a3 + p)
+            var y = load(b0 + p)
+            s00 = floatMultiplyAdd(s00, x0, y)
+            s10 = floatMultiplyAdd(s10, x1, y)
+            s20 = floatMultiplyAdd(s20, x2, y)
+            s30 = floatMultiplyAdd(s30, x3, y)
+            y = load(b1 + p)
+            s01 = floatMultiplyAdd(s01, x0, y)
+            s11 = floatMultiplyAdd(s11, x1, y)
+            s21 = floatMultiplyAdd(s21, x2, y)
+            s31 = floatMultiplyAdd(s31, x3, y)
+            y = load(b2 + p)
+            s02 = floatMultiplyAdd(s02, x0, y)
+            s12 = floatMultiplyAdd(s12, x1, y)
+            s22 = floatMultiplyAdd(s22, x2, y)
+            s32 = floatMultiplyAdd(s32, x3, y)
+            y = load(b3 + p)
+            s03 = floatMultiplyAdd(s03, x0, y)
+            s13 = floatMultiplyAdd(s13, x1, y)
+            s23 = floatMultiplyAdd(s23, x2, y)
+            s33 = floatMultiplyAdd(s33, x3, y)
+            y = load(b4 + p)
+            s04 = floatMultiplyAdd(s04, x0, y)
+            s14 = floatMultiplyAdd(s14, x1, y)
+            s24 = floatMultiplyAdd(s24, x2, y)
+            s34 = floatMultiplyAdd(s34, x3, y)
+            y = load(b5 + p)
+            s05 = floatMultiplyAdd(s05, x0, y)
+            s15 = floatMultiplyAdd(s15, x1, y)
+            s25 = floatMultiplyAdd(s25, x2, y)
+            s35 = floatMultiplyAdd(s35, x3, y)
+            p += 16
+        }
+        @inline(__always) func laneSum(_ v: Vector) -> Float {
+            let eight = v.lowHalf + v.highHalf
+            let four = eight.lowHalf + eight.highHalf
+            let two = four.lowHalf + four.highHalf
+            return two[0] + two[1]
+        }
+        let tail = p
+        @inline(__always) func finish(
+            _ r: Int, _ x: UnsafePointer<Float>, _ sums: (Vector, Vector, Vector, Vector, Vector, Vector)
+        ) {
+            guard r < rows else { return }
+            let row = out + r * ldo
+            @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: Vector) {
+                guard c < columns else { return }
+                var sum = laneSum(v)
+                for q in tail..<depth { sum += x[q] * y[q] }
+                row[c] += sum
+            }
+            add(0, b0, sums.0)
+            add(1, b1, sums.1)
+            add(2, b2, sums.2)
+            add(3, b3, sums.3)
+            add(4, b4, sums.4)
+            add(5, b5, sums.5)
+        }
+        finish(0, a0, (s00, s01, s02, s03, s04, s05))
+        finish(1, a1, (s10, s11, s12, s13, s14, s15))
+        finish(2, a2, (s20, s21, s22, s23, s24, s25))
+        finish(3, a3, (s30, s31, s32, s33, s34, s35))
+    }
+
     /// y[j] += scale · x[j] (vectorised by the compiler).
     @inline(__always)
     static func axpy(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
@@ -115,6 +265,9 @@ private struct SkinnyGemmParts: ParallelWork {
         case rowUpdates
         /// The same sum for few p (rank-k update), rows split.
         case rankUpdate
+        /// C = A·Bᵀ by register tiles of dot products (`FloatSkinnyGemm.dotBlockTile`), depth
+        /// split: part p writes Σ over its range of k into `partials` [p, m, n].
+        case dotBlocks
     }
 
     /// The product (as `Float.gemm`'s arguments; op(B) = B except for `.dotProducts`).
@@ -133,6 +286,8 @@ private struct SkinnyGemmParts: ParallelWork {
     /// How the product is computed, and the number of parts.
     var path = Path.dotProducts
     var parts = 1
+    /// `.dotBlocks`: the parts' sums, [parts, m, n].
+    var partials: UnsafeMutablePointer<Float>?
 
     func run(part: Int) {
         switch path {
@@ -169,6 +324,41 @@ private struct SkinnyGemmParts: ParallelWork {
                 }
                 blockStart += width
             }
+
+        case .dotBlocks:
+            // This part's range of k, on multiples of 16, in depth blocks whose rows of A and B
+            // are first copied side by side (no transposing, no padding): rows a dense layer's
+            // 8192 inputs apart all fall into the same sets of L2 and evicted each other, so
+            // that op(B) came from memory once per 4 rows of A (0.5 of the FMA limit).
+            let steps = (k + 15) / 16
+            let start = min(k, part * steps / parts * 16)
+            let end = min(k, (part + 1) * steps / parts * 16)
+            let out = partials! + part * m * n
+            out.update(repeating: 0, count: m * n)
+            let blockDepth = FloatSkinnyGemm.dotBlockDepth(m: m, n: n)
+            let scratch = FloatGemmScratchPool.shared.checkOut()
+            scratch.reserve(packedA: m * blockDepth, packedB: n * blockDepth)
+            let rowsA = scratch.packedA
+            let rowsB = scratch.packedB
+            var blockStart = start
+            while blockStart < end {
+                let depth = min(blockDepth, end - blockStart)
+                for i in 0..<m { (rowsA + i * depth).update(from: a + i * lda + blockStart, count: depth) }
+                for j in 0..<n { (rowsB + j * depth).update(from: b + j * ldb + blockStart, count: depth) }
+                var i = 0
+                while i < m {
+                    var j = 0
+                    while j < n {
+                        FloatSkinnyGemm.dotBlockTile(
+                            rowsA + i * depth, lda: depth, rows: min(4, m - i), rowsB + j * depth, ldb: depth,
+                            columns: min(6, n - j), depth: depth, into: out + i * n + j, ldo: n)
+                        j += 6
+                    }
+                    i += 4
+                }
+                blockStart += depth
+            }
+            FloatGemmScratchPool.shared.giveBack(scratch)
 
         case .rankUpdate:
             for i in (part * m / parts)..<((part + 1) * m / parts) {

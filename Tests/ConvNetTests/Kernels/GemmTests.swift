@@ -188,6 +188,10 @@ struct GemmTests {
             (4, 4100, 33, true, false),  // m = 4, A transposed
             (100, 8195, 1, true, false),  // dense weight gradient at batch 1: dYᵀ · x
             (57, 3001, 4, false, false),  // rank-4 update
+            // Dot blocks (small C, long depth, B transposed), depth split between threads:
+            (64, 100, 8192, false, true),  // dense forward, W1 at batch 64: x · Wᵀ
+            (61, 134, 1500, false, true),  // edge tiles (m mod 4, n mod 6), k mod 16 tail
+            (7, 13, 5003, false, true),  // one partial row tile, depth blocks and a tail
         ])
     func largeProducts(shape: (Int, Int, Int, Bool, Bool)) {
         let (m, n, k, transposeA, transposeB) = shape
