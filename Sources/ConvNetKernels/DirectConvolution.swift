@@ -96,7 +96,7 @@ extension KernelScalar {
     /// `DirectConvolution.scratchCount(g, filters:)` elements.
     public static func directConvolve(
         _ input: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
-        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
         scratch: UnsafeMutablePointer<Self>
     ) {
         let channels = g.channels
@@ -117,12 +117,13 @@ extension KernelScalar {
         // store into the output with the bias and the ReLU, and only the vectors past the run's
         // end go to `products` (as a dump); otherwise tiles store into `products` and the rows
         // are copied out.
-        let inPlace = layout.rowLength == outputWidth && layout.vectors * lanes == outputPlane
+        let inPlace = !pool && layout.rowLength == outputWidth && layout.vectors * lanes == outputPlane
+        let (pooledHeight, pooledWidth) = (outputHeight / 2, outputWidth / 2)
         for n in 0..<g.batch {
             padInputPlanes(
                 input + n * channels * g.height * g.width, planes: channels, g, into: paddedInput,
                 planeStride: inputPlane)
-            let image = output + n * filters * outputPlane
+            let image = output + n * filters * (pool ? pooledHeight * pooledWidth : outputPlane)
             var filter = 0
             while filter < paddedFilters {
                 // Vectors in order, with their input offsets (no division per tile).
@@ -174,6 +175,30 @@ extension KernelScalar {
                 filter += DirectConvolution.filterBlock
             }
             if inPlace { continue }
+            if pool {
+                // Each 2×2 window's maximum (the first in row-major order; a NaN wins, as in
+                // `maxPoolForwardGeneral`), plus the bias, through the ReLU: both are monotonic,
+                // so this is the pool of the rectified output.
+                @inline(__always) func larger(_ best: Self, _ value: Self) -> Self {
+                    value > best || value.isNaN && !best.isNaN ? value : best
+                }
+                for f in 0..<filters {
+                    let offset = bias?[f] ?? 0
+                    let source = products + f * productPlane
+                    let target = image + f * pooledHeight * pooledWidth
+                    for y in 0..<pooledHeight {
+                        let top = source + 2 * y * layout.rowLength
+                        let bottom = top + layout.rowLength
+                        for x in 0..<pooledWidth {
+                            let best = larger(
+                                larger(larger(top[2 * x], top[2 * x + 1]), bottom[2 * x]), bottom[2 * x + 1])
+                            let value = best + offset
+                            target[y * pooledWidth + x] = rectify && value < 0 ? 0 : value
+                        }
+                    }
+                }
+                continue
+            }
             // Rows out: columns 0..<W' of each row of the run, plus the bias, through the ReLU.
             for f in 0..<filters {
                 let offset = bias?[f] ?? 0

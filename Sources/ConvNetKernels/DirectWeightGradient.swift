@@ -130,12 +130,13 @@ public protocol DirectConvolutionKernels: BinaryFloatingPoint {
     /// Packs Wᵀ [patch, F] into the direct forward's [F8/8, patch, 8] (`DirectConvolution.swift`).
     static func directConvolutionPackWeights(
         _ transposed: UnsafePointer<Self>, filters: Int, patch: Int, into packed: UnsafeMutablePointer<Self>)
-    /// y [N, F, H', W'] = conv(x) (+ bias) (then ReLU when `rectify`), on the calling thread, for
-    /// a convolution `DirectConvolution.applies` to; `scratch` holds
-    /// `DirectConvolution.scratchCount(geometry, filters:)` elements.
+    /// y [N, F, H', W'] = conv(x) (+ bias) (then ReLU when `rectify`) — or, when `pool`, its 2×2,
+    /// stride-2 max pool [N, F, ⌊H'/2⌋, ⌊W'/2⌋] — on the calling thread, for a convolution
+    /// `DirectConvolution.applies` to; `scratch` holds `DirectConvolution.scratchCount(geometry,
+    /// filters:)` elements.
     static func directConvolve(
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
-        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
         scratch: UnsafeMutablePointer<Self>)
     /// dW [F, C, kh, kw] += Σ over the `geometry.batch` images of dY [N, F, H', W'] ⋆ X [N, C,
     /// H, W], for a convolution that `DirectWeightGradient.applies` to, on the calling thread.

@@ -8,9 +8,25 @@ public protocol MatrixKernels: BinaryFloatingPoint {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// C[m×n] = A · Bᵀ for A [m, k] and B [n, k] (both k-contiguous, row strides `lda` and
+    /// `ldb`), C overwritten: a dense layer's forward x · Wᵀ. `gemm(transposeA: false,
+    /// transposeB: true, …, alpha: 1, beta: 0)` up to rounding; Float takes dot products along k
+    /// where C is small and k long (`FloatSkinnyGemm.dotBlocks`).
+    static func denseProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        c: UnsafeMutablePointer<Self>, ldc: Int)
 }
 
 extension KernelScalar {
+    public static func denseProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        c: UnsafeMutablePointer<Self>, ldc: Int
+    ) {
+        gemm(
+            transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+            beta: 0, c: c, ldc: ldc)
+    }
+
     /// Portable GEMM used by `Double` (and by `Float` until a faster path overrides it):
     /// op(B) is copied into a contiguous k×n panel, then each row of C is built as a sum of
     /// scaled rows of that panel (an axpy the compiler vectorises). Rows of C are split

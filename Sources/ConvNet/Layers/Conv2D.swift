@@ -73,6 +73,10 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Epilogues taken over from the layers after this one.
     private var rectify = false
     private var affine: ((UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)?
+    /// A following 2×2 max pool taken over (inference): the direct forward pools while its
+    /// output is in cache; other algorithms hand their output to `fusedPool`.
+    private var pooled = false
+    private var fusedPool: MaxPool2D<Scalar>?
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -161,11 +165,12 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             ], sampleShape: shape)
     }
 
-    /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm (then a ReLU
-    /// after it).
+    /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm before it and
+    /// a 2×2 max pool after it.
     public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int {
         rectify = false
         affine = nil
+        pooled = false
         rectifiedOutput = nil
         var taken = 0
         if taken < epilogues.count, case .channelAffine(let channels, let write) = epilogues[taken],
@@ -176,6 +181,10 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         }
         if taken < epilogues.count, case .activation(.relu) = epilogues[taken] {
             rectify = true
+            taken += 1
+        }
+        if taken < epilogues.count, case .maxPool2x2 = epilogues[taken], mode == .inference {
+            pooled = true
             taken += 1
         }
         return taken
@@ -314,8 +323,19 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         let g = try batchGeometry(for: input)
         self.input = input
+        guard pooled else { return convolve(input, geometry: g) }
+        if chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2 {
+            return directForward(input, geometry: g, pool: true)
+        }
+        if fusedPool == nil { fusedPool = try MaxPool2D(kernelSize: 2) }
+        return try fusedPool!.forward(convolve(input, geometry: g))
+    }
+
+    /// The convolution's output [N, F, H', W'] by the chosen algorithm (with the adopted
+    /// BatchNorm and ReLU, not the pool).
+    private func convolve(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
         if chosenAlgorithm == .winograd { return winogradForward(input, geometry: g) }
-        if chosenAlgorithm == .direct { return directForward(input, geometry: g) }
+        if chosenAlgorithm == .direct { return directForward(input, geometry: g, pool: false) }
         let patch = g.patchSize
         let plane = g.outputPlane
         let filters = outputChannels
@@ -414,7 +434,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
 
     /// Forward summed directly over the taps (few input channels): the filters are packed once
     /// (with a folded BatchNorm's scale), then each core convolves its images one by one.
-    private func directForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
+    /// With `pool`, the output is the 2×2 max pool of that [N, F, ⌊H'/2⌋, ⌊W'/2⌋].
+    private func directForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry, pool: Bool) -> Tensor<Scalar> {
         let filters = outputChannels
         let patch = g.patchSize
         let (transposed, effectiveBias) = prepareWeights(patch: patch)
@@ -426,19 +447,21 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let perPart = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
         let scratch = workspace.reserve(parts * perPart)
         let rectify = self.rectify
+        let outputPlane = pool ? g.outputHeight / 2 * (g.outputWidth / 2) : g.outputPlane
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
-            return outputs.produce(shape: cachedOutputShape) { y, _ in
+            let shape = pool ? [g.batch, filters, g.outputHeight / 2, g.outputWidth / 2] : cachedOutputShape
+            return outputs.produce(shape: shape) { y, _ in
                 ThreadPool.run(
                     parts: parts,
                     DirectForwardWork(
                         x: x, y: y, packed: packed, effectiveBias: effectiveBias, scratch: scratch, perPart: perPart,
                         g: g, batch: g.batch, parts: parts, filters: filters, blocks: blocks, patch: patch,
-                        imageSize: g.channels * g.height * g.width, outputSize: filters * g.outputPlane,
-                        rectify: rectify))
+                        imageSize: g.channels * g.height * g.width, outputPlane: outputPlane,
+                        rectify: rectify, pool: pool))
             }
         }
-        rectifiedOutput = rectify ? output : nil
+        rectifiedOutput = rectify && !pool ? output : nil
         return output
     }
 
@@ -453,6 +476,10 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         guard affine == nil else {
             throw ConvNetError.invalidArgument(
                 "\(description): backward with a BatchNorm folded into it (inference mode); unfold it first")
+        }
+        guard !pooled else {
+            throw ConvNetError.invalidArgument(
+                "\(description): backward with a max pool folded into it (inference mode); unfold it first")
         }
         if outputGradient.shape != cachedOutputShape {
             try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
@@ -674,8 +701,10 @@ extension Conv2D {
         let blocks: Int
         let patch: Int
         let imageSize: Int
-        let outputSize: Int
+        /// One output plane: H'·W', or ⌊H'/2⌋·⌊W'/2⌋ when pooled.
+        let outputPlane: Int
         let rectify: Bool
+        let pool: Bool
 
         func run(part: Int) {
             if batch == 1 {
@@ -685,7 +714,8 @@ extension Conv2D {
                 guard first < end else { return }
                 Scalar.directConvolve(
                     x, g, filters: end - first, packedWeights: packed + first * patch,
-                    bias: effectiveBias.map { $0 + first }, rectify: rectify, output: y + first * g.outputPlane,
+                    bias: effectiveBias.map { $0 + first }, rectify: rectify, pool: pool,
+                    output: y + first * outputPlane,
                     scratch: scratch + part * perPart)
                 return
             }
@@ -694,7 +724,8 @@ extension Conv2D {
             piece.batch = (part + 1) * batch / parts - first
             Scalar.directConvolve(
                 x + first * imageSize, piece, filters: filters, packedWeights: packed, bias: effectiveBias,
-                rectify: rectify, output: y + first * outputSize, scratch: scratch + part * perPart)
+                rectify: rectify, pool: pool, output: y + first * filters * outputPlane,
+                scratch: scratch + part * perPart)
         }
     }
 

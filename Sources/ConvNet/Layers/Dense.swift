@@ -95,10 +95,9 @@ public final class Dense<Scalar: KernelScalar>: Layer {
             weight.value.withUnsafeBufferPointer { w in
                 bias.value.withUnsafeBufferPointer { b in
                     outputs.produce(shape: cachedOutputShape) { y, _ in
-                        Scalar.gemm(
-                            transposeA: false, transposeB: true, m: batch, n: outputSize, k: inputSize,
-                            alpha: 1, a: x.baseAddress!, lda: inputSize, b: w.baseAddress!, ldb: inputSize,
-                            beta: 0, c: y, ldc: outputSize)
+                        Scalar.denseProduct(
+                            m: batch, n: outputSize, k: inputSize, a: x.baseAddress!, lda: inputSize,
+                            b: w.baseAddress!, ldb: inputSize, c: y, ldc: outputSize)
                         Scalar.addRowBias(y, bias: b.baseAddress!, rows: batch, columns: outputSize)
                     }
                 }

@@ -80,7 +80,8 @@ public final class RandomStream {
 /// Dropout is the identity and BatchNorm uses its running statistics.
 public enum LayerMode: String, Sendable, CaseIterable {
     case training
-    /// Inference as deployed: BatchNorm after a convolution is folded into its weights.
+    /// Inference as deployed: BatchNorm after a convolution is folded into its weights, and a
+    /// 2×2 max pool after it (and its ReLU) is taken over by its forward.
     case inference
     /// Inference with every layer run on its own: what backward in inference mode needs (input
     /// gradients of a trained model, say).
@@ -107,6 +108,10 @@ public enum Epilogue<Scalar: KernelScalar> {
     /// `write(scale, shift)` fills `channels` values of each, read at every forward so that
     /// they always reflect the current statistics.
     case channelAffine(channels: Int, write: (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)
+    /// In inference only: a 2×2, stride-2, unpadded max pool (floor rule), which a
+    /// convolution applies to its output while it is in cache; the layer that takes it returns
+    /// the pooled output.
+    case maxPool2x2
 }
 
 /// A differentiable operation on whole mini-batches — the whole contract between a layer and

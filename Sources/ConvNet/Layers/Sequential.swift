@@ -19,7 +19,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     private var steps: [Int] = []
     /// parametersBefore[k]: a layer that runs before steps[k] has parameters.
     private var parametersBefore: [Bool] = []
-    /// Whether a BatchNorm is folded into a convolution under the current plan.
+    /// Whether a BatchNorm or a max pool is folded into a convolution under the current plan
+    /// (backward cannot run through it).
     private var foldsAffine = false
     /// hasParameters[i]: layer i has parameters (itself or nested); found once, the layers never change.
     private let hasParameters: [Bool]
@@ -84,7 +85,12 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
                 next += 1
             }
             let taken = min(layers[index].adoptEpilogues(offered, mode: mode), offered.count)
-            for case .channelAffine in offered.prefix(taken) { foldsAffine = true }
+            for epilogue in offered.prefix(taken) {
+                switch epilogue {
+                case .channelAffine, .maxPool2x2: foldsAffine = true
+                case .activation: break
+                }
+            }
             steps.append(index)
             for skipped in (index + 1)..<(index + 1 + taken) {
                 _ = layers[skipped].adoptEpilogues([], mode: mode)
@@ -135,7 +141,7 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
         if foldsAffine {
             throw ConvNetError.invalidArgument(
-                "backward in inference mode through a BatchNorm folded into a convolution; set the mode "
+                "backward in inference mode through a BatchNorm or max pool folded into a convolution; set the mode "
                     + "to unfoldedInference first (or use training mode)")
         }
         var gradient = outputGradient

@@ -42,7 +42,7 @@ struct DirectConvolutionTests {
     /// which must not leak into the result) followed by sentinels that must survive, and an
     /// output buffer filled with NaN (every element must be written).
     static func direct<Scalar: KernelScalar>(
-        _ input: [Scalar], weight: [Scalar], bias: [Scalar]?, rectify: Bool, case c: Case
+        _ input: [Scalar], weight: [Scalar], bias: [Scalar]?, rectify: Bool, pool: Bool = false, case c: Case
     ) -> [Scalar] {
         let g = c.geometry
         // Wᵀ [patch, F], as Conv2D hands it over.
@@ -61,7 +61,8 @@ struct DirectConvolutionTests {
         let scratchCount = DirectConvolution.scratchCount(g, filters: c.filters)
         var scratch = [Scalar](repeating: .nan, count: scratchCount + 64)
         for i in scratchCount..<scratch.count { scratch[i] = 12345 }
-        var output = [Scalar](repeating: .nan, count: c.batch * c.filters * g.outputPlane)
+        let plane = pool ? g.outputHeight / 2 * (g.outputWidth / 2) : g.outputPlane
+        var output = [Scalar](repeating: .nan, count: c.batch * c.filters * plane)
         let biasValues = bias ?? []
         input.withUnsafeBufferPointer { x in
             packed.withUnsafeBufferPointer { p in
@@ -70,7 +71,8 @@ struct DirectConvolutionTests {
                         scratch.withUnsafeMutableBufferPointer { s in
                             Scalar.directConvolve(
                                 x.baseAddress!, g, filters: c.filters, packedWeights: p.baseAddress!,
-                                bias: bias == nil ? nil : b.baseAddress, rectify: rectify, output: y.baseAddress!,
+                                bias: bias == nil ? nil : b.baseAddress, rectify: rectify, pool: pool,
+                                output: y.baseAddress!,
                                 scratch: s.baseAddress!)
                         }
                     }
@@ -108,6 +110,34 @@ struct DirectConvolutionTests {
             DirectWeightGradientTests.values(c.filters * c.patch, seed: 22, as: Scalar.self),
             DirectWeightGradientTests.values(c.filters, seed: 23, as: Scalar.self)
         )
+    }
+
+    /// Pooled (the 2×2 max pool a convolution takes over in inference): the pool of the
+    /// reference's biased, rectified output, every element written.
+    @Test(
+        "Double, pooled: the 2×2 max pool of the rectified output",
+        arguments: cases.filter { $0.geometry.outputHeight >= 2 && $0.geometry.outputWidth >= 2 })
+    func pooled(_ c: Case) {
+        let (x, w, b) = Self.operands(c, as: Double.self)
+        let full = Self.reference(x, weight: w, bias: b, case: c).map { max($0, 0) }
+        let g = c.geometry
+        var expected: [Double] = []
+        for plane in 0..<(c.batch * c.filters) {
+            for y in 0..<(g.outputHeight / 2) {
+                for column in 0..<(g.outputWidth / 2) {
+                    let corner = plane * g.outputPlane + 2 * y * g.outputWidth + 2 * column
+                    expected.append(
+                        max(
+                            full[corner], full[corner + 1], full[corner + g.outputWidth],
+                            full[corner + g.outputWidth + 1]))
+                }
+            }
+        }
+        let result = Self.direct(x, weight: w, bias: b, rectify: true, pool: true, case: c)
+        #expect(result.count == expected.count)
+        for index in expected.indices {
+            #expect(abs(result[index] - expected[index]) <= 1e-12, "y[\(index)]")
+        }
     }
 
     @Test("Double: equal to the reference loops to 1e-12", arguments: arguments)

@@ -188,10 +188,6 @@ struct GemmTests {
             (4, 4100, 33, true, false),  // m = 4, A transposed
             (100, 8195, 1, true, false),  // dense weight gradient at batch 1: dYᵀ · x
             (57, 3001, 4, false, false),  // rank-4 update
-            // Dot blocks (small C, long depth, B transposed), depth split between threads:
-            (64, 100, 8192, false, true),  // dense forward, W1 at batch 64: x · Wᵀ
-            (61, 134, 1500, false, true),  // edge tiles (m mod 4, n mod 6), k mod 16 tail
-            (7, 13, 5003, false, true),  // one partial row tile, depth blocks and a tail
         ])
     func largeProducts(shape: (Int, Int, Int, Bool, Bool)) {
         let (m, n, k, transposeA, transposeB) = shape
@@ -228,6 +224,40 @@ struct GemmTests {
                 let expected = Double(alpha) * sum + Double(beta) * Double(original[i * n + j])
                 let ratio = abs(Double(c[i * n + j]) - expected) / (tolerance * (1 + abs(expected)))
                 worst = max(worst, ratio)
+            }
+        }
+        #expect(worst <= 1, "m=\(m) n=\(n) k=\(k)")
+    }
+
+    /// `Float.denseProduct` (a dense layer's forward, C = A·Bᵀ overwritten) on the dot blocks'
+    /// shapes (small C, long depth; depth split between threads, edge tiles, a k mod 16 tail)
+    /// and on shapes that fall back to `gemm` (few rows, a short depth, a large C), against
+    /// Double sums; C starts as NaN, which must not leak.
+    @Test(
+        "dense products: dot blocks and their fallbacks",
+        arguments: [(64, 100, 8192), (61, 134, 1500), (7, 13, 5003), (3, 50, 4096), (64, 100, 300), (130, 90, 2048)])
+    func denseProducts(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var generator = SplitMix64(state: UInt64(m * n + k))
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        var c = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    Float.denseProduct(
+                        m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k, c: c.baseAddress!,
+                        ldc: n)
+                }
+            }
+        }
+        let tolerance = 1e-5 * (4 + Double(k).squareRoot())
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[j * k + p]) }
+                worst = max(worst, abs(Double(c[i * n + j]) - sum) / (tolerance * (1 + abs(sum))))
             }
         }
         #expect(worst <= 1, "m=\(m) n=\(n) k=\(k)")

@@ -46,4 +46,41 @@ struct FusionTests {
         #expect(try fused.backward(gradient, needsInputGradient: false) == nil)
         for (a, b) in zip(fused.parameters, plain.flatMap { $0.parameters }) { #expect(a.gradient == b.gradient) }
     }
+
+    /// In inference, Conv2D → ReLU → MaxPool2D(2) runs as one layer: the direct forward pools
+    /// while its output is in cache (3 input channels), other algorithms pool their output
+    /// after it (8 channels). Bit-identical to layer by layer, on even and odd (floor) sizes;
+    /// backward is refused until the mode is unfoldedInference, which runs them apart again.
+    @Test(arguments: [[2, 3, 32, 32], [1, 3, 11, 9]])
+    func pooledInferenceEqualsLayerByLayer(shape: [Int]) throws {
+        func layers() throws -> [any Layer<Float>] {
+            var random = SeededRandom(seed: 5)
+            return [
+                try Conv2D(
+                    inputChannels: 3, outputChannels: 8, kernelSize: 5, padding: 2, initializer: .pytorchDefault,
+                    random: &random),
+                ReLU(),
+                try MaxPool2D(kernelSize: 2),
+                try Conv2D(
+                    inputChannels: 8, outputChannels: 6, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
+                    random: &random),
+                ReLU(),
+                try MaxPool2D(kernelSize: 2),
+                Flatten(),
+            ]
+        }
+        let fused = Sequential(try layers())
+        let plain = try layers()
+        fused.setMode(.inference)
+        var random = SeededRandom(seed: 10)
+        let input = Tensor<Float>(
+            uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(random.normal()) })
+        var x = input
+        for layer in plain { x = try layer.forward(x) }
+        #expect(try fused.forward(input) == x)
+        #expect(thrownMessage { _ = try fused.backward(x) }?.contains("unfoldedInference") == true)
+        fused.setMode(.unfoldedInference)
+        #expect(try fused.forward(input) == x)
+        #expect(try fused.backward(x).shape == input.shape)
+    }
 }
