@@ -153,6 +153,17 @@ extension KernelScalar {
         UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Self>.self)
     }
 
+    /// The sum of the 16 lanes as a tree (SIMD's `sum()` adds them one after another): the
+    /// register tiles' reduction of their accumulators (`DirectWeightGradient.swift`,
+    /// `FloatSkinnyGemm.dotBlockTile`).
+    @inline(__always)
+    static func laneSum(_ v: SIMD16<Self>) -> Self {
+        let eight = v.lowHalf + v.highHalf
+        let four = eight.lowHalf + eight.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
     /// accumulator + x · y lane by lane: one fused multiply-add, except in a portable x86-64
     /// build, which has none (see `floatMultiplyAdd`).
     @inline(__always)
@@ -350,19 +361,12 @@ extension KernelScalar {
                 segmentStart += layout.segmentStride
             }
         }
-        // The lanes' sum as a tree (SIMD's `sum()` adds the 16 lanes one after another).
-        @inline(__always) func laneSum(_ v: Vector) -> Self {
-            let eight = v.lowHalf + v.highHalf
-            let four = eight.lowHalf + eight.highHalf
-            let two = four.lowHalf + four.highHalf
-            return two[0] + two[1]
-        }
         @inline(__always) func add(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
             guard filter < filters else { return }
             let row = target + filter * filterStride
-            row[0] += laneSum(t0)
-            if taps > 1 { row[1] += laneSum(t1) }
-            if taps > 2 { row[2] += laneSum(t2) }
+            row[0] += Self.laneSum(t0)
+            if taps > 1 { row[1] += Self.laneSum(t1) }
+            if taps > 2 { row[2] += Self.laneSum(t2) }
         }
         add(0, s00, s01, s02)
         add(1, s10, s11, s12)

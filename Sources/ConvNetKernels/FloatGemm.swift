@@ -149,8 +149,9 @@ func floatGemm(
     if threads > 1, m * n * k >= FloatGemmBlocking.parallelThreshold {
         // Elements each thread packs (and, for a depth split, adds afterwards): a split by rows
         // packs all of op(B), one by columns all of op(A); one by depth packs a share of each
-        // and adds a small C. A dense layer's forward (m = 64 images, n = 100 units, k = 8192)
-        // packs and transposes 0.67 M elements per thread by depth against 1.08 M by rows.
+        // and adds a small C. A product of m = 64, n = 100, k = 8192 with B transposed packs and
+        // transposes 0.67 M elements per thread by depth against 1.08 M by rows. (The dense
+        // layer's forward of that shape now takes `denseProduct`'s dot blocks instead.)
         let depthCost = (m + n) * k / threads + m * n * (threads - 1)
         let splitCost = min(
             rowTiles >= threads ? (m / threads + n) * k : Int.max,

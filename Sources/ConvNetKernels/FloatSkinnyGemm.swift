@@ -230,12 +230,6 @@ enum FloatSkinnyGemm {
             s35 = floatMultiplyAdd(s35, x3, y)
             p += 16
         }
-        @inline(__always) func laneSum(_ v: Vector) -> Float {
-            let eight = v.lowHalf + v.highHalf
-            let four = eight.lowHalf + eight.highHalf
-            let two = four.lowHalf + four.highHalf
-            return two[0] + two[1]
-        }
         let tail = p
         @inline(__always) func finish(
             _ r: Int, _ x: UnsafePointer<Float>, _ sums: (Vector, Vector, Vector, Vector, Vector, Vector)
@@ -244,7 +238,7 @@ enum FloatSkinnyGemm {
             let row = out + r * ldo
             @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: Vector) {
                 guard c < columns else { return }
-                var sum = laneSum(v)
+                var sum = Float.laneSum(v)
                 for q in tail..<depth { sum += x[q] * y[q] }
                 row[c] += sum
             }

@@ -21,7 +21,7 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     private var parametersBefore: [Bool] = []
     /// Whether a BatchNorm or a max pool is folded into a convolution under the current plan
     /// (backward cannot run through it).
-    private var foldsAffine = false
+    private var foldsIntoConvolution = false
     /// hasParameters[i]: layer i has parameters (itself or nested); found once, the layers never change.
     private let hasParameters: [Bool]
     /// Called during `backward` right after layer i's backward (with i), when that layer's
@@ -75,7 +75,7 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     /// Offers each running layer the epilogues of the layers after it, in the current mode.
     private func planFusion() {
         steps = []
-        foldsAffine = false
+        foldsIntoConvolution = false
         var index = 0
         while index < layers.count {
             var offered: [Epilogue<Scalar>] = []
@@ -87,7 +87,7 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             let taken = min(layers[index].adoptEpilogues(offered, mode: mode), offered.count)
             for epilogue in offered.prefix(taken) {
                 switch epilogue {
-                case .channelAffine, .maxPool2x2: foldsAffine = true
+                case .channelAffine, .maxPool2x2: foldsIntoConvolution = true
                 case .activation: break
                 }
             }
@@ -139,7 +139,7 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     /// has parameters is told that its input gradient is not needed (unless the caller needs
     /// it), and layers before it are not visited at all.
     public func backward(_ outputGradient: Tensor<Scalar>, needsInputGradient: Bool) throws -> Tensor<Scalar>? {
-        if foldsAffine {
+        if foldsIntoConvolution {
             throw ConvNetError.invalidArgument(
                 "backward in inference mode through a BatchNorm or max pool folded into a convolution; set the mode "
                     + "to unfoldedInference first (or use training mode)")
