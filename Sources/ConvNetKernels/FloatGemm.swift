@@ -485,11 +485,19 @@ private func packFloatA(
                 source += lda
             }
         } else {
-            // op(A)[i, p] = a[i·lda + p]: 16×16 SIMD transposes (rows past `height` read as
-            // zeros, only rowTile lanes stored); the last depth % 16 steps one by one.
+            // op(A)[i, p] = a[i·lda + p]: SIMD transposes of 16 depth steps at a time (rows
+            // past `height` read as zeros), 8×16 for 8-row panels, 16×16 storing rowTile lanes
+            // otherwise; the last depth % 16 steps one by one.
             let wholeDepth = depth / 16 * 16
             let source = a + panelStart * lda
             var p = 0
+            if rowTile == 8 {
+                while p < wholeDepth {
+                    transposeFloat8x16(
+                        source: source + p, sourceStride: lda, rows: height, target: panel + p * 8)
+                    p += 16
+                }
+            }
             while p < wholeDepth {
                 transposeFloat16x16(
                     source: source + p, sourceStride: lda, rows: height,
@@ -774,6 +782,50 @@ func transposeFloat16x16(
     storeFloatLanes(round3x13, count: lanes, to: to + 13 * toRow)
     storeFloatLanes(round3x14, count: lanes, to: to + 14 * toRow)
     storeFloatLanes(round3x15, count: lanes, to: to + 15 * toRow)
+}
+
+/// Transposes an 8×16 block into 128 contiguous floats: target[p·8 + i] = source[i·sourceStride
+/// + p] for p in 0..<16 and i in 0..<8, where source rows i ≥ `rows` read as zeros (rows ≤ 8):
+/// 16 depth steps of an 8-row Â micro-panel. The flat index (row: 3 bits, column: 4 bits) is
+/// rotated right by one bit per round of even/odd unzipping; after four rounds it is
+/// (column, row), which is the packed order. Half the permutes and stores of a 16×16 transpose
+/// that keeps 8 lanes.
+@inline(__always)
+func transposeFloat8x16(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>
+) {
+    let from = UnsafeRawPointer(source)
+    let to = UnsafeMutableRawPointer(target)
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
+    let vectorBytes = 16 * MemoryLayout<Float>.stride
+    let zero = SIMD16<Float>()
+    var vectors = (
+        0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self) : zero,
+        1 < rows ? from.loadUnaligned(fromByteOffset: 1 * fromRow, as: SIMD16<Float>.self) : zero,
+        2 < rows ? from.loadUnaligned(fromByteOffset: 2 * fromRow, as: SIMD16<Float>.self) : zero,
+        3 < rows ? from.loadUnaligned(fromByteOffset: 3 * fromRow, as: SIMD16<Float>.self) : zero,
+        4 < rows ? from.loadUnaligned(fromByteOffset: 4 * fromRow, as: SIMD16<Float>.self) : zero,
+        5 < rows ? from.loadUnaligned(fromByteOffset: 5 * fromRow, as: SIMD16<Float>.self) : zero,
+        6 < rows ? from.loadUnaligned(fromByteOffset: 6 * fromRow, as: SIMD16<Float>.self) : zero,
+        7 < rows ? from.loadUnaligned(fromByteOffset: 7 * fromRow, as: SIMD16<Float>.self) : zero
+    )
+    for _ in 0..<4 {
+        // Pair (2j, 2j + 1): even lanes to vector j, odd lanes to vector j + 4.
+        vectors = (
+            evenLanes(vectors.0, vectors.1), evenLanes(vectors.2, vectors.3),
+            evenLanes(vectors.4, vectors.5), evenLanes(vectors.6, vectors.7),
+            oddLanes(vectors.0, vectors.1), oddLanes(vectors.2, vectors.3),
+            oddLanes(vectors.4, vectors.5), oddLanes(vectors.6, vectors.7)
+        )
+    }
+    to.storeBytes(of: vectors.0, toByteOffset: 0 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.1, toByteOffset: 1 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.2, toByteOffset: 2 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.3, toByteOffset: 3 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.4, toByteOffset: 4 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.5, toByteOffset: 5 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.6, toByteOffset: 6 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.7, toByteOffset: 7 * vectorBytes, as: SIMD16<Float>.self)
 }
 
 /// Lanes 0, 2, …, 30 of (first, second) as one vector: SIMD32's `evenHalf`, written out lane
