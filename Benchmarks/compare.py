@@ -3,6 +3,11 @@
 
 Usage (from the repository root, after `swift build -c release --scratch-path .build-perf`):
   /work/.venv-anchors/bin/python Benchmarks/compare.py --rounds 3 [--quick]
+  .venv/bin/python Benchmarks/compare.py --gemm-shapes --rounds 3
+
+With --gemm-shapes it compares only the GEMMs: each round runs `convnet bench --gemm-shapes
+--json` (Float.gemm at the im2col products of W1's and W3's convolutions, batch 64) and then
+Benchmarks/gemm_shapes.py (torch.mm on the same products and layouts), and prints their ratios.
 
 Each round runs `convnet bench --json --no-studies --profile ''` and then
 `anchors.py --only torch-cpu --rounds 1` (which includes torch's malloc-tuned re-runs of
@@ -32,7 +37,10 @@ def main():
     ap.add_argument("--convnet", default=os.path.join(ROOT, ".build-perf/release/convnet"))
     ap.add_argument("--anchors", default=os.path.join(ROOT, "../shared/bench/anchors.py"))
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--gemm-shapes", action="store_true")
     args = ap.parse_args()
+    if args.gemm_shapes:
+        return compare_gemm_shapes(args)
     os.makedirs(os.path.join(ROOT, "Benchmarks/results"), exist_ok=True)
     log_path = os.path.join(ROOT, "Benchmarks/results", time.strftime("compare-%Y%m%d-%H%M%S.jsonl"))
     ours, theirs, raw = {}, {}, []
@@ -95,6 +103,40 @@ def main():
         print(f"| {key[0]} | {key[1]} | {tr:.0f} | {ttr:.0f} | {mark('train', tr / ttr)} | {inf:.0f} | {tinf:.0f} | "
               f"{mark('infer', inf / tinf)} | {gf:.1f} | {frac:.2f} | {allocs if allocs is not None else 'n/a'} | {rss:.0f} |")
     print(f"\nrounds: {args.rounds}, quick: {args.quick}; raw records: {os.path.relpath(log_path, ROOT)}")
+
+
+def compare_gemm_shapes(args):
+    """ConvNet's Float.gemm against torch.mm on the convolutions' products, alternating rounds."""
+    rows, limits = {}, []
+    for rnd in range(args.rounds):
+        print(f"[round {rnd + 1}/{args.rounds}] convnet, then torch.mm", file=sys.stderr, flush=True)
+        cmd = [args.convnet, "bench", "--gemm-shapes", "--json", "--no-count-allocations"]
+        if args.quick:
+            cmd.append("--quick")
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            sys.exit(p.stderr[-2000:])
+        for line in p.stdout.splitlines():
+            if line.startswith("{") and json.loads(line)["kind"] == "peak":
+                limits.append(json.loads(line)["fma_limit"])
+        q = subprocess.run([args.python, os.path.join(ROOT, "Benchmarks/gemm_shapes.py")], input=p.stdout,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if q.returncode != 0:
+            sys.exit(q.stderr[-2000:])
+        for line in q.stdout.splitlines():
+            r = json.loads(line)
+            key = (r["workload"], r["layer"], r["pass"], r["m"], r["n"], r["k"], r["transpose_a"], r["transpose_b"])
+            rows.setdefault(key, []).append((r["gigaflops"], r["torch_gigaflops"]))
+    med = statistics.median
+    limit = med(limits)
+    print(f"FMA limit (2 threads, median of rounds): {limit:.1f} GFLOP/s; rounds: {args.rounds}\n")
+    print("| workload | layer | pass | m | n | k | layout | ConvNet GFLOP/s | of FMA limit | torch.mm GFLOP/s | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for key, values in rows.items():
+        ours, theirs = med([v[0] for v in values]), med([v[1] for v in values])
+        layout = ("T" if key[6] else "N") + ("T" if key[7] else "N")
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {key[5]} | {layout} | {ours:.1f} | "
+              f"{ours / limit:.2f} | {theirs:.1f} | {ours / theirs:.2f}x |")
 
 
 if __name__ == "__main__":

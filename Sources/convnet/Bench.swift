@@ -31,6 +31,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON lines instead of tables.")
     var json = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Only time Float.gemm at the im2col products of W1's and W3's convolutions (batch 64).",
+            discussion: "Benchmarks/compare.py --gemm-shapes times torch.mm on the same products."))
+    var gemmShapes = false
+
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -65,6 +71,11 @@ struct Bench: ParsableCommand {
                 + zip(peak.measurements, peak.fractionsOfFMALimit).map {
                     "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s (\(format($1, 3)) of the FMA limit)"
                 }.joined(separator: ", "))
+
+        if gemmShapes {
+            try measureConvolutionProducts(runner: runner, fmaLimit: peak.fmaLimit, output: output)
+            return
+        }
 
         if !json {
             print(
@@ -136,6 +147,23 @@ struct Bench: ParsableCommand {
             text +=
                 "\n  loss \(format(profile.lossMilliseconds, 3)), L2 + SGD update \(format(profile.updateMilliseconds, 3))"
             output.encode(kind: "profile", profile, text: text)
+        }
+    }
+
+    /// The `--gemm-shapes` table: each convolution product of W1 and W3 at batch 64.
+    private func measureConvolutionProducts(runner: BenchmarkRunner, fmaLimit: Double, output: Output) throws {
+        if !json {
+            print("\nFloat.gemm at the im2col products of the convolutions, batch 64 (GFLOP/s, of the FMA limit):")
+        }
+        for workload in [BenchmarkWorkload.w1, .w3] {
+            for product in try workload.convolutionProducts(batch: 64) {
+                let measured = runner.measure(product, fmaLimit: fmaLimit)
+                output.encode(
+                    kind: "gemm_shape", measured,
+                    text: "\(workload.rawValue) layer \(product.layer) \(product.pass): m \(product.m) n \(product.n) "
+                        + "k \(product.k) \(product.transposeA ? "T" : "N")\(product.transposeB ? "T" : "N") "
+                        + "\(format(measured.gigaflops, 1)) (\(format(measured.fractionOfFMALimit ?? .nan, 3)))")
+            }
         }
     }
 

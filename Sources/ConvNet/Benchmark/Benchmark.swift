@@ -107,6 +107,61 @@ public struct GemmPeak: Sendable, Codable {
     public var fractionsOfFMALimit: [Double] { measurements.map { fmaLimit > 0 ? $0[3] / fmaLimit : .nan } }
 }
 
+/// One product of a convolution layer's im2col formulation over a whole batch, as `Conv2D`
+/// calls `gemm` for it (the im2col algorithm; layers may take direct or Winograd kernels
+/// instead): forward Y[F × N·P] = Wᵀ·cols (A stored [patch × F]), weight gradient
+/// dW[F × patch] = dY·colsᵀ, input gradient dcols[patch × N·P] = Wᵀ·dY (A stored [F × patch]),
+/// where P is the output plane and patch = C·K·K.
+public struct ConvolutionProduct: Sendable, Codable {
+    public var workload: String
+    /// The layer's index in the network.
+    public var layer: Int
+    /// "forward", "weight gradient" or "input gradient".
+    public var pass: String
+    public var m: Int
+    public var n: Int
+    public var k: Int
+    /// Whether A is stored k×m (and B n×k), as `gemm`'s flags.
+    public var transposeA: Bool
+    public var transposeB: Bool
+    /// Measured GFLOP/s (2·m·n·k over the median time), 0 until measured.
+    public var gigaflops: Double = 0
+    /// gigaflops / the cores' measured FMA limit.
+    public var fractionOfFMALimit: Double?
+}
+
+extension BenchmarkWorkload {
+    /// The three products of each convolution layer for a batch of `batch` images (groups of
+    /// 1 only).
+    public func convolutionProducts(batch: Int) throws -> [ConvolutionProduct] {
+        let network = try makeNetwork()
+        let outputShapes = try network.layerShapes(forInputShape: inputShape)
+        var products: [ConvolutionProduct] = []
+        for (index, layer) in network.layers.enumerated() {
+            let spec = layer.specification
+            guard spec.token == ConvolutionKind.token, spec.arguments.integer("groups") == 1 else { continue }
+            let input = index == 0 ? inputShape : outputShapes[index - 1]
+            let output = outputShapes[index]
+            let kernel = spec.arguments.integer("kernel")
+            let (filters, patch) = (output[0], input[0] * kernel * kernel)
+            let columns = batch * output[1] * output[2]
+            func product(_ pass: String, _ m: Int, _ n: Int, _ k: Int, _ transposeA: Bool, _ transposeB: Bool)
+                -> ConvolutionProduct
+            {
+                ConvolutionProduct(
+                    workload: rawValue, layer: index, pass: pass, m: m, n: n, k: k, transposeA: transposeA,
+                    transposeB: transposeB)
+            }
+            products += [
+                product("forward", filters, columns, patch, true, false),
+                product("weight gradient", filters, patch, columns, false, true),
+                product("input gradient", patch, columns, filters, true, false),
+            ]
+        }
+        return products
+    }
+}
+
 /// Time per layer, forward and backward, of one training step.
 public struct LayerProfile: Sendable, Codable {
     public var index: Int
@@ -178,6 +233,35 @@ public struct BenchmarkRunner {
         return GemmPeak(
             measurements: measurements, gigaflops: measurements.map { $0[3] }.max() ?? 0,
             threads: ThreadPool.coreCount, fmaLimit: FMAProbe.measure())
+    }
+
+    /// Times `Float.gemm` on `product` (beta 0, operands of ±1 values), median of
+    /// `timing.minimumIterations` calls after two warm-up calls.
+    public func measure(_ product: ConvolutionProduct, fmaLimit: Double) -> ConvolutionProduct {
+        let (m, n, k) = (product.m, product.n, product.k)
+        var generator = SeededRandom(seed: UInt64(m * n + k))
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) }
+        var c = [Float](repeating: 0, count: m * n)
+        let fixed = BenchmarkTiming(
+            warmupIterations: 2, warmupSeconds: 0, minimumIterations: timing.minimumIterations,
+            minimumSeconds: 0, maximumIterations: timing.minimumIterations, maximumSeconds: 0)
+        let (seconds, _) = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    fixed.median {
+                        Float.gemm(
+                            transposeA: product.transposeA, transposeB: product.transposeB, m: m, n: n, k: k,
+                            alpha: 1, a: a.baseAddress!, lda: product.transposeA ? m : k, b: b.baseAddress!,
+                            ldb: product.transposeB ? k : n, beta: 0, c: c.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }
+        var measured = product
+        measured.gigaflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+        measured.fractionOfFMALimit = fmaLimit > 0 ? measured.gigaflops / fmaLimit : nil
+        return measured
     }
 
     /// One training step as the anchors define it: forward, loss (+ L2), backward, SGD momentum.
