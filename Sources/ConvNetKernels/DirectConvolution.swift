@@ -158,16 +158,22 @@ extension KernelScalar {
                         kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                         weights: packedWeights + filter * patch, targets: targets, filters: validFilters)
                     if finishes {
-                        // The bias and the ReLU over the vectors the tile stored into the output.
+                        // The bias and the ReLU over the vectors the tile stored into the output
+                        // (each target named: no select between the three per vector).
+                        let stored = min(DirectConvolution.tileVectors, layout.vectors - vector)
+                        @inline(__always) func finish(
+                            _ target: (UnsafeMutablePointer<Self>, Int), _ f: Int, _ offset: SIMD16<Self>
+                        ) {
+                            let pointer = UnsafeMutableRawPointer(target.0 + f * target.1)
+                            var value = pointer.loadUnaligned(as: SIMD16<Self>.self) + offset
+                            if rectify { value = Self.rectified(value) }
+                            pointer.storeBytes(of: value, as: SIMD16<Self>.self)
+                        }
                         for f in 0..<validFilters {
-                            let offset = SIMD16<Self>(repeating: bias?[filter + f] ?? 0)
-                            for v in 0..<min(DirectConvolution.tileVectors, layout.vectors - vector) {
-                                let (base, stride) = v == 0 ? targets.0 : v == 1 ? targets.1 : targets.2
-                                let pointer = UnsafeMutableRawPointer(base + f * stride)
-                                var value = pointer.loadUnaligned(as: SIMD16<Self>.self) + offset
-                                if rectify { value = Self.winogradRectified(value) }
-                                pointer.storeBytes(of: value, as: SIMD16<Self>.self)
-                            }
+                            let offset = SIMD16<Self>(repeating: bias.map { $0[filter + f] } ?? 0)
+                            finish(targets.0, f, offset)
+                            if stored > 1 { finish(targets.1, f, offset) }
+                            if stored > 2 { finish(targets.2, f, offset) }
                         }
                     }
                     vector += DirectConvolution.tileVectors

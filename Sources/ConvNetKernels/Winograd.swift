@@ -153,10 +153,10 @@ public protocol WinogradKernels: BinaryFloatingPoint, SIMDScalar {
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
         transformedFilters transformed: UnsafePointer<Self>, bias: UnsafePointer<Self>?, rectify: Bool,
         output: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>)
-    /// max(0, v) lane by lane, NaN kept: the output transform's fused ReLU. A requirement so
-    /// that Float's is concrete code (one vmaxps); the same expression inside the generic
-    /// transform, even specialised, compiled to a loop over the lanes (13 % of W3's step).
-    static func winogradRectified(_ vector: SIMD16<Self>) -> SIMD16<Self>
+    /// max(0, v) lane by lane, NaN kept: the fused ReLU of the Winograd output transform and of the
+    /// direct forward. A requirement so that Float's is concrete code (one vmaxps); the same expression
+    /// inside the generic transform, even specialised, compiled to a loop over the lanes (13 % of W3's step).
+    static func rectified(_ vector: SIMD16<Self>) -> SIMD16<Self>
     /// Whether layers of this type use Winograd where it applies: Float yes; Double no (its
     /// im2col sums match PyTorch's float64 autograd to the last digits, Winograd's to ~1e-13).
     static var winogradIsPreferred: Bool { get }
@@ -171,7 +171,7 @@ extension Float {
     public static var winogradIsPreferred: Bool { true }
 
     @inline(__always)
-    public static func winogradRectified(_ vector: SIMD16<Float>) -> SIMD16<Float> {
+    public static func rectified(_ vector: SIMD16<Float>) -> SIMD16<Float> {
         var result = vector
         result.replace(with: SIMD16<Float>(), where: result .< SIMD16<Float>())
         return result
@@ -202,7 +202,7 @@ extension Float {
 extension KernelScalar {
     public static var winogradIsPreferred: Bool { false }
 
-    public static func winogradRectified(_ vector: SIMD16<Self>) -> SIMD16<Self> {
+    public static func rectified(_ vector: SIMD16<Self>) -> SIMD16<Self> {
         var result = vector
         result.replace(with: SIMD16<Self>(), where: result .< SIMD16<Self>())
         return result
@@ -489,10 +489,10 @@ extension KernelScalar {
             var y2 = r1 + r2 + 4 * (r3 + r4) + offset
             var y3 = r1 - r2 + 8 * (r3 - r4) + r5 + offset
             if rectify {
-                y0 = winogradRectified(y0)
-                y1 = winogradRectified(y1)
-                y2 = winogradRectified(y2)
-                y3 = winogradRectified(y3)
+                y0 = rectified(y0)
+                y1 = rectified(y1)
+                y2 = rectified(y2)
+                y3 = rectified(y3)
             }
             t[36 + i * 4] = y0
             t[36 + i * 4 + 1] = y1

@@ -134,7 +134,7 @@ struct WinogradTests {
         #expect(error <= 2e-5 * scale, "max |difference| \(error), scale \(scale)")
     }
 
-    /// Float's fused ReLU (`winogradRectified`, concrete code) is max(0, y) exactly and keeps a
+    /// Float's fused ReLU (`rectified`, concrete code) is max(0, y) exactly and keeps a
     /// NaN: a NaN input pixel reaches the outputs over it, rectified or not.
     @Test func floatReLUIsMaxWithZeroAndKeepsNaN() {
         let c = Self.cases[5]
