@@ -640,18 +640,18 @@ private func floatHalfWidthMicroKernel(
 }
 
 /// One micro-kernel call on operands the caller keeps packed (Winograd's products):
-/// c[8 × columns] = Â · B̂ for an Â panel [depth × 8] and a B̂ panel [depth × columnTile]
-/// (64-byte aligned), `columns` 32 (the full kernel) or 16 (the half-width one, reading the
-/// panel's left half); c's rows are `ldc` apart and are overwritten.
+/// c[8 × columns] = Â · B̂ + beta · c for an Â panel [depth × 8] and a B̂ panel [depth ×
+/// columnTile] (64-byte aligned), `columns` 32 (the full kernel) or 16 (the half-width one,
+/// reading the panel's left half); c's rows are `ldc` apart (beta 0 overwrites them).
 @inline(__always)
 func floatPanelProduct(
     depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, columns: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if columns > 16 {
-        floatMicroKernel8x32(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: 0, c: c, ldc: ldc)
+        floatMicroKernel8x32(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: beta, c: c, ldc: ldc)
     } else {
-        floatMicroKernel8x16(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: 0, c: c, ldc: ldc)
+        floatMicroKernel8x16(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: beta, c: c, ldc: ldc)
     }
 }
 

@@ -12,7 +12,7 @@
 public protocol KernelScalar:
     BinaryFloatingPoint, SIMDScalar, Sendable, Codable, LosslessStringConvertible,
     MatrixKernels, ConvolutionLayoutKernels, PoolingKernels, ElementwiseKernels, NormalizationKernels,
-    OptimizerKernels, WinogradKernels, DirectConvolutionKernels
+    OptimizerKernels, WinogradKernels, DirectConvolutionKernels, WinogradWeightGradientKernels
 {
     /// Converts to `Double` exactly (`Float` widens losslessly).
     var doubleValue: Double { get }

@@ -380,11 +380,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// im2col: the direct kernel's padded copies within about 1 MiB, and Winograd's limit
     /// for the input gradient's 36 products.
     private func directImageGroup(
-        _ g: WindowGeometry, gradientGeometry: WindowGeometry?, filters: Int, parts: Int
+        _ g: WindowGeometry, gradientGeometry: WindowGeometry?, filters: Int, parts: Int, winogradWeight: Bool
     ) -> Int {
         var one = g
         one.batch = 1
-        let perImage = DirectWeightGradient.scratchCount(one, filters: filters) * MemoryLayout<Scalar>.stride
+        let perImage =
+            (winogradWeight
+                ? WinogradWeightGradient.scratchCount(one, filters: filters)
+                : DirectWeightGradient.scratchCount(one, filters: filters)) * MemoryLayout<Scalar>.stride
         let perPart = (g.batch + parts - 1) / parts
         var group = max(1, min(perPart, (1 << 20) / max(perImage, 1)))
         if let gradientGeometry {
@@ -520,14 +523,17 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         // dX through Winograd: a 3×3 convolution of dY with the flipped filters [36, C, F].
         let gradientGeometry =
             wantInput && chosenAlgorithm == .winograd ? Winograd.inputGradientGeometry(g, filters: filters) : nil
-        // dW directly from X and dY (no im2col, no transposing packs), or by im2col + GEMM.
+        // dW directly from X and dY (no im2col, no transposing packs), or by im2col + GEMM;
+        // Winograd layers sum it in Winograd's transformed domain (F(2×2, 3×3) run backwards).
         let directWeight = directWeightGradient
+        let winogradWeight = directWeight && chosenAlgorithm == .winograd
         let inputByColumns = wantInput && gradientGeometry == nil
         let needsColumns = !directWeight || inputByColumns
         let group =
             needsColumns
             ? imageGroup(g, parts: parts)
-            : directImageGroup(g, gradientGeometry: gradientGeometry, filters: filters, parts: parts)
+            : directImageGroup(
+                g, gradientGeometry: gradientGeometry, filters: filters, parts: parts, winogradWeight: winogradWeight)
         var flippedFilters: UnsafeMutablePointer<Scalar>?
         var winogradScratchSize = 0
         if var gradientPiece = gradientGeometry {
@@ -544,18 +550,24 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         }
         var directPiece = g
         directPiece.batch = group
-        let directScratchSize = directWeight ? DirectWeightGradient.scratchCount(directPiece, filters: filters) : 0
+        let directScratchSize =
+            winogradWeight
+            ? WinogradWeightGradient.scratchCount(directPiece, filters: filters)
+            : directWeight ? DirectWeightGradient.scratchCount(directPiece, filters: filters) : 0
+        // The Winograd weight gradient's sums over all of a part's images, after its scratch.
+        let sumsCount = winogradWeight ? WinogradWeightGradient.sumsCount(channels: g.channels, filters: filters) : 0
         // Per part: columns and (for dX by col2im) column gradients [patch, group·plane], dW and
         // db partials, the masked dY of a group (with a fused ReLU), dY gathered to
-        // [F, group·plane] (for groups of images through a GEMM), and the scratch of Winograd
-        // (for dX by Winograd) and of the direct weight gradient.
+        // [F, group·plane] (for groups of images through a GEMM), the scratch of Winograd
+        // (for dX by Winograd) and of the direct or Winograd weight gradient, and the latter's
+        // sums.
         let columnsSize = needsColumns ? patch * plane * group : 0
         let partialOffset = columnsSize * (inputByColumns ? 2 : 1)
         let weightCount = filters * groupPatch
         let gathers = group > 1 && needsColumns
         let perPart =
             partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
-            + (gathers ? filters * plane * group : 0) + max(winogradScratchSize, directScratchSize)
+            + (gathers ? filters * plane * group : 0) + max(winogradScratchSize, directScratchSize) + sumsCount
         let scratch = workspace.reserve(parts * perPart)
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
             input.withUnsafeBufferPointer { x in
@@ -574,7 +586,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                 filters: filters, plane: plane, group: group, batch: batch, parts: parts,
                                 imageSize: imageSize, groups: groups, groupPatch: groupPatch,
                                 groupFilters: groupFilters, masked: masked, gathers: gathers,
-                                directWeight: directWeight, hasBias: hasBias))
+                                directWeight: directWeight, winogradWeight: winogradWeight, sumsCount: sumsCount,
+                                hasBias: hasBias))
                     }
                 }
             }
@@ -756,6 +769,10 @@ extension Conv2D {
         let masked: Bool
         let gathers: Bool
         let directWeight: Bool
+        /// Whether the direct weight gradient is Winograd's (`winogradWeightGradientSums`), with
+        /// `sumsCount` elements of sums at the end of each part's region.
+        let winogradWeight: Bool
+        let sumsCount: Int
         let hasBias: Bool
 
         func run(part: Int) {
@@ -768,6 +785,8 @@ extension Conv2D {
             let winogradScratch = gathered + (gathers ? filters * plane * group : 0)
             db.update(repeating: 0, count: filters)
             if directWeight { dw.update(repeating: 0, count: weightCount) }
+            let sums = cols + perPart - sumsCount
+            if winogradWeight { sums.update(repeating: 0, count: sumsCount) }
             let first = part * batch / parts
             let end = (part + 1) * batch / parts
             var n = first
@@ -791,9 +810,15 @@ extension Conv2D {
                     dyn = UnsafePointer(gathered)
                 }
                 if directWeight {
-                    Scalar.convolutionWeightGradient(
-                        input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
-                        filters: filters, addingTo: dw, scratch: winogradScratch)
+                    if winogradWeight {
+                        Scalar.winogradWeightGradientSums(
+                            input: x + n * imageSize, outputGradient: imageOrderGradient, piece, filters: filters,
+                            sums: sums, scratch: winogradScratch)
+                    } else {
+                        Scalar.convolutionWeightGradient(
+                            input: x + n * imageSize, outputGradient: imageOrderGradient, piece,
+                            filters: filters, addingTo: dw, scratch: winogradScratch)
+                    }
                     if hasBias {
                         for image in 0..<count {
                             Scalar.accumulateRowSums(
@@ -835,6 +860,9 @@ extension Conv2D {
                     Scalar.col2im(dcols, dx + n * imageSize, piece)
                 }
                 n += count
+            }
+            if winogradWeight {
+                Scalar.winogradWeightGradientFinish(sums: sums, filters: filters, channels: g.channels, addingTo: dw)
             }
         }
     }
