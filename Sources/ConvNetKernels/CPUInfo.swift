@@ -21,6 +21,10 @@ public struct CPUInfo: Sendable, Equatable {
     public var level1DataCacheBytes: Int
     public var level2CacheBytes: Int
     public var level3CacheBytes: Int
+    /// x86 "family F model M" in decimal, as /proc/cpuinfo gives them (nil elsewhere): what
+    /// tells one generation from the next where the model name does not ("AMD EPYC" under some
+    /// hypervisors; family 25 is Zen 3/Zen 4, 26 Zen 5, Intel's 6 with model 143 Sapphire Rapids).
+    public var familyAndModel: String?
 
     /// The features reported, in this order, when present (Linux flag names).
     public static let knownFeatures = [
@@ -30,7 +34,7 @@ public struct CPUInfo: Sendable, Equatable {
 
     public init(
         model: String, vendor: String, features: [String], level1DataCacheBytes: Int, level2CacheBytes: Int,
-        level3CacheBytes: Int
+        level3CacheBytes: Int, familyAndModel: String? = nil
     ) {
         self.model = model
         self.vendor = vendor
@@ -38,6 +42,7 @@ public struct CPUInfo: Sendable, Equatable {
         self.level1DataCacheBytes = level1DataCacheBytes
         self.level2CacheBytes = level2CacheBytes
         self.level3CacheBytes = level3CacheBytes
+        self.familyAndModel = familyAndModel
     }
 
     /// The CPU this process runs on, detected at first use.
@@ -51,7 +56,8 @@ public struct CPUInfo: Sendable, Equatable {
         let caches = [
             ("L1d", level1DataCacheBytes), ("L2", level2CacheBytes), ("L3", level3CacheBytes),
         ].filter { $0.1 > 0 }.map { "\($0.0) \(Self.describeBytes($0.1))" }
-        return "\(model) (\(vendor)); features: \(features.isEmpty ? "none known" : features.joined(separator: " "))"
+        return
+            "\(model) (\(vendor)\(familyAndModel.map { ", \($0)" } ?? "")); features: \(features.isEmpty ? "none known" : features.joined(separator: " "))"
             + "; caches: \(caches.isEmpty ? "unknown" : caches.joined(separator: ", "))"
     }
 
@@ -124,10 +130,14 @@ public struct CPUInfo: Sendable, Equatable {
         let flags = Set((fields["flags"] ?? fields["Features"] ?? "").split(separator: " ").map(String.init))
         let model = fields["model name"] ?? fields["Model"] ?? fields["Processor"] ?? "unknown"
         let vendor = fields["vendor_id"] ?? fields["CPU implementer"].map { "implementer \($0)" } ?? "unknown"
+        var familyAndModel: String?
+        if let family = fields["cpu family"].flatMap({ Int($0) }), let number = fields["model"].flatMap({ Int($0) }) {
+            familyAndModel = "family \(family) model \(number)"
+        }
         return CPUInfo(
             model: model.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "),
             vendor: vendor, features: knownFeatures.filter { flags.contains($0) }, level1DataCacheBytes: 0,
-            level2CacheBytes: 0, level3CacheBytes: 0)
+            level2CacheBytes: 0, level3CacheBytes: 0, familyAndModel: familyAndModel)
     }
 
     /// [L1d, L2, L3] sizes in bytes from a sysfs cache directory (index0, index1, … each with

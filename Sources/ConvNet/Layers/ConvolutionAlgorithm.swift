@@ -13,8 +13,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case im2col
     /// Winograd F(4×4, 3×3) (`Winograd.swift`): 3×3, stride 1, dilation 1, one group; a
     /// quarter of the multiply-adds, with float32 rounding a few times larger than im2col's.
-    /// The forward pass and the input gradient run Winograd; the weight gradient is summed
-    /// directly from X and dY (`DirectWeightGradient.swift`), without im2col.
+    /// The forward pass and the input gradient run Winograd F(4×4, 3×3); the weight gradient
+    /// runs Winograd F(2×2, 3×3) backwards (`WinogradWeightGradient.swift`), without im2col.
     case winograd
     /// The forward pass summed directly over the taps, with the input read in place
     /// (`DirectConvolution.swift`), and the weight gradient too: stride 1, dilation 1, one
@@ -66,10 +66,12 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
         return .im2col
     }
 
-    /// Whether the weight gradient is summed directly from X and dY (`DirectWeightGradient.swift`)
-    /// instead of by im2col + GEMM: always under Winograd and the direct forward; under im2col
-    /// for the element types that take Winograd (Float) on stride-1 kernels larger than 1×1
-    /// (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at batch 64), unless im2col was forced
+    /// Whether the weight gradient is summed from X and dY without im2col instead of by
+    /// im2col + GEMM: always under Winograd (in its transformed domain,
+    /// `WinogradWeightGradient.swift`) and under the direct forward; under im2col, directly
+    /// (`DirectWeightGradient.swift`), for the element types that take Winograd (Float) on
+    /// stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at batch 64),
+    /// unless im2col was forced
     /// (`forced`, or `CONVNET_CONVOLUTION=im2col`), which keeps the whole layer on im2col. A 1×1
     /// kernel keeps the GEMM: its dW is a plain product of dY and X.
     public static func weightGradientIsDirect(

@@ -26,6 +26,8 @@ struct CPUInfoTests {
     static let amdCPUInfo = """
         processor\t: 0
         vendor_id\t: AuthenticAMD
+        cpu family\t: 26
+        model\t\t: 2
         model name\t: AMD EPYC  9B45 128-Core Processor
         flags\t\t: fpu fma avx avx2 avx512f avx512bw avx512vl avx512_vnni avx512_bf16
         """
@@ -34,6 +36,9 @@ struct CPUInfoTests {
         let info = CPUInfo.parse(procCPUInfo: Self.intelCPUInfo)
         #expect(info.model == "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz")
         #expect(info.vendor == "GenuineIntel")
+        #expect(info.familyAndModel == "family 6 model 143")
+        #expect(
+            info.summary.hasPrefix("Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz (GenuineIntel, family 6 model 143);"))
         #expect(
             info.features == [
                 "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
@@ -46,6 +51,7 @@ struct CPUInfoTests {
         let info = CPUInfo.parse(procCPUInfo: Self.amdCPUInfo)
         #expect(info.model == "AMD EPYC 9B45 128-Core Processor")
         #expect(info.vendor == "AuthenticAMD")
+        #expect(info.familyAndModel == "family 26 model 2")
         #expect(!info.features.contains("amx_tile"))
         #expect(info.features.contains("avx512_bf16"))
     }
@@ -58,6 +64,7 @@ struct CPUInfoTests {
         let arm = CPUInfo.parse(procCPUInfo: "processor\t: 0\nFeatures\t: fp asimd evtstrm\nCPU implementer\t: 0x41\n")
         #expect(arm.features == ["asimd"])
         #expect(arm.vendor == "implementer 0x41")
+        #expect(arm.familyAndModel == nil)
     }
 
     @Test(
