@@ -210,10 +210,16 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             dilationHeight: dilation, dilationWidth: dilation)
     }
 
-    /// The algorithm of the forward pass, and ", direct dW" where an im2col layer's weight
-    /// gradient is summed directly (Winograd and direct layers always do).
+    /// The algorithm of the forward pass, and ", direct dW" where an im2col or Winograd layer's
+    /// weight gradient is summed directly (direct layers always do; Winograd layers otherwise
+    /// sum it by Winograd, `ConvolutionAlgorithm.weightGradientIsWinograd`).
     public var algorithm: String? {
-        chosenAlgorithm.rawValue + (chosenAlgorithm == .im2col && directWeightGradient ? ", direct dW" : "")
+        var direct = chosenAlgorithm == .im2col && directWeightGradient
+        if chosenAlgorithm == .winograd, let g = geometry {
+            direct = !ConvolutionAlgorithm.weightGradientIsWinograd(
+                chosenAlgorithm, for: g, filters: outputChannels, groups: groups)
+        }
+        return chosenAlgorithm.rawValue + (direct ? ", direct dW" : "")
     }
 
     public func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm?) {
@@ -526,7 +532,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         // dW directly from X and dY (no im2col, no transposing packs), or by im2col + GEMM;
         // Winograd layers sum it in Winograd's transformed domain (F(2×2, 3×3) run backwards).
         let directWeight = directWeightGradient
-        let winogradWeight = directWeight && chosenAlgorithm == .winograd
+        let winogradWeight =
+            directWeight
+            && ConvolutionAlgorithm.weightGradientIsWinograd(chosenAlgorithm, for: g, filters: filters, groups: groups)
         let inputByColumns = wantInput && gradientGeometry == nil
         let needsColumns = !directWeight || inputByColumns
         let group =

@@ -28,6 +28,25 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// LeNet's 1 → 6).
     public static let winogradMinimumChannels = 16
 
+    /// Below this many input or output channels a Winograd layer sums its weight gradient
+    /// directly (`DirectWeightGradient.swift`) instead of by Winograd: measured at batch 128 on
+    /// the MNIST recipe's 32 → 32 (28×28) and 32 → 64 (14×14) layers, the transforms and the
+    /// channels-last copies cost about what the multiply-adds save (backward 21.2–22.5 ms
+    /// direct, 21.1–21.5 Winograd), where W3's 64- and 128-channel layers gain a quarter to a
+    /// third. Its sums also cancel more (the transforms pair neighbouring values), so where it
+    /// does not pay the direct sum's rounding is kept.
+    public static let winogradWeightGradientMinimumChannels = 64
+
+    /// Whether a layer of `algorithm` sums its weight gradient by Winograd F(2×2, 3×3)
+    /// (`WinogradWeightGradient.swift`): Winograd layers with at least
+    /// `winogradWeightGradientMinimumChannels` input and output channels.
+    public static func weightGradientIsWinograd(
+        _ algorithm: ConvolutionAlgorithm, for g: WindowGeometry, filters: Int, groups: Int
+    ) -> Bool {
+        algorithm == .winograd && WinogradWeightGradient.applies(to: g, groups: groups)
+            && g.channels >= winogradWeightGradientMinimumChannels && filters >= winogradWeightGradientMinimumChannels
+    }
+
     /// `CONVNET_CONVOLUTION`: `im2col` (everywhere), `winograd` (wherever it applies, whatever
     /// the channels; `choose`'s rule elsewhere) or `auto` (the default: `choose`'s rule). Read
     /// once.
@@ -67,8 +86,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     }
 
     /// Whether the weight gradient is summed from X and dY without im2col instead of by
-    /// im2col + GEMM: always under Winograd (in its transformed domain,
-    /// `WinogradWeightGradient.swift`) and under the direct forward; under im2col, directly
+    /// im2col + GEMM: always under Winograd (in its transformed domain where
+    /// `weightGradientIsWinograd`, directly otherwise) and under the direct forward; under im2col, directly
     /// (`DirectWeightGradient.swift`), for the element types that take Winograd (Float) on
     /// stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at batch 64),
     /// unless im2col was forced
