@@ -185,9 +185,6 @@ extension KernelScalar {
             outputGradient, planes: filters, height: g.outputHeight, width: g.outputWidth, into: gradientChannelsLast,
             targetHeight: gradientHeight, targetWidth: gradientWidth, targetPlanes: paddedFilters, top: 0, left: 0)
 
-        @inline(__always) func load(_ pointer: UnsafePointer<Self>) -> Vector {
-            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
-        }
         let tilesPerImage = tilesHigh * tilesWide
         let tileCount = g.batch * tilesPerImage
         var first = 0
@@ -208,10 +205,10 @@ extension KernelScalar {
                     let d = corner + vector * 16
                     // Column b of Bᵀ d: (d0 − d2, d1 + d2, d2 − d1, d1 − d3) down the block's rows.
                     @inline(__always) func column(_ b: Int) -> (Vector, Vector, Vector, Vector) {
-                        let d0 = load(d + b * paddedChannels)
-                        let d1 = load(d + (inputWidth + b) * paddedChannels)
-                        let d2 = load(d + (2 * inputWidth + b) * paddedChannels)
-                        let d3 = load(d + (3 * inputWidth + b) * paddedChannels)
+                        let d0 = loadVector(d + b * paddedChannels)
+                        let d1 = loadVector(d + (inputWidth + b) * paddedChannels)
+                        let d2 = loadVector(d + (2 * inputWidth + b) * paddedChannels)
+                        let d3 = loadVector(d + (3 * inputWidth + b) * paddedChannels)
                         return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
                     }
                     let (c0, c1, c2, c3) = (column(0), column(1), column(2), column(3))
@@ -238,10 +235,10 @@ extension KernelScalar {
                 let positionStride = filterPanels * block * 8
                 for vector in 0..<(paddedFilters / 16) {
                     let q = gradientCorner + vector * 16
-                    let g00 = load(q)
-                    let g01 = load(q + paddedFilters)
-                    let g10 = load(q + gradientWidth * paddedFilters)
-                    let g11 = load(q + (gradientWidth + 1) * paddedFilters)
+                    let g00 = loadVector(q)
+                    let g01 = loadVector(q + paddedFilters)
+                    let g10 = loadVector(q + gradientWidth * paddedFilters)
+                    let g11 = loadVector(q + (gradientWidth + 1) * paddedFilters)
                     // Columns: h[i][b] = (Â g)[i][b].
                     let h = (
                         (g00, g01), ((g00 + g10) * half, (g01 + g11) * half), ((g00 - g10) * half, (g01 - g11) * half),

@@ -209,24 +209,9 @@ public struct BenchmarkRunner {
     public func measureGemmPeak(sizes: [Int] = [1024, 2048]) -> GemmPeak {
         var measurements: [[Double]] = []
         for size in sizes {
-            let a = [Float](repeating: 0.5, count: size * size)
-            let b = [Float](repeating: 0.25, count: size * size)
-            var c = [Float](repeating: 0, count: size * size)
-            let fixed = BenchmarkTiming(
-                warmupIterations: 2, warmupSeconds: 0, minimumIterations: timing.minimumIterations,
-                minimumSeconds: 0, maximumIterations: timing.minimumIterations, maximumSeconds: 0)
-            let (seconds, _) = a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    c.withUnsafeMutableBufferPointer { c in
-                        fixed.median {
-                            Float.gemm(
-                                transposeA: false, transposeB: false, m: size, n: size, k: size, alpha: 1,
-                                a: a.baseAddress!, lda: size, b: b.baseAddress!, ldb: size, beta: 0,
-                                c: c.baseAddress!, ldc: size)
-                        }
-                    }
-                }
-            }
+            let seconds = gemmSeconds(
+                transposeA: false, transposeB: false, m: size, n: size, k: size,
+                a: [Float](repeating: 0.5, count: size * size), b: [Float](repeating: 0.25, count: size * size))
             let flops = 2 * Double(size) * Double(size) * Double(size)
             measurements.append([Double(size), Double(size), Double(size), flops / seconds / 1e9])
         }
@@ -240,28 +225,38 @@ public struct BenchmarkRunner {
     public func measure(_ product: ConvolutionProduct, fmaLimit: Double) -> ConvolutionProduct {
         let (m, n, k) = (product.m, product.n, product.k)
         var generator = SeededRandom(seed: UInt64(m * n + k))
-        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
-        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) }
-        var c = [Float](repeating: 0, count: m * n)
-        let fixed = BenchmarkTiming(
-            warmupIterations: 2, warmupSeconds: 0, minimumIterations: timing.minimumIterations,
-            minimumSeconds: 0, maximumIterations: timing.minimumIterations, maximumSeconds: 0)
-        let (seconds, _) = a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    fixed.median {
-                        Float.gemm(
-                            transposeA: product.transposeA, transposeB: product.transposeB, m: m, n: n, k: k,
-                            alpha: 1, a: a.baseAddress!, lda: product.transposeA ? m : k, b: b.baseAddress!,
-                            ldb: product.transposeB ? k : n, beta: 0, c: c.baseAddress!, ldc: n)
-                    }
-                }
-            }
-        }
+        let seconds = gemmSeconds(
+            transposeA: product.transposeA, transposeB: product.transposeB, m: m, n: n, k: k,
+            a: (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) },
+            b: (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) })
         var measured = product
         measured.gigaflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
         measured.fractionOfFMALimit = fmaLimit > 0 ? measured.gigaflops / fmaLimit : nil
         return measured
+    }
+
+    /// Median seconds of `Float.gemm` (alpha 1, beta 0) on A and B stored as `gemm`'s flags say
+    /// (A m×k, or k×m when `transposeA`; B k×n, or n×k), over `timing.minimumIterations` calls
+    /// after two warm-up calls.
+    private func gemmSeconds(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: [Float], b: [Float]
+    ) -> Double {
+        var c = [Float](repeating: 0, count: m * n)
+        let fixed = BenchmarkTiming(
+            warmupIterations: 2, warmupSeconds: 0, minimumIterations: timing.minimumIterations,
+            minimumSeconds: 0, maximumIterations: timing.minimumIterations, maximumSeconds: 0)
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    fixed.median {
+                        Float.gemm(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                            a: a.baseAddress!, lda: transposeA ? m : k, b: b.baseAddress!, ldb: transposeB ? k : n,
+                            beta: 0, c: c.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }.seconds
     }
 
     /// One training step as the anchors define it: forward, loss (+ L2), backward, SGD momentum.

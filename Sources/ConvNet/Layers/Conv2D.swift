@@ -68,6 +68,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var chosenAlgorithm = ConvolutionAlgorithm.im2col
     /// Whether the weight gradient is summed directly (`ConvolutionAlgorithm.weightGradientIsDirect`).
     private var directWeightGradient = false
+    /// Whether that sum runs in Winograd's transformed domain
+    /// (`ConvolutionAlgorithm.weightGradientIsWinograd`).
+    private var winogradWeightGradient = false
     /// The algorithm forced by `setConvolutionAlgorithm(_:)` (nil: the automatic choice).
     private var forcedAlgorithm: ConvolutionAlgorithm?
     /// Epilogues taken over from the layers after this one.
@@ -214,11 +217,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// weight gradient is summed directly (direct layers always do; Winograd layers otherwise
     /// sum it by Winograd, `ConvolutionAlgorithm.weightGradientIsWinograd`).
     public var algorithm: String? {
-        var direct = chosenAlgorithm == .im2col && directWeightGradient
-        if chosenAlgorithm == .winograd, let g = geometry {
-            direct = !ConvolutionAlgorithm.weightGradientIsWinograd(
-                chosenAlgorithm, for: g, filters: outputChannels, groups: groups)
-        }
+        let direct = chosenAlgorithm != .direct && directWeightGradient && !winogradWeightGradient
         return chosenAlgorithm.rawValue + (direct ? ", direct dW" : "")
     }
 
@@ -255,6 +254,10 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         directWeightGradient = ConvolutionAlgorithm.weightGradientIsDirect(
             chosenAlgorithm, for: g, groups: groups, winogradIsPreferred: Scalar.winogradIsPreferred,
             forced: forcedAlgorithm)
+        winogradWeightGradient =
+            directWeightGradient
+            && ConvolutionAlgorithm.weightGradientIsWinograd(
+                chosenAlgorithm, for: g, filters: outputChannels, groups: groups)
         return g
     }
 
@@ -532,9 +535,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         // dW directly from X and dY (no im2col, no transposing packs), or by im2col + GEMM;
         // Winograd layers sum it in Winograd's transformed domain (F(2×2, 3×3) run backwards).
         let directWeight = directWeightGradient
-        let winogradWeight =
-            directWeight
-            && ConvolutionAlgorithm.weightGradientIsWinograd(chosenAlgorithm, for: g, filters: filters, groups: groups)
+        let winogradWeight = winogradWeightGradient
         let inputByColumns = wantInput && gradientGeometry == nil
         let needsColumns = !directWeight || inputByColumns
         let group =

@@ -87,11 +87,11 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
 
     /// Whether the weight gradient is summed from X and dY without im2col instead of by
     /// im2col + GEMM: always under Winograd (in its transformed domain where
-    /// `weightGradientIsWinograd`, directly otherwise) and under the direct forward; under im2col, directly
-    /// (`DirectWeightGradient.swift`), for the element types that take Winograd (Float) on
-    /// stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at batch 64),
-    /// unless im2col was forced
-    /// (`forced`, or `CONVNET_CONVOLUTION=im2col`), which keeps the whole layer on im2col. A 1×1
+    /// `weightGradientIsWinograd`, directly otherwise) and under the direct forward; under
+    /// im2col, directly (`DirectWeightGradient.swift`), for the element types that take Winograd
+    /// (Float) on stride-1 kernels larger than 1×1 (W1's 3 → 32 7×7: backward 9.9 → 6.5 ms at
+    /// batch 64), unless im2col was forced (`forced`, or `CONVNET_CONVOLUTION=im2col`), which
+    /// keeps the whole layer on im2col. A 1×1
     /// kernel keeps the GEMM: its dW is a plain product of dY and X.
     public static func weightGradientIsDirect(
         _ algorithm: ConvolutionAlgorithm, for g: WindowGeometry, groups: Int, winogradIsPreferred: Bool,
