@@ -97,7 +97,7 @@ extension KernelScalar {
     public static func directConvolve(
         _ input: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
         bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
-        scratch: UnsafeMutablePointer<Self>
+        scratch: UnsafeMutablePointer<Self>, family: KernelFamily
     ) {
         let channels = g.channels
         let outputHeight = g.outputHeight
@@ -152,11 +152,20 @@ extension KernelScalar {
                 var vector = 0
                 while vector < tiledVectors {
                     let targets = (target(vector), target(vector + 1), target(vector + 2))
-                    directConvolutionTile(
-                        input: paddedInput, positionOffsets: (nextOffset(), nextOffset(), nextOffset()),
-                        channelStride: inputPlane, rowLength: rowLength, channels: channels,
-                        kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                        weights: packedWeights + filter * patch, targets: targets, filters: validFilters)
+                    let positionOffsets = (nextOffset(), nextOffset(), nextOffset())
+                    if family == .avx2 {
+                        directConvolutionTile256(
+                            input: paddedInput, positionOffsets: positionOffsets,
+                            channelStride: inputPlane, rowLength: rowLength, channels: channels,
+                            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                            weights: packedWeights + filter * patch, targets: targets, filters: validFilters)
+                    } else {
+                        directConvolutionTile(
+                            input: paddedInput, positionOffsets: positionOffsets,
+                            channelStride: inputPlane, rowLength: rowLength, channels: channels,
+                            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                            weights: packedWeights + filter * patch, targets: targets, filters: validFilters)
+                    }
                     if finishes {
                         // The bias and the ReLU over the vectors the tile stored into the output
                         // (each target named: no select between the three per vector).
@@ -321,5 +330,82 @@ extension KernelScalar {
         store(5, s50, s51, s52)
         store(6, s60, s61, s62)
         store(7, s70, s71, s72)
+    }
+
+    /// `directConvolutionTile` for CPUs without AVX-512 (`KernelFamily.avx2`): the same 8 filters
+    /// × 3 vectors and the same sums, in four passes over the taps of 2 filters × 3 vectors each
+    /// (12 of the 16 256-bit registers accumulate; the one-pass tile's 24 SIMD16 accumulators
+    /// would need 48). Every sum is the same chain of multiply-adds in the same order: the same
+    /// bits.
+    @inline(__always)
+    static func directConvolutionTile256(
+        input: UnsafePointer<Self>, positionOffsets: (Int, Int, Int), channelStride: Int, rowLength: Int,
+        channels: Int, kernelHeight: Int, kernelWidth: Int, weights: UnsafePointer<Self>,
+        targets: (
+            (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int)
+        ), filters: Int
+    ) {
+        for firstFilter in stride(from: 0, to: min(filters, DirectConvolution.filterBlock), by: 2) {
+            @inline(__always) func shifted(_ target: (UnsafeMutablePointer<Self>, Int)) -> (
+                UnsafeMutablePointer<Self>, Int
+            ) {
+                (target.0 + firstFilter * target.1, target.1)
+            }
+            directConvolutionPairTile(
+                input: input, positionOffsets: positionOffsets, channelStride: channelStride, rowLength: rowLength,
+                channels: channels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                weights: weights + firstFilter,
+                targets: (shifted(targets.0), shifted(targets.1), shifted(targets.2)),
+                filters: filters - firstFilter)
+        }
+    }
+
+    /// One pass of `directConvolutionTile256`: 2 filters (packed weights at `weights`, taps
+    /// `DirectConvolution.filterBlock` apart) × the 3 vectors of output positions at input
+    /// offsets `positionOffsets`; vector v of filter f stored at `targets.v.0 + f · targets.v.1`
+    /// for f < min(2, `filters`).
+    @inline(never)
+    static func directConvolutionPairTile(
+        input: UnsafePointer<Self>, positionOffsets: (Int, Int, Int), channelStride: Int, rowLength: Int,
+        channels: Int, kernelHeight: Int, kernelWidth: Int, weights: UnsafePointer<Self>,
+        targets: (
+            (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int), (UnsafeMutablePointer<Self>, Int)
+        ), filters: Int
+    ) {
+        typealias Vector = SIMD16<Self>
+        var s00 = Vector()
+        var s01 = Vector()
+        var s02 = Vector()
+        var s10 = Vector()
+        var s11 = Vector()
+        var s12 = Vector()
+        var w = weights
+        for c in 0..<channels {
+            for i in 0..<kernelHeight {
+                let row = input + c * channelStride + i * rowLength
+                for j in 0..<kernelWidth {
+                    let w0 = Vector(repeating: w[0])
+                    let w1 = Vector(repeating: w[1])
+                    let x0 = Self.loadVector(row + positionOffsets.0 + j)
+                    s00 = Self.multiplyAdd(s00, w0, x0)
+                    s10 = Self.multiplyAdd(s10, w1, x0)
+                    let x1 = Self.loadVector(row + positionOffsets.1 + j)
+                    s01 = Self.multiplyAdd(s01, w0, x1)
+                    s11 = Self.multiplyAdd(s11, w1, x1)
+                    let x2 = Self.loadVector(row + positionOffsets.2 + j)
+                    s02 = Self.multiplyAdd(s02, w0, x2)
+                    s12 = Self.multiplyAdd(s12, w1, x2)
+                    w += DirectConvolution.filterBlock
+                }
+            }
+        }
+        @inline(__always) func store(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
+            guard filter < filters else { return }
+            UnsafeMutableRawPointer(targets.0.0 + filter * targets.0.1).storeBytes(of: t0, as: Vector.self)
+            UnsafeMutableRawPointer(targets.1.0 + filter * targets.1.1).storeBytes(of: t1, as: Vector.self)
+            UnsafeMutableRawPointer(targets.2.0 + filter * targets.2.1).storeBytes(of: t2, as: Vector.self)
+        }
+        store(0, s00, s01, s02)
+        store(1, s10, s11, s12)
     }
 }

@@ -134,16 +134,46 @@ public protocol DirectConvolutionKernels: BinaryFloatingPoint {
     /// stride-2 max pool [N, F, ⌊H'/2⌋, ⌊W'/2⌋] — on the calling thread, for a convolution
     /// `DirectConvolution.applies` to; `scratch` holds `DirectConvolution.scratchCount(geometry,
     /// filters:)` elements.
+    /// `family` picks the register tiles (the same bits for every family; `directConvolve`
+    /// without it takes `KernelFamily.current`).
     static func directConvolve(
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
         bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
-        scratch: UnsafeMutablePointer<Self>)
+        scratch: UnsafeMutablePointer<Self>, family: KernelFamily)
     /// dW [F, C, kh, kw] += Σ over the `geometry.batch` images of dY [N, F, H', W'] ⋆ X [N, C,
     /// H, W], for a convolution that `DirectWeightGradient.applies` to, on the calling thread.
     /// `scratch` holds `DirectWeightGradient.scratchCount(geometry, filters:)` elements.
+    /// `family` picks the register tiles (the same bits for every family;
+    /// `convolutionWeightGradient` without it takes `KernelFamily.current`).
     static func convolutionWeightGradient(
         input: UnsafePointer<Self>, outputGradient: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
-        addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>)
+        addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>,
+        family: KernelFamily)
+}
+
+extension DirectConvolutionKernels {
+    /// `directConvolve` with the register tiles of the CPU the program runs on.
+    @inline(__always)
+    public static func directConvolve(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
+        scratch: UnsafeMutablePointer<Self>
+    ) {
+        directConvolve(
+            input, geometry, filters: filters, packedWeights: packedWeights, bias: bias, rectify: rectify, pool: pool,
+            output: output, scratch: scratch, family: .current)
+    }
+
+    /// `convolutionWeightGradient` with the register tiles of the CPU the program runs on.
+    @inline(__always)
+    public static func convolutionWeightGradient(
+        input: UnsafePointer<Self>, outputGradient: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int,
+        addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>
+    ) {
+        convolutionWeightGradient(
+            input: input, outputGradient: outputGradient, geometry, filters: filters, addingTo: weightGradient,
+            scratch: scratch, family: .current)
+    }
 }
 
 extension KernelScalar {
@@ -196,7 +226,8 @@ extension KernelScalar {
 
     public static func convolutionWeightGradient(
         input: UnsafePointer<Self>, outputGradient: UnsafePointer<Self>, _ g: WindowGeometry, filters: Int,
-        addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>
+        addingTo weightGradient: UnsafeMutablePointer<Self>, scratch: UnsafeMutablePointer<Self>,
+        family: KernelFamily
     ) {
         let channels = g.channels
         let outputHeight = g.outputHeight
@@ -252,24 +283,36 @@ extension KernelScalar {
         var first = 0
         while first < g.batch {
             let end = min(g.batch, first + imagesPerPass)
+            // Filters per pass over the taps: the whole register tile's 8 with AVX-512; without it
+            // the 2 of a pair tile, so that the pair's dY planes stay in L1 while every tap block
+            // runs over them (the 8 planes of a block did not fit a Zen 3's 32 KiB with the input).
+            let filterStep = family == .avx2 ? 2 : DirectWeightGradient.filterBlock
             var filter = 0
-            while filter < paddedFilters {
+            while filter < filters {
                 walk = (offset: 0, j: 0, i: 0, tap: 0)
+                let gradientStart = paddedGradient + (first * paddedFilters + filter) * gradientPlane
                 var tap = 0
                 while tap < patch {
                     let offsets = (nextTapOffset(), nextTapOffset(), nextTapOffset())
-                    directWeightGradientTile(
-                        input: paddedInput + first * channels * inputPlane, tapOffsets: offsets,
-                        inputImageStride: channels * inputPlane, layout: layout,
-                        gradient: paddedGradient + (first * paddedFilters + filter) * gradientPlane,
-                        gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
-                        images: end - first,
-                        addingTo: weightGradient + filter * patch + tap, filterStride: patch,
-                        filters: min(DirectWeightGradient.filterBlock, filters - filter),
-                        taps: min(DirectWeightGradient.tapBlock, patch - tap))
+                    if family == .avx2 {
+                        directWeightGradientPairTile(
+                            input: paddedInput + first * channels * inputPlane, tapOffsets: offsets,
+                            inputImageStride: channels * inputPlane, layout: layout, gradient: gradientStart,
+                            gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
+                            images: end - first, addingTo: weightGradient + filter * patch + tap, filterStride: patch,
+                            filters: filters - filter, taps: min(DirectWeightGradient.tapBlock, patch - tap))
+                    } else {
+                        directWeightGradientTile(
+                            input: paddedInput + first * channels * inputPlane, tapOffsets: offsets,
+                            inputImageStride: channels * inputPlane, layout: layout, gradient: gradientStart,
+                            gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
+                            images: end - first, addingTo: weightGradient + filter * patch + tap, filterStride: patch,
+                            filters: min(DirectWeightGradient.filterBlock, filters - filter),
+                            taps: min(DirectWeightGradient.tapBlock, patch - tap))
+                    }
                     tap += DirectWeightGradient.tapBlock
                 }
-                filter += DirectWeightGradient.filterBlock
+                filter += filterStep
             }
             first = end
         }
@@ -376,5 +419,64 @@ extension KernelScalar {
         add(5, s50, s51, s52)
         add(6, s60, s61, s62)
         add(7, s70, s71, s72)
+    }
+
+    /// `directWeightGradientTile` for CPUs without AVX-512 (`KernelFamily.avx2`): 2 filters (dY
+    /// planes `gradientPlane` apart from `gradient`) × 3 taps, Σ over `images` images and the
+    /// vectors of dY's plane of dY · X, added to `target + f · filterStride + t` for f <
+    /// min(2, `filters`), t < `taps`. 12 of the 16 256-bit registers accumulate (the 8 × 3 tile's
+    /// 24 SIMD16 accumulators would need 48); each accumulator's lanes sum the same products in
+    /// the same order as that tile's and are reduced by the same tree: the same bits. (Passes of
+    /// 4 filters × 1 tap load 10 vectors per 8 multiply-adds: W1's 3 → 32 layer ran at 45
+    /// GFLOP/s on a Zen 3.)
+    @inline(never)
+    static func directWeightGradientPairTile(
+        input: UnsafePointer<Self>, tapOffsets: (Int, Int, Int), inputImageStride: Int, layout: DirectPlaneLayout,
+        gradient: UnsafePointer<Self>, gradientImageStride: Int, gradientPlane: Int, images: Int,
+        addingTo target: UnsafeMutablePointer<Self>, filterStride: Int, filters: Int, taps: Int
+    ) {
+        typealias Vector = SIMD16<Self>
+        var s00 = Vector()
+        var s01 = Vector()
+        var s02 = Vector()
+        var s10 = Vector()
+        var s11 = Vector()
+        var s12 = Vector()
+        let segmentLength = layout.segmentVectors * DirectWeightGradient.lanes
+        for image in 0..<images {
+            var d = gradient + image * gradientImageStride
+            var segmentStart = input + image * inputImageStride
+            for _ in 0..<layout.segments {
+                let xa = segmentStart + tapOffsets.0
+                let xb = segmentStart + tapOffsets.1
+                let xc = segmentStart + tapOffsets.2
+                var column = 0
+                while column < segmentLength {
+                    let x0 = Self.loadVector(xa + column)
+                    let x1 = Self.loadVector(xb + column)
+                    let x2 = Self.loadVector(xc + column)
+                    let d0 = Self.loadVector(d + column)
+                    s00 = Self.multiplyAdd(s00, d0, x0)
+                    s01 = Self.multiplyAdd(s01, d0, x1)
+                    s02 = Self.multiplyAdd(s02, d0, x2)
+                    let d1 = Self.loadVector(d + gradientPlane + column)
+                    s10 = Self.multiplyAdd(s10, d1, x0)
+                    s11 = Self.multiplyAdd(s11, d1, x1)
+                    s12 = Self.multiplyAdd(s12, d1, x2)
+                    column += DirectWeightGradient.lanes
+                }
+                d += segmentLength
+                segmentStart += layout.segmentStride
+            }
+        }
+        @inline(__always) func add(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
+            guard filter < filters else { return }
+            let row = target + filter * filterStride
+            row[0] += Self.laneSum(t0)
+            if taps > 1 { row[1] += Self.laneSum(t1) }
+            if taps > 2 { row[2] += Self.laneSum(t2) }
+        }
+        add(0, s00, s01, s02)
+        add(1, s10, s11, s12)
     }
 }

@@ -38,13 +38,17 @@ import Darwin
 ///   48 with the 2 MiB of a Sapphire Rapids core; the rest of L2 holds B̂ micro-panels and C.
 /// - NC (`columnBlock`) 2048 columns: 1024 and 4096 measured the same within noise.
 ///
-/// The 8×32 kernel is the default (248 GFLOP/s vs 241 for 14×32 on the Zen 5); the 14-row
-/// one is used where it pads m less.
+/// With AVX-512 (`KernelFamily.avx512`) the 8×32 kernel is the default (248 GFLOP/s vs 241
+/// for 14×32 on the Zen 5); the 14-row one is used where it pads m less. Without it
+/// (`.avx2`) the tile is 6 rows, two 6×16 kernels per 32-column micro-panel
+/// (FloatGemmKernels256.swift).
 enum FloatGemmBlocking {
-    /// Rows of C per micro-kernel call (MR) of the taller kernel.
+    /// Rows of C per micro-kernel call (MR) of the taller 512-bit kernel.
     static var rowTile: Int { 14 }
-    /// Rows of C per micro-kernel call of the default kernel (as fast per FLOP as 14 rows).
+    /// Rows of C per micro-kernel call of the default 512-bit kernel (as fast per FLOP as 14 rows).
     static var narrowRowTile: Int { 8 }
+    /// Rows of C per micro-kernel call of the 256-bit kernels (6×16, two per column tile).
+    static var rowTile256: Int { 6 }
     /// Columns of C per micro-kernel call (NR): whole SIMD16<Float> vectors.
     static var columnTile: Int { 32 }
     /// Largest depth (k) block (KC): one B̂ micro-panel is depthBlock × columnTile floats.
@@ -62,15 +66,40 @@ enum FloatGemmBlocking {
     /// Columns of op(B) packed at a time (NC, a multiple of columnTile): B̂ stays in L2/L3
     /// (1024 and 4096 measured the same within noise).
     static var columnBlock: Int { 32 * 64 }
-    /// The row tile for a product with m rows: narrowRowTile unless rowTile pads m less
-    /// (m = 14, 28, 42, 56, 70, ...).
-    static func rowTile(rows m: Int) -> Int {
+    /// The row tile for a product with m rows on `family`'s kernels: with AVX-512 narrowRowTile
+    /// unless rowTile pads m less (m = 14, 28, 42, 56, 70, ...); rowTile256 otherwise.
+    static func rowTile(rows m: Int, family: KernelFamily = .current) -> Int {
+        if family == .avx2 { return rowTile256 }
         let wide = (m + rowTile - 1) / rowTile * rowTile
         let narrow = (m + narrowRowTile - 1) / narrowRowTile * narrowRowTile
         return narrow <= wide ? narrowRowTile : rowTile
     }
     /// Below this many multiply-adds (m·n·k) the product runs on one thread.
     static var parallelThreshold: Int { 1 << 21 }
+}
+
+/// Which register tiles fit the vector unit of the CPU the program runs on: chosen at start-up
+/// from the features `CPUInfo` reads, never from the machine the code was tuned on. It picks the
+/// GEMM's micro-kernels, Winograd's panel products, the direct convolution's and direct weight
+/// gradient's tiles and the dense layer's dot blocks. Every family computes the same bits (the
+/// same chains of fused multiply-adds, lane by lane); only the tiles differ.
+public enum KernelFamily: Sendable, CaseIterable {
+    /// 32 registers of 16 floats (AVX-512): 8×32 tiles, 14×32 where they pad m less.
+    case avx512
+    /// 16 registers of 8 floats (AVX2 without AVX-512: AMD Zen 1–3, Intel before Ice Lake;
+    /// also arm64's NEON, 32 registers of 4): 6×16 tiles, two per 32-column micro-panel.
+    case avx2
+
+    /// The family of the CPU the program runs on.
+    public static let current: KernelFamily = CPUInfo.current.hasAVX512 ? .avx512 : .avx2
+
+    /// How `convnet bench` names it.
+    public var summary: String {
+        switch self {
+        case .avx512: "AVX-512 (32 registers of 16 floats)"
+        case .avx2: "AVX2 (16 registers of 8 floats)"
+        }
+    }
 }
 
 extension Float {
@@ -121,10 +150,11 @@ private enum FloatGemmSplit {
 }
 
 /// The packed GEMM behind `Float.gemm`; same contract.
+/// `family` picks the micro-kernels (tests run every family on any CPU).
 func floatGemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, family: KernelFamily = .current
 ) {
     guard m > 0, n > 0 else { return }
     if k == 0 || alpha == 0 {
@@ -137,7 +167,7 @@ func floatGemm(
     {
         return
     }
-    let rowTile = FloatGemmBlocking.rowTile(rows: m)
+    let rowTile = FloatGemmBlocking.rowTile(rows: m, family: family)
     let columnTile = FloatGemmBlocking.columnTile
     let depthBlock = FloatGemmBlocking.depthBlock
 
@@ -604,13 +634,20 @@ final class FloatGemmScratchPool: @unchecked Sendable {
     }
 }
 
-/// Calls the micro-kernel with `rows` (rowTile or narrowRowTile) rows.
+/// Calls the micro-kernel with `rows` (rowTile, narrowRowTile or rowTile256) rows.
 @inline(__always)
 private func floatMicroKernel(
     rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
     alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    if rows == 14 {
+    if rows == FloatGemmBlocking.rowTile256 {
+        floatMicroKernel6x16(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+        floatMicroKernel6x16(
+            depth: depth, packedA: packedA, packedB: packedB + 16, alpha: alpha, beta: beta,
+            c: c + 16, ldc: ldc)
+    } else if rows == 14 {
         floatMicroKernel14x32(
             depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
             ldc: ldc)
@@ -621,14 +658,18 @@ private func floatMicroKernel(
     }
 }
 
-/// Calls the half-width (16-column) micro-kernel with `rows` (rowTile or narrowRowTile) rows;
-/// it reads the left 16 columns of a [depth × columnTile] B̂ micro-panel.
+/// Calls the half-width (16-column) micro-kernel with `rows` (rowTile, narrowRowTile or
+/// rowTile256) rows; it reads the left 16 columns of a [depth × columnTile] B̂ micro-panel.
 @inline(__always)
 private func floatHalfWidthMicroKernel(
     rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
     alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    if rows == 14 {
+    if rows == FloatGemmBlocking.rowTile256 {
+        floatMicroKernel6x16(
+            depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
+            ldc: ldc)
+    } else if rows == 14 {
         floatMicroKernel14x16(
             depth: depth, packedA: packedA, packedB: packedB, alpha: alpha, beta: beta, c: c,
             ldc: ldc)
@@ -642,13 +683,23 @@ private func floatHalfWidthMicroKernel(
 /// One micro-kernel call on operands the caller keeps packed (Winograd's products):
 /// c[8 × columns] = Â · B̂ + beta · c for an Â panel [depth × 8] and a B̂ panel [depth ×
 /// columnTile] (64-byte aligned), `columns` 32 (the full kernel) or 16 (the half-width one,
-/// reading the panel's left half); c's rows are `ldc` apart (beta 0 overwrites them).
+/// reading the panel's left half); c's rows are `ldc` apart (beta 0 overwrites them). Without
+/// AVX-512 (`family` .avx2) the product is two or four 4×16 kernel calls.
 @inline(__always)
 func floatPanelProduct(
     depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, columns: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, family: KernelFamily = .current
 ) {
-    if columns > 16 {
+    if family == .avx2 {
+        for half in stride(from: 0, to: columns > 16 ? 32 : 16, by: 16) {
+            floatMicroKernel4x16(
+                depth: depth, packedA: packedA, packedB: packedB + half, beta: beta, c: c + half,
+                ldc: ldc)
+            floatMicroKernel4x16(
+                depth: depth, packedA: packedA + 4, packedB: packedB + half, beta: beta,
+                c: c + 4 * ldc + half, ldc: ldc)
+        }
+    } else if columns > 16 {
         floatMicroKernel8x32(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: beta, c: c, ldc: ldc)
     } else {
         floatMicroKernel8x16(depth: depth, packedA: packedA, packedB: packedB, alpha: 1, beta: beta, c: c, ldc: ldc)
@@ -1632,10 +1683,19 @@ public enum FloatGemmPlan {
     public static var summary: String {
         let level2 = CPUInfo.current.level2CacheBytes
         let tiles = FloatGemmBlocking.rowTilesPerBlock
-        return "micro-kernel \(FloatGemmBlocking.narrowRowTile)×\(FloatGemmBlocking.columnTile) "
-            + "(\(FloatGemmBlocking.rowTile)×\(FloatGemmBlocking.columnTile) where it pads m less), "
+        let rows =
+            KernelFamily.current == .avx2
+            ? "\(tiles * FloatGemmBlocking.rowTile256)"
+            : "\(tiles * FloatGemmBlocking.narrowRowTile) or \(tiles * FloatGemmBlocking.rowTile)"
+        let kernels =
+            KernelFamily.current == .avx2
+            ? "micro-kernel 6×16, two per 32-column panel (\(KernelFamily.current.summary)), "
+            : "micro-kernel \(FloatGemmBlocking.narrowRowTile)×\(FloatGemmBlocking.columnTile) "
+                + "(\(FloatGemmBlocking.rowTile)×\(FloatGemmBlocking.columnTile) where it pads m less; "
+                + "\(KernelFamily.current.summary)), "
+        return kernels
             + "KC \(FloatGemmBlocking.depthBlock), MC \(tiles) row tiles "
-            + "(\(tiles * FloatGemmBlocking.narrowRowTile) or \(tiles * FloatGemmBlocking.rowTile) rows, from "
+            + "(\(rows) rows, from "
             + (level2 > 0 ? "L2 \(CPUInfo.describeBytes(level2))" : "an unknown L2: the 1 MiB value")
             + "), NC \(FloatGemmBlocking.columnBlock), \(ThreadPool.coreCount) threads"
     }

@@ -71,9 +71,10 @@ enum FloatSkinnyGemm {
     /// through `gemm`, a convolution's weight gradient (dY · colsᵀ, also small and long) would
     /// take it too, and its different rounding moved the third step of the ill-conditioned
     /// resnet20 parity run from 3.4e-6 to 5.9e-3 of PyTorch's float64 answer.
+    /// `family` picks the register tiles (the same bits for every family).
     static func dotBlocks(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int, family: KernelFamily = .current
     ) -> Bool {
         guard m > maximumRows, n > 0, m * n <= dotBlockMaximumOutputs, k >= dotBlockMinimumDepth else {
             return false
@@ -85,6 +86,7 @@ enum FloatSkinnyGemm {
         let reduction = FloatGemmScratchPool.shared.checkOut()
         let partials = reduction.partialBuffer(count: parts * m * n)
         work.path = .dotBlocks
+        work.family = family
         work.parts = parts
         work.partials = partials
         ThreadPool.run(parts: parts, work)
@@ -255,6 +257,76 @@ enum FloatSkinnyGemm {
         finish(3, a3, (s30, s31, s32, s33, s34, s35))
     }
 
+    /// `dotBlockTile` for CPUs without AVX-512 (`KernelFamily.avx2`): the same sums in passes of
+    /// 2 rows × 2 columns (8 of the 16 256-bit registers accumulate; the one-pass tile's 24
+    /// accumulators would spill). Each accumulator's lanes sum the same products in the same
+    /// order, and the finish is the same: the same bits.
+    @inline(__always)
+    static func dotBlockTile256(
+        _ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, columns: Int,
+        depth: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        var i = 0
+        while i < rows {
+            var j = 0
+            while j < columns {
+                dotBlockQuarterTile(
+                    a + i * lda, lda: lda, rows: min(2, rows - i), b + j * ldb, ldb: ldb, columns: min(2, columns - j),
+                    depth: depth, into: out + i * ldo + j, ldo: ldo)
+                j += 2
+            }
+            i += 2
+        }
+    }
+
+    /// One pass of `dotBlockTile256`: out[r·ldo + c] += ⟨A row r, B row c⟩ for r < `rows` ≤ 2,
+    /// c < `columns` ≤ 2 (a missing row or column repeats the first one; its sums are dropped).
+    @inline(never)
+    static func dotBlockQuarterTile(
+        _ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, columns: Int,
+        depth: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        typealias Vector = SIMD16<Float>
+        @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Vector {
+            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+        }
+        let a0 = a
+        let a1 = a + (rows > 1 ? lda : 0)
+        let b0 = b
+        let b1 = b + (columns > 1 ? ldb : 0)
+        var s00 = Vector()
+        var s01 = Vector()
+        var s10 = Vector()
+        var s11 = Vector()
+        var p = 0
+        while p + 16 <= depth {
+            let x0 = load(a0 + p)
+            let x1 = load(a1 + p)
+            var y = load(b0 + p)
+            s00 = floatMultiplyAdd(s00, x0, y)
+            s10 = floatMultiplyAdd(s10, x1, y)
+            y = load(b1 + p)
+            s01 = floatMultiplyAdd(s01, x0, y)
+            s11 = floatMultiplyAdd(s11, x1, y)
+            p += 16
+        }
+        let tail = p
+        @inline(__always) func finish(_ r: Int, _ x: UnsafePointer<Float>, _ sums: (Vector, Vector)) {
+            guard r < rows else { return }
+            let row = out + r * ldo
+            @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: Vector) {
+                guard c < columns else { return }
+                var sum = Float.laneSum(v)
+                for q in tail..<depth { sum += x[q] * y[q] }
+                row[c] += sum
+            }
+            add(0, b0, sums.0)
+            add(1, b1, sums.1)
+        }
+        finish(0, a0, (s00, s01))
+        finish(1, a1, (s10, s11))
+    }
+
     /// y[j] += scale · x[j] (vectorised by the compiler).
     @inline(__always)
     static func axpy(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
@@ -296,6 +368,8 @@ private struct SkinnyGemmParts: ParallelWork {
     var parts = 1
     /// `.dotBlocks`: the parts' sums, [parts, m, n].
     var partials: UnsafeMutablePointer<Float>?
+    /// `.dotBlocks`: the register tiles.
+    var family = KernelFamily.current
 
     func run(part: Int) {
         switch path {
@@ -357,9 +431,15 @@ private struct SkinnyGemmParts: ParallelWork {
                 while i < m {
                     var j = 0
                     while j < n {
-                        FloatSkinnyGemm.dotBlockTile(
-                            rowsA + i * depth, lda: depth, rows: min(4, m - i), rowsB + j * depth, ldb: depth,
-                            columns: min(6, n - j), depth: depth, into: out + i * n + j, ldo: n)
+                        if family == .avx2 {
+                            FloatSkinnyGemm.dotBlockTile256(
+                                rowsA + i * depth, lda: depth, rows: min(4, m - i), rowsB + j * depth, ldb: depth,
+                                columns: min(6, n - j), depth: depth, into: out + i * n + j, ldo: n)
+                        } else {
+                            FloatSkinnyGemm.dotBlockTile(
+                                rowsA + i * depth, lda: depth, rows: min(4, m - i), rowsB + j * depth, ldb: depth,
+                                columns: min(6, n - j), depth: depth, into: out + i * n + j, ldo: n)
+                        }
                         j += 6
                     }
                     i += 4

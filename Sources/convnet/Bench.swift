@@ -66,7 +66,8 @@ struct Bench: ParsableCommand {
         let peak = runner.measureGemmPeak()
         output.encode(
             kind: "peak", peak,
-            text: "FMA limit (FMAProbe: 12 independent FMA chains per thread, \(peak.threads) threads): "
+            text:
+                "FMA limit (FMAProbe: 12 independent FMA chains per thread, 8 or 16 lanes, the faster; \(peak.threads) threads): "
                 + "\(format(peak.fmaLimit, 1)) GFLOP/s\nGEMM peak (Float.gemm, square, \(peak.threads) threads): "
                 + zip(peak.measurements, peak.fractionsOfFMALimit).map {
                     "\(Int($0[0]))³ \(format($0[3], 1)) GFLOP/s (\(format($1, 3)) of the FMA limit)"

@@ -132,9 +132,12 @@ struct CPUInfoTests {
         for chain in 0..<12 {
             var a = Float(2) + Float(chain)
             for _ in 0..<iterations { a = (Float(2) * 1e-7).addingProduct(a, 0.999_999_9) }
-            expected += a * 16
+            expected += a
         }
-        let result = FMAProbe.chains(iterations: iterations, seed: 2)
-        #expect(abs(result - expected) <= 1e-4 * abs(expected), "\(result) vs \(expected)")
+        let wide = FMAProbe.chains(iterations: iterations, seed: 2, vector: SIMD16<Float>.self)
+        let narrow = FMAProbe.chains(iterations: iterations, seed: 2, vector: SIMD8<Float>.self)
+        #expect(abs(wide - 16 * expected) <= 1e-4 * abs(16 * expected), "\(wide) vs \(16 * expected)")
+        #expect(abs(narrow - 8 * expected) <= 1e-4 * abs(8 * expected), "\(narrow) vs \(8 * expected)")
+        #expect(FMAProbe.flopsPerIteration(lanes: 8) == 12 * 8 * 2)
     }
 }

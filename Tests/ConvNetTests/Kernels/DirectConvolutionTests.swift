@@ -42,7 +42,8 @@ struct DirectConvolutionTests {
     /// which must not leak into the result) followed by sentinels that must survive, and an
     /// output buffer filled with NaN (every element must be written).
     static func direct<Scalar: KernelScalar>(
-        _ input: [Scalar], weight: [Scalar], bias: [Scalar]?, rectify: Bool, pool: Bool = false, case c: Case
+        _ input: [Scalar], weight: [Scalar], bias: [Scalar]?, rectify: Bool, pool: Bool = false, case c: Case,
+        family: KernelFamily = .current
     ) -> [Scalar] {
         let g = c.geometry
         // Wᵀ [patch, F], as Conv2D hands it over.
@@ -73,7 +74,7 @@ struct DirectConvolutionTests {
                                 x.baseAddress!, g, filters: c.filters, packedWeights: p.baseAddress!,
                                 bias: bias == nil ? nil : b.baseAddress, rectify: rectify, pool: pool,
                                 output: y.baseAddress!,
-                                scratch: s.baseAddress!)
+                                scratch: s.baseAddress!, family: family)
                         }
                     }
                 }
@@ -156,12 +157,17 @@ struct DirectConvolutionTests {
 
     /// The recursive-summation bound: each output is a sum of C·kh·kw products and the bias
     /// computed one after another in float32, so it is within n·u·(Σ|w·x| + |b|) of the exact
-    /// sum (n = C·kh·kw + 1, u = 2⁻²⁴); the ReLU does not widen it.
-    @Test("Float: within the summation bound of the Double reference", arguments: arguments)
+    /// sum (n = C·kh·kw + 1, u = 2⁻²⁴); the ReLU does not widen it. Every kernel family (the
+    /// AVX-512 tile and the 256-bit passes, both run on any CPU) gives the same bits.
+    @Test("Float: within the summation bound of the Double reference, every kernel family", arguments: arguments)
     func float(_ c: Case, withBias: Bool, rectify: Bool) {
         let (x, w, b) = Self.operands(c, as: Float.self)
         let bias = withBias ? b : nil
-        let result = Self.direct(x, weight: w, bias: bias, rectify: rectify, case: c)
+        let results = KernelFamily.allCases.map {
+            Self.direct(x, weight: w, bias: bias, rectify: rectify, case: c, family: $0)
+        }
+        #expect(results.allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) }, "families differ")
+        let result = results[0]
         var exact = Self.reference(
             x.map(Double.init), weight: w.map(Double.init), bias: bias?.map(Double.init), case: c)
         if rectify { exact = exact.map { max($0, 0) } }

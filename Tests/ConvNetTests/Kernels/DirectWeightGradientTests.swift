@@ -57,7 +57,7 @@ struct DirectWeightGradientTests {
     /// (filled with NaN, which must not leak into the result) followed by sentinels that must
     /// survive.
     static func direct<Scalar: KernelScalar>(
-        _ input: [Scalar], _ outputGradient: [Scalar], start: [Scalar], case c: Case
+        _ input: [Scalar], _ outputGradient: [Scalar], start: [Scalar], case c: Case, family: KernelFamily = .current
     ) -> [Scalar] {
         let g = c.geometry
         let scratchCount = DirectWeightGradient.scratchCount(g, filters: c.filters)
@@ -70,7 +70,7 @@ struct DirectWeightGradientTests {
                     scratch.withUnsafeMutableBufferPointer { s in
                         Scalar.convolutionWeightGradient(
                             input: x.baseAddress!, outputGradient: dy.baseAddress!, g, filters: c.filters,
-                            addingTo: dw.baseAddress!, scratch: s.baseAddress!)
+                            addingTo: dw.baseAddress!, scratch: s.baseAddress!, family: family)
                     }
                 }
             }
@@ -115,12 +115,16 @@ struct DirectWeightGradientTests {
 
     /// The recursive-summation bound: a sum of n products computed in float32 (lane partial
     /// sums, a tree over the lanes, one addition per call) is within n·u·Σ|products| of the
-    /// exact sum (u = 2⁻²⁴), computed here with |X| and |dY| by the same reference loops.
-    @Test("Float: within the summation bound of the Double reference", arguments: cases)
+    /// exact sum (u = 2⁻²⁴), computed here with |X| and |dY| by the same reference loops. Every
+    /// kernel family (the AVX-512 tile and the 256-bit passes, both run on any CPU) gives the
+    /// same bits.
+    @Test("Float: within the summation bound of the Double reference, every kernel family", arguments: cases)
     func float(_ c: Case) {
         let (x, dy) = Self.operands(c, as: Float.self)
         let zero = [Float](repeating: 0, count: c.filters * c.channels * c.kernelHeight * c.kernelWidth)
-        let result = Self.direct(x, dy, start: zero, case: c)
+        let results = KernelFamily.allCases.map { Self.direct(x, dy, start: zero, case: c, family: $0) }
+        #expect(results.allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) }, "families differ")
+        let result = results[0]
         let exact = Self.reference(x.map(Double.init), dy.map(Double.init), case: c)
         let magnitude = Self.reference(x.map { abs(Double($0)) }, dy.map { abs(Double($0)) }, case: c)
         let terms = Double(c.batch * c.geometry.outputPlane + 8)

@@ -38,7 +38,9 @@ struct GemmTests {
     /// Runs one case through `Float.gemm` and `naiveGemm` and returns the largest violation of
     /// |fast − reference| ≤ tolerance · (1 + |reference|), as a ratio (≤ 1 passes), plus
     /// whether the padding between rows of C was left untouched.
-    static func check(_ testCase: Case, seed: UInt64) -> (worstRatio: Double, paddingIntact: Bool) {
+    static func check(
+        _ testCase: Case, seed: UInt64, family: KernelFamily = .current
+    ) -> (worstRatio: Double, paddingIntact: Bool, result: [Float]) {
         var generator = SplitMix64(state: seed)
         let (m, n, k) = (testCase.m, testCase.n, testCase.k)
         // Stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed).
@@ -64,11 +66,11 @@ struct GemmTests {
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 fast.withUnsafeMutableBufferPointer { c in
-                    Float.gemm(
+                    floatGemm(
                         transposeA: testCase.transposeA, transposeB: testCase.transposeB,
                         m: m, n: n, k: k, alpha: testCase.alpha,
                         a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
-                        beta: testCase.beta, c: c.baseAddress!, ldc: ldc)
+                        beta: testCase.beta, c: c.baseAddress!, ldc: ldc, family: family)
                 }
                 reference.withUnsafeMutableBufferPointer { c in
                     naiveGemm(
@@ -98,7 +100,7 @@ struct GemmTests {
                 worst = max(worst, ratio)
             }
         }
-        return (worst, paddingIntact)
+        return (worst, paddingIntact, fast)
     }
 
     static let sizes = [1, 2, 3, 7, 15, 17, 31, 33, 65, 129, 300]
@@ -119,7 +121,10 @@ struct GemmTests {
         return shapes
     }()
 
-    @Test("odd shapes, all transposes, alpha and beta", arguments: [false, true], [false, true])
+    /// Every kernel family (`KernelFamily`: the AVX-512 tiles and the 256-bit ones, both
+    /// run on any CPU, the other family's registers split or joined) within the tolerance of the
+    /// reference, and all of them the same bits: results do not depend on the CPU.
+    @Test("odd shapes, all transposes, alpha and beta, every kernel family", arguments: [false, true], [false, true])
     func oddShapes(transposeA: Bool, transposeB: Bool) {
         let scalings: [(alpha: Float, beta: Float, nanInC: Bool)] = [
             (1, 0, true), (0.5, 1, false), (1, -0.5, false), (0.5, 0, false),
@@ -130,9 +135,58 @@ struct GemmTests {
                     m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                     alpha: scaling.alpha, beta: scaling.beta,
                     padding: (shapeIndex + scalingIndex) % 3 * 3, nanInC: scaling.nanInC)
-                let result = Self.check(testCase, seed: UInt64(shapeIndex * 16 + scalingIndex))
-                #expect(result.worstRatio <= 1, "\(testCase.testDescription)")
-                #expect(result.paddingIntact, "\(testCase.testDescription) wrote past n")
+                var results: [[Float]] = []
+                for family in KernelFamily.allCases {
+                    let result = Self.check(testCase, seed: UInt64(shapeIndex * 16 + scalingIndex), family: family)
+                    #expect(result.worstRatio <= 1, "\(testCase.testDescription) \(family)")
+                    #expect(result.paddingIntact, "\(testCase.testDescription) \(family) wrote past n")
+                    results.append(result.result)
+                }
+                #expect(
+                    results.allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) },
+                    "\(testCase.testDescription): the kernel families differ")
+            }
+        }
+    }
+
+    /// `floatPanelProduct` (Winograd's products on packed 8-row panels): both widths and both
+    /// beta modes, every family the same bits, against Double sums.
+    @Test("panel products: every kernel family the same bits")
+    func panelProducts() {
+        var generator = SplitMix64(state: 7)
+        let depth = 37
+        let a = (0..<(depth * 8)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<(depth * 32)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let initial = (0..<(8 * 40)).map { _ in Float.random(in: -1...1, using: &generator) }
+        for columns in [16, 32] {
+            for beta: Float in [0, 1] {
+                var results: [[Float]] = []
+                for family in KernelFamily.allCases {
+                    var c = initial
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            c.withUnsafeMutableBufferPointer { c in
+                                floatPanelProduct(
+                                    depth: depth, packedA: a.baseAddress!, packedB: b.baseAddress!,
+                                    columns: columns, beta: beta, c: c.baseAddress!, ldc: 40, family: family)
+                            }
+                        }
+                    }
+                    results.append(c)
+                }
+                #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "columns \(columns) beta \(beta)")
+                var worst = 0.0
+                for i in 0..<8 {
+                    for j in 0..<40 {
+                        var expected = Double(initial[i * 40 + j])
+                        if j < columns {
+                            expected *= Double(beta)
+                            for p in 0..<depth { expected += Double(a[p * 8 + i]) * Double(b[p * 32 + j]) }
+                        }
+                        worst = max(worst, abs(Double(results[0][i * 40 + j]) - expected))
+                    }
+                }
+                #expect(worst <= 1e-5, "columns \(columns) beta \(beta): \(worst)")
             }
         }
     }
@@ -196,20 +250,26 @@ struct GemmTests {
         let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) }
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
-        var c = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &generator) }
-        let original = c
+        let original = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &generator) }
         let alpha: Float = 0.75
         let beta: Float = 0.5
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    Float.gemm(
-                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                        alpha: alpha, a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
-                        beta: beta, c: c.baseAddress!, ldc: n)
+        // Every kernel family, the same bits (the splits between threads follow the row tile).
+        let results = KernelFamily.allCases.map { family in
+            var c = original
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        floatGemm(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                            alpha: alpha, a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                            beta: beta, c: c.baseAddress!, ldc: n, family: family)
+                    }
                 }
             }
+            return c
         }
+        #expect(results.allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) }, "m=\(m) n=\(n) k=\(k)")
+        let c = results[0]
         let tolerance = 1e-5 * (4 + Double(k).squareRoot())
         var worst = 0.0
         // Every row, and a stride of columns that reaches both edges of every tile.
@@ -250,6 +310,20 @@ struct GemmTests {
                         ldc: n)
                 }
             }
+        }
+        // The dot blocks of every kernel family, where they apply: the same bits as denseProduct's.
+        for family in KernelFamily.allCases {
+            var blocks = [Float](repeating: .nan, count: m * n)
+            let applied = a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    blocks.withUnsafeMutableBufferPointer { out in
+                        FloatSkinnyGemm.dotBlocks(
+                            m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k,
+                            c: out.baseAddress!, ldc: n, family: family)
+                    }
+                }
+            }
+            if applied { #expect(blocks.map(\.bitPattern) == c.map(\.bitPattern), "m=\(m) n=\(n) k=\(k) \(family)") }
         }
         let tolerance = 1e-5 * (4 + Double(k).squareRoot())
         var worst = 0.0
