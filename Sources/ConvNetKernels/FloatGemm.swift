@@ -516,8 +516,8 @@ private func packFloatA(
             }
         } else {
             // op(A)[i, p] = a[i·lda + p]: SIMD transposes of 16 depth steps at a time (rows
-            // past `height` read as zeros), 8×16 for 8-row panels, 16×16 storing rowTile lanes
-            // otherwise; the last depth % 16 steps one by one.
+            // past `height` read as zeros), 8×16 for 8-row panels, 6×16 for 6-row ones, 16×16
+            // storing rowTile lanes otherwise; the last depth % 16 steps one by one.
             let wholeDepth = depth / 16 * 16
             let source = a + panelStart * lda
             var p = 0
@@ -525,6 +525,12 @@ private func packFloatA(
                 while p < wholeDepth {
                     transposeFloat8x16(
                         source: source + p, sourceStride: lda, rows: height, target: panel + p * 8)
+                    p += 16
+                }
+            } else if rowTile == 6 {
+                while p < wholeDepth {
+                    transposeFloat6x16(
+                        source: source + p, sourceStride: lda, rows: height, target: panel + p * 6)
                     p += 16
                 }
             }
@@ -845,10 +851,61 @@ func transposeFloat16x16(
 func transposeFloat8x16(
     source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>
 ) {
-    let from = UnsafeRawPointer(source)
+    let vectors = transposedFloat8x16(source: source, sourceStride: sourceStride, rows: rows)
     let to = UnsafeMutableRawPointer(target)
-    let fromRow = sourceStride * MemoryLayout<Float>.stride
     let vectorBytes = 16 * MemoryLayout<Float>.stride
+    to.storeBytes(of: vectors.0, toByteOffset: 0 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.1, toByteOffset: 1 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.2, toByteOffset: 2 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.3, toByteOffset: 3 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.4, toByteOffset: 4 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.5, toByteOffset: 5 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.6, toByteOffset: 6 * vectorBytes, as: SIMD16<Float>.self)
+    to.storeBytes(of: vectors.7, toByteOffset: 7 * vectorBytes, as: SIMD16<Float>.self)
+}
+
+/// Transposes a 6×16 block into 96 contiguous floats: target[p·6 + i] = source[i·sourceStride
+/// + p] for p in 0..<16 and i in 0..<6, where source rows i ≥ `rows` read as zeros (rows ≤ 6):
+/// 16 depth steps of a 6-row Â micro-panel (the 256-bit kernels' `rowTile256`). The 8×16
+/// transpose's vectors hold 8 lanes per depth step; each step's 8 are stored at p·6, in
+/// ascending p, so that the next step's store overwrites the two extra lanes; the last step
+/// stores only its 6 (nothing is written past the 96).
+@inline(__always)
+func transposeFloat6x16(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>
+) {
+    let vectors = transposedFloat8x16(source: source, sourceStride: sourceStride, rows: min(rows, 6))
+    let to = UnsafeMutableRawPointer(target)
+    let stepBytes = 6 * MemoryLayout<Float>.stride
+    @inline(__always) func store(_ vector: SIMD16<Float>, steps p: Int) {
+        to.storeBytes(of: vector.lowHalf, toByteOffset: p * stepBytes, as: SIMD8<Float>.self)
+        to.storeBytes(of: vector.highHalf, toByteOffset: (p + 1) * stepBytes, as: SIMD8<Float>.self)
+    }
+    store(vectors.0, steps: 0)
+    store(vectors.1, steps: 2)
+    store(vectors.2, steps: 4)
+    store(vectors.3, steps: 6)
+    store(vectors.4, steps: 8)
+    store(vectors.5, steps: 10)
+    store(vectors.6, steps: 12)
+    to.storeBytes(of: vectors.7.lowHalf, toByteOffset: 14 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.7.highHalf.lowHalf, toByteOffset: 15 * stepBytes, as: SIMD4<Float>.self)
+    to.storeBytes(
+        of: vectors.7.highHalf.highHalf.lowHalf, toByteOffset: 15 * stepBytes + 4 * MemoryLayout<Float>.stride,
+        as: SIMD2<Float>.self)
+}
+
+/// The 8×16 transpose of `transposeFloat8x16`, in registers: vector v holds depth steps 2v
+/// (lanes 0..<8) and 2v + 1 (lanes 8..<16), one lane per row.
+@inline(__always)
+private func transposedFloat8x16(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int
+) -> (
+    SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+    SIMD16<Float>
+) {
+    let from = UnsafeRawPointer(source)
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
     let zero = SIMD16<Float>()
     var vectors = (
         0 < rows ? from.loadUnaligned(fromByteOffset: 0 * fromRow, as: SIMD16<Float>.self) : zero,
@@ -869,14 +926,7 @@ func transposeFloat8x16(
             oddLanes(vectors.4, vectors.5), oddLanes(vectors.6, vectors.7)
         )
     }
-    to.storeBytes(of: vectors.0, toByteOffset: 0 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.1, toByteOffset: 1 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.2, toByteOffset: 2 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.3, toByteOffset: 3 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.4, toByteOffset: 4 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.5, toByteOffset: 5 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.6, toByteOffset: 6 * vectorBytes, as: SIMD16<Float>.self)
-    to.storeBytes(of: vectors.7, toByteOffset: 7 * vectorBytes, as: SIMD16<Float>.self)
+    return vectors
 }
 
 /// Lanes 0, 2, …, 30 of (first, second) as one vector: SIMD32's `evenHalf`, written out lane
