@@ -20,10 +20,11 @@ import Darwin
 // k-contiguous cases (op(A) = A, op(B) = Bᵀ) go through 16×16 SIMD transposes.
 // The micro-kernels at the end of the file are written out long-hand, one variable per
 // accumulator, so that the accumulators live in registers for the whole depth loop; the inner
-// step is `c = c + a · b` as a fused multiply-add on SIMD16<Float> (vfmadd231ps with AVX-512).
+// step is `c = c + a · b` as a fused multiply-add on SIMD16<Float> (vfmadd231ps with AVX-512);
+// the 256-bit family's kernels (SIMD8<Float>) are in FloatGemmKernels256.swift.
 
 /// Tile and block sizes of the Float GEMM. The register tiles are fixed by the instruction set
-/// (AVX-512 has 32 vector registers: the rowTile × columnTile/16 accumulators plus the B̂
+/// (`KernelFamily`: AVX-512 has 32 vector registers, AVX2 16; the accumulators plus the B̂
 /// vectors and one broadcast must fit); the cache blocks that depend on the machine are
 /// derived from the sizes `CPUInfo` reads at start-up, never taken from one machine:
 ///

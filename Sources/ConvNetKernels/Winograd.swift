@@ -177,7 +177,8 @@ extension Float {
         return result
     }
 
-    /// One call of the GEMM's 8×32 (or 8×16) micro-kernel (`floatPanelProduct`).
+    /// One 8×32 (or 8×16) product of the GEMM's micro-kernels (`floatPanelProduct`: one call
+    /// with AVX-512, 4×16 calls on 256-bit vectors).
     @inline(__always)
     public static func winogradPanelProduct(
         depth: Int, filters: UnsafePointer<Float>, tiles: UnsafePointer<Float>, columns: Int,

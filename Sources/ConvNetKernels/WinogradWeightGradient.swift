@@ -102,7 +102,8 @@ public protocol WinogradWeightGradientKernels: BinaryFloatingPoint, SIMDScalar {
 }
 
 extension Float {
-    /// One call of the GEMM's 8×32 (or 8×16) micro-kernel with beta 1 (`floatPanelProduct`).
+    /// One 8×32 (or 8×16) product of the GEMM's micro-kernels with beta 1 (`floatPanelProduct`:
+    /// one call with AVX-512, 4×16 calls on 256-bit vectors).
     @inline(__always)
     public static func winogradPanelAccumulate(
         depth: Int, filters: UnsafePointer<Float>, channels: UnsafePointer<Float>, columns: Int,
