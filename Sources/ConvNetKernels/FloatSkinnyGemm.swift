@@ -258,9 +258,9 @@ enum FloatSkinnyGemm {
     }
 
     /// `dotBlockTile` for CPUs without AVX-512 (`KernelFamily.avx2`): the same sums in passes of
-    /// 2 rows × 2 columns (8 of the 16 256-bit registers accumulate; the one-pass tile's 24
-    /// accumulators would spill). Each accumulator's lanes sum the same products in the same
-    /// order, and the finish is the same: the same bits.
+    /// 2 rows × 3 columns (12 of the 16 256-bit registers accumulate; the one-pass tile's 24
+    /// SIMD16 accumulators would need 48). Each accumulator's lanes sum the same products in the
+    /// same order, and the finish is the same: the same bits.
     @inline(__always)
     static func dotBlockTile256(
         _ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, columns: Int,
@@ -270,61 +270,83 @@ enum FloatSkinnyGemm {
         while i < rows {
             var j = 0
             while j < columns {
-                dotBlockQuarterTile(
-                    a + i * lda, lda: lda, rows: min(2, rows - i), b + j * ldb, ldb: ldb, columns: min(2, columns - j),
+                dotBlockPairTile(
+                    a + i * lda, lda: lda, rows: min(2, rows - i), b + j * ldb, ldb: ldb, columns: min(3, columns - j),
                     depth: depth, into: out + i * ldo + j, ldo: ldo)
-                j += 2
+                j += 3
             }
             i += 2
         }
     }
 
     /// One pass of `dotBlockTile256`: out[r·ldo + c] += ⟨A row r, B row c⟩ for r < `rows` ≤ 2,
-    /// c < `columns` ≤ 2 (a missing row or column repeats the first one; its sums are dropped).
+    /// c < `columns` ≤ 3 (a missing row or column repeats the first one; its sums are dropped).
+    /// The 16-lane accumulators are kept as halves of 8 lanes, each half's step loading 2 vectors
+    /// of A and 3 of B for 6 multiply-adds (15 registers).
     @inline(never)
-    static func dotBlockQuarterTile(
+    static func dotBlockPairTile(
         _ a: UnsafePointer<Float>, lda: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int, columns: Int,
         depth: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
-        typealias Vector = SIMD16<Float>
-        @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Vector {
-            UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+        typealias Half = SIMD8<Float>
+        @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Half {
+            UnsafeRawPointer(pointer).loadUnaligned(as: Half.self)
         }
         let a0 = a
         let a1 = a + (rows > 1 ? lda : 0)
         let b0 = b
         let b1 = b + (columns > 1 ? ldb : 0)
-        var s00 = Vector()
-        var s01 = Vector()
-        var s10 = Vector()
-        var s11 = Vector()
+        let b2 = b + (columns > 2 ? 2 * ldb : 0)
+        var s00 = (Half(), Half())
+        var s01 = (Half(), Half())
+        var s02 = (Half(), Half())
+        var s10 = (Half(), Half())
+        var s11 = (Half(), Half())
+        var s12 = (Half(), Half())
         var p = 0
         while p + 16 <= depth {
-            let x0 = load(a0 + p)
-            let x1 = load(a1 + p)
+            var x0 = load(a0 + p)
+            var x1 = load(a1 + p)
             var y = load(b0 + p)
-            s00 = floatMultiplyAdd(s00, x0, y)
-            s10 = floatMultiplyAdd(s10, x1, y)
+            s00.0 = floatMultiplyAdd(s00.0, x0, y)
+            s10.0 = floatMultiplyAdd(s10.0, x1, y)
             y = load(b1 + p)
-            s01 = floatMultiplyAdd(s01, x0, y)
-            s11 = floatMultiplyAdd(s11, x1, y)
+            s01.0 = floatMultiplyAdd(s01.0, x0, y)
+            s11.0 = floatMultiplyAdd(s11.0, x1, y)
+            y = load(b2 + p)
+            s02.0 = floatMultiplyAdd(s02.0, x0, y)
+            s12.0 = floatMultiplyAdd(s12.0, x1, y)
+            x0 = load(a0 + p + 8)
+            x1 = load(a1 + p + 8)
+            y = load(b0 + p + 8)
+            s00.1 = floatMultiplyAdd(s00.1, x0, y)
+            s10.1 = floatMultiplyAdd(s10.1, x1, y)
+            y = load(b1 + p + 8)
+            s01.1 = floatMultiplyAdd(s01.1, x0, y)
+            s11.1 = floatMultiplyAdd(s11.1, x1, y)
+            y = load(b2 + p + 8)
+            s02.1 = floatMultiplyAdd(s02.1, x0, y)
+            s12.1 = floatMultiplyAdd(s12.1, x1, y)
             p += 16
         }
         let tail = p
-        @inline(__always) func finish(_ r: Int, _ x: UnsafePointer<Float>, _ sums: (Vector, Vector)) {
+        @inline(__always) func finish(
+            _ r: Int, _ x: UnsafePointer<Float>, _ sums: ((Half, Half), (Half, Half), (Half, Half))
+        ) {
             guard r < rows else { return }
             let row = out + r * ldo
-            @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: Vector) {
+            @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: (Half, Half)) {
                 guard c < columns else { return }
-                var sum = Float.laneSum(v)
+                var sum = Float.laneSum(SIMD16(lowHalf: v.0, highHalf: v.1))
                 for q in tail..<depth { sum += x[q] * y[q] }
                 row[c] += sum
             }
             add(0, b0, sums.0)
             add(1, b1, sums.1)
+            add(2, b2, sums.2)
         }
-        finish(0, a0, (s00, s01))
-        finish(1, a1, (s10, s11))
+        finish(0, a0, (s00, s01, s02))
+        finish(1, a1, (s10, s11, s12))
     }
 
     /// y[j] += scale · x[j] (vectorised by the compiler).
