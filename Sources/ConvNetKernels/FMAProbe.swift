@@ -55,13 +55,7 @@ public enum FMAProbe {
     ) -> Float where Vector.Scalar == Float {
         let x = Vector(repeating: 0.999_999_9)
         let y = Vector(repeating: seed * 1e-7)
-        @inline(__always) func step(_ a: Vector) -> Vector {
-            #if CONVNET_PORTABLE && arch(x86_64)
-            return y + a * x
-            #else
-            return y.addingProduct(a, x)
-            #endif
-        }
+        @inline(__always) func step(_ a: Vector) -> Vector { floatMultiplyAdd(y, a, x) }
         var a0 = Vector(repeating: seed)
         var a1 = a0 + 1
         var a2 = a0 + 2

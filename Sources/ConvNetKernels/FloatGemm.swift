@@ -123,13 +123,14 @@ extension Float {
 }
 
 /// accumulator + x · y, lane by lane, as one fused multiply-add instruction (vfmadd231ps) when
-/// the kernels are built with -march=native. A portable x86-64 build has no FMA instructions,
-/// where `addingProduct` would call `fmaf` once per lane, so Package.swift defines
+/// the kernels are built with -march=native, for any vector width (SIMD16 in the AVX-512 tiles,
+/// SIMD8 in the 256-bit ones, the FMA probe's chains). A portable x86-64 build has no FMA
+/// instructions, where `addingProduct` would call `fmaf` once per lane, so Package.swift defines
 /// CONVNET_PORTABLE there and this multiplies, then adds (arm64 always has FMA).
 @inline(__always)
-func floatMultiplyAdd(
-    _ accumulator: SIMD16<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>
-) -> SIMD16<Float> {
+func floatMultiplyAdd<Vector: SIMD>(
+    _ accumulator: Vector, _ x: Vector, _ y: Vector
+) -> Vector where Vector.Scalar == Float {
     #if CONVNET_PORTABLE && arch(x86_64)
     return accumulator + x * y
     #else

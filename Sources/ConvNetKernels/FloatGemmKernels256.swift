@@ -10,18 +10,6 @@
 // multiply-adds over the depth as in the 512-bit kernels, then scaled by alpha and merged with
 // beta the same way: every family computes the same bits.
 
-/// accumulator + x · y, lane by lane (`floatMultiplyAdd` on 8 lanes).
-@inline(__always)
-func floatMultiplyAdd(
-    _ accumulator: SIMD8<Float>, _ x: SIMD8<Float>, _ y: SIMD8<Float>
-) -> SIMD8<Float> {
-    #if CONVNET_PORTABLE && arch(x86_64)
-    return accumulator + x * y
-    #else
-    return accumulator.addingProduct(x, y)
-    #endif
-}
-
 /// Stores one 16-column row of a C tile: row[0..<16] = alpha · (low, high), or, when beta ≠ 0,
 /// alpha · (low, high) + beta · row (one fused multiply-add per vector, as the 512-bit kernels).
 @inline(__always)
