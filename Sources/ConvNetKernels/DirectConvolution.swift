@@ -67,7 +67,9 @@ public enum DirectConvolution {
     /// Scratch elements one `directConvolve` call needs (whatever `g.batch`: images go one at
     /// a time).
     public static func scratchCount(_ g: WindowGeometry, filters: Int) -> Int {
-        g.channels * inputPlane(g) + paddedFilters(filters) * productPlane(g)
+        max(
+            g.channels * inputPlane(g) + paddedFilters(filters) * productPlane(g), PooledDirectLayout(g).scratchCount(g)
+        )
     }
 }
 
@@ -113,6 +115,13 @@ extension KernelScalar {
         let products = scratch + channels * inputPlane
         let lanes = DirectWeightGradient.lanes
         let outputPlane = outputHeight * outputWidth
+        if pool && family == .avx2
+            && pooledDirectConvolve256(
+                input, g, filters: filters, packedWeights: packedWeights, bias: bias, rectify: rectify,
+                output: output, scratch: scratch)
+        {
+            return
+        }
         // When the run is the output plane itself (rows of whole vectors, W' = 16·⌈W'/16⌉), tiles
         // store into the output with the bias and the ReLU, and only the vectors past the run's
         // end go to `products` (as a dump); otherwise tiles store into `products` and the rows
@@ -379,23 +388,34 @@ extension KernelScalar {
         var s10 = Vector()
         var s11 = Vector()
         var s12 = Vector()
+        // One loop over the taps (channel, row, column), the input offset stepped along: with
+        // a loop per channel, row and column, the 7-tap rows ran at 0.72 of the FMA limit.
         var w = weights
-        for c in 0..<channels {
-            for i in 0..<kernelHeight {
-                let row = input + c * channelStride + i * rowLength
-                for j in 0..<kernelWidth {
-                    let w0 = Vector(repeating: w[0])
-                    let w1 = Vector(repeating: w[1])
-                    let x0 = Self.loadVector(row + positionOffsets.0 + j)
-                    s00 = Self.multiplyAdd(s00, w0, x0)
-                    s10 = Self.multiplyAdd(s10, w1, x0)
-                    let x1 = Self.loadVector(row + positionOffsets.1 + j)
-                    s01 = Self.multiplyAdd(s01, w0, x1)
-                    s11 = Self.multiplyAdd(s11, w1, x1)
-                    let x2 = Self.loadVector(row + positionOffsets.2 + j)
-                    s02 = Self.multiplyAdd(s02, w0, x2)
-                    s12 = Self.multiplyAdd(s12, w1, x2)
-                    w += DirectConvolution.filterBlock
+        var offset = 0
+        var column = 0
+        var row = 0
+        for _ in 0..<(channels * kernelHeight * kernelWidth) {
+            let w0 = Vector(repeating: w[0])
+            let w1 = Vector(repeating: w[1])
+            let x0 = Self.loadVector(input + positionOffsets.0 + offset)
+            s00 = Self.multiplyAdd(s00, w0, x0)
+            s10 = Self.multiplyAdd(s10, w1, x0)
+            let x1 = Self.loadVector(input + positionOffsets.1 + offset)
+            s01 = Self.multiplyAdd(s01, w0, x1)
+            s11 = Self.multiplyAdd(s11, w1, x1)
+            let x2 = Self.loadVector(input + positionOffsets.2 + offset)
+            s02 = Self.multiplyAdd(s02, w0, x2)
+            s12 = Self.multiplyAdd(s12, w1, x2)
+            w += DirectConvolution.filterBlock
+            offset += 1
+            column += 1
+            if column == kernelWidth {
+                column = 0
+                offset += rowLength - kernelWidth
+                row += 1
+                if row == kernelHeight {
+                    row = 0
+                    offset += channelStride - kernelHeight * rowLength
                 }
             }
         }

@@ -140,6 +140,14 @@ public protocol DirectConvolutionKernels: BinaryFloatingPoint {
         _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
         bias: UnsafePointer<Self>?, rectify: Bool, pool: Bool, output: UnsafeMutablePointer<Self>,
         scratch: UnsafeMutablePointer<Self>, family: KernelFamily)
+    /// `directConvolve` with `pool` on 256-bit vectors (`DirectConvolutionPooled.swift`),
+    /// where this scalar type has it (Float) and the geometry fits it; returns false (having
+    /// done nothing) otherwise. `directConvolve` takes it for the `.avx2` family.
+    static func pooledDirectConvolve256(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        scratch: UnsafeMutablePointer<Self>
+    ) -> Bool
     /// dW [F, C, kh, kw] += Σ over the `geometry.batch` images of dY [N, F, H', W'] ⋆ X [N, C,
     /// H, W], for a convolution that `DirectWeightGradient.applies` to, on the calling thread.
     /// `scratch` holds `DirectWeightGradient.scratchCount(geometry, filters:)` elements.
@@ -152,6 +160,15 @@ public protocol DirectConvolutionKernels: BinaryFloatingPoint {
 }
 
 extension DirectConvolutionKernels {
+    /// No pooled kernel (Double: its pool stays the unpooled forward's fused one).
+    public static func pooledDirectConvolve256(
+        _ input: UnsafePointer<Self>, _ geometry: WindowGeometry, filters: Int, packedWeights: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>?, rectify: Bool, output: UnsafeMutablePointer<Self>,
+        scratch: UnsafeMutablePointer<Self>
+    ) -> Bool {
+        false
+    }
+
     /// `directConvolve` with the register tiles of the CPU the program runs on.
     @inline(__always)
     public static func directConvolve(

@@ -141,6 +141,43 @@ struct DirectConvolutionTests {
         }
     }
 
+    /// Float, pooled: every kernel family (the AVX-512 tiles with the scalar pool, the 256-bit
+    /// pooled tiles of `DirectConvolutionPooled.swift`; both run on any CPU) gives the same bits,
+    /// equal to the 2×2 pool (first maximum in row-major order) of the unpooled Float forward's
+    /// biased, rectified output. One input is a NaN and one +∞, so that some windows hold a
+    /// NaN (it wins) and some an infinity (or a NaN, where ∞ meets −∞).
+    @Test(
+        "Float, pooled: every family the same bits, the pool of the unpooled output",
+        arguments: cases.filter { $0.geometry.outputHeight >= 2 && $0.geometry.outputWidth >= 2 })
+    func floatPooled(_ c: Case) {
+        var (x, w, b) = Self.operands(c, as: Float.self)
+        x[x.count / 3] = .nan
+        x[2 * x.count / 3] = .infinity
+        let results = KernelFamily.allCases.map {
+            Self.direct(x, weight: w, bias: b, rectify: true, pool: true, case: c, family: $0)
+        }
+        #expect(results.allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) }, "families differ")
+        let full = Self.direct(x, weight: w, bias: b, rectify: true, case: c)
+        let g = c.geometry
+        var index = 0
+        for plane in 0..<(c.batch * c.filters) {
+            for y in 0..<(g.outputHeight / 2) {
+                for column in 0..<(g.outputWidth / 2) {
+                    let corner = plane * g.outputPlane + 2 * y * g.outputWidth + 2 * column
+                    var best = full[corner]
+                    for value in [full[corner + 1], full[corner + g.outputWidth], full[corner + g.outputWidth + 1]]
+                    where value > best || value.isNaN && !best.isNaN {
+                        best = value
+                    }
+                    let result = results[0][index]
+                    #expect(result == best || result.isNaN && best.isNaN, "z[\(index)]: \(result) vs \(best)")
+                    index += 1
+                }
+            }
+        }
+        #expect(results[0].contains { $0.isNaN }, "the NaN reaches the output")
+    }
+
     @Test("Double: equal to the reference loops to 1e-12", arguments: arguments)
     func double(_ c: Case, withBias: Bool, rectify: Bool) {
         let (x, w, b) = Self.operands(c, as: Double.self)
