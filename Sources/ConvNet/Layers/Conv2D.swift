@@ -267,6 +267,16 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         g.batch >= 2 ? min(ThreadPool.coreCount, g.batch) : 1
     }
 
+    /// Parts of the direct forward: up to `balanceFactor` per core, each of whole images, which
+    /// the cores take as they finish theirs, so that a core slowed down by a neighbour takes
+    /// fewer. (One part per core: on a host where one of the two cores ran 19 % slower, the
+    /// other waited 10 % of W1's inference.) Each part has its own scratch.
+    private func balancedImageParts(_ g: WindowGeometry) -> Int {
+        ThreadPool.coreCount > 1 && g.batch >= 2 ? min(g.batch, ThreadPool.coreCount * Self.balanceFactor) : 1
+    }
+    /// Parts per core of `balancedImageParts`.
+    static var balanceFactor: Int { 4 }
+
     /// How many images one GEMM covers: small images are grouped (their columns side by side,
     /// [C·k·k, group·H'·W'], up to about 512 KiB so they stay in L2) so that the products are
     /// not dominated by per-call overhead; large images go one at a time.
@@ -455,7 +465,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         Scalar.directConvolutionPackWeights(transposed, filters: filters, patch: patch, into: packed)
         // One image: the cores take blocks of filters (as packed) instead of images.
         let blocks = DirectConvolution.paddedFilters(filters) / DirectConvolution.filterBlock
-        let parts = g.batch == 1 ? min(ThreadPool.coreCount, blocks) : imageParts(g)
+        let parts = g.batch == 1 ? min(ThreadPool.coreCount, blocks) : balancedImageParts(g)
         let perPart = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
         let scratch = workspace.reserve(parts * perPart)
         let rectify = self.rectify
