@@ -459,31 +459,36 @@ extension KernelScalar {
         var s10 = Vector()
         var s11 = Vector()
         var s12 = Vector()
-        let segmentLength = layout.segmentVectors * DirectWeightGradient.lanes
+        // One loop over the run's vectors (segment by segment), the input offset stepped
+        // along: with a loop per segment, W1's segments of 2 vectors spent as much on the
+        // loops as on the multiply-adds.
+        let lanes = DirectWeightGradient.lanes
+        let segmentLength = layout.segmentVectors * lanes
+        let vectors = layout.segments * layout.segmentVectors
         for image in 0..<images {
-            var d = gradient + image * gradientImageStride
-            var segmentStart = input + image * inputImageStride
-            for _ in 0..<layout.segments {
-                let xa = segmentStart + tapOffsets.0
-                let xb = segmentStart + tapOffsets.1
-                let xc = segmentStart + tapOffsets.2
-                var column = 0
-                while column < segmentLength {
-                    let x0 = Self.loadVector(xa + column)
-                    let x1 = Self.loadVector(xb + column)
-                    let x2 = Self.loadVector(xc + column)
-                    let d0 = Self.loadVector(d + column)
-                    s00 = Self.multiplyAdd(s00, d0, x0)
-                    s01 = Self.multiplyAdd(s01, d0, x1)
-                    s02 = Self.multiplyAdd(s02, d0, x2)
-                    let d1 = Self.loadVector(d + gradientPlane + column)
-                    s10 = Self.multiplyAdd(s10, d1, x0)
-                    s11 = Self.multiplyAdd(s11, d1, x1)
-                    s12 = Self.multiplyAdd(s12, d1, x2)
-                    column += DirectWeightGradient.lanes
+            let d = gradient + image * gradientImageStride
+            let x = input + image * inputImageStride
+            let (xa, xb, xc) = (x + tapOffsets.0, x + tapOffsets.1, x + tapOffsets.2)
+            var offset = 0
+            var column = 0
+            for vector in 0..<vectors {
+                let x0 = Self.loadVector(xa + offset)
+                let x1 = Self.loadVector(xb + offset)
+                let x2 = Self.loadVector(xc + offset)
+                let d0 = Self.loadVector(d + vector * lanes)
+                s00 = Self.multiplyAdd(s00, d0, x0)
+                s01 = Self.multiplyAdd(s01, d0, x1)
+                s02 = Self.multiplyAdd(s02, d0, x2)
+                let d1 = Self.loadVector(d + gradientPlane + vector * lanes)
+                s10 = Self.multiplyAdd(s10, d1, x0)
+                s11 = Self.multiplyAdd(s11, d1, x1)
+                s12 = Self.multiplyAdd(s12, d1, x2)
+                offset += lanes
+                column += lanes
+                if column == segmentLength {
+                    column = 0
+                    offset += layout.segmentStride - segmentLength
                 }
-                d += segmentLength
-                segmentStart += layout.segmentStride
             }
         }
         @inline(__always) func add(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
