@@ -18,7 +18,9 @@
 // the run's end) are computed from the zero padding or neighbouring input and dropped when
 // the rows are copied out (with the bias and the ReLU). Where the run is the output plane
 // itself (W1's rows of 32 in two vectors), tiles add the bias, apply the ReLU and store into
-// the output, with no copy.
+// the output, with no copy. With a fused 2×2 max pool (inference), the products are pooled
+// into the output one window at a time; on 256-bit vectors (`KernelFamily.avx2`) Float takes
+// the pooled forward of `DirectConvolutionPooled.swift` instead, which pools in registers.
 //
 // Layout of one call (one thread, `g.batch` images, one at a time), in `scratch`:
 //   input    [C, Px]   X zero-padded, padded row r = input row r − p; Px leaves room for the
