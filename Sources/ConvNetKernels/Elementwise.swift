@@ -252,35 +252,6 @@ extension Float {
     }
 }
 
-extension Float {
-    /// sums[r] += Σ_c x[r, c] (a convolution's bias gradient: one image's [F, H'·W'] output
-    /// gradient), each row summed in 32 lanes (two vectors of 16 over steps of 32, then the
-    /// lanes by a tree, then the tail one after another). The generic loop adds one element
-    /// after another, one add's latency each: 3.4 % of W1's training step.
-    public static func accumulateRowSums(
-        _ x: UnsafePointer<Float>, _ sums: UnsafeMutablePointer<Float>, rows: Int, columns: Int
-    ) {
-        let raw = UnsafeRawPointer(x)
-        for r in 0..<rows {
-            let start = r * columns
-            var s0 = SIMD16<Float>()
-            var s1 = SIMD16<Float>()
-            var c = 0
-            while c + 32 <= columns {
-                s0 += raw.loadUnaligned(fromByteOffset: (start + c) * 4, as: SIMD16<Float>.self)
-                s1 += raw.loadUnaligned(fromByteOffset: (start + c + 16) * 4, as: SIMD16<Float>.self)
-                c += 32
-            }
-            var sum = Float.laneSum(s0 + s1)
-            while c < columns {
-                sum += x[start + c]
-                c += 1
-            }
-            sums[r] += sum
-        }
-    }
-}
-
 /// `Float.sumOfSquares`'s parts: part p sums the squares of its blocks of 16 elements.
 private struct SumOfSquaresParts: ParallelWork {
     /// The values and their number.

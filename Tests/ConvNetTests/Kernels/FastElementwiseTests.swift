@@ -24,31 +24,6 @@ struct FastElementwiseTests {
         #expect(abs(actual - expected) <= 1e-12 * max(expected, 1))
     }
 
-    /// Float's row sums (32 lanes, then a tree) against Double sums of the same rows: within
-    /// the summation bound n·u·Σ|x| (n = columns, u = 2⁻²⁴), accumulated onto existing sums.
-    @Test(
-        "accumulateRowSums (Float, 32 lanes) within the summation bound of Double sums",
-        arguments: [1, 31, 32, 1024, 1057])
-    func rowSums(columns: Int) {
-        let rows = 5
-        let x = Self.values(rows * columns, seed: 9)
-        let start = Self.values(rows, seed: 10)
-        var sums = start
-        x.withUnsafeBufferPointer { x in
-            sums.withUnsafeMutableBufferPointer { s in
-                Float.accumulateRowSums(x.baseAddress!, s.baseAddress!, rows: rows, columns: columns)
-            }
-        }
-        for r in 0..<rows {
-            let row = x[(r * columns)..<((r + 1) * columns)]
-            let exact = Double(start[r]) + row.reduce(0.0) { $0 + Double($1) }
-            let magnitude = abs(Double(start[r])) + row.reduce(0.0) { $0 + abs(Double($1)) }
-            let bound = Double(columns + 1) * Double(Float.ulpOfOne) / 2 * magnitude
-            #expect(abs(Double(sums[r]) - exact) <= bound, "row \(r): \(sums[r]) vs \(exact)")
-            #expect(sums[r] != start[r], "row \(r) accumulated")
-        }
-    }
-
     @Test("axpy, SGD and momentum steps split between threads equal plain loops", arguments: [5, 70_001])
     func updates(count: Int) {
         let g = Self.values(count, seed: 2)
