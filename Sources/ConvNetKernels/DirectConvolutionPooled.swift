@@ -26,8 +26,9 @@
 // Layout of one call (one thread, `g.batch` images, one at a time), in `scratch`:
 //   input  [C, H + 2p, 2, half]   the padded rows split by column parity, half ≥ ⌈S/2⌉ and
 //                                 long enough for the last vector's reach, zeros elsewhere
+//   taps   [C·kh·kw, 2] (Int32)   each tap's even- and odd-column input offsets
 // and the caller's packed weights [F8/8, C·kh·kw, 8] (`directConvolutionPackWeights`); a tile
-// takes 3 filters of a block of 8 (passes of 3, 3 and 2 filters).
+// takes 3 consecutive filters, across block boundaries (32 filters: 10 tiles of 3, one of 2).
 
 /// The pooled direct forward's input layout for one geometry (see the file's comment).
 struct PooledDirectLayout {
