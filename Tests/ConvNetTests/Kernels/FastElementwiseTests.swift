@@ -64,4 +64,33 @@ struct FastElementwiseTests {
         }
         #expect(w == expected)
     }
+
+    @Test(
+        "accumulateRowSums (eight rows side by side) adds each row's left-to-right sum, same bits",
+        arguments: [(0, 5), (1, 1), (7, 13), (8, 676), (19, 37), (32, 169)])
+    func accumulateRowSums(rows: Int, columns: Int) {
+        var x = Self.values(rows * columns, seed: 5)
+        // Large and small magnitudes, so that a different order would round differently.
+        for i in stride(from: 0, to: x.count, by: 3) { x[i] *= 4096 }
+        if rows > 9 { x[9 * columns + columns / 2] = .nan }
+        let start = Self.values(rows, seed: 6)
+        var sums = start
+        x.withUnsafeBufferPointer { x in
+            sums.withUnsafeMutableBufferPointer { sums in
+                Float.accumulateRowSums(
+                    x.baseAddress ?? UnsafePointer(bitPattern: 64)!,
+                    sums.baseAddress ?? UnsafeMutablePointer(bitPattern: 64)!,
+                    rows: rows, columns: columns)
+            }
+        }
+        for r in 0..<rows {
+            var sum: Float = 0
+            for c in 0..<columns { sum += x[r * columns + c] }
+            let expected = start[r] + sum
+            #expect(
+                sums[r].bitPattern == expected.bitPattern || sums[r].isNaN && expected.isNaN,
+                "row \(r): \(sums[r]) against \(expected)")
+        }
+        if rows > 9 { #expect(sums[9].isNaN && !sums[8].isNaN && !sums[10].isNaN) }
+    }
 }
