@@ -8,6 +8,12 @@ public protocol PoolingKernels: BinaryFloatingPoint {
     static func maxPoolForward(
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
         argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry)
+    /// `maxPoolForward`'s 2×2, stride-2, unpadded case (the classic nets' pool), with the same
+    /// results and tie/NaN rules as `maxPoolForwardGeneral`, its reference in the tests. Float
+    /// takes eight windows at a time.
+    static func maxPool2x2Forward(
+        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry)
     /// Routes each output gradient to its window's winner; inputGradient is overwritten.
     static func maxPoolBackward(
         _ outputGradient: UnsafePointer<Self>, argmax: UnsafePointer<Int32>,
@@ -37,67 +43,50 @@ extension KernelScalar {
         maxPoolForwardGeneral(input, output, argmax: argmax, g)
     }
 
-    /// The 2×2, stride-2, unpadded case (the classic nets' pool): same results and tie/NaN
-    /// rules as `maxPoolForwardGeneral`, its reference in the tests.
-    @inline(__always)
-    static func maxPool2x2Forward(
+    /// One window at a time (Double's path, and Float's for rows under 8 outputs).
+    public static func maxPool2x2Forward(
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
-        argmax: UnsafeMutablePointer<Int32>, _ g: WindowGeometry
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
     ) {
-        let outputHeight = g.outputHeight
-        let outputWidth = g.outputWidth
-        let width = g.width
-        let plane = g.height * width
-        let outputPlane = outputHeight * outputWidth
+        let g = geometry
         for planeIndex in 0..<(g.batch * g.channels) {
-            let source = input + planeIndex * plane
-            let target = output + planeIndex * outputPlane
-            let winners = argmax + planeIndex * outputPlane
-            for y in 0..<outputHeight {
-                let top = source + 2 * y * width
-                for x in 0..<outputWidth {
-                    let offset = 2 * y * width + 2 * x
-                    let window = (top[2 * x], top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])
-                    if !(window.0 + window.1 + window.2 + window.3).isNaN {
-                        // No NaN (the common case): first maximum in row-major order, as
-                        // branch-free selects.
-                        var best = window.0
-                        var bestOffset = offset
-                        if window.1 > best {
-                            best = window.1
-                            bestOffset = offset + 1
-                        }
-                        if window.2 > best {
-                            best = window.2
-                            bestOffset = offset + width
-                        }
-                        if window.3 > best {
-                            best = window.3
-                            bestOffset = offset + width + 1
-                        }
-                        target[y * outputWidth + x] = best
-                        winners[y * outputWidth + x] = Int32(bestOffset)
-                        continue
-                    }
-                    var best = top[2 * x]
-                    var bestOffset = offset
-                    let candidates = (top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])
-                    if candidates.0 > best || candidates.0.isNaN && !best.isNaN {
-                        best = candidates.0
-                        bestOffset = offset + 1
-                    }
-                    if candidates.1 > best || candidates.1.isNaN && !best.isNaN {
-                        best = candidates.1
-                        bestOffset = offset + width
-                    }
-                    if candidates.2 > best || candidates.2.isNaN && !best.isNaN {
-                        best = candidates.2
-                        bestOffset = offset + width + 1
-                    }
-                    target[y * outputWidth + x] = best
-                    winners[y * outputWidth + x] = Int32(bestOffset)
-                }
+            for y in 0..<g.outputHeight {
+                maxPool2x2Windows(
+                    input + planeIndex * g.height * g.width, output + planeIndex * g.outputPlane,
+                    argmax + planeIndex * g.outputPlane, row: y, columns: 0..<g.outputWidth, g)
             }
+        }
+    }
+
+    /// Output row `row` of one plane at `columns`: `plane`, `target` and `winners` point at
+    /// the plane's input, output and winners.
+    @inline(__always)
+    static func maxPool2x2Windows(
+        _ plane: UnsafePointer<Self>, _ target: UnsafeMutablePointer<Self>, _ winners: UnsafeMutablePointer<Int32>,
+        row y: Int, columns: Range<Int>, _ g: WindowGeometry
+    ) {
+        let width = g.width
+        let top = plane + 2 * y * width
+        for x in columns {
+            let offset = 2 * y * width + 2 * x
+            let corners = (top[2 * x], top[2 * x + 1], top[width + 2 * x], top[width + 2 * x + 1])
+            // The first maximum in row-major order; a NaN wins.
+            var best = corners.0
+            var bestOffset = offset
+            if corners.1 > best || corners.1.isNaN && !best.isNaN {
+                best = corners.1
+                bestOffset = offset + 1
+            }
+            if corners.2 > best || corners.2.isNaN && !best.isNaN {
+                best = corners.2
+                bestOffset = offset + width
+            }
+            if corners.3 > best || corners.3.isNaN && !best.isNaN {
+                best = corners.3
+                bestOffset = offset + width + 1
+            }
+            target[y * g.outputWidth + x] = best
+            winners[y * g.outputWidth + x] = Int32(bestOffset)
         }
     }
 
@@ -221,5 +210,80 @@ extension KernelScalar {
     static func averagePoolDivisor(top: Int, left: Int, _ g: WindowGeometry) -> Int {
         (min(top + g.kernelHeight, g.height + g.paddingHeight) - top)
             * (min(left + g.kernelWidth, g.width + g.paddingWidth) - left)
+    }
+}
+
+extension Float {
+    /// Rows of 8 or more outputs go 8 windows at a time (`maxPool2x2Octet`), the last octet
+    /// overlapping the one before it; narrower rows go one window at a time.
+    public static func maxPool2x2Forward(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
+    ) {
+        let g = geometry
+        let outputWidth = g.outputWidth
+        let width = g.width
+        for planeIndex in 0..<(g.batch * g.channels) {
+            let plane = input + planeIndex * g.height * width
+            let target = output + planeIndex * g.outputPlane
+            let winners = argmax + planeIndex * g.outputPlane
+            for y in 0..<g.outputHeight {
+                guard outputWidth >= 8 else {
+                    maxPool2x2Windows(plane, target, winners, row: y, columns: 0..<outputWidth, g)
+                    continue
+                }
+                let row = y * outputWidth
+                var x = 0
+                while x < outputWidth {
+                    // 2·(first + 8) ≤ 2·outputWidth ≤ width: the octet's 16 columns are in the row.
+                    let first = min(x, outputWidth - 8)
+                    maxPool2x2Octet(
+                        plane + 2 * y * width + 2 * first, width: width, firstOffset: 2 * y * width + 2 * first,
+                        target + row + first, winners + row + first)
+                    x = first + 8
+                }
+            }
+        }
+    }
+
+    /// Eight adjacent 2×2 windows whose first top-left corner is `top` (a row of 16 inputs, the
+    /// next row `width` later): their maxima to `target[0..<8]` and the winners' plane offsets
+    /// (`firstOffset` is the first window's top-left corner) to `winners[0..<8]`. The corners
+    /// come in row-major order; one replaces the best so far when it is larger or is a NaN
+    /// where the best is not (the first maximum; a NaN wins).
+    @inline(__always)
+    static func maxPool2x2Octet(
+        _ top: UnsafePointer<Float>, width: Int, firstOffset: Int, _ target: UnsafeMutablePointer<Float>,
+        _ winners: UnsafeMutablePointer<Int32>
+    ) {
+        let (topLeft, topRight) = evenAndOddLanes(top)
+        let (bottomLeft, bottomRight) = evenAndOddLanes(top + width)
+        var best = topLeft
+        // The winner's offset from its window's top-left corner.
+        var corner = SIMD8<Int32>()
+        let rightWins = topRight .> best .| (topRight .!= topRight) .& (best .== best)
+        best.replace(with: topRight, where: rightWins)
+        corner.replace(with: 1, where: rightWins)
+        let bottomLeftWins = bottomLeft .> best .| (bottomLeft .!= bottomLeft) .& (best .== best)
+        best.replace(with: bottomLeft, where: bottomLeftWins)
+        corner.replace(with: Int32(width), where: bottomLeftWins)
+        let bottomRightWins = bottomRight .> best .| (bottomRight .!= bottomRight) .& (best .== best)
+        best.replace(with: bottomRight, where: bottomRightWins)
+        corner.replace(with: Int32(width + 1), where: bottomRightWins)
+        UnsafeMutableRawPointer(target).storeBytes(of: best, as: SIMD8<Float>.self)
+        let offsets = corner &+ SIMD8(repeating: Int32(firstOffset)) &+ SIMD8(0, 2, 4, 6, 8, 10, 12, 14)
+        UnsafeMutableRawPointer(winners).storeBytes(of: offsets, as: SIMD8<Int32>.self)
+    }
+
+    /// Inputs 0, 2, …, 14 and 1, 3, …, 15 from `pointer`: the left and right corners of eight
+    /// adjacent 2-wide windows.
+    @inline(__always)
+    static func evenAndOddLanes(_ pointer: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        let low = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+        let high = UnsafeRawPointer(pointer + 8).loadUnaligned(as: SIMD8<Float>.self)
+        return (
+            SIMD8(low[0], low[2], low[4], low[6], high[0], high[2], high[4], high[6]),
+            SIMD8(low[1], low[3], low[5], low[7], high[1], high[3], high[5], high[7])
+        )
     }
 }

@@ -88,24 +88,39 @@ struct FastPathTests {
         #expect(Self.worstRelative(layer.bias!.gradient.scalars, reference.db) < 1e-5)
     }
 
-    /// Small planes and rows of 16 and 17 outputs, with ties and one NaN.
-    @Test(arguments: [[1, 1, 2, 2], [2, 3, 7, 9], [1, 5, 8, 8], [3, 2, 5, 4], [2, 3, 6, 32], [1, 2, 5, 35]])
+    /// Small planes, rows of 8 outputs (one octet), 9 and 13 (an overlapping last octet), 16 and
+    /// 17, with ties, ±0, ±∞ and NaNs in every corner of a window.
+    @Test(arguments: [
+        [1, 1, 2, 2], [2, 3, 7, 9], [1, 5, 8, 8], [3, 2, 5, 4], [2, 3, 6, 32], [1, 2, 5, 35], [1, 1, 2, 16],
+        [1, 2, 4, 18], [2, 2, 26, 26], [1, 3, 27, 27],
+    ])
     func maxPool2x2MatchesGeneral(_ c: [Int]) {
         let g = WindowGeometry(
             batch: c[0], channels: c[1], height: c[2], width: c[3], kernelHeight: 2, kernelWidth: 2,
             strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0)
-        // Few distinct values so that ties are common; one NaN.
-        var input = (0..<g.inputCount).map { Float(($0 * 7919) % 5) }
-        input[input.count / 2] = .nan
+        // Few distinct values so that ties are common.
+        let specials: [Double] = [.nan, -0.0, .infinity, -.infinity, .nan]
+        var input = (0..<g.inputCount).map { Double(($0 * 7919) % 5) }
+        // The first four at the four corners of one window (whatever its corner the first is).
+        let places = [0, 1, g.width, g.width + 1, 2 * g.width + 3]
+        for (special, place) in zip(specials, places) {
+            input[(input.count / 2 + place) % input.count] = special
+        }
+        Self.expectMaxPool2x2MatchesGeneral(input.map { Float($0) }, g)
+        Self.expectMaxPool2x2MatchesGeneral(input, g)
+    }
+
+    static func expectMaxPool2x2MatchesGeneral<Scalar: KernelScalar>(_ input: [Scalar], _ g: WindowGeometry) {
         let outputCount = g.batch * g.channels * g.outputPlane
-        var fast = [Float](repeating: 0, count: outputCount)
+        var fast = [Scalar](repeating: 0, count: outputCount)
         var slow = fast
         var fastWinners = [Int32](repeating: 0, count: outputCount)
         var slowWinners = fastWinners
-        Float.maxPoolForward(input, &fast, argmax: &fastWinners, g)
-        Float.maxPoolForwardGeneral(input, &slow, argmax: &slowWinners, g)
-        #expect(fastWinners == slowWinners)
-        #expect(zip(fast, slow).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        Scalar.maxPoolForward(input, &fast, argmax: &fastWinners, g)
+        Scalar.maxPoolForwardGeneral(input, &slow, argmax: &slowWinners, g)
+        #expect(fastWinners == slowWinners, "\(Scalar.self)")
+        #expect(
+            zip(fast, slow).allSatisfy { ($0 == $1 && $0.sign == $1.sign) || ($0.isNaN && $1.isNaN) }, "\(Scalar.self)")
     }
 
     /// Layers reuse their output buffers; a result the caller keeps must not change.
