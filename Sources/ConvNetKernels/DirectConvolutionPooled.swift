@@ -243,7 +243,14 @@ extension Float {
     /// the window's row-major order, a NaN wins).
     @inline(__always)
     static func pooledMaximum(_ best: SIMD8<Float>, _ value: SIMD8<Float>) -> SIMD8<Float> {
-        let wins = value .> best .| (value .!= value) .& (best .== best)
-        return best.replacing(with: value, where: wins)
+        best.replacing(with: value, where: poolReplaces(best, with: value))
+    }
+
+    /// The lanes where `value` replaces `best` in a max pool: it is larger, or it is a NaN
+    /// where `best` is not (the first maximum in the window's row-major order wins; a NaN
+    /// wins). The rule of `pooledMaximum` and of the 2×2 pool's `maxPool2x2Octet`.
+    @inline(__always)
+    static func poolReplaces(_ best: SIMD8<Float>, with value: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
+        value .> best .| (value .!= value) .& (best .== best)
     }
 }

@@ -180,7 +180,8 @@ extension KernelScalar {
     }
 
     /// Each row is summed left to right from zero, then added to its sum: the order of the
-    /// one-row loop (`rowSum`, the twin in the tests), so the bits do not change. Eight rows run
+    /// one-row loop (`rowSum`, which takes the rows after the last eight; the tests compare
+    /// with a plain loop of their own), so the bits do not change. Eight rows run
     /// side by side, so eight add chains are in flight instead of one add latency per element
     /// (a convolution's bias gradient: [F, H'·W'] per image).
     public static func accumulateRowSums(

@@ -249,8 +249,8 @@ extension Float {
     /// Eight adjacent 2×2 windows whose first top-left corner is `top` (a row of 16 inputs, the
     /// next row `width` later): their maxima to `target[0..<8]` and the winners' plane offsets
     /// (`firstOffset` is the first window's top-left corner) to `winners[0..<8]`. The corners
-    /// come in row-major order; one replaces the best so far when it is larger or is a NaN
-    /// where the best is not (the first maximum; a NaN wins).
+    /// come in row-major order, each replacing the best so far by `poolReplaces` (the first
+    /// maximum; a NaN wins).
     @inline(__always)
     static func maxPool2x2Octet(
         _ top: UnsafePointer<Float>, width: Int, firstOffset: Int, _ target: UnsafeMutablePointer<Float>,
@@ -261,13 +261,13 @@ extension Float {
         var best = topLeft
         // The winner's offset from its window's top-left corner.
         var corner = SIMD8<Int32>()
-        let rightWins = topRight .> best .| (topRight .!= topRight) .& (best .== best)
+        let rightWins = poolReplaces(best, with: topRight)
         best.replace(with: topRight, where: rightWins)
         corner.replace(with: 1, where: rightWins)
-        let bottomLeftWins = bottomLeft .> best .| (bottomLeft .!= bottomLeft) .& (best .== best)
+        let bottomLeftWins = poolReplaces(best, with: bottomLeft)
         best.replace(with: bottomLeft, where: bottomLeftWins)
         corner.replace(with: Int32(width), where: bottomLeftWins)
-        let bottomRightWins = bottomRight .> best .| (bottomRight .!= bottomRight) .& (best .== best)
+        let bottomRightWins = poolReplaces(best, with: bottomRight)
         best.replace(with: bottomRight, where: bottomRightWins)
         corner.replace(with: Int32(width + 1), where: bottomRightWins)
         UnsafeMutableRawPointer(target).storeBytes(of: best, as: SIMD8<Float>.self)
