@@ -19,8 +19,10 @@
 // One register tile holds 8 filters × 3 taps, any three of the C·kh·kw taps (W1's 147 taps are
 // 49 whole tiles, where tiles along one kernel row, 7 = 3 + 3 + 1, computed 9 taps for 7): 24
 // accumulators, fed per step by 8 dY vectors and 3 input vectors, summed over the lanes at the
-// end of the tile. A zero of dY may multiply input from the next row (or the zeros after the
-// last): finite values that add nothing.
+// end of the tile. Without AVX-512 (16 registers of 8 floats) the same sums come from quad
+// tiles: 4 filters × 3 taps in two passes, over lanes 0–7 and then 8–15 of every vector
+// (`directWeightGradientQuadTile`). A zero of dY may multiply input from the next row (or the
+// zeros after the last): finite values that add nothing.
 //
 // Layout of one call (one thread, `g.batch` images), in `scratch`:
 //   input    [N, C, Px]    X zero-padded, padded row r = input row r − p, S columns per row
@@ -204,8 +206,13 @@ extension KernelScalar {
     /// register tiles' reduction of their accumulators (`DirectWeightGradient.swift`,
     /// `FloatSkinnyGemm.dotBlockTile`).
     @inline(__always)
-    static func laneSum(_ v: SIMD16<Self>) -> Self {
-        let eight = v.lowHalf + v.highHalf
+    static func laneSum(_ v: SIMD16<Self>) -> Self { laneSum(v.lowHalf, v.highHalf) }
+
+    /// `laneSum` of the vector whose lanes 0–7 are `low` and 8–15 are `high` (the quad tile's
+    /// two half passes).
+    @inline(__always)
+    static func laneSum(_ low: SIMD8<Self>, _ high: SIMD8<Self>) -> Self {
+        let eight = low + high
         let four = eight.lowHalf + eight.highHalf
         let two = four.lowHalf + four.highHalf
         return two[0] + two[1]
@@ -215,6 +222,22 @@ extension KernelScalar {
     /// build, which has none (see `floatMultiplyAdd`).
     @inline(__always)
     static func multiplyAdd(_ accumulator: SIMD16<Self>, _ x: SIMD16<Self>, _ y: SIMD16<Self>) -> SIMD16<Self> {
+        #if CONVNET_PORTABLE && arch(x86_64)
+        return accumulator + x * y
+        #else
+        return accumulator.addingProduct(x, y)
+        #endif
+    }
+
+    /// 8 values from `pointer`, at any alignment (the quad tile's half passes).
+    @inline(__always)
+    static func loadHalfVector(_ pointer: UnsafePointer<Self>) -> SIMD8<Self> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Self>.self)
+    }
+
+    /// `multiplyAdd` on 8 lanes.
+    @inline(__always)
+    static func multiplyAdd(_ accumulator: SIMD8<Self>, _ x: SIMD8<Self>, _ y: SIMD8<Self>) -> SIMD8<Self> {
         #if CONVNET_PORTABLE && arch(x86_64)
         return accumulator + x * y
         #else
@@ -301,9 +324,9 @@ extension KernelScalar {
         while first < g.batch {
             let end = min(g.batch, first + imagesPerPass)
             // Filters per pass over the taps: the whole register tile's 8 with AVX-512; without it
-            // the 2 of a pair tile, so that the pair's dY planes stay in L1 while every tap block
+            // the 4 of a quad tile, so that their dY planes stay near L1 while every tap block
             // runs over them (the 8 planes of a block did not fit a Zen 3's 32 KiB with the input).
-            let filterStep = family == .avx2 ? 2 : DirectWeightGradient.filterBlock
+            let filterStep = family == .avx2 ? 4 : DirectWeightGradient.filterBlock
             var filter = 0
             while filter < filters {
                 walk = (offset: 0, j: 0, i: 0, tap: 0)
@@ -312,7 +335,7 @@ extension KernelScalar {
                 while tap < patch {
                     let offsets = (nextTapOffset(), nextTapOffset(), nextTapOffset())
                     if family == .avx2 {
-                        directWeightGradientPairTile(
+                        directWeightGradientQuadTile(
                             input: paddedInput + first * channels * inputPlane, tapOffsets: offsets,
                             inputImageStride: channels * inputPlane, layout: layout, gradient: gradientStart,
                             gradientImageStride: paddedFilters * gradientPlane, gradientPlane: gradientPlane,
@@ -438,27 +461,71 @@ extension KernelScalar {
         add(7, s70, s71, s72)
     }
 
-    /// `directWeightGradientTile` for CPUs without AVX-512 (`KernelFamily.avx2`): 2 filters (dY
+    /// `directWeightGradientTile` for CPUs without AVX-512 (`KernelFamily.avx2`): 4 filters (dY
     /// planes `gradientPlane` apart from `gradient`) × 3 taps, Σ over `images` images and the
     /// vectors of dY's plane of dY · X, added to `target + f · filterStride + t` for f <
-    /// min(2, `filters`), t < `taps`. 12 of the 16 256-bit registers accumulate (the 8 × 3 tile's
-    /// 24 SIMD16 accumulators would need 48); each accumulator's lanes sum the same products in
-    /// the same order as that tile's and are reduced by the same tree: the same bits. (Passes of
-    /// 4 filters × 1 tap load 10 vectors per 8 multiply-adds: W1's 3 → 32 layer ran at 45
-    /// GFLOP/s on a Zen 3.)
+    /// min(4, `filters`), t < `taps`. It runs twice over the plane (`directWeightGradientHalfPass`):
+    /// once for lanes 0–7 of every vector, once for lanes 8–15, each in 12 of the 16 256-bit
+    /// registers, fed per step by 4 dY loads and 3 input loads (7 loads per 12 multiply-adds,
+    /// where 2 filters × 3 taps on whole vectors needed 10). Each lane sums the same products in
+    /// the same order as the 8 × 3 tile's, and the two halves meet in the same tree (`laneSum`):
+    /// the same bits. (W1's 3 → 32 7×7 layer on a Zen 3, one thread: 78 GFLOP/s of the 89 an FMA
+    /// loop reaches, against 66 for the whole-vector pairs; passes of 4 filters × 1 tap load 10
+    /// vectors per 8 multiply-adds and ran at 45.)
     @inline(never)
-    static func directWeightGradientPairTile(
+    static func directWeightGradientQuadTile(
         input: UnsafePointer<Self>, tapOffsets: (Int, Int, Int), inputImageStride: Int, layout: DirectPlaneLayout,
         gradient: UnsafePointer<Self>, gradientImageStride: Int, gradientPlane: Int, images: Int,
         addingTo target: UnsafeMutablePointer<Self>, filterStride: Int, filters: Int, taps: Int
     ) {
-        typealias Vector = SIMD16<Self>
-        var s00 = Vector()
-        var s01 = Vector()
-        var s02 = Vector()
-        var s10 = Vector()
-        var s11 = Vector()
-        var s12 = Vector()
+        let half = DirectWeightGradient.lanes / 2
+        let low = directWeightGradientHalfPass(
+            input: input, tapOffsets: tapOffsets, inputImageStride: inputImageStride, layout: layout,
+            gradient: gradient, gradientImageStride: gradientImageStride, gradientPlane: gradientPlane,
+            images: images)
+        let high = directWeightGradientHalfPass(
+            input: input + half, tapOffsets: tapOffsets, inputImageStride: inputImageStride, layout: layout,
+            gradient: gradient + half, gradientImageStride: gradientImageStride, gradientPlane: gradientPlane,
+            images: images)
+        typealias Half = SIMD8<Self>
+        @inline(__always) func add(_ filter: Int, _ low: (Half, Half, Half), _ high: (Half, Half, Half)) {
+            guard filter < filters else { return }
+            let row = target + filter * filterStride
+            row[0] += Self.laneSum(low.0, high.0)
+            if taps > 1 { row[1] += Self.laneSum(low.1, high.1) }
+            if taps > 2 { row[2] += Self.laneSum(low.2, high.2) }
+        }
+        add(0, (low.0, low.1, low.2), (high.0, high.1, high.2))
+        add(1, (low.3, low.4, low.5), (high.3, high.4, high.5))
+        add(2, (low.6, low.7, low.8), (high.6, high.7, high.8))
+        add(3, (low.9, low.10, low.11), (high.9, high.10, high.11))
+    }
+
+    /// One pass of `directWeightGradientQuadTile` over 8 lanes of every vector of dY's plane
+    /// (lanes 0–7 from `input` and `gradient`; lanes 8–15 when both are advanced by 8): the sums
+    /// of 4 filters × 3 taps, filter f and tap t at index 3f + t.
+    @inline(__always)
+    static func directWeightGradientHalfPass(
+        input: UnsafePointer<Self>, tapOffsets: (Int, Int, Int), inputImageStride: Int, layout: DirectPlaneLayout,
+        gradient: UnsafePointer<Self>, gradientImageStride: Int, gradientPlane: Int, images: Int
+    ) -> (
+        SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>,
+        SIMD8<Self>, SIMD8<Self>, SIMD8<Self>, SIMD8<Self>
+    ) {
+        typealias Half = SIMD8<Self>
+        @inline(__always) func load(_ pointer: UnsafePointer<Self>) -> Half { Self.loadHalfVector(pointer) }
+        var s00 = Half()
+        var s01 = Half()
+        var s02 = Half()
+        var s10 = Half()
+        var s11 = Half()
+        var s12 = Half()
+        var s20 = Half()
+        var s21 = Half()
+        var s22 = Half()
+        var s30 = Half()
+        var s31 = Half()
+        var s32 = Half()
         // One loop over the run's vectors (segment by segment), the input offset stepped
         // along: with a loop per segment, W1's segments of 2 vectors spent as much on the
         // loops as on the multiply-adds.
@@ -472,17 +539,25 @@ extension KernelScalar {
             var offset = 0
             var column = 0
             for vector in 0..<vectors {
-                let x0 = Self.loadVector(xa + offset)
-                let x1 = Self.loadVector(xb + offset)
-                let x2 = Self.loadVector(xc + offset)
-                let d0 = Self.loadVector(d + vector * lanes)
+                let x0 = load(xa + offset)
+                let x1 = load(xb + offset)
+                let x2 = load(xc + offset)
+                let d0 = load(d + vector * lanes)
                 s00 = Self.multiplyAdd(s00, d0, x0)
                 s01 = Self.multiplyAdd(s01, d0, x1)
                 s02 = Self.multiplyAdd(s02, d0, x2)
-                let d1 = Self.loadVector(d + gradientPlane + vector * lanes)
+                let d1 = load(d + gradientPlane + vector * lanes)
                 s10 = Self.multiplyAdd(s10, d1, x0)
                 s11 = Self.multiplyAdd(s11, d1, x1)
                 s12 = Self.multiplyAdd(s12, d1, x2)
+                let d2 = load(d + 2 * gradientPlane + vector * lanes)
+                s20 = Self.multiplyAdd(s20, d2, x0)
+                s21 = Self.multiplyAdd(s21, d2, x1)
+                s22 = Self.multiplyAdd(s22, d2, x2)
+                let d3 = load(d + 3 * gradientPlane + vector * lanes)
+                s30 = Self.multiplyAdd(s30, d3, x0)
+                s31 = Self.multiplyAdd(s31, d3, x1)
+                s32 = Self.multiplyAdd(s32, d3, x2)
                 offset += lanes
                 column += lanes
                 if column == segmentLength {
@@ -491,14 +566,6 @@ extension KernelScalar {
                 }
             }
         }
-        @inline(__always) func add(_ filter: Int, _ t0: Vector, _ t1: Vector, _ t2: Vector) {
-            guard filter < filters else { return }
-            let row = target + filter * filterStride
-            row[0] += Self.laneSum(t0)
-            if taps > 1 { row[1] += Self.laneSum(t1) }
-            if taps > 2 { row[2] += Self.laneSum(t2) }
-        }
-        add(0, s00, s01, s02)
-        add(1, s10, s11, s12)
+        return (s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32)
     }
 }

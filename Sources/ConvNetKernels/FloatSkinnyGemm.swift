@@ -337,7 +337,7 @@ enum FloatSkinnyGemm {
             let row = out + r * ldo
             @inline(__always) func add(_ c: Int, _ y: UnsafePointer<Float>, _ v: (Half, Half)) {
                 guard c < columns else { return }
-                var sum = Float.laneSum(SIMD16(lowHalf: v.0, highHalf: v.1))
+                var sum = Float.laneSum(v.0, v.1)
                 for q in tail..<depth { sum += x[q] * y[q] }
                 row[c] += sum
             }
