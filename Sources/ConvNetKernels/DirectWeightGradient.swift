@@ -278,19 +278,26 @@ extension KernelScalar {
         let gradientPlane = DirectWeightGradient.gradientPlane(g)
         let paddedFilters = DirectWeightGradient.paddedFilters(filters)
         let paddedInput = scratch
-        let paddedGradient = scratch + g.batch * channels * inputPlane
-
         padInputPlanes(input, planes: g.batch * channels, g, into: paddedInput, planeStride: inputPlane)
-        // dY in the plane layout's rows, zero-filled.
-        paddedGradient.update(repeating: 0, count: g.batch * paddedFilters * gradientPlane)
-        for n in 0..<g.batch {
-            for f in 0..<filters {
-                let source = outputGradient + (n * filters + f) * outputHeight * outputWidth
-                let target = paddedGradient + (n * paddedFilters + f) * gradientPlane
-                for y in 0..<outputHeight {
-                    (target + y * layout.rowLength).update(from: source + y * outputWidth, count: outputWidth)
+        // dY in the plane layout's rows, zero-filled; dY itself where it is already that run
+        // (rows of whole vectors and whole register tiles of filters, as W1's 32 × 32 planes
+        // of 32 filters are).
+        let gradient: UnsafePointer<Self>
+        if layout.rowLength == outputWidth && gradientPlane == outputHeight * outputWidth && paddedFilters == filters {
+            gradient = outputGradient
+        } else {
+            let paddedGradient = scratch + g.batch * channels * inputPlane
+            paddedGradient.update(repeating: 0, count: g.batch * paddedFilters * gradientPlane)
+            for n in 0..<g.batch {
+                for f in 0..<filters {
+                    let source = outputGradient + (n * filters + f) * outputHeight * outputWidth
+                    let target = paddedGradient + (n * paddedFilters + f) * gradientPlane
+                    for y in 0..<outputHeight {
+                        (target + y * layout.rowLength).update(from: source + y * outputWidth, count: outputWidth)
+                    }
                 }
             }
+            gradient = UnsafePointer(paddedGradient)
         }
 
         // Images per pass: the dY of one filter block (8 planes per image) stays in L1 while
@@ -330,7 +337,7 @@ extension KernelScalar {
             var filter = 0
             while filter < filters {
                 walk = (offset: 0, j: 0, i: 0, tap: 0)
-                let gradientStart = paddedGradient + (first * paddedFilters + filter) * gradientPlane
+                let gradientStart = gradient + (first * paddedFilters + filter) * gradientPlane
                 var tap = 0
                 while tap < patch {
                     let offsets = (nextTapOffset(), nextTapOffset(), nextTapOffset())

@@ -46,6 +46,10 @@ struct DirectWeightGradientTests {
         // two vectors (2 zero lanes per row, where flat rows of 36 would waste more).
         Case(batch: 2, channels: 3, filters: 10, height: 32, width: 32, kernelHeight: 7, kernelWidth: 7, padding: 3),
         Case(batch: 1, channels: 2, filters: 9, height: 5, width: 30, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        // Planes already in the run's layout (rows of whole vectors, whole register tiles of
+        // filters): dY is read where it is, not copied. W1's layer, and rows of one vector.
+        Case(batch: 2, channels: 3, filters: 32, height: 32, width: 32, kernelHeight: 7, kernelWidth: 7, padding: 3),
+        Case(batch: 3, channels: 2, filters: 8, height: 6, width: 16, kernelHeight: 3, kernelWidth: 3, padding: 1),
     ]
 
     static func values<Scalar: KernelScalar>(_ count: Int, seed: UInt64, as: Scalar.Type = Scalar.self) -> [Scalar] {
