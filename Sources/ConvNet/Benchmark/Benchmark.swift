@@ -375,6 +375,9 @@ public struct BenchmarkRunner {
         let parameters = model.parameters
         let (inputs, targets) = Self.makeBatch(inputShape: model.inputShape, batch: batch)
         let layers = model.network.layers
+        // The layers as the training step runs them: one taken over by the layer before it (a
+        // fused ReLU or pool) is timed with that layer and shows 0.
+        let running = model.network.runningLayerIndices
         let flops = try FlopCount(network: model.network, inputShape: model.inputShape)
         var forward = [[Double]](repeating: [], count: layers.count)
         var backward = [[Double]](repeating: [], count: layers.count)
@@ -383,16 +386,16 @@ public struct BenchmarkRunner {
         let iterations = max(timing.minimumIterations, 7)
         for iteration in 0..<(iterations + 2) {
             var x = inputs
-            for (index, layer) in layers.enumerated() {
+            for index in running {
                 let start = ProcessProbes.nanoseconds()
-                x = try layer.forward(x)
+                x = try layers[index].forward(x)
                 if iteration >= 2 { forward[index].append(Double(ProcessProbes.nanoseconds() - start) * 1e-6) }
             }
             var start = ProcessProbes.nanoseconds()
             let value = try model.loss.evaluate(scores: x, targets: targets)
             if iteration >= 2 { lossTimes.append(Double(ProcessProbes.nanoseconds() - start) * 1e-6) }
             var gradient = value.gradient
-            for index in layers.indices.reversed() {
+            for index in running.reversed() {
                 let start = ProcessProbes.nanoseconds()
                 if let next = try layers[index].backward(gradient, needsInputGradient: index != 0) { gradient = next }
                 if iteration >= 2 { backward[index].append(Double(ProcessProbes.nanoseconds() - start) * 1e-6) }
@@ -410,7 +413,9 @@ public struct BenchmarkRunner {
         let profiles = layers.indices.map { index -> LayerProfile in
             let macs = flops.forwardMACsPerLayer[index] * batch
             return LayerProfile(
-                index: index, layer: layers[index].description + (layers[index].algorithm.map { " [\($0)]" } ?? ""),
+                index: index,
+                layer: layers[index].description + (layers[index].algorithm.map { " [\($0)]" } ?? "")
+                    + (running.contains(index) ? "" : " [fused into the layer before]"),
                 forwardMilliseconds: median(forward[index]),
                 backwardMilliseconds: median(backward[index]), forwardFlops: 2 * macs,
                 backwardFlops: index == firstWithProducts ? 2 * macs : 4 * macs)

@@ -76,10 +76,19 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Epilogues taken over from the layers after this one.
     private var rectify = false
     private var affine: ((UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)?
-    /// A following 2×2 max pool taken over (inference): the direct forward pools while its
-    /// output is in cache; other algorithms hand their output to `fusedPool`.
+    /// A following 2×2 max pool taken over: the direct forward pools while its output is in
+    /// cache; other algorithms hand their output to `fusedPool`.
     private var pooled = false
     private var fusedPool: MaxPool2D<Scalar>?
+    /// Whether the pool was taken over in training: forward keeps each window's winner, and
+    /// backward takes the pooled output's gradient.
+    private var poolsForTraining = false
+    /// Whether the last forward pooled in the direct convolution (winners in `poolWinners`)
+    /// rather than through `fusedPool`.
+    private var pooledDirectly = false
+    /// The winners of the last training forward's direct pool, [N, F, ⌊H'/2⌋, ⌊W'/2⌋]: offsets
+    /// into each H'×W' plane of the convolution's output (`maxPoolForward`'s argmax).
+    private var poolWinners: [Int32] = []
 
     /// A convolution initialised by `initializer` (biases per `initializer.biasInitializer`).
     public init(
@@ -168,12 +177,14 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             ], sampleShape: shape)
     }
 
-    /// Takes a following ReLU (any mode) and, in inference, a following BatchNorm before it and
-    /// a 2×2 max pool after it.
+    /// Takes a following ReLU (any mode), in inference a following BatchNorm before it, and a
+    /// 2×2 max pool after them (training and inference).
     public func adoptEpilogues(_ epilogues: [Epilogue<Scalar>], mode: LayerMode) -> Int {
         rectify = false
         affine = nil
         pooled = false
+        poolsForTraining = false
+        pooledDirectly = false
         rectifiedOutput = nil
         var taken = 0
         if taken < epilogues.count, case .channelAffine(let channels, let write) = epilogues[taken],
@@ -186,8 +197,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             rectify = true
             taken += 1
         }
-        if taken < epilogues.count, case .maxPool2x2 = epilogues[taken], mode == .inference {
+        if taken < epilogues.count, case .maxPool2x2 = epilogues[taken], mode != .unfoldedInference {
             pooled = true
+            poolsForTraining = mode == .training
             taken += 1
         }
         return taken
@@ -343,9 +355,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let g = try batchGeometry(for: input)
         self.input = input
         guard pooled else { return convolve(input, geometry: g) }
-        if chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2 {
-            return directForward(input, geometry: g, pool: true)
-        }
+        pooledDirectly = chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2
+        if pooledDirectly { return directForward(input, geometry: g, pool: true) }
         if fusedPool == nil { fusedPool = try MaxPool2D(kernelSize: 2) }
         return try fusedPool!.forward(convolve(input, geometry: g))
     }
@@ -466,24 +477,35 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         // One image: the cores take blocks of filters (as packed) instead of images.
         let blocks = DirectConvolution.paddedFilters(filters) / DirectConvolution.filterBlock
         let parts = g.batch == 1 ? min(ThreadPool.coreCount, blocks) : balancedImageParts(g)
-        let perPart = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
+        // In training, the pool keeps its winners: each image is convolved into a per-part
+        // buffer (it stays in cache) and pooled from there by `maxPoolForward`, so the output
+        // and the winners are those of the convolution and the pool run one after the other.
+        let keepsWinners = pool && poolsForTraining
+        let convolutionScratch = DirectConvolution.scratchCount(g, filters: filters)  // images go one at a time
+        let perPart = convolutionScratch + (keepsWinners ? filters * g.outputPlane : 0)
         let scratch = workspace.reserve(parts * perPart)
         let rectify = self.rectify
         let outputPlane = pool ? g.outputHeight / 2 * (g.outputWidth / 2) : g.outputPlane
+        if keepsWinners && poolWinners.count != g.batch * filters * outputPlane {
+            poolWinners = [Int32](repeating: 0, count: g.batch * filters * outputPlane)
+        }
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
             let shape = pool ? [g.batch, filters, g.outputHeight / 2, g.outputWidth / 2] : cachedOutputShape
-            return outputs.produce(shape: shape) { y, _ in
-                ThreadPool.run(
-                    parts: parts,
-                    DirectForwardWork(
-                        x: x, y: y, packed: packed, effectiveBias: effectiveBias, scratch: scratch, perPart: perPart,
-                        g: g, batch: g.batch, parts: parts, filters: filters, blocks: blocks, patch: patch,
-                        imageSize: g.channels * g.height * g.width, outputPlane: outputPlane,
-                        rectify: rectify, pool: pool))
+            return poolWinners.withUnsafeMutableBufferPointer { winners in
+                outputs.produce(shape: shape) { y, _ in
+                    ThreadPool.run(
+                        parts: parts,
+                        DirectForwardWork(
+                            x: x, y: y, packed: packed, effectiveBias: effectiveBias, scratch: scratch,
+                            perPart: perPart, convolutionScratch: convolutionScratch, g: g, batch: g.batch,
+                            parts: parts, filters: filters, blocks: blocks, patch: patch,
+                            imageSize: g.channels * g.height * g.width, outputPlane: outputPlane,
+                            rectify: rectify, pool: pool, winners: keepsWinners ? winners.baseAddress : nil))
+                }
             }
         }
-        rectifiedOutput = rectify && !pool ? output : nil
+        rectifiedOutput = rectify && (!pool || keepsWinners) ? output : nil
         return output
     }
 
@@ -499,33 +521,51 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
             throw ConvNetError.invalidArgument(
                 "\(description): backward with a BatchNorm folded into it (inference mode); unfold it first")
         }
-        guard !pooled else {
+        guard !pooled || poolsForTraining else {
             throw ConvNetError.invalidArgument(
                 "\(description): backward with a max pool folded into it (inference mode); unfold it first")
         }
-        if outputGradient.shape != cachedOutputShape {
-            try requireGradient(outputGradient, shape: cachedOutputShape, layer: description)
+        var outputGradient = outputGradient
+        if pooled && !pooledDirectly {
+            // The pool ran after the convolution (`fusedPool`): its backward first.
+            guard let fusedPool, let gradient = try fusedPool.backward(outputGradient, needsInputGradient: true)
+            else { throw ConvNetError.invalidArgument("\(description): backward called before forward") }
+            outputGradient = gradient
+        }
+        let winners = pooled && pooledDirectly
+        let gradientShape =
+            winners ? [g.batch, outputChannels, g.outputHeight / 2, g.outputWidth / 2] : cachedOutputShape
+        if outputGradient.shape != gradientShape {
+            try requireGradient(outputGradient, shape: gradientShape, layer: description)
         }
         let mask = rectify ? rectifiedOutput : nil
-        if rectify && mask == nil {
+        if rectify && mask == nil || winners && poolWinners.count != outputGradient.count {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        if needsInputGradient {
-            return inputGradients.produce(shape: cachedInputShape) { dx, _ in
-                backwardKernel(input: input, outputGradient: outputGradient, mask: mask, dx: dx, geometry: g)
+        return try poolWinners.withUnsafeBufferPointer { poolWinners in
+            let winners = winners ? poolWinners.baseAddress : nil
+            if needsInputGradient {
+                return inputGradients.produce(shape: cachedInputShape) { dx, _ in
+                    backwardKernel(
+                        input: input, outputGradient: outputGradient, mask: mask, winners: winners, dx: dx,
+                        geometry: g)
+                }
             }
+            backwardKernel(
+                input: input, outputGradient: outputGradient, mask: mask, winners: winners, dx: nil, geometry: g)
+            return nil
         }
-        backwardKernel(input: input, outputGradient: outputGradient, mask: mask, dx: nil, geometry: g)
-        return nil
     }
 
     /// The work of `backward` (a method rather than a local function, whose captured context
     /// would be allocated on every call). With `mask` (the ReLU-rectified output of the
     /// fused forward), each image's dY is first masked as ReLU's backward would (dY where
-    /// output > 0, else 0) into a per-core buffer that stays in cache.
+    /// output > 0, else 0) into a per-core buffer that stays in cache. With `winners` (a pool
+    /// taken over in training), `outputGradient` and `mask` are the pooled output's, and each
+    /// image's dY is first the pool's backward of them (masked) into that buffer.
     private func backwardKernel(
         input: Tensor<Scalar>, outputGradient: Tensor<Scalar>, mask: Tensor<Scalar>?,
-        dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
+        winners: UnsafePointer<Int32>?, dx: UnsafeMutablePointer<Scalar>?, geometry g: WindowGeometry
     ) {
         let wantInput = dx != nil
         let patch = g.patchSize
@@ -538,6 +578,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let parts = imageParts(g)
         let batch = g.batch
         let masked = mask != nil
+        let pooledPlane = g.outputHeight / 2 * (g.outputWidth / 2)
+        // dY rewritten per group: masked by the fused ReLU and/or spread over the pool's winners.
+        let rewritten = masked || winners != nil
         let hasBias = bias != nil
         // dX through Winograd: a 3×3 convolution of dY with the flipped filters [36, C, F].
         let gradientGeometry =
@@ -585,8 +628,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let weightCount = filters * groupPatch
         let gathers = group > 1 && needsColumns
         let perPart =
-            partialOffset + weightCount + filters + (masked ? filters * plane * group : 0)
-            + (gathers ? filters * plane * group : 0) + max(winogradScratchSize, directScratchSize) + sumsCount
+            partialOffset + weightCount + filters + (rewritten ? filters * plane * group : 0)
+            + (winners != nil && masked ? filters * pooledPlane * group : 0) + (gathers ? filters * plane * group : 0)
+            + max(winogradScratchSize, directScratchSize) + sumsCount
         let scratch = workspace.reserve(parts * perPart)
         (mask ?? outputGradient).withUnsafeBufferPointer { rectified in
             input.withUnsafeBufferPointer { x in
@@ -604,7 +648,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                                 columnsSize: columnsSize, partialOffset: partialOffset, weightCount: weightCount, g: g,
                                 filters: filters, plane: plane, group: group, batch: batch, parts: parts,
                                 imageSize: imageSize, groups: groups, groupPatch: groupPatch,
-                                groupFilters: groupFilters, masked: masked, gathers: gathers,
+                                groupFilters: groupFilters, masked: masked, winners: winners, pooledPlane: pooledPlane,
+                                gathers: gathers,
                                 directWeight: directWeight, winogradWeight: winogradWeight, sumsCount: sumsCount,
                                 hasBias: hasBias))
                     }
@@ -725,6 +770,9 @@ extension Conv2D {
         let effectiveBias: UnsafePointer<Scalar>?
         let scratch: UnsafeMutablePointer<Scalar>
         let perPart: Int
+        /// The direct convolution's scratch at the start of each part's; with `winners`, one
+        /// image's unpooled output [F, H', W'] follows it.
+        let convolutionScratch: Int
         let g: WindowGeometry
         let batch: Int
         let parts: Int
@@ -737,8 +785,21 @@ extension Conv2D {
         let outputPlane: Int
         let rectify: Bool
         let pool: Bool
+        /// In a training forward with the pool: each window's winner, [N, F, ⌊H'/2⌋, ⌊W'/2⌋].
+        let winners: UnsafeMutablePointer<Int32>?
+
+        /// `channels` planes of the convolution's output as one image of the 2×2 pool.
+        func poolGeometry(channels: Int) -> WindowGeometry {
+            WindowGeometry(
+                batch: 1, channels: channels, height: g.outputHeight, width: g.outputWidth, kernelHeight: 2,
+                kernelWidth: 2, strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0)
+        }
 
         func run(part: Int) {
+            if let winners {
+                runKeepingWinners(part: part, winners)
+                return
+            }
             if batch == 1 {
                 // Filters first..<end of the one image (whole blocks of the packed weights).
                 let first = part * blocks / parts * DirectConvolution.filterBlock
@@ -758,6 +819,37 @@ extension Conv2D {
                 x + first * imageSize, piece, filters: filters, packedWeights: packed, bias: effectiveBias,
                 rectify: rectify, pool: pool, output: y + first * filters * outputPlane,
                 scratch: scratch + part * perPart)
+        }
+
+        /// `run` in training with the pool: the part's images (or, for one image, its filters)
+        /// convolved one image at a time into the part's buffer, then pooled from it with their
+        /// winners.
+        private func runKeepingWinners(part: Int, _ winners: UnsafeMutablePointer<Int32>) {
+            let partScratch = scratch + part * perPart
+            let image = partScratch + convolutionScratch
+            var one = g
+            one.batch = 1
+            if batch == 1 {
+                let first = part * blocks / parts * DirectConvolution.filterBlock
+                let end = min(filters, (part + 1) * blocks / parts * DirectConvolution.filterBlock)
+                guard first < end else { return }
+                Scalar.directConvolve(
+                    x, one, filters: end - first, packedWeights: packed + first * patch,
+                    bias: effectiveBias.map { $0 + first }, rectify: rectify, pool: false, output: image,
+                    scratch: partScratch)
+                Scalar.maxPoolForward(
+                    image, y + first * outputPlane, argmax: winners + first * outputPlane,
+                    poolGeometry(channels: end - first))
+                return
+            }
+            for n in (part * batch / parts)..<((part + 1) * batch / parts) {
+                Scalar.directConvolve(
+                    x + n * imageSize, one, filters: filters, packedWeights: packed, bias: effectiveBias,
+                    rectify: rectify, pool: false, output: image, scratch: partScratch)
+                Scalar.maxPoolForward(
+                    image, y + n * filters * outputPlane, argmax: winners + n * filters * outputPlane,
+                    poolGeometry(channels: filters))
+            }
         }
     }
 
@@ -786,6 +878,10 @@ extension Conv2D {
         let groupPatch: Int
         let groupFilters: Int
         let masked: Bool
+        /// The pool's winners when it was taken over in training (`dy` and `rectified` are
+        /// then the pooled output's, planes of `pooledPlane`).
+        let winners: UnsafePointer<Int32>?
+        let pooledPlane: Int
         let gathers: Bool
         let directWeight: Bool
         /// Whether the direct weight gradient is Winograd's (`winogradWeightGradientSums`), with
@@ -800,7 +896,8 @@ extension Conv2D {
             let dw = cols + partialOffset
             let db = dw + weightCount
             let maskedGradient = db + filters
-            let gathered = maskedGradient + (masked ? filters * plane * group : 0)
+            let maskedPooled = maskedGradient + (masked || winners != nil ? filters * plane * group : 0)
+            let gathered = maskedPooled + (winners != nil && masked ? filters * pooledPlane * group : 0)
             let winogradScratch = gathered + (gathers ? filters * plane * group : 0)
             db.update(repeating: 0, count: filters)
             if directWeight { dw.update(repeating: 0, count: weightCount) }
@@ -815,12 +912,32 @@ extension Conv2D {
                 piece.batch = count
                 let columnCount = count * plane
                 // dY of images n..<n+count, NCHW (contiguous), masked by the fused ReLU.
-                var dyn = dy + n * filters * plane
-                if masked {
+                var dyn: UnsafePointer<Scalar>
+                if let winners {
+                    // The pool's backward: each pooled gradient to its window's winner (zeros
+                    // elsewhere), masked first where the pooled output (the winner's value) is
+                    // not positive: the bits of the pool's backward and then ReLU's.
+                    var pooledGradient = dy + n * filters * pooledPlane
+                    if masked {
+                        Scalar.reluBackward(
+                            input: rectified + n * filters * pooledPlane, pooledGradient, maskedPooled,
+                            count: count * filters * pooledPlane)
+                        pooledGradient = UnsafePointer(maskedPooled)
+                    }
+                    Scalar.maxPoolBackward(
+                        pooledGradient, argmax: winners + n * filters * pooledPlane, maskedGradient,
+                        WindowGeometry(
+                            batch: count, channels: filters, height: g.outputHeight, width: g.outputWidth,
+                            kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, paddingHeight: 0,
+                            paddingWidth: 0))
+                    dyn = UnsafePointer(maskedGradient)
+                } else if masked {
                     Scalar.reluBackward(
-                        input: rectified + n * filters * plane, dyn, maskedGradient,
+                        input: rectified + n * filters * plane, dy + n * filters * plane, maskedGradient,
                         count: count * filters * plane)
                     dyn = UnsafePointer(maskedGradient)
+                } else {
+                    dyn = dy + n * filters * plane
                 }
                 let imageOrderGradient = dyn  // [count, F, H', W']
                 if count > 1 && gathers {

@@ -108,9 +108,9 @@ public enum Epilogue<Scalar: KernelScalar> {
     /// `write(scale, shift)` fills `channels` values of each, read at every forward so that
     /// they always reflect the current statistics.
     case channelAffine(channels: Int, write: (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)
-    /// In inference only: a 2×2, stride-2, unpadded max pool (floor rule), which a
-    /// convolution applies to its output while it is in cache; the layer that takes it returns
-    /// the pooled output.
+    /// A 2×2, stride-2, unpadded max pool (floor rule), which a convolution applies to its
+    /// output while it is in cache; the layer that takes it returns the pooled output (and, in
+    /// training, keeps each window's winner and takes the pooled output's gradient in backward).
     case maxPool2x2
 }
 

@@ -143,11 +143,12 @@ public final class MaxPool2D<Scalar: KernelScalar>: Layer {
         try window.sampleOutputShape(inputShape, layer: description)
     }
 
-    /// In inference, the 2×2, stride-2, unpadded pool (floor rule) can be taken over by the
-    /// convolution before it (`Epilogue.maxPool2x2`): training needs the winners for backward.
+    /// The 2×2, stride-2, unpadded pool (floor rule) can be taken over by the convolution
+    /// before it (`Epilogue.maxPool2x2`), in training (which keeps the winners for backward) and
+    /// in inference; `unfoldedInference` runs it on its own.
     public func epilogue(in mode: LayerMode) -> Epilogue<Scalar>? {
-        mode == .inference && window.kernelSize == 2 && window.stride == 2 && window.padding == 0 && !window.ceilMode
-            ? .maxPool2x2 : nil
+        mode != .unfoldedInference && window.kernelSize == 2 && window.stride == 2 && window.padding == 0
+            && !window.ceilMode ? .maxPool2x2 : nil
     }
 
     /// Runs `body` over the N·C planes of `g`, split between cores.

@@ -6,8 +6,10 @@
 /// Fusion goes through the `Layer` protocol: whenever the mode changes, each layer is offered
 /// the epilogues of the layers after it (`epilogue(in:)`) and takes over those it can
 /// (`adoptEpilogues(_:mode:)`); the layers taken over are skipped. So a Conv2D applies a
-/// following ReLU while its output is in cache, and in inference a Conv2D → BatchNorm → ReLU
-/// runs as one convolution with the BatchNorm folded into its weights.
+/// following ReLU and 2×2 max pool while its output is in cache (its forward then returns the
+/// pooled output, and its backward takes that output's gradient), and in inference a Conv2D →
+/// BatchNorm → ReLU runs as one convolution with the BatchNorm folded into its weights. Code
+/// that runs the layers of a Sequential one by one runs those of `runningLayerIndices`.
 public final class Sequential<Scalar: KernelScalar>: Layer {
     /// The layers, first applied first.
     public let layers: [any Layer<Scalar>]
@@ -17,6 +19,9 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
     public private(set) var mode: LayerMode = .training
     /// The indices of the layers that run (those not taken over by the layer before them).
     private var steps: [Int] = []
+    /// The indices of the layers that `forward` runs, in order, under the current mode's
+    /// fusion plan (the others' work is done by the layer before them).
+    public var runningLayerIndices: [Int] { steps }
     /// parametersBefore[k]: a layer that runs before steps[k] has parameters.
     private var parametersBefore: [Bool] = []
     /// Whether a BatchNorm or a max pool is folded into a convolution under the current plan
@@ -87,7 +92,8 @@ public final class Sequential<Scalar: KernelScalar>: Layer {
             let taken = min(layers[index].adoptEpilogues(offered, mode: mode), offered.count)
             for epilogue in offered.prefix(taken) {
                 switch epilogue {
-                case .channelAffine, .maxPool2x2: foldsIntoConvolution = true
+                case .channelAffine: foldsIntoConvolution = true
+                case .maxPool2x2: foldsIntoConvolution = foldsIntoConvolution || !mode.isTraining
                 case .activation: break
                 }
             }

@@ -47,6 +47,55 @@ struct FusionTests {
         for (a, b) in zip(fused.parameters, plain.flatMap { $0.parameters }) { #expect(a.gradient == b.gradient) }
     }
 
+    /// In training too, Conv2D (→ ReLU) → MaxPool2D(2) runs as one layer: the direct forward
+    /// (3 input channels) convolves each image into a buffer and pools it from there keeping the
+    /// winners, and its backward spreads the pooled gradient over them; other algorithms (8
+    /// channels) hand their output to a pool of their own. Output, input gradient and every
+    /// parameter gradient are bit-identical to layer by layer: batch 1 (the direct forward
+    /// splits filters between cores) and 3, even and odd (floor) sizes, with and without the
+    /// ReLU, and a zero region where the convolution's outputs tie at its bias (the first of
+    /// equal maxima wins, as in MaxPool2D).
+    @Test(arguments: [([1, 3, 12, 12], true), ([3, 3, 11, 9], true), ([2, 3, 10, 14], false)])
+    func pooledTrainingEqualsLayerByLayer(shape: [Int], rectified: Bool) throws {
+        func layers() throws -> [any Layer<Float>] {
+            var random = SeededRandom(seed: 7)
+            let first = try Conv2D<Float>(
+                inputChannels: 3, outputChannels: 8, kernelSize: 5, padding: 2, initializer: .pytorchDefault,
+                random: &random)
+            first.bias!.value = Tensor(repeating: 0.25, shape: [8])
+            let second = try Conv2D<Float>(
+                inputChannels: 8, outputChannels: 6, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
+                random: &random)
+            return [first] + (rectified ? [ReLU()] : []) + [try MaxPool2D(kernelSize: 2), second]
+                + (rectified ? [ReLU()] : []) + [try MaxPool2D(kernelSize: 2), Flatten()]
+        }
+        let fused = Sequential(try layers())
+        let plain = try layers()
+        #expect(fused.runningLayerIndices.count == 3)
+        var random = SeededRandom(seed: 11)
+        let count = shape.reduce(1, *)
+        let width = shape[3]
+        // The right half of every row is zero: there the first convolution's outputs are its bias.
+        let input = Tensor<Float>(
+            uncheckedShape: shape,
+            scalars: (0..<count).map { index in index % width >= width / 2 ? 0 : Float(random.normal()) })
+        var x = input
+        for layer in plain { x = try layer.forward(x) }
+        #expect(try fused.forward(input) == x)
+        #expect(fused.layers[0].algorithm == "direct")
+        #expect(fused.runningLayerIndices.dropFirst().allSatisfy { fused.layers[$0].algorithm != "direct" })
+        let gradient = Tensor<Float>(
+            uncheckedShape: x.shape, scalars: (0..<x.count).map { _ in Float(random.normal()) })
+        var g = gradient
+        for layer in plain.reversed() { g = try layer.backward(g) }
+        #expect(try fused.backward(gradient) == g)
+        for (a, b) in zip(fused.parameters, plain.flatMap { $0.parameters }) { #expect(a.gradient == b.gradient) }
+        // The training path (no input gradient for the first layer), after another forward.
+        _ = try fused.forward(input)
+        #expect(try fused.backward(gradient, needsInputGradient: false) == nil)
+        for (a, b) in zip(fused.parameters, plain.flatMap { $0.parameters }) { #expect(a.gradient == b.gradient) }
+    }
+
     /// In inference, Conv2D → ReLU → MaxPool2D(2) runs as one layer: the direct forward pools
     /// while its output is in cache (3 input channels), other algorithms pool their output
     /// after it (8 channels). Bit-identical to layer by layer, on even and odd (floor) sizes;
