@@ -46,6 +46,9 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var geometry: WindowGeometry?
     private var cachedInputShape: [Int] = []
     private var cachedOutputShape: [Int] = []
+    /// [N, F, ⌊H'/2⌋, ⌊W'/2⌋]: the output with a pool taken over (kept, so that no step builds
+    /// the array).
+    private var cachedPooledShape: [Int] = []
     /// The last forward's input (backward recomputes its columns image by image).
     private var input: Tensor<Scalar>?
     /// The last forward's output, kept when a ReLU is fused (backward masks with it).
@@ -260,6 +263,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         geometry = g
         cachedInputShape = input.shape
         cachedOutputShape = [g.batch, outputChannels, g.outputHeight, g.outputWidth]
+        cachedPooledShape = [g.batch, outputChannels, g.outputHeight / 2, g.outputWidth / 2]
         chosenAlgorithm = ConvolutionAlgorithm.choose(
             for: g, filters: outputChannels, groups: groups, winogradIsPreferred: Scalar.winogradIsPreferred,
             forced: forcedAlgorithm)
@@ -491,7 +495,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         }
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
-            let shape = pool ? [g.batch, filters, g.outputHeight / 2, g.outputWidth / 2] : cachedOutputShape
+            let shape = pool ? cachedPooledShape : cachedOutputShape
             return poolWinners.withUnsafeMutableBufferPointer { winners in
                 outputs.produce(shape: shape) { y, _ in
                     ThreadPool.run(
@@ -534,7 +538,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         }
         let winners = pooled && pooledDirectly
         let gradientShape =
-            winners ? [g.batch, outputChannels, g.outputHeight / 2, g.outputWidth / 2] : cachedOutputShape
+            winners ? cachedPooledShape : cachedOutputShape
         if outputGradient.shape != gradientShape {
             try requireGradient(outputGradient, shape: gradientShape, layer: description)
         }
@@ -542,7 +546,7 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         if rectify && mask == nil || winners && poolWinners.count != outputGradient.count {
             throw ConvNetError.invalidArgument("\(description): backward called before forward")
         }
-        return try poolWinners.withUnsafeBufferPointer { poolWinners in
+        return poolWinners.withUnsafeBufferPointer { poolWinners in
             let winners = winners ? poolWinners.baseAddress : nil
             if needsInputGradient {
                 return inputGradients.produce(shape: cachedInputShape) { dx, _ in
