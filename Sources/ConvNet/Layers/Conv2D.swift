@@ -51,7 +51,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     private var cachedPooledShape: [Int] = []
     /// The last forward's input (backward recomputes its columns image by image).
     private var input: Tensor<Scalar>?
-    /// The last forward's output, kept when a ReLU is fused (backward masks with it).
+    /// The last forward's output, kept when a ReLU is fused (backward masks with it): the
+    /// pooled output when a pool taken over in training pooled it directly.
     private var rectifiedOutput: Tensor<Scalar>?
     private var outputs = TensorPair<Scalar>()
     private var inputGradients = TensorPair<Scalar>()
@@ -799,16 +800,21 @@ extension Conv2D {
                 kernelWidth: 2, strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0)
         }
 
+        /// For one image: the filters of `part` (whole blocks of the packed weights; may be empty).
+        func filterRange(ofPart part: Int) -> Range<Int> {
+            let first = part * blocks / parts * DirectConvolution.filterBlock
+            return first..<max(first, min(filters, (part + 1) * blocks / parts * DirectConvolution.filterBlock))
+        }
+
         func run(part: Int) {
             if let winners {
                 runKeepingWinners(part: part, winners)
                 return
             }
             if batch == 1 {
-                // Filters first..<end of the one image (whole blocks of the packed weights).
-                let first = part * blocks / parts * DirectConvolution.filterBlock
-                let end = min(filters, (part + 1) * blocks / parts * DirectConvolution.filterBlock)
-                guard first < end else { return }
+                let range = filterRange(ofPart: part)
+                guard !range.isEmpty else { return }
+                let (first, end) = (range.lowerBound, range.upperBound)
                 Scalar.directConvolve(
                     x, g, filters: end - first, packedWeights: packed + first * patch,
                     bias: effectiveBias.map { $0 + first }, rectify: rectify, pool: pool,
@@ -834,9 +840,9 @@ extension Conv2D {
             var one = g
             one.batch = 1
             if batch == 1 {
-                let first = part * blocks / parts * DirectConvolution.filterBlock
-                let end = min(filters, (part + 1) * blocks / parts * DirectConvolution.filterBlock)
-                guard first < end else { return }
+                let range = filterRange(ofPart: part)
+                guard !range.isEmpty else { return }
+                let (first, end) = (range.lowerBound, range.upperBound)
                 Scalar.directConvolve(
                     x, one, filters: end - first, packedWeights: packed + first * patch,
                     bias: effectiveBias.map { $0 + first }, rectify: rectify, pool: false, output: image,
