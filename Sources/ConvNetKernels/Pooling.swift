@@ -8,12 +8,14 @@ public protocol PoolingKernels: BinaryFloatingPoint {
     static func maxPoolForward(
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
         argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry)
-    /// `maxPoolForward`'s 2×2, stride-2, unpadded case (the classic nets' pool), with the same
-    /// results and tie/NaN rules as `maxPoolForwardGeneral`, its reference in the tests. Float
-    /// takes eight windows at a time.
-    static func maxPool2x2Forward(
-        _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
-        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry)
+    /// Output row `row` of one plane in `maxPoolForward`'s 2×2, stride-2, unpadded case (the
+    /// classic nets' pool, `maxPool2x2Forward`): `plane`, `target` and `winners` point at the
+    /// plane's input [H, W], output and winners [⌊H/2⌋, ⌊W/2⌋]. The same results and tie/NaN
+    /// rules as `maxPoolForwardGeneral`, its reference in the tests; Float takes eight windows at
+    /// a time.
+    static func maxPool2x2Row(
+        _ plane: UnsafePointer<Self>, _ target: UnsafeMutablePointer<Self>, _ winners: UnsafeMutablePointer<Int32>,
+        row: Int, _ geometry: WindowGeometry)
     /// Routes each output gradient to its window's winner; inputGradient is overwritten.
     static func maxPoolBackward(
         _ outputGradient: UnsafePointer<Self>, argmax: UnsafePointer<Int32>,
@@ -43,19 +45,27 @@ extension KernelScalar {
         maxPoolForwardGeneral(input, output, argmax: argmax, g)
     }
 
-    /// One window at a time (Double's path, and Float's for rows under 8 outputs).
-    public static func maxPool2x2Forward(
+    /// The 2×2, stride-2, unpadded case: every output row of every plane by `maxPool2x2Row`.
+    static func maxPool2x2Forward(
         _ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>,
         argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
     ) {
         let g = geometry
         for planeIndex in 0..<(g.batch * g.channels) {
             for y in 0..<g.outputHeight {
-                maxPool2x2Windows(
+                maxPool2x2Row(
                     input + planeIndex * g.height * g.width, output + planeIndex * g.outputPlane,
-                    argmax + planeIndex * g.outputPlane, row: y, columns: 0..<g.outputWidth, g)
+                    argmax + planeIndex * g.outputPlane, row: y, g)
             }
         }
+    }
+
+    /// One window at a time (Double's path).
+    public static func maxPool2x2Row(
+        _ plane: UnsafePointer<Self>, _ target: UnsafeMutablePointer<Self>, _ winners: UnsafeMutablePointer<Int32>,
+        row: Int, _ geometry: WindowGeometry
+    ) {
+        maxPool2x2Windows(plane, target, winners, row: row, columns: 0..<geometry.outputWidth, geometry)
     }
 
     /// Output row `row` of one plane at `columns`: `plane`, `target` and `winners` point at
@@ -216,33 +226,26 @@ extension KernelScalar {
 extension Float {
     /// Rows of 8 or more outputs go 8 windows at a time (`maxPool2x2Octet`), the last octet
     /// overlapping the one before it; narrower rows go one window at a time.
-    public static func maxPool2x2Forward(
-        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-        argmax: UnsafeMutablePointer<Int32>, _ geometry: WindowGeometry
+    public static func maxPool2x2Row(
+        _ plane: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ winners: UnsafeMutablePointer<Int32>,
+        row y: Int, _ geometry: WindowGeometry
     ) {
         let g = geometry
         let outputWidth = g.outputWidth
         let width = g.width
-        for planeIndex in 0..<(g.batch * g.channels) {
-            let plane = input + planeIndex * g.height * width
-            let target = output + planeIndex * g.outputPlane
-            let winners = argmax + planeIndex * g.outputPlane
-            for y in 0..<g.outputHeight {
-                guard outputWidth >= 8 else {
-                    maxPool2x2Windows(plane, target, winners, row: y, columns: 0..<outputWidth, g)
-                    continue
-                }
-                let row = y * outputWidth
-                var x = 0
-                while x < outputWidth {
-                    // 2·(first + 8) ≤ 2·outputWidth ≤ width: the octet's 16 columns are in the row.
-                    let first = min(x, outputWidth - 8)
-                    maxPool2x2Octet(
-                        plane + 2 * y * width + 2 * first, width: width, firstOffset: 2 * y * width + 2 * first,
-                        target + row + first, winners + row + first)
-                    x = first + 8
-                }
-            }
+        guard outputWidth >= 8 else {
+            maxPool2x2Windows(plane, target, winners, row: y, columns: 0..<outputWidth, g)
+            return
+        }
+        let row = y * outputWidth
+        var x = 0
+        while x < outputWidth {
+            // 2·(first + 8) ≤ 2·outputWidth ≤ width: the octet's 16 columns are in the row.
+            let first = min(x, outputWidth - 8)
+            maxPool2x2Octet(
+                plane + 2 * y * width + 2 * first, width: width, firstOffset: 2 * y * width + 2 * first,
+                target + row + first, winners + row + first)
+            x = first + 8
         }
     }
 

@@ -87,9 +87,6 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Whether the pool was taken over in training: forward keeps each window's winner, and
     /// backward takes the pooled output's gradient.
     private var poolsForTraining = false
-    /// Whether the last forward pooled in the direct convolution (winners in `poolWinners`)
-    /// rather than through `fusedPool`.
-    private var pooledDirectly = false
     /// The winners of the last training forward's direct pool, [N, F, ⌊H'/2⌋, ⌊W'/2⌋]: offsets
     /// into each H'×W' plane of the convolution's output (`maxPoolForward`'s argmax).
     private var poolWinners: [Int32] = []
@@ -188,7 +185,6 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         affine = nil
         pooled = false
         poolsForTraining = false
-        pooledDirectly = false
         rectifiedOutput = nil
         var taken = 0
         if taken < epilogues.count, case .channelAffine(let channels, let write) = epilogues[taken],
@@ -360,10 +356,15 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let g = try batchGeometry(for: input)
         self.input = input
         guard pooled else { return convolve(input, geometry: g) }
-        pooledDirectly = chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2
-        if pooledDirectly { return directForward(input, geometry: g, pool: true) }
+        if poolsDirectly(g) { return directForward(input, geometry: g, pool: true) }
         if fusedPool == nil { fusedPool = try MaxPool2D(kernelSize: 2) }
         return try fusedPool!.forward(convolve(input, geometry: g))
+    }
+
+    /// Whether a pool taken over runs in the direct convolution (winners in `poolWinners` in
+    /// training) rather than through `fusedPool`, for geometry `g` of the last forward.
+    private func poolsDirectly(_ g: WindowGeometry) -> Bool {
+        chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2
     }
 
     /// The convolution's output [N, F, H', W'] by the chosen algorithm (with the adopted
@@ -531,13 +532,13 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 "\(description): backward with a max pool folded into it (inference mode); unfold it first")
         }
         var outputGradient = outputGradient
-        if pooled && !pooledDirectly {
+        if pooled && !poolsDirectly(g) {
             // The pool ran after the convolution (`fusedPool`): its backward first.
             guard let fusedPool, let gradient = try fusedPool.backward(outputGradient, needsInputGradient: true)
             else { throw ConvNetError.invalidArgument("\(description): backward called before forward") }
             outputGradient = gradient
         }
-        let winners = pooled && pooledDirectly
+        let winners = pooled && poolsDirectly(g)
         let gradientShape =
             winners ? cachedPooledShape : cachedOutputShape
         if outputGradient.shape != gradientShape {
