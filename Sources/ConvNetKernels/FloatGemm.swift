@@ -17,7 +17,8 @@ import Darwin
 // B̂ holds [depth × columnTile] micro-panels, Â holds [depth × rowTile] micro-panels; both are
 // zero-padded to whole tiles, so the micro-kernel never sees an edge. Edge tiles of C go through a
 // small scratch tile. Packing is where the four transpose combinations are handled; the
-// k-contiguous cases (op(A) = A, op(B) = Bᵀ) go through 16×16 SIMD transposes.
+// k-contiguous cases (op(A) = A, op(B) = Bᵀ) go through SIMD transposes (16×16 with AVX-512,
+// 8×8 blocks with 16 vector registers: FloatGemmKernels256.swift).
 // The micro-kernels at the end of the file are written out long-hand, one variable per
 // accumulator, so that the accumulators live in registers for the whole depth loop; the inner
 // step is `c = c + a · b` as a fused multiply-add on SIMD16<Float> (vfmadd231ps with AVX-512);
@@ -206,7 +207,7 @@ func floatGemm(
 
     var work = FloatGemmParts(
         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-        ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile, split: split, rowTiles: rowTiles,
+        ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile, family: family, split: split, rowTiles: rowTiles,
         columnTiles: columnTiles)
     switch split {
     case .none:
@@ -214,7 +215,7 @@ func floatGemm(
         floatGemmSerial(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowTile: rowTile,
-            scratch: scratch)
+            family: family, scratch: scratch)
         FloatGemmScratchPool.shared.giveBack(scratch)
 
     case .columns:
@@ -264,8 +265,9 @@ private struct FloatGemmParts: ParallelWork {
     let beta: Float
     let c: UnsafeMutablePointer<Float>
     let ldc: Int
-    /// The micro-kernel's rows.
+    /// The micro-kernel's rows and the family whose kernels and packing run.
     let rowTile: Int
+    let family: KernelFamily
     /// How the parts divide the product, and the row and column tiles of C.
     let split: FloatGemmSplit
     let rowTiles: Int
@@ -289,7 +291,7 @@ private struct FloatGemmParts: ParallelWork {
                 transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k,
                 alpha: alpha, a: a, lda: lda,
                 b: transposeB ? b + start * ldb : b + start, ldb: ldb,
-                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, scratch: scratch)
+                beta: beta, c: c + start, ldc: ldc, rowTile: rowTile, family: family, scratch: scratch)
 
         case .rows:
             let start = part * rowTiles / parts * rowTile
@@ -298,7 +300,7 @@ private struct FloatGemmParts: ParallelWork {
                 transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k,
                 alpha: alpha, a: transposeA ? a + start : a + start * lda, lda: lda,
                 b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, rowTile: rowTile,
-                scratch: scratch)
+                family: family, scratch: scratch)
 
         case .depth:
             let start = part * k / parts
@@ -309,7 +311,7 @@ private struct FloatGemmParts: ParallelWork {
                 alpha: alpha, a: transposeA ? a + start * lda : a + start, lda: lda,
                 b: transposeB ? b + start : b + start * ldb, ldb: ldb,
                 beta: part == 0 ? beta : 0, c: target, ldc: part == 0 ? ldc : n,
-                rowTile: rowTile, scratch: scratch)
+                rowTile: rowTile, family: family, scratch: scratch)
         }
         FloatGemmScratchPool.shared.giveBack(scratch)
     }
@@ -336,7 +338,7 @@ private func scaleFloatMatrix(
 private func floatGemmSerial(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowTile: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowTile: Int, family: KernelFamily,
     scratch: FloatGemmScratch
 ) {
     let columnTile = FloatGemmBlocking.columnTile
@@ -364,7 +366,7 @@ private func floatGemmSerial(
                 transpose: transposeB,
                 b: transposeB
                     ? b + columnStart * ldb + depthStart : b + depthStart * ldb + columnStart,
-                ldb: ldb, depth: depth, columns: columns, into: packedB)
+                ldb: ldb, depth: depth, columns: columns, into: packedB, family: family)
             var rowStart = 0
             while rowStart < m {
                 let rows = min(rowBlock, m - rowStart)
@@ -428,7 +430,7 @@ private func floatGemmSerial(
 /// `transpose`.
 private func packFloatB(
     transpose: Bool, b: UnsafePointer<Float>, ldb: Int, depth: Int, columns: Int,
-    into packed: UnsafeMutablePointer<Float>
+    into packed: UnsafeMutablePointer<Float>, family: KernelFamily
 ) {
     let columnTile = FloatGemmBlocking.columnTile
     if !transpose {
@@ -465,26 +467,33 @@ private func packFloatB(
     }
     var panel = packed
     var panelStart = 0
+    // op(B)[p, j] = b[j·ldb + p]: square blocks go through a SIMD transpose (missing rows of a
+    // narrow edge panel read as zeros), 16×16 with AVX-512, 8×8 with 16 registers (the 16×16
+    // one spills there); the last depth % block steps one by one.
+    let block = family == .avx2 ? 8 : 16
+    let wholeDepth = depth / block * block
     while panelStart < columns {
         let width = min(columnTile, columns - panelStart)
-        // op(B)[p, j] = b[j·ldb + p]: 16×16 blocks go through a SIMD transpose (missing
-        // rows of a narrow edge panel read as zeros); the last depth % 16 steps one by one.
-        let wholeDepth = depth / 16 * 16
-        for half in stride(from: 0, to: columnTile, by: 16) {
-            let rows = min(16, width - half)
+        for group in stride(from: 0, to: columnTile, by: block) {
+            let rows = min(block, width - group)
             var p = 0
             while p < wholeDepth {
-                if rows > 0 {
-                    transposeFloat16x16(
-                        source: b + (panelStart + half) * ldb + p, sourceStride: ldb, rows: rows,
-                        target: panel + p * columnTile + half, targetStride: columnTile,
-                        lanes: 16)
-                } else {
-                    for step in p..<(p + 16) {
-                        (panel + step * columnTile + half).update(repeating: 0, count: 16)
+                let source = b + (panelStart + group) * ldb + p
+                let target = panel + p * columnTile + group
+                if rows <= 0 {
+                    for step in 0..<block {
+                        (target + step * columnTile).update(repeating: 0, count: block)
                     }
+                } else if block == 8 {
+                    transposeFloat8x8(
+                        source: source, sourceStride: ldb, rows: rows, target: target,
+                        targetStride: columnTile)
+                } else {
+                    transposeFloat16x16(
+                        source: source, sourceStride: ldb, rows: rows, target: target,
+                        targetStride: columnTile, lanes: 16)
                 }
-                p += 16
+                p += block
             }
         }
         for p in wholeDepth..<depth {
@@ -517,8 +526,8 @@ private func packFloatA(
                 source += lda
             }
         } else {
-            // op(A)[i, p] = a[i·lda + p]: SIMD transposes of 16 depth steps at a time (rows
-            // past `height` read as zeros), 8×16 for 8-row panels, 6×16 for 6-row ones, 16×16
+            // op(A)[i, p] = a[i·lda + p]: SIMD transposes of 16 (6-row panels: 8) depth steps at a time (rows
+            // past `height` read as zeros), 8×16 for 8-row panels, 6×8 for 6-row ones, 16×16
             // storing rowTile lanes otherwise; the last depth % 16 steps one by one.
             let wholeDepth = depth / 16 * 16
             let source = a + panelStart * lda
@@ -531,9 +540,9 @@ private func packFloatA(
                 }
             } else if rowTile == 6 {
                 while p < wholeDepth {
-                    transposeFloat6x16(
+                    transposeFloat6x8(
                         source: source + p, sourceStride: lda, rows: height, target: panel + p * 6)
-                    p += 16
+                    p += 8
                 }
             }
             while p < wholeDepth {
@@ -864,37 +873,6 @@ func transposeFloat8x16(
     to.storeBytes(of: vectors.5, toByteOffset: 5 * vectorBytes, as: SIMD16<Float>.self)
     to.storeBytes(of: vectors.6, toByteOffset: 6 * vectorBytes, as: SIMD16<Float>.self)
     to.storeBytes(of: vectors.7, toByteOffset: 7 * vectorBytes, as: SIMD16<Float>.self)
-}
-
-/// Transposes a 6×16 block into 96 contiguous floats: target[p·6 + i] = source[i·sourceStride
-/// + p] for p in 0..<16 and i in 0..<6, where source rows i ≥ `rows` read as zeros (rows ≤ 6):
-/// 16 depth steps of a 6-row Â micro-panel (the 256-bit kernels' `rowTile256`). The 8×16
-/// transpose's vectors hold 8 lanes per depth step; each step's 8 are stored at p·6, in
-/// ascending p, so that the next step's store overwrites the two extra lanes; the last step
-/// stores only its 6 (nothing is written past the 96).
-@inline(__always)
-func transposeFloat6x16(
-    source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>
-) {
-    let vectors = transposedFloat8x16(source: source, sourceStride: sourceStride, rows: min(rows, 6))
-    let to = UnsafeMutableRawPointer(target)
-    let stepBytes = 6 * MemoryLayout<Float>.stride
-    @inline(__always) func store(_ vector: SIMD16<Float>, steps p: Int) {
-        to.storeBytes(of: vector.lowHalf, toByteOffset: p * stepBytes, as: SIMD8<Float>.self)
-        to.storeBytes(of: vector.highHalf, toByteOffset: (p + 1) * stepBytes, as: SIMD8<Float>.self)
-    }
-    store(vectors.0, steps: 0)
-    store(vectors.1, steps: 2)
-    store(vectors.2, steps: 4)
-    store(vectors.3, steps: 6)
-    store(vectors.4, steps: 8)
-    store(vectors.5, steps: 10)
-    store(vectors.6, steps: 12)
-    to.storeBytes(of: vectors.7.lowHalf, toByteOffset: 14 * stepBytes, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.7.highHalf.lowHalf, toByteOffset: 15 * stepBytes, as: SIMD4<Float>.self)
-    to.storeBytes(
-        of: vectors.7.highHalf.highHalf.lowHalf, toByteOffset: 15 * stepBytes + 4 * MemoryLayout<Float>.stride,
-        as: SIMD2<Float>.self)
 }
 
 /// The 8×16 transpose of `transposeFloat8x16`, in registers: vector v holds depth steps 2v

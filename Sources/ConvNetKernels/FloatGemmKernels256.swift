@@ -139,3 +139,188 @@ func floatMicroKernel4x16(
     storeFloatRow16(c2x0, c2x1, alpha: one, beta: beta, row: row + 2 * rowBytes)
     storeFloatRow16(c3x0, c3x1, alpha: one, beta: beta, row: row + 3 * rowBytes)
 }
+
+// Packing for the 256-bit family. The 16×16 transpose of FloatGemm.swift holds 16 SIMD16
+// vectors, 32 of AVX2's 16 registers: it spilled on every round, and transposing B for the
+// weight gradient's products (A·Bᵀ, both operands k-contiguous) took a third of their time on
+// a Zen 3. An 8×8 block fits: 8 rows in, three rounds of the two-source shuffles AVX2 has as
+// single instructions (unpcklps/unpckhps, shufps, vperm2f128), 8 columns out.
+
+/// Transposes an 8×8 block in registers: vector q holds source[i·sourceStride + q] in lane i,
+/// where source rows i ≥ `rows` read as zeros (1 ≤ rows ≤ 8).
+@inline(__always)
+func transposedFloat8x8(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int
+) -> (
+    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
+) {
+    let from = UnsafeRawPointer(source)
+    let fromRow = sourceStride * MemoryLayout<Float>.stride
+    @inline(__always) func row(_ i: Int) -> SIMD8<Float> {
+        from.loadUnaligned(fromByteOffset: i * fromRow, as: SIMD8<Float>.self)
+    }
+    if rows >= 8 {
+        // The common case without a branch per row.
+        return transposedFloat8x8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+    }
+    let zero = SIMD8<Float>()
+    return transposedFloat8x8(
+        row(0), 1 < rows ? row(1) : zero, 2 < rows ? row(2) : zero, 3 < rows ? row(3) : zero,
+        4 < rows ? row(4) : zero, 5 < rows ? row(5) : zero, 6 < rows ? row(6) : zero, zero)
+}
+
+/// The 8×8 transpose of eight rows in registers (vector q of the result holds lane q of every row).
+@inline(__always)
+private func transposedFloat8x8(
+    _ row0: SIMD8<Float>, _ row1: SIMD8<Float>, _ row2: SIMD8<Float>, _ row3: SIMD8<Float>,
+    _ row4: SIMD8<Float>, _ row5: SIMD8<Float>, _ row6: SIMD8<Float>, _ row7: SIMD8<Float>
+) -> (
+    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
+) {
+    // Round 1, unpcklps / unpckhps: rows (2j, 2j + 1) interleaved, per 128-bit half.
+    let pairs0 = interleavedLow(row0, row1)
+    let pairs1 = interleavedHigh(row0, row1)
+    let pairs2 = interleavedLow(row2, row3)
+    let pairs3 = interleavedHigh(row2, row3)
+    let pairs4 = interleavedLow(row4, row5)
+    let pairs5 = interleavedHigh(row4, row5)
+    let pairs6 = interleavedLow(row6, row7)
+    let pairs7 = interleavedHigh(row6, row7)
+    // Round 2, shufps: four rows of columns (q, q + 4) for rows 0–3 and 4–7.
+    let quads0 = lowPairs(pairs0, pairs2)
+    let quads1 = highPairs(pairs0, pairs2)
+    let quads2 = lowPairs(pairs1, pairs3)
+    let quads3 = highPairs(pairs1, pairs3)
+    let quads4 = lowPairs(pairs4, pairs6)
+    let quads5 = highPairs(pairs4, pairs6)
+    let quads6 = lowPairs(pairs5, pairs7)
+    let quads7 = highPairs(pairs5, pairs7)
+    // Round 3, vperm2f128: the halves of rows 0–3 and 4–7 joined.
+    return (
+        SIMD8(lowHalf: quads0.lowHalf, highHalf: quads4.lowHalf),
+        SIMD8(lowHalf: quads1.lowHalf, highHalf: quads5.lowHalf),
+        SIMD8(lowHalf: quads2.lowHalf, highHalf: quads6.lowHalf),
+        SIMD8(lowHalf: quads3.lowHalf, highHalf: quads7.lowHalf),
+        SIMD8(lowHalf: quads0.highHalf, highHalf: quads4.highHalf),
+        SIMD8(lowHalf: quads1.highHalf, highHalf: quads5.highHalf),
+        SIMD8(lowHalf: quads2.highHalf, highHalf: quads6.highHalf),
+        SIMD8(lowHalf: quads3.highHalf, highHalf: quads7.highHalf)
+    )
+}
+
+/// Transposes an 8×8 block: target[q·targetStride + i] = source[i·sourceStride + q] for q, i in
+/// 0..<8, where source rows i ≥ `rows` read as zeros (rows ≤ 8): 8 depth steps of 8 columns of
+/// a B̂ micro-panel (targetStride = columnTile).
+@inline(__always)
+func transposeFloat8x8(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
+    target: UnsafeMutablePointer<Float>, targetStride: Int
+) {
+    let vectors = transposedFloat8x8(source: source, sourceStride: sourceStride, rows: rows)
+    let to = UnsafeMutableRawPointer(target)
+    let toRow = targetStride * MemoryLayout<Float>.stride
+    to.storeBytes(of: vectors.0, toByteOffset: 0 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.1, toByteOffset: 1 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.2, toByteOffset: 2 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.3, toByteOffset: 3 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.4, toByteOffset: 4 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.5, toByteOffset: 5 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.6, toByteOffset: 6 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.7, toByteOffset: 7 * toRow, as: SIMD8<Float>.self)
+}
+
+/// Transposes a 6×8 block into 48 contiguous floats: target[q·6 + i] = source[i·sourceStride +
+/// q] for q in 0..<8 and i in 0..<6, where source rows i ≥ `rows` read as zeros (rows ≤ 6): 8
+/// depth steps of a 6-row Â micro-panel. Each step's 8 lanes are stored at q·6, in ascending
+/// q, so that the next step overwrites the two extra lanes; the last step stores only its 6.
+@inline(__always)
+func transposeFloat6x8(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>
+) {
+    let vectors = transposedFloat8x8(source: source, sourceStride: sourceStride, rows: min(rows, 6))
+    let to = UnsafeMutableRawPointer(target)
+    let stepBytes = 6 * MemoryLayout<Float>.stride
+    to.storeBytes(of: vectors.0, toByteOffset: 0 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.1, toByteOffset: 1 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.2, toByteOffset: 2 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.3, toByteOffset: 3 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.4, toByteOffset: 4 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.5, toByteOffset: 5 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.6, toByteOffset: 6 * stepBytes, as: SIMD8<Float>.self)
+    to.storeBytes(of: vectors.7.lowHalf, toByteOffset: 7 * stepBytes, as: SIMD4<Float>.self)
+    to.storeBytes(
+        of: vectors.7.highHalf.lowHalf, toByteOffset: 7 * stepBytes + 4 * MemoryLayout<Float>.stride,
+        as: SIMD2<Float>.self)
+}
+
+/// unpcklps: (a0, b0, a1, b1 | a4, b4, a5, b5), written lane by lane so that it compiles to
+/// the one shuffle (as `evenLanes` in FloatGemm.swift).
+@inline(__always)
+private func interleavedLow(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5])
+}
+
+/// unpckhps: (a2, b2, a3, b3 | a6, b6, a7, b7).
+@inline(__always)
+private func interleavedHigh(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7])
+}
+
+/// shufps 0x44: (a0, a1, b0, b1 | a4, a5, b4, b5).
+@inline(__always)
+private func lowPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5])
+}
+
+/// shufps 0xEE: (a2, a3, b2, b3 | a6, a7, b6, b7).
+@inline(__always)
+private func highPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7])
+}
+
+/// `transposeFloat16x16` with all 16 lanes, as four 8×8 blocks for the 256-bit family:
+/// target[p·targetStride + i] = source[i·sourceStride + p] for p, i in 0..<16, where source rows
+/// i ≥ `rows` read as zeros (rows ≤ 16). Source and target may be the same block: each
+/// diagonal block is read whole before it is written, and the two off-diagonal ones are both
+/// read before either is written.
+@inline(__always)
+func transposeFloat16x16By8x8(
+    source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
+    target: UnsafeMutablePointer<Float>, targetStride: Int
+) {
+    let lowerSource = source + 8 * sourceStride
+    let lowerTarget = target + 8 * targetStride
+    @inline(__always) func transposed(_ block: UnsafePointer<Float>, rows: Int) -> (
+        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+        SIMD8<Float>
+    ) {
+        if rows <= 0 {
+            let zero = SIMD8<Float>()
+            return (zero, zero, zero, zero, zero, zero, zero, zero)
+        }
+        return transposedFloat8x8(source: block, sourceStride: sourceStride, rows: min(rows, 8))
+    }
+    @inline(__always) func store(
+        _ vectors: (
+            SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+            SIMD8<Float>
+        ), at block: UnsafeMutablePointer<Float>
+    ) {
+        let to = UnsafeMutableRawPointer(block)
+        let toRow = targetStride * MemoryLayout<Float>.stride
+        to.storeBytes(of: vectors.0, toByteOffset: 0 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.1, toByteOffset: 1 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.2, toByteOffset: 2 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.3, toByteOffset: 3 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.4, toByteOffset: 4 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.5, toByteOffset: 5 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.6, toByteOffset: 6 * toRow, as: SIMD8<Float>.self)
+        to.storeBytes(of: vectors.7, toByteOffset: 7 * toRow, as: SIMD8<Float>.self)
+    }
+    store(transposed(source, rows: rows), at: target)
+    store(transposed(lowerSource + 8, rows: rows - 8), at: lowerTarget + 8)
+    let upperRight = transposed(source + 8, rows: rows)
+    let lowerLeft = transposed(lowerSource, rows: rows - 8)
+    store(upperRight, at: lowerTarget)
+    store(lowerLeft, at: target + 8)
+}

@@ -188,12 +188,18 @@ extension Float {
             depth: depth, packedA: filters, packedB: tiles, columns: columns, c: products, ldc: Winograd.tileBlock)
     }
 
-    /// The GEMM's SIMD transpose (`transposeFloat16x16`); source and target may be the same block.
+    /// The GEMM's SIMD transpose (`transposeFloat16x16`, or four 8×8 blocks where 16 vectors of
+    /// 16 floats would not fit the registers); source and target may be the same block.
     @inline(__always)
     public static func transpose16x16(
         source: UnsafePointer<Float>, sourceStride: Int, rows: Int, target: UnsafeMutablePointer<Float>,
         targetStride: Int, lanes: Int
     ) {
+        if lanes == 16 && KernelFamily.current == .avx2 {
+            transposeFloat16x16By8x8(
+                source: source, sourceStride: sourceStride, rows: rows, target: target, targetStride: targetStride)
+            return
+        }
         transposeFloat16x16(
             source: source, sourceStride: sourceStride, rows: rows, target: target, targetStride: targetStride,
             lanes: lanes)

@@ -336,4 +336,78 @@ struct GemmTests {
         }
         #expect(worst <= 1, "m=\(m) n=\(n) k=\(k)")
     }
+
+    /// The packing's SIMD transposes against their definition, target[p·targetStride + i] =
+    /// source[i·sourceStride + p] with source rows past `rows` read as zeros: the 16×16 one
+    /// (AVX-512's panels and Winograd's blocks), its four-block 8×8 form (Winograd's blocks
+    /// with 16 registers), the 8×8 one (B̂ panels with 16 registers) and the 6×8 one (6-row Â
+    /// panels). Every row count, strides wider than the block, and the 16×16 forms in place.
+    @Test("SIMD transposes: every row count, in place and not")
+    func transposes() {
+        let stride = 19
+        let source = (0..<(16 * stride)).map { Float($0) + 0.5 }
+        func expected(rows: Int, size: Int, lanes: Int, targetStride: Int, fill: Float) -> [Float] {
+            var target = [Float](repeating: fill, count: size * targetStride)
+            for p in 0..<size {
+                for i in 0..<lanes { target[p * targetStride + i] = i < rows ? source[i * stride + p] : 0 }
+            }
+            return target
+        }
+        for rows in 0...16 {
+            // 16×16, out of place (into a wider target) and in place (a 16-wide block).
+            var wide = [Float](repeating: -1, count: 16 * 21)
+            var byBlocks = wide
+            source.withUnsafeBufferPointer { from in
+                wide.withUnsafeMutableBufferPointer { to in
+                    transposeFloat16x16(
+                        source: from.baseAddress!, sourceStride: stride, rows: rows, target: to.baseAddress!,
+                        targetStride: 21, lanes: 16)
+                }
+                byBlocks.withUnsafeMutableBufferPointer { to in
+                    transposeFloat16x16By8x8(
+                        source: from.baseAddress!, sourceStride: stride, rows: rows, target: to.baseAddress!,
+                        targetStride: 21)
+                }
+            }
+            let want = expected(rows: rows, size: 16, lanes: 16, targetStride: 21, fill: -1)
+            #expect(wide == want, "16×16, rows \(rows)")
+            #expect(byBlocks == want, "16×16 by 8×8 blocks, rows \(rows)")
+            var block = (0..<16).flatMap { i in source[(i * stride)..<(i * stride + 16)] }
+            var blockByBlocks = block
+            block.withUnsafeMutableBufferPointer { block in
+                transposeFloat16x16(
+                    source: block.baseAddress!, sourceStride: 16, rows: 16, target: block.baseAddress!,
+                    targetStride: 16, lanes: 16)
+            }
+            blockByBlocks.withUnsafeMutableBufferPointer { block in
+                transposeFloat16x16By8x8(
+                    source: block.baseAddress!, sourceStride: 16, rows: rows, target: block.baseAddress!,
+                    targetStride: 16)
+            }
+            #expect(block == expected(rows: 16, size: 16, lanes: 16, targetStride: 16, fill: 0), "in place")
+            #expect(
+                blockByBlocks == expected(rows: rows, size: 16, lanes: 16, targetStride: 16, fill: 0),
+                "in place by 8×8 blocks, rows \(rows)")
+            guard rows >= 1 && rows <= 8 else { continue }
+            var eight = [Float](repeating: -1, count: 8 * 11)
+            var six = [Float](repeating: -1, count: 6 * 8 + 3)
+            source.withUnsafeBufferPointer { from in
+                eight.withUnsafeMutableBufferPointer { to in
+                    transposeFloat8x8(
+                        source: from.baseAddress!, sourceStride: stride, rows: rows, target: to.baseAddress!,
+                        targetStride: 11)
+                }
+                six.withUnsafeMutableBufferPointer { to in
+                    transposeFloat6x8(
+                        source: from.baseAddress!, sourceStride: stride, rows: rows, target: to.baseAddress!)
+                }
+            }
+            #expect(eight == expected(rows: rows, size: 8, lanes: 8, targetStride: 11, fill: -1), "8×8, rows \(rows)")
+            if rows <= 6 {
+                #expect(
+                    six == expected(rows: rows, size: 8, lanes: 6, targetStride: 6, fill: -1) + [-1, -1, -1],
+                    "6×8, rows \(rows) (nothing past the 48)")
+            }
+        }
+    }
 }
