@@ -80,8 +80,8 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     /// Epilogues taken over from the layers after this one.
     private var rectify = false
     private var affine: ((UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void)?
-    /// A following 2×2 max pool taken over: the direct forward pools while its output is in
-    /// cache; other algorithms hand their output to `fusedPool`.
+    /// A following 2×2 max pool taken over: the direct and Winograd forwards pool while their
+    /// output is in cache; im2col hands its output to `fusedPool`.
     private var pooled = false
     private var fusedPool: MaxPool2D<Scalar>?
     /// Whether the pool was taken over in training: forward keeps each window's winner, and
@@ -356,21 +356,25 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
         let g = try batchGeometry(for: input)
         self.input = input
         guard pooled else { return convolve(input, geometry: g) }
-        if poolsDirectly(g) { return directForward(input, geometry: g, pool: true) }
+        if poolsDirectly(g) {
+            return chosenAlgorithm == .winograd
+                ? winogradForward(input, geometry: g, pool: true) : directForward(input, geometry: g, pool: true)
+        }
         if fusedPool == nil { fusedPool = try MaxPool2D(kernelSize: 2) }
         return try fusedPool!.forward(convolve(input, geometry: g))
     }
 
-    /// Whether a pool taken over runs in the direct convolution (winners in `poolWinners` in
-    /// training) rather than through `fusedPool`, for geometry `g` of the last forward.
+    /// Whether a pool taken over runs inside the convolution's forward, the direct one or
+    /// Winograd's (winners in `poolWinners` in training), rather than through `fusedPool`, for
+    /// geometry `g` of the last forward.
     private func poolsDirectly(_ g: WindowGeometry) -> Bool {
-        chosenAlgorithm == .direct && g.outputHeight >= 2 && g.outputWidth >= 2
+        (chosenAlgorithm == .direct || chosenAlgorithm == .winograd) && g.outputHeight >= 2 && g.outputWidth >= 2
     }
 
     /// The convolution's output [N, F, H', W'] by the chosen algorithm (with the adopted
     /// BatchNorm and ReLU, not the pool).
     private func convolve(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
-        if chosenAlgorithm == .winograd { return winogradForward(input, geometry: g) }
+        if chosenAlgorithm == .winograd { return winogradForward(input, geometry: g, pool: false) }
         if chosenAlgorithm == .direct { return directForward(input, geometry: g, pool: false) }
         let patch = g.patchSize
         let plane = g.outputPlane
@@ -434,8 +438,11 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
     }
 
     /// Forward through Winograd F(4×4, 3×3): the filters are transformed once (with a folded
-    /// BatchNorm's scale), then each core convolves groups of its images.
-    private func winogradForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry) -> Tensor<Scalar> {
+    /// BatchNorm's scale), then each core convolves groups of its images. With `pool`, each
+    /// group's output goes to a per-part buffer (about 1 MiB, so it stays in cache) and the
+    /// output is its 2×2 max pool [N, F, ⌊H'/2⌋, ⌊W'/2⌋], by the same `maxPoolForward` as the
+    /// layer's own pool, keeping the winners in training (discarding them in inference).
+    private func winogradForward(_ input: Tensor<Scalar>, geometry g: WindowGeometry, pool: Bool) -> Tensor<Scalar> {
         let filters = outputChannels
         let channels = inputChannels
         let (_, effectiveBias, scale) = prepareBiasAndScale(after: 0)
@@ -447,24 +454,38 @@ public final class Conv2D<Scalar: KernelScalar>: Layer {
                 into: transformed)
         }
         let parts = imageParts(g)
-        let group = winogradImageGroup(g, channels: channels, filters: filters, parts: parts)
+        var group = winogradImageGroup(g, channels: channels, filters: filters, parts: parts)
+        let unpooledSize = filters * g.outputPlane
+        if pool { group = min(group, max(1, (1 << 20) / (unpooledSize * MemoryLayout<Scalar>.stride))) }
         var piece = g
         piece.batch = group
-        let perPart = Winograd.scratchCount(piece, filters: filters)
+        let winogradScratch = Winograd.scratchCount(piece, filters: filters)
+        let outputPlane = pool ? g.outputHeight / 2 * (g.outputWidth / 2) : g.outputPlane
+        let keepsWinners = pool && poolsForTraining
+        // Per part: Winograd's scratch, then with the pool the group's output and, in inference,
+        // its winners (Int32, one per Scalar slot).
+        let perPart =
+            winogradScratch + (pool ? group * unpooledSize : 0)
+            + (pool && !keepsWinners ? group * filters * outputPlane : 0)
         let scratch = workspace.reserve(parts * perPart)
+        if keepsWinners && poolWinners.count != g.batch * filters * outputPlane {
+            poolWinners = [Int32](repeating: 0, count: g.batch * filters * outputPlane)
+        }
         let batch = g.batch
         let rectify = self.rectify
         let imageSize = channels * g.height * g.width
-        let outputSize = filters * g.outputPlane
         let output = input.withUnsafeBufferPointer { x in
             let x = x.baseAddress!
-            return outputs.produce(shape: cachedOutputShape) { y, _ in
-                ThreadPool.run(
-                    parts: parts,
-                    WinogradForwardWork(
-                        x: x, y: y, transformed: transformed, effectiveBias: effectiveBias, scratch: scratch,
-                        perPart: perPart, g: g, group: group, batch: batch, parts: parts, filters: filters,
-                        imageSize: imageSize, outputSize: outputSize, rectify: rectify))
+            return poolWinners.withUnsafeMutableBufferPointer { winners in
+                outputs.produce(shape: pool ? cachedPooledShape : cachedOutputShape) { y, _ in
+                    ThreadPool.run(
+                        parts: parts,
+                        WinogradForwardWork(
+                            x: x, y: y, transformed: transformed, effectiveBias: effectiveBias, scratch: scratch,
+                            perPart: perPart, winogradScratch: winogradScratch, g: g, group: group, batch: batch,
+                            parts: parts, filters: filters, imageSize: imageSize, outputPlane: outputPlane,
+                            rectify: rectify, pool: pool, winners: keepsWinners ? winners.baseAddress : nil))
+                }
             }
         }
         rectifiedOutput = rectify ? output : nil
@@ -743,26 +764,56 @@ extension Conv2D {
         let transformed: UnsafeMutablePointer<Scalar>
         let effectiveBias: UnsafePointer<Scalar>?
         let scratch: UnsafeMutablePointer<Scalar>
+        /// Each part's scratch, and Winograd's at its start (with `pool`, the group's unpooled
+        /// output follows it, then in inference the group's winners).
         let perPart: Int
+        let winogradScratch: Int
         let g: WindowGeometry
         let group: Int
         let batch: Int
         let parts: Int
         let filters: Int
         let imageSize: Int
-        let outputSize: Int
+        /// One output plane: H'·W', or ⌊H'/2⌋·⌊W'/2⌋ when pooled.
+        let outputPlane: Int
         let rectify: Bool
+        let pool: Bool
+        /// In a training forward with the pool: each window's winner, [N, F, ⌊H'/2⌋, ⌊W'/2⌋].
+        let winners: UnsafeMutablePointer<Int32>?
 
         func run(part: Int) {
+            let partScratch = scratch + part * perPart
             let end = (part + 1) * batch / parts
             var n = part * batch / parts
             while n < end {
                 var piece = g
                 piece.batch = min(group, end - n)
+                let target = y + n * filters * outputPlane
+                guard pool else {
+                    Scalar.winogradConvolve(
+                        x + n * imageSize, piece, filters: filters, transformedFilters: transformed,
+                        bias: effectiveBias, rectify: rectify, output: target, scratch: partScratch)
+                    n += piece.batch
+                    continue
+                }
+                let unpooled = partScratch + winogradScratch
                 Scalar.winogradConvolve(
                     x + n * imageSize, piece, filters: filters, transformedFilters: transformed,
-                    bias: effectiveBias, rectify: rectify, output: y + n * outputSize,
-                    scratch: scratch + part * perPart)
+                    bias: effectiveBias, rectify: rectify, output: unpooled, scratch: partScratch)
+                let poolGeometry = WindowGeometry(
+                    batch: piece.batch, channels: filters, height: g.outputHeight, width: g.outputWidth,
+                    kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, paddingHeight: 0,
+                    paddingWidth: 0)
+                if let winners {
+                    Scalar.maxPoolForward(
+                        unpooled, target, argmax: winners + n * filters * outputPlane, poolGeometry)
+                } else {
+                    let discarded = unpooled + group * filters * g.outputPlane
+                    let count = piece.batch * filters * outputPlane
+                    discarded.withMemoryRebound(to: Int32.self, capacity: count) { discarded in
+                        Scalar.maxPoolForward(unpooled, target, argmax: discarded, poolGeometry)
+                    }
+                }
                 n += piece.batch
             }
         }

@@ -49,14 +49,19 @@ struct FusionTests {
 
     /// In training too, Conv2D (→ ReLU) → MaxPool2D(2) runs as one layer: the direct forward
     /// (3 input channels) convolves each image into a buffer and pools it from there keeping the
-    /// winners, and its backward spreads the pooled gradient over them; other algorithms (8
-    /// channels) hand their output to a pool of their own. Output, input gradient and every
-    /// parameter gradient are bit-identical to layer by layer: batch 1 (the direct forward
-    /// splits filters between cores) and 3, even and odd (floor) sizes, with and without the
-    /// ReLU, and a zero region where the convolution's outputs tie at its bias (the first of
-    /// equal maxima wins, as in MaxPool2D).
-    @Test(arguments: [([1, 3, 12, 12], true), ([3, 3, 11, 9], true), ([2, 3, 10, 14], false)])
-    func pooledTrainingEqualsLayerByLayer(shape: [Int], rectified: Bool) throws {
+    /// winners, and its backward spreads the pooled gradient over them; Winograd (the second
+    /// layer, 8 channels, when forced) does the same per group of images; im2col hands its
+    /// output to a pool of its own. Output, input gradient and every parameter gradient are
+    /// bit-identical to layer by layer: batch 1 (the direct forward splits filters between
+    /// cores) and 3, even and odd (floor) sizes, with and without the ReLU, and a zero region
+    /// where the convolution's outputs tie at its bias (the first of equal maxima wins, as in
+    /// MaxPool2D).
+    @Test(arguments: [
+        ([1, 3, 12, 12], true, ConvolutionAlgorithm.im2col), ([3, 3, 11, 9], true, .im2col),
+        ([2, 3, 10, 14], false, .im2col), ([1, 3, 12, 12], true, .winograd), ([3, 3, 11, 9], true, .winograd),
+        ([2, 3, 10, 14], false, .winograd),
+    ])
+    func pooledTrainingEqualsLayerByLayer(shape: [Int], rectified: Bool, algorithm: ConvolutionAlgorithm) throws {
         func layers() throws -> [any Layer<Float>] {
             var random = SeededRandom(seed: 7)
             let first = try Conv2D<Float>(
@@ -66,6 +71,7 @@ struct FusionTests {
             let second = try Conv2D<Float>(
                 inputChannels: 8, outputChannels: 6, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
                 random: &random)
+            second.setConvolutionAlgorithm(algorithm)
             return [first] + (rectified ? [ReLU()] : []) + [try MaxPool2D(kernelSize: 2), second]
                 + (rectified ? [ReLU()] : []) + [try MaxPool2D(kernelSize: 2), Flatten()]
         }
@@ -83,7 +89,7 @@ struct FusionTests {
         for layer in plain { x = try layer.forward(x) }
         #expect(try fused.forward(input) == x)
         #expect(fused.layers[0].algorithm == "direct")
-        #expect(fused.runningLayerIndices.dropFirst().allSatisfy { fused.layers[$0].algorithm != "direct" })
+        #expect(fused.layers[fused.runningLayerIndices[1]].algorithm?.hasPrefix(algorithm.rawValue) == true)
         let gradient = Tensor<Float>(
             uncheckedShape: x.shape, scalars: (0..<x.count).map { _ in Float(random.normal()) })
         var g = gradient
@@ -97,11 +103,12 @@ struct FusionTests {
     }
 
     /// In inference, Conv2D → ReLU → MaxPool2D(2) runs as one layer: the direct forward pools
-    /// while its output is in cache (3 input channels), other algorithms pool their output
-    /// after it (8 channels). Bit-identical to layer by layer, on even and odd (floor) sizes;
-    /// backward is refused until the mode is unfoldedInference, which runs them apart again.
-    @Test(arguments: [[2, 3, 32, 32], [1, 3, 11, 9]])
-    func pooledInferenceEqualsLayerByLayer(shape: [Int]) throws {
+    /// while its output is in cache (3 input channels), Winograd per group of images, im2col
+    /// after its output (the second layer, 8 channels, either forced). Bit-identical to layer by
+    /// layer, on even and odd (floor) sizes; backward is refused until the mode is
+    /// unfoldedInference, which runs them apart again.
+    @Test(arguments: [[2, 3, 32, 32], [1, 3, 11, 9]], [ConvolutionAlgorithm.im2col, .winograd])
+    func pooledInferenceEqualsLayerByLayer(shape: [Int], algorithm: ConvolutionAlgorithm) throws {
         func layers() throws -> [any Layer<Float>] {
             var random = SeededRandom(seed: 5)
             return [
@@ -110,13 +117,18 @@ struct FusionTests {
                     random: &random),
                 ReLU(),
                 try MaxPool2D(kernelSize: 2),
-                try Conv2D(
-                    inputChannels: 8, outputChannels: 6, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
-                    random: &random),
+                second(
+                    try Conv2D(
+                        inputChannels: 8, outputChannels: 6, kernelSize: 3, padding: 1, initializer: .pytorchDefault,
+                        random: &random)),
                 ReLU(),
                 try MaxPool2D(kernelSize: 2),
                 Flatten(),
             ]
+        }
+        func second(_ layer: Conv2D<Float>) -> Conv2D<Float> {
+            layer.setConvolutionAlgorithm(algorithm)
+            return layer
         }
         let fused = Sequential(try layers())
         let plain = try layers()
@@ -127,6 +139,7 @@ struct FusionTests {
         var x = input
         for layer in plain { x = try layer.forward(x) }
         #expect(try fused.forward(input) == x)
+        #expect(fused.layers[fused.runningLayerIndices[1]].algorithm?.hasPrefix(algorithm.rawValue) == true)
         #expect(thrownMessage { _ = try fused.backward(x) }?.contains("unfoldedInference") == true)
         fused.setMode(.unfoldedInference)
         #expect(try fused.forward(input) == x)
