@@ -572,8 +572,8 @@ final class FloatGemmScratch {
     let tile: UnsafeMutablePointer<Float>
     /// Partial products of the depth split.
     private var partial: UnsafeMutablePointer<Float>
-    private var capacityA = 0
-    private var capacityB = 0
+    private(set) var capacityA = 0
+    private(set) var capacityB = 0
     private var capacityPartial = 0
 
     init() {
@@ -590,26 +590,33 @@ final class FloatGemmScratch {
         UnsafeMutableRawPointer(tile).deallocate()
     }
 
-    /// Makes packedA hold at least `packedA` floats and packedB at least `packedB`.
+    /// Makes packedA hold at least `packedA` floats and packedB at least `packedB`, growing
+    /// both to the largest sizes any set of the pool has been asked for (`FloatGemmScratchPool.
+    /// largest`): which set serves which product depends on thread timing, and a set that had
+    /// only served small products grew (allocated) whenever timing first handed it a large one,
+    /// long after warm-up (0.1–0.7 allocations per training step under contention).
     func reserve(packedA countA: Int, packedB countB: Int) {
-        if countA > capacityA {
+        let largest = FloatGemmScratchPool.shared.largest(packedA: countA, packedB: countB, partial: 0)
+        if largest.packedA > capacityA {
             UnsafeMutableRawPointer(packedA).deallocate()
-            packedA = Self.allocate(count: countA)
-            capacityA = countA
+            packedA = Self.allocate(count: largest.packedA)
+            capacityA = largest.packedA
         }
-        if countB > capacityB {
+        if largest.packedB > capacityB {
             UnsafeMutableRawPointer(packedB).deallocate()
-            packedB = Self.allocate(count: countB)
-            capacityB = countB
+            packedB = Self.allocate(count: largest.packedB)
+            capacityB = largest.packedB
         }
     }
 
-    /// A buffer of at least `count` floats for partial products.
+    /// A buffer of at least `count` floats for partial products (grown, as `reserve`, to the
+    /// largest the pool has been asked for).
     func partialBuffer(count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacityPartial {
+        let largest = FloatGemmScratchPool.shared.largest(packedA: 0, packedB: 0, partial: count).partial
+        if largest > capacityPartial {
             UnsafeMutableRawPointer(partial).deallocate()
-            partial = Self.allocate(count: count)
-            capacityPartial = count
+            partial = Self.allocate(count: largest)
+            capacityPartial = largest
         }
         return partial
     }
@@ -628,6 +635,10 @@ final class FloatGemmScratchPool: @unchecked Sendable {
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var available: [FloatGemmScratch] = []
+    /// The largest buffer sizes any set has been asked for (see `FloatGemmScratch.reserve`).
+    private var largestPackedA = 0
+    private var largestPackedB = 0
+    private var largestPartial = 0
 
     private init() {
         mutex = .allocate(capacity: 1)
@@ -641,6 +652,18 @@ final class FloatGemmScratchPool: @unchecked Sendable {
         let scratch = available.popLast()
         pthread_mutex_unlock(mutex)
         return scratch ?? FloatGemmScratch()
+    }
+
+    /// Records a set's request and returns the largest sizes asked for so far, the request
+    /// included.
+    func largest(packedA: Int, packedB: Int, partial: Int) -> (packedA: Int, packedB: Int, partial: Int) {
+        pthread_mutex_lock(mutex)
+        largestPackedA = max(largestPackedA, packedA)
+        largestPackedB = max(largestPackedB, packedB)
+        largestPartial = max(largestPartial, partial)
+        let sizes = (largestPackedA, largestPackedB, largestPartial)
+        pthread_mutex_unlock(mutex)
+        return sizes
     }
 
     /// Returns a scratch set to the pool.

@@ -151,9 +151,7 @@ func floatMicroKernel4x16(
 @inline(__always)
 func transposedFloat8x8(
     source: UnsafePointer<Float>, sourceStride: Int, rows: Int
-) -> (
-    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
-) {
+) -> FloatOctetRows {
     let from = UnsafeRawPointer(source)
     let fromRow = sourceStride * MemoryLayout<Float>.stride
     @inline(__always) func row(_ i: Int) -> SIMD8<Float> {
@@ -174,9 +172,7 @@ func transposedFloat8x8(
 private func transposedFloat8x8(
     _ row0: SIMD8<Float>, _ row1: SIMD8<Float>, _ row2: SIMD8<Float>, _ row3: SIMD8<Float>,
     _ row4: SIMD8<Float>, _ row5: SIMD8<Float>, _ row6: SIMD8<Float>, _ row7: SIMD8<Float>
-) -> (
-    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
-) {
+) -> FloatOctetRows {
     // Round 1, unpcklps / unpckhps: rows (2j, 2j + 1) interleaved, per 128-bit half.
     let pairs0 = interleavedLow(row0, row1)
     let pairs1 = interleavedHigh(row0, row1)
@@ -216,17 +212,29 @@ func transposeFloat8x8(
     source: UnsafePointer<Float>, sourceStride: Int, rows: Int,
     target: UnsafeMutablePointer<Float>, targetStride: Int
 ) {
-    let vectors = transposedFloat8x8(source: source, sourceStride: sourceStride, rows: rows)
+    storeRows(
+        transposedFloat8x8(source: source, sourceStride: sourceStride, rows: rows), at: target,
+        stride: targetStride)
+}
+
+/// Eight vectors of 8 floats (an 8×8 block in registers, one row per vector).
+typealias FloatOctetRows = (
+    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
+)
+
+/// Stores row r of `rows` at target + r · stride.
+@inline(__always)
+private func storeRows(_ rows: FloatOctetRows, at target: UnsafeMutablePointer<Float>, stride: Int) {
     let to = UnsafeMutableRawPointer(target)
-    let toRow = targetStride * MemoryLayout<Float>.stride
-    to.storeBytes(of: vectors.0, toByteOffset: 0 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.1, toByteOffset: 1 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.2, toByteOffset: 2 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.3, toByteOffset: 3 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.4, toByteOffset: 4 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.5, toByteOffset: 5 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.6, toByteOffset: 6 * toRow, as: SIMD8<Float>.self)
-    to.storeBytes(of: vectors.7, toByteOffset: 7 * toRow, as: SIMD8<Float>.self)
+    let toRow = stride * MemoryLayout<Float>.stride
+    to.storeBytes(of: rows.0, toByteOffset: 0 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.1, toByteOffset: 1 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.2, toByteOffset: 2 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.3, toByteOffset: 3 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.4, toByteOffset: 4 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.5, toByteOffset: 5 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.6, toByteOffset: 6 * toRow, as: SIMD8<Float>.self)
+    to.storeBytes(of: rows.7, toByteOffset: 7 * toRow, as: SIMD8<Float>.self)
 }
 
 /// Transposes a 6×8 block into 48 contiguous floats: target[q·6 + i] = source[i·sourceStride +
@@ -290,37 +298,17 @@ func transposeFloat16x16By8x8(
 ) {
     let lowerSource = source + 8 * sourceStride
     let lowerTarget = target + 8 * targetStride
-    @inline(__always) func transposed(_ block: UnsafePointer<Float>, rows: Int) -> (
-        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-        SIMD8<Float>
-    ) {
+    @inline(__always) func transposed(_ block: UnsafePointer<Float>, rows: Int) -> FloatOctetRows {
         if rows <= 0 {
             let zero = SIMD8<Float>()
             return (zero, zero, zero, zero, zero, zero, zero, zero)
         }
         return transposedFloat8x8(source: block, sourceStride: sourceStride, rows: min(rows, 8))
     }
-    @inline(__always) func store(
-        _ vectors: (
-            SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-            SIMD8<Float>
-        ), at block: UnsafeMutablePointer<Float>
-    ) {
-        let to = UnsafeMutableRawPointer(block)
-        let toRow = targetStride * MemoryLayout<Float>.stride
-        to.storeBytes(of: vectors.0, toByteOffset: 0 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.1, toByteOffset: 1 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.2, toByteOffset: 2 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.3, toByteOffset: 3 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.4, toByteOffset: 4 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.5, toByteOffset: 5 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.6, toByteOffset: 6 * toRow, as: SIMD8<Float>.self)
-        to.storeBytes(of: vectors.7, toByteOffset: 7 * toRow, as: SIMD8<Float>.self)
-    }
-    store(transposed(source, rows: rows), at: target)
-    store(transposed(lowerSource + 8, rows: rows - 8), at: lowerTarget + 8)
+    storeRows(transposed(source, rows: rows), at: target, stride: targetStride)
+    storeRows(transposed(lowerSource + 8, rows: rows - 8), at: lowerTarget + 8, stride: targetStride)
     let upperRight = transposed(source + 8, rows: rows)
     let lowerLeft = transposed(lowerSource, rows: rows - 8)
-    store(upperRight, at: lowerTarget)
-    store(lowerLeft, at: target + 8)
+    storeRows(upperRight, at: lowerTarget, stride: targetStride)
+    storeRows(lowerLeft, at: target + 8, stride: targetStride)
 }

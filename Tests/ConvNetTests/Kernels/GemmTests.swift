@@ -410,4 +410,25 @@ struct GemmTests {
             }
         }
     }
+
+    /// Which scratch set serves which product depends on thread timing; every set grows to the
+    /// largest sizes any set was asked for at its next use, so a set that had served only small
+    /// products does not allocate later, when timing first hands it a large one.
+    @Test("scratch sets grow to the pool's largest request at their next use")
+    func scratchSetsGrowTogether() {
+        let pool = FloatGemmScratchPool.shared
+        let first = pool.checkOut()
+        let second = pool.checkOut()
+        defer {
+            pool.giveBack(first)
+            pool.giveBack(second)
+        }
+        first.reserve(packedA: 1 << 16, packedB: 3 << 16)
+        second.reserve(packedA: 8, packedB: 8)
+        #expect(second.capacityA >= 1 << 16 && second.capacityB >= 3 << 16)
+        let wider = second.capacityB + 1
+        second.reserve(packedA: 8, packedB: wider)
+        first.reserve(packedA: 8, packedB: 8)
+        #expect(first.capacityB >= wider)
+    }
 }
