@@ -18,11 +18,17 @@ enum FloatSkinnyGemm {
     /// most this many elements of C and at least `dotBlockMinimumDepth` of depth.
     static let dotBlockMaximumOutputs = 8192
     static let dotBlockMinimumDepth = 1024
-    /// Depth per block of the dot-block path: the block's rows of A and of B, copied side by
-    /// side, fill half of the L2 that `CPUInfo` detects (multiples of 16, 256–2048).
+    /// Bytes of the rows of A and of B one depth block of the dot-block path copies side by side.
+    /// A constant, not a share of the L2 `CPUInfo` detects: the depth block sets where each dot
+    /// product's lanes are summed, so one value everywhere keeps a dense layer's forward
+    /// bit-identical across machines (as the GEMM's fixed KC does). 256 KiB is half of a Zen 3's
+    /// 512 KiB L2, where the path was tuned (the same blocks as its earlier L2-derived depth);
+    /// the 1–2 MiB L2s of Zen 4/5 and Sapphire Rapids hold it with room to spare.
+    static let dotBlockBytes = 256 * 1024
+    /// Depth per block of the dot-block path for m rows of A and n of B: `dotBlockBytes` of
+    /// copied rows, on multiples of 16, 256–2048 (a function of the shape only).
     static func dotBlockDepth(m: Int, n: Int) -> Int {
-        let level2 = CPUInfo.current.level2CacheBytes > 0 ? CPUInfo.current.level2CacheBytes : 1 << 20
-        let depth = level2 / 2 / ((m + n) * MemoryLayout<Float>.stride) / 16 * 16
+        let depth = dotBlockBytes / ((m + n) * MemoryLayout<Float>.stride) / 16 * 16
         return min(2048, max(256, depth))
     }
 

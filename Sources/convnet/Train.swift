@@ -224,13 +224,45 @@ struct Train: ParsableCommand {
         }
         if bucketKiB != nil { throw ConvNetError.invalidArgument("--bucket-kib applies to --distributed") }
         #endif
+        let note = resumedThreads(available: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         try compute.apply()
-        try train(communicator: SingleProcess())
+        try train(communicator: SingleProcess(), threadNote: note)
+    }
+
+    /// With `--resume`: the thread count the run started with (`TrainingConfiguration.threads`)
+    /// is set for the kernels when neither `--threads` nor `CONVNET_THREADS` chose one and the
+    /// machine has the cores for it (`available`), so that the continuation is bit-identical to
+    /// a run that never stopped. Returns a note for the log when the count changes from what
+    /// this process would have used, or when the bits will differ. Call before `compute.apply()`.
+    private func resumedThreads(available: Int) -> String? {
+        func threads(_ count: Int) -> String { count == 1 ? "1 thread" : "\(count) threads" }
+        guard let resume,
+            let data = try? Data(
+                contentsOf: URL(fileURLWithPath: resume).appendingPathComponent(TrainingJob.configurationFileName)),
+            let saved = (try? JSONDecoder().decode(TrainingConfiguration.self, from: data))?.threads
+        else { return nil }  // an unreadable run is reported by TrainingJob
+        let chosen =
+            compute.threads
+            ?? ProcessInfo.processInfo.environment["CONVNET_THREADS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+        if let chosen {
+            guard chosen != saved else { return nil }
+            return "note: \(threads(chosen)) where the run started with \(threads(saved)): "
+                + "the last bits will differ from a run that never stopped"
+        }
+        guard saved <= available else {
+            return "note: the run started with \(threads(saved)) and \(available) cores are free here: continuing "
+                + "with \(threads(available)), so the last bits will differ from a run that never stopped"
+        }
+        setenv("CONVNET_THREADS", String(saved), 1)
+        guard saved != available else { return nil }
+        return "note: continuing with the \(threads(saved)) the run started with (\(available) cores here), "
+            + "bit-identical to a run that never stopped; --threads N chooses"
     }
 
     #if CONVNET_MPI
     /// One rank of `mpirun -np N convnet train --distributed ...`: any error ends every rank.
     private func runDistributed() throws {
+        let note = resumedThreads(available: MPICommunicator.defaultThreadsPerRank())
         if compute.threads == nil, ProcessInfo.processInfo.environment["CONVNET_THREADS"] == nil {
             setenv("CONVNET_THREADS", String(MPICommunicator.defaultThreadsPerRank()), 1)
         }
@@ -241,7 +273,7 @@ struct Train: ParsableCommand {
         let communicator = try MPICommunicator()
         communicator.installTerminationMessage(directory: resume ?? out)
         do {
-            try train(communicator: communicator)
+            try train(communicator: communicator, threadNote: note)
         } catch let code as ExitCode {
             communicator.finish()
             throw code
@@ -252,8 +284,12 @@ struct Train: ParsableCommand {
     }
     #endif
 
-    /// Trains as this process's part of `communicator`'s ranks (alone: `SingleProcess`).
-    private func train(communicator: any Communicator) throws {
+    /// Trains as this process's part of `communicator`'s ranks (alone: `SingleProcess`), first
+    /// printing `threadNote` (from `resumedThreads`) to standard error on the writing rank.
+    private func train(communicator: any Communicator, threadNote: String?) throws {
+        if let threadNote, communicator.isWriter {
+            FileHandle.standardError.write(Data((threadNote + "\n").utf8))
+        }
         let distributed = communicator.size > 1
         let quiet = self.quiet || !communicator.isWriter
         if recipe == nil, spec == nil, let model, try ModelPreset(named: model) == .xor {
@@ -329,6 +365,7 @@ struct Train: ParsableCommand {
                 print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
                 return
             }
+            configuration.threads = ThreadPool.coreCount
             if let out, communicator.isWriter {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             }

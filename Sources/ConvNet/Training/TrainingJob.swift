@@ -74,6 +74,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The ranks of the data-parallel run that started these settings (nil: one process), for
     /// the record: `batchSize` is the global batch, which a resumed run keeps with any number of ranks.
     public var ranks: Int?
+    /// The kernel threads per process (`ThreadPool.coreCount`) of the run that started these
+    /// settings (nil in runs saved before it was recorded). How a long sum is split between
+    /// threads (a convolution's per-core weight-gradient partials, a long product's depth
+    /// split) follows the thread count, so `convnet train --resume` keeps it where the machine
+    /// has the cores: the continuation is then bit-identical to a run that never stopped.
+    public var threads: Int?
 
     public init() {}
 
@@ -186,6 +192,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                 initScheme.map { KeyValue("initialisation", $0) },
                 recipe.map { KeyValue("recipe", $0) },
                 ranks.map { KeyValue("data-parallel ranks (started with)", "\($0), batch \(batchSize) in all") },
+                threads.map { KeyValue("kernel threads (started with)", "\($0)") },
             ].compactMap { $0 }
     }
 }

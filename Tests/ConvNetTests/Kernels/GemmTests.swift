@@ -337,6 +337,17 @@ struct GemmTests {
         #expect(worst <= 1, "m=\(m) n=\(n) k=\(k)")
     }
 
+    /// The dot blocks' depth sets where each dot product's lanes are summed, so it is a function
+    /// of the shape alone (not of the L2 the machine has): 256 KiB of copied rows, on multiples
+    /// of 16, 256–2048. W1's dense layer (64 images × 100 units) sums every 384 inputs.
+    @Test("dot-block depth from the shape only")
+    func dotBlockDepthFollowsTheShape() {
+        #expect(FloatSkinnyGemm.dotBlockDepth(m: 64, n: 100) == 384)
+        #expect(FloatSkinnyGemm.dotBlockDepth(m: 8, n: 10) == 2048)
+        #expect(FloatSkinnyGemm.dotBlockDepth(m: 100, n: 100) == 320)
+        #expect(FloatSkinnyGemm.dotBlockDepth(m: 4096, n: 2) == 256)
+    }
+
     /// The packing's SIMD transposes against their definition, target[p·targetStride + i] =
     /// source[i·sourceStride + p] with source rows past `rows` read as zeros: the 16×16 one
     /// (AVX-512's panels and Winograd's blocks), its four-block 8×8 form (Winograd's blocks

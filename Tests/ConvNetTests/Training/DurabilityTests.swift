@@ -272,6 +272,47 @@ struct DurabilityTests {
         #expect(epochSteps == [4, 8, 12, 16], "\(epochSteps)")
     }
 
+    /// The thread count is part of a run: how a long sum is split between threads follows it
+    /// (here the convolution's per-core weight-gradient partials), so a run started with one
+    /// thread and resumed without `--threads` where there are more cores continues with one, and
+    /// ends with the files of a run that never stopped. `--threads` overrides it, with a note,
+    /// and then the files differ (the check that this model's bits do follow the thread count;
+    /// should every sum one day be split independently of it, that expectation goes).
+    @Test func resumeKeepsTheThreadCount() throws {
+        guard CommandLineTests.binary != nil else { return }
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard cores > 1, ProcessInfo.processInfo.environment["CONVNET_THREADS"] == nil else {
+            print("resumeKeepsTheThreadCount skipped: one core, or CONVNET_THREADS set")
+            return
+        }
+        let reference = Self.temporaryDirectory("threads-reference")
+        let kept = Self.temporaryDirectory("threads-kept")
+        let changed = Self.temporaryDirectory("threads-changed")
+        defer {
+            for directory in [reference, kept, changed] { try? FileManager.default.removeItem(at: directory) }
+        }
+        let oneThread = Self.arguments + ["--threads", "1"]
+        #expect(try run(oneThread + ["--out", reference.path]).status == 0)
+        let configuration = try JSONDecoder().decode(
+            TrainingConfiguration.self,
+            from: Data(contentsOf: reference.appendingPathComponent(TrainingJob.configurationFileName)))
+        #expect(configuration.threads == 1)
+        for directory in [kept, changed] {
+            let stopped = try run(oneThread + ["--stop-after-epoch", "2", "--out", directory.path])
+            #expect(stopped.status == 0, "\(stopped.error)")
+        }
+        let resumed = try run(["train", "--resume", kept.path, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        #expect(resumed.error.contains("note: continuing with the 1 thread the run started with"), "\(resumed.error)")
+        #expect(try finalFiles(kept) == finalFiles(reference))
+        let overridden = try run(["train", "--resume", changed.path, "--quiet", "--threads", "\(cores)"])
+        #expect(overridden.status == 0, "\(overridden.error)")
+        #expect(
+            overridden.error.contains("note: \(cores) threads where the run started with 1 thread"),
+            "\(overridden.error)")
+        #expect(try finalFiles(changed) != finalFiles(reference))
+    }
+
     /// Killed twice (the second time while resuming), still bit-identical.
     @Test func killedWhileResumingStillResumes() throws {
         guard CommandLineTests.binary != nil else { return }
