@@ -102,14 +102,14 @@ public enum Digest {
     /// Feeds 64-byte blocks of `bytes` followed by the Merkle–Damgård padding (0x80, zeros,
     /// the bit length in 8 bytes).
     private static func padded(_ bytes: [UInt8], bigEndianLength: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        let whole = bytes.count / 64 * 64
-        bytes.withUnsafeBufferPointer { buffer in
-            var start = 0
-            while start < whole {
+        /// Feeds the whole 64-byte blocks of `buffer`.
+        func blocks(_ buffer: UnsafeBufferPointer<UInt8>) {
+            for start in stride(from: 0, to: buffer.count / 64 * 64, by: 64) {
                 body(UnsafeBufferPointer(rebasing: buffer[start..<(start + 64)]))
-                start += 64
             }
         }
+        let whole = bytes.count / 64 * 64
+        bytes.withUnsafeBufferPointer(blocks)
         var tail = Array(bytes[whole...])
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
@@ -118,12 +118,6 @@ public enum Digest {
             let shift = bigEndianLength ? UInt64(56 - 8 * i) : UInt64(8 * i)
             tail.append(UInt8(truncatingIfNeeded: bits >> shift))
         }
-        tail.withUnsafeBufferPointer { buffer in
-            var start = 0
-            while start < buffer.count {
-                body(UnsafeBufferPointer(rebasing: buffer[start..<(start + 64)]))
-                start += 64
-            }
-        }
+        tail.withUnsafeBufferPointer(blocks)
     }
 }

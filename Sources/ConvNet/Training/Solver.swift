@@ -245,19 +245,21 @@ public final class Solver<Scalar: KernelScalar> {
         _ = try model.loss.evaluate(scores: probe, targets: targets)
     }
 
-    /// The batches of one epoch: a seeded permutation cut into runs of `batchSize`.
+    /// The batches of one epoch: a seeded permutation cut into `epochBatchCount` runs of
+    /// `batchSize` (the last one shorter when the count does not divide).
     public func epochBatches() -> [ArraySlice<Int>] {
         let count = trainInputs.shape[0]
         let order = random.permutation(count)
-        var batches: [ArraySlice<Int>] = []
-        var start = 0
-        while start < count {
-            let end = min(start + options.batchSize, count)
-            if end - start < options.batchSize && options.dropLast && !batches.isEmpty { break }
-            batches.append(order[start..<end])
-            start = end
-        }
-        return batches
+        let size = options.batchSize
+        return (0..<epochBatchCount).map { index in order[(index * size)..<min((index + 1) * size, count)] }
+    }
+
+    /// Batches per epoch: every whole batch of the training split, and the partial last one
+    /// unless `dropLast` drops it (never the only one).
+    var epochBatchCount: Int {
+        let count = trainInputs.shape[0]
+        let size = options.batchSize
+        return options.dropLast ? max(1, count / size) : (count + size - 1) / size
     }
 
     /// Runs the remaining epochs up to `options.epochs` (or stops after epoch `stopAfterEpoch`,
@@ -471,10 +473,7 @@ public final class Solver<Scalar: KernelScalar> {
                     "the saved interrupted epoch (\(interrupted.epoch), batch \(interrupted.completedBatches) of "
                         + "\(interrupted.batches)) does not follow the \(state.completedEpochs) completed epochs")
             }
-            let count = trainInputs.shape[0]
-            let batches =
-                options.dropLast
-                ? max(1, count / options.batchSize) : (count + options.batchSize - 1) / options.batchSize
+            let batches = epochBatchCount
             guard batches == interrupted.batches else {
                 throw ConvNetError.invalidData(
                     "the saved interrupted epoch had \(interrupted.batches) batches; this run's epochs have \(batches)")
