@@ -348,6 +348,74 @@ struct GemmTests {
         #expect(FloatSkinnyGemm.dotBlockDepth(m: 4096, n: 2) == 256)
     }
 
+    /// The dot blocks' exact order of summation, written out plainly: the depth split into
+    /// parts on multiples of 16 (as many as `dotBlocks` takes on this machine), each part in
+    /// depth blocks of `dotBlockDepth`, each dot product of a block in 16 lanes (lane l takes
+    /// the depth positions ≡ l mod 16 by multiply-adds, as `floatMultiplyAdd` rounds), the
+    /// lanes summed by halves (8, 4, 2, 1), the block's depth past its last 16 added one product
+    /// at a time, blocks added in order, parts added in order. Every kernel family must give
+    /// these bits: they depend on the shape and the thread count only, never on the CPU.
+    @Test(
+        "dense products: dot blocks sum in their stated order",
+        arguments: [(64, 100, 8192), (9, 7, 3001), (5, 13, 1030)])
+    func dotBlocksSumInTheirStatedOrder(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var generator = SplitMix64(state: UInt64(7 * m + n + k))
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let b = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let threads = m * n * k >= FloatSkinnyGemm.parallelThreshold ? ThreadPool.coreCount : 1
+        let parts = min(threads, max(1, k / FloatSkinnyGemm.dotBlockMinimumDepth))
+        let blockDepth = FloatSkinnyGemm.dotBlockDepth(m: m, n: n)
+        var expected = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var total: Float = 0
+                for part in 0..<parts {
+                    let steps = (k + 15) / 16
+                    let end = min(k, (part + 1) * steps / parts * 16)
+                    var blockStart = min(k, part * steps / parts * 16)
+                    var partSum: Float = 0
+                    while blockStart < end {
+                        let depth = min(blockDepth, end - blockStart)
+                        var lanes = SIMD16<Float>()
+                        for vector in 0..<(depth / 16) {
+                            let p = blockStart + 16 * vector
+                            let x = SIMD16<Float>((0..<16).map { a[i * k + p + $0] })
+                            let y = SIMD16<Float>((0..<16).map { b[j * k + p + $0] })
+                            lanes = floatMultiplyAdd(lanes, x, y)
+                        }
+                        let eight = lanes.lowHalf + lanes.highHalf
+                        let four = eight.lowHalf + eight.highHalf
+                        let two = four.lowHalf + four.highHalf
+                        var sum = two[0] + two[1]
+                        for p in (blockStart + depth / 16 * 16)..<(blockStart + depth) {
+                            sum += a[i * k + p] * b[j * k + p]
+                        }
+                        partSum += sum
+                        blockStart += depth
+                    }
+                    total += partSum
+                }
+                expected[i * n + j] = total
+            }
+        }
+        for family in KernelFamily.allCases {
+            var c = [Float](repeating: .nan, count: m * n)
+            let applied = a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        FloatSkinnyGemm.dotBlocks(
+                            m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k,
+                            c: c.baseAddress!, ldc: n, family: family)
+                    }
+                }
+            }
+            #expect(applied, "m=\(m) n=\(n) k=\(k)")
+            let differing = zip(c, expected).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "m=\(m) n=\(n) k=\(k) \(family): \(differing) of \(m * n) sums differ")
+        }
+    }
+
     /// The packing's SIMD transposes against their definition, target[p·targetStride + i] =
     /// source[i·sourceStride + p] with source rows past `rows` read as zeros: the 16×16 one
     /// (AVX-512's panels and Winograd's blocks), its four-block 8×8 form (Winograd's blocks
