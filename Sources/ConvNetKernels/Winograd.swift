@@ -127,8 +127,9 @@ public enum Winograd {
 /// Winograd F(4×4, 3×3) convolutions (`Winograd.swift`); `naiveConvolution` is the reference.
 ///
 /// Requirements of `KernelScalar` with default implementations below, specialised for Float
-/// and Double.
-public protocol WinogradKernels: BinaryFloatingPoint, SIMDScalar {
+/// and Double. (Codable is stated because `SIMDScalar`'s same-type constraints on Self imply
+/// it, and the compiler warns when it is left implied; `KernelScalar` is Codable anyway.)
+public protocol WinogradKernels: BinaryFloatingPoint, SIMDScalar, Codable {
     /// U[ξ][k][c] = (G (s_k g_kc) Gᵀ)[ξ] for weights [K, C, 3, 3] and per-filter factors s
     /// (`scale`, a folded BatchNorm's; 1 when nil), computed in Double, stored in panels of 8
     /// filters: element (ξ, k, c) at ((ξ·⌈K/8⌉ + k/8)·C + c)·8 + k%8, rows past K zero

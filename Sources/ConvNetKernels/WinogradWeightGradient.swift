@@ -80,8 +80,9 @@ public enum WinogradWeightGradient {
 }
 
 /// The Winograd weight gradient (`WinogradWeightGradient.swift`); `naiveConvolutionWeightGradient`
-/// is the reference. Requirements of `KernelScalar` with default implementations below.
-public protocol WinogradWeightGradientKernels: BinaryFloatingPoint, SIMDScalar {
+/// is the reference. Requirements of `KernelScalar` with default implementations below
+/// (Codable for the same reason as `WinogradKernels`).
+public protocol WinogradWeightGradientKernels: BinaryFloatingPoint, SIMDScalar, Codable {
     /// products[8 × columns] (rows `rowStride` apart) += Û · V̂ for one panel of 8 filters
     /// [depth, 8] and a panel of channels [depth, 32], `columns` 32 or 16 (the panel's left
     /// half); both 64-byte aligned. Float: the GEMM's micro-kernel; otherwise a plain triple loop.
