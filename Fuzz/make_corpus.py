@@ -97,14 +97,15 @@ meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", 
 shared = [1, 2, -3]
 misc = {"shared": (shared, shared, 2.5), "nested": ((((1,),),),), "none": None, "bool": True, "big": 2**40, "neg": -(2**33),
         "text": "ünïcode", "bytes": b"\x00\x01", "floats": np.array([1.5, -2.0], dtype="<f4"), "f8": np.array([[1.0]], dtype=">f8")}
-for protocol in (2, 4, 5):
+for protocol in (0, 2, 4, 5):
     seed("pickle", f"batch-p{protocol}.pickle", pickle.dumps(batch, protocol=protocol))
 seed("pickle", "batch-py2-style.pickle", pickle.dumps(batch2, protocol=2))
 seed("pickle", "meta-p2.pickle", pickle.dumps(meta, protocol=2))
-for protocol in (2, 5):
+for protocol in (0, 2, 5):
     seed("pickle", f"misc-p{protocol}.pickle", pickle.dumps(misc, protocol=protocol))
-# Protocol 0 (text opcodes); its strings (UNICODE, STRING) and floats (FLOAT) are not read.
+# Protocol 0 (text opcodes), and a Python 2 str as STRING writes it (a quoted repr with escapes).
 seed("pickle", "text-p0.pickle", pickle.dumps({1: [shared, shared, (3, 4)], 2: None, 3: True, 4: [[], {}]}, protocol=0))
+seed("pickle", "string-py2.pickle", b"(dp0\nS'k'\np1\nS'a\\x00\\\\\\'\\n\\101\\7z'\np2\nsS'f'\nF-1.5e-07\ns.")
 
 
 def npy(array, version=None):

@@ -168,10 +168,111 @@ public enum RestrictedPickle {
             return Int(value)
         }
 
-        mutating func line() throws -> String {
+        mutating func line() throws -> String { String(decoding: try lineBytes(), as: UTF8.self) }
+
+        /// The bytes up to the next newline (consumed, not returned): a protocol-0 argument.
+        mutating func lineBytes() throws -> ArraySlice<UInt8> {
             guard let end = data[position...].firstIndex(of: 0x0A) else { throw fail("truncated text argument") }
             defer { position = end + 1 }
-            return String(decoding: data[position..<end], as: UTF8.self)
+            return data[position..<end]
+        }
+
+        /// STRING's argument, a Python 2 `repr` of a str: quoted with ' or ", with the escapes
+        /// of `codecs.escape_decode` (\\ \' \" \a \b \f \n \r \t \v, \xhh, 1–3 octal digits;
+        /// any other backslash stays as it is).
+        func quotedString(_ bytes: ArraySlice<UInt8>) throws -> [UInt8] {
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard bytes.count >= 2, let quote = bytes.first, quote == 0x27 || quote == 0x22, bytes.last == quote
+            else { throw fail("STRING argument '\(excerpt(text))' is not quoted") }
+            let body = bytes.dropFirst().dropLast()
+            var result: [UInt8] = []
+            result.reserveCapacity(body.count)
+            var index = body.startIndex
+            while index < body.endIndex {
+                let byte = body[index]
+                index += 1
+                guard byte == 0x5C, index < body.endIndex else {
+                    result.append(byte)
+                    continue
+                }
+                let escape = body[index]
+                index += 1
+                switch escape {
+                case 0x5C, 0x27, 0x22: result.append(escape)
+                case 0x61: result.append(0x07)  // \a
+                case 0x62: result.append(0x08)  // \b
+                case 0x66: result.append(0x0C)  // \f
+                case 0x6E: result.append(0x0A)  // \n
+                case 0x72: result.append(0x0D)  // \r
+                case 0x74: result.append(0x09)  // \t
+                case 0x76: result.append(0x0B)  // \v
+                case 0x78:  // \xhh
+                    guard index + 2 <= body.endIndex, let value = Self.hexValue(body[index..<(index + 2)]) else {
+                        throw fail("STRING argument '\(excerpt(text))' has a bad \\x escape")
+                    }
+                    result.append(UInt8(value))
+                    index += 2
+                case 0x30...0x37:  // \o, \oo, \ooo
+                    var value = Int(escape - 0x30)
+                    var digits = 1
+                    while digits < 3, index < body.endIndex, (0x30...0x37).contains(body[index]) {
+                        value = value * 8 + Int(body[index] - 0x30)
+                        index += 1
+                        digits += 1
+                    }
+                    result.append(UInt8(truncatingIfNeeded: value))
+                default: result += [byte, escape]
+                }
+            }
+            return result
+        }
+
+        /// The number written by `digits` (ASCII hex digits only, at most 8), nil otherwise.
+        static func hexValue(_ digits: ArraySlice<UInt8>) -> UInt32? {
+            var value: UInt32 = 0
+            for byte in digits {
+                switch byte {
+                case 0x30...0x39: value = value << 4 | UInt32(byte - 0x30)
+                case 0x61...0x66: value = value << 4 | UInt32(byte - 0x61 + 10)
+                case 0x41...0x46: value = value << 4 | UInt32(byte - 0x41 + 10)
+                default: return nil
+                }
+            }
+            return value
+        }
+
+        /// UNICODE's argument in Python's raw-unicode-escape: each byte is the code point of
+        /// that value (Latin-1), except \uXXXX and \UXXXXXXXX after an odd run of backslashes
+        /// (the last backslash of the run starts the escape). A bad escape stays as it is.
+        func rawUnicodeEscapeDecoded(_ bytes: ArraySlice<UInt8>) -> String {
+            var scalars = String.UnicodeScalarView()
+            var index = bytes.startIndex
+            var backslashes = 0
+            while index < bytes.endIndex {
+                let byte = bytes[index]
+                if byte == 0x5C {
+                    backslashes += 1
+                } else {
+                    if (byte == 0x75 || byte == 0x55) && backslashes % 2 == 1 {
+                        let digits = byte == 0x75 ? 4 : 8
+                        let end = index + 1 + digits
+                        if end <= bytes.endIndex,
+                            let value = Self.hexValue(bytes[(index + 1)..<end]),
+                            let scalar = Unicode.Scalar(value)
+                        {
+                            scalars.removeLast()  // the backslash that started the escape
+                            scalars.append(scalar)
+                            index = end
+                            backslashes = 0
+                            continue
+                        }
+                    }
+                    backslashes = 0
+                }
+                scalars.append(Unicode.Scalar(byte))
+                index += 1
+            }
+            return String(scalars)
         }
 
         mutating func pop() throws -> Item {
@@ -233,6 +334,19 @@ public enum RestrictedPickle {
                         push(.int(value))
                     }
                 case 0x47: push(.float(Double(bitPattern: try littleEndian(8).byteSwapped)))  // BINFLOAT (big-endian)
+                case 0x46:  // FLOAT (text, protocol 0: Python's repr)
+                    let text = try line()
+                    guard let value = Double(text) else { throw fail("bad FLOAT '\(excerpt(text))'") }
+                    push(.float(value))
+                case 0x4C:  // LONG (text, protocol 0: digits and an L)
+                    let text = try line()
+                    let digits = text.hasSuffix("L") ? text.dropLast() : Substring(text)
+                    guard let value = Int(digits) else {
+                        throw fail("LONG '\(excerpt(text))' is not an integer of at most 64 bits")
+                    }
+                    push(.int(value))
+                case 0x53: push(.bytes(try quotedString(try lineBytes())))  // STRING (protocol 0: Python 2 str)
+                case 0x56: push(.string(rawUnicodeEscapeDecoded(try lineBytes())))  // UNICODE (protocol 0)
                 case 0x55: push(.bytes(Array(try read(try length(1)))))  // SHORT_BINSTRING
                 case 0x54: push(.bytes(Array(try read(try length(4)))))  // BINSTRING
                 case 0x43: push(.bytes(Array(try read(try length(1)))))  // SHORT_BINBYTES

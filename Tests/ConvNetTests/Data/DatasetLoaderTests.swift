@@ -39,9 +39,10 @@ struct DatasetLoaderTests {
         }
     }
 
-    /// Small CIFAR-10 python batches written by python3's pickle + numpy at protocols 2 (bytes as
-    /// `_codecs.encode`), 4 (STACK_GLOBAL, FRAME, MEMOIZE) and 5 (`_frombuffer`); and a pickled
-    /// class instance, which is rejected.
+    /// Small CIFAR-10 python batches written by python3's pickle + numpy at protocols 0 (text
+    /// opcodes: UNICODE in raw-unicode-escape, INT, PUT/GET), 1, 2 (bytes as `_codecs.encode`),
+    /// 4 (STACK_GLOBAL, FRAME, MEMOIZE) and 5 (`_frombuffer`); and a pickled class instance,
+    /// which is rejected.
     @Test func cifarPythonBatchesFromNumpyPickles() throws {
         guard pythonWith(["numpy", "pickle"]) != nil else {
             print("skipped: python3 with numpy is not available")
@@ -56,7 +57,7 @@ struct DatasetLoaderTests {
             data = rng.randint(0, 256, size=(7, 3072)).astype(np.uint8)
             labels = [int(v) for v in rng.randint(0, 10, size=7)]
             batch = {b'batch_label': b'testing batch 1 of 1', b'labels': labels, b'data': data, b'filenames': [b'a.png'] * 7}
-            for protocol in (2, 4, 5):
+            for protocol in (0, 1, 2, 4, 5):
                 with open(out + '/batch%d' % protocol, 'wb') as f:
                     pickle.dump(batch, f, protocol=protocol)
             open(out + '/labels.txt', 'w').write(' '.join(map(str, labels)))
@@ -71,7 +72,7 @@ struct DatasetLoaderTests {
         let labels = String(decoding: try readFileBytes(folder.appendingPathComponent("labels.txt")), as: UTF8.self)
             .split(separator: " ").map { Int($0)! }
         let pixels = try readFileBytes(folder.appendingPathComponent("data.bin"))
-        for version in [2, 4, 5] {
+        for version in [0, 1, 2, 4, 5] {
             let batch = try CIFAR10.pythonBatch(contentsOf: folder.appendingPathComponent("batch\(version)"))
             #expect(batch.labels == labels, "protocol \(version)")
             #expect(batch.images.shape == [7, 3, 32, 32])
@@ -83,6 +84,40 @@ struct DatasetLoaderTests {
             ])
         let evil = thrownMessage { _ = try CIFAR10.pythonBatch(contentsOf: folder.appendingPathComponent("evil")) }
         #expect(evil?.contains("collections.OrderedDict' is not allowed") == true, "\(evil ?? "")")
+    }
+
+    /// Protocol 0's text opcodes, on pickles as Python writes them: Python 3's
+    /// `pickle.dumps({'a': 1.5, 'b': b'x\0\xff\n\'"\\', 'c': 'héllo中\n\\', 'n': 2**40,
+    /// 'l': [1, -2, 3]}, protocol=0)` (FLOAT, LONG, UNICODE with \u escapes and raw Latin-1
+    /// bytes, bytes through `_codecs.encode`), and Python 2's STRING, a quoted repr with its
+    /// escapes. Malformed arguments are errors that name the opcode's argument.
+    @Test func protocolZeroTextOpcodes() throws {
+        var python3: [UInt8] = Array("(dp0\nVa\np1\nF1.5\nsVb\np2\nc_codecs\nencode\np3\n(Vx\\u0000".utf8)
+        python3 += [0xFF] + Array("\\u000a'\"\\u005c\np4\nVlatin1\np5\ntp6\nRp7\nsVc\np8\nVh".utf8)
+        python3 += [0xE9] + Array("llo\\u4e2d\\u000a\\u005c\np9\nsVn\np10\nL1099511627776L\nsVl\np11\n".utf8)
+        python3 += Array("(lp12\nI1\naI-2\naI3\nas.".utf8)
+        let value = try RestrictedPickle.load(python3, name: "p0.pkl")
+        #expect(value["a"] == .float(1.5))
+        #expect(value["b"] == .bytes([0x78, 0, 0xFF, 0x0A, 0x27, 0x22, 0x5C]))
+        #expect(value["c"] == .string("héllo中\n\\"))
+        #expect(value["n"] == .int(1 << 40))
+        #expect(value["l"] == .list([.int(1), .int(-2), .int(3)]))
+        let python2 = Array(
+            "(dp0\nS'k'\np1\nS'a\\x00\\\\\\'\\n\\101\\7z\\q'\np2\nsS\"it's\"\np3\nF-inf\nsS'u'\nV\\\\u0041\\u0042\np4\ns."
+                .utf8)
+        let old = try RestrictedPickle.load(python2, name: "p2.pkl")
+        #expect(old["k"] == .bytes(Array("a\u{0}\\'\nA\u{7}z\\q".utf8)))
+        #expect(old["it's"] == .float(-.infinity))
+        #expect(old["u"] == .string("\\\\u0041B"))  // an even run of backslashes escapes nothing
+        let malformed: [(String, String)] = [
+            ("S'unterminated\n.", "is not quoted"), ("S'bad \\xZ1'\n.", "bad \\x escape"),
+            ("F1.5.5\n.", "bad FLOAT"), ("L123456789012345678901234567890L\n.", "at most 64 bits"),
+            ("Vabc", "truncated"),
+        ]
+        for (text, fragment) in malformed {
+            let message = thrownMessage { _ = try RestrictedPickle.load(Array(text.utf8), name: "bad.pkl") }
+            #expect(message?.contains(fragment) == true, "\(text): \(message ?? "no error")")
+        }
     }
 
     @Test func cifarBinaryRecordsAndTheFoolboxSamples() throws {
