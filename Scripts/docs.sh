@@ -2,18 +2,25 @@
 # Builds the DocC documentation of the ConvNet library (Sources/ConvNet/ConvNet.docc and every
 # `///` comment) into .build/docs with the toolchain's own tools, no package dependency:
 #
-#   1. swift build: the release build with the test command's flags, so that after
-#      `swift test -c release -Xswiftc -enable-testing` nothing is rebuilt;
+#   1. swift build: the release build with the test command's flags (skipped with --prebuilt);
 #   2. swift-symbolgraph-extract: the public symbols of the built ConvNet module;
 #   3. docc convert: the catalog and the symbol graph, warnings treated as errors
 #      (a broken ``Symbol`` link, an undocumented parameter, ...).
 #
-# Usage: Scripts/docs.sh [OUTPUT]      (default .build/docs; exit 1 on any warning)
+# Usage: Scripts/docs.sh [--prebuilt] [OUTPUT]      (default .build/docs; exit 1 on any warning)
+# --prebuilt skips step 1 and reads the modules the test command has just built (CI: `swift test`
+# and `swift build --target` plan the same flags differently, and the build took two minutes
+# again); without them it builds as usual.
 # To read it: python3 -m http.server -d .build/docs 8000, then open
 # http://localhost:8000/documentation/convnet/ (or `docc preview Sources/ConvNet/ConvNet.docc
 # --additional-symbol-graph-dir .build/docs-symbol-graphs` while writing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+prebuilt=0
+if [ "${1:-}" = "--prebuilt" ]; then
+    prebuilt=1
+    shift
+fi
 output="${1:-.build/docs}"
 graphs=.build/docs-symbol-graphs
 
@@ -24,10 +31,13 @@ extract=$(tool swift-symbolgraph-extract)
 docc=$(tool docc)
 
 flags=(-c release -Xswiftc -enable-testing)
-swift build "${flags[@]}" --target ConvNet
 bin=$(swift build "${flags[@]}" --show-bin-path)
 modules="$bin/Modules"
 [ -d "$modules" ] || modules="$bin"
+if [ "$prebuilt" -eq 0 ] || [ ! -e "$modules/ConvNet.swiftmodule" ]; then
+    swift build "${flags[@]}" --target ConvNet
+    [ -d "$bin/Modules" ] && modules="$bin/Modules"
+fi
 triple=$(swift -print-target-info | sed -n 's/.*"triple": *"\([^"]*\)".*/\1/p' | head -n 1)
 sdk=()
 if [ "$(uname)" = Darwin ]; then sdk=(-sdk "$(xcrun --show-sdk-path)"); fi
