@@ -247,11 +247,11 @@ struct Train: ParsableCommand {
         if let chosen {
             guard chosen != saved else { return nil }
             return "note: \(threads(chosen)) where the run started with \(threads(saved)): "
-                + "the last bits will differ from a run that never stopped"
+                + "the last bits may differ from a run that never stopped"
         }
         guard saved <= available else {
             return "note: the run started with \(threads(saved)) and \(available) cores are free here: continuing "
-                + "with \(threads(available)), so the last bits will differ from a run that never stopped"
+                + "with \(threads(available)), so the last bits may differ from a run that never stopped"
         }
         setenv("CONVNET_THREADS", String(saved), 1)
         guard saved != available else { return nil }
