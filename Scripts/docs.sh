@@ -32,12 +32,11 @@ docc=$(tool docc)
 
 flags=(-c release -Xswiftc -enable-testing)
 bin=$(swift build "${flags[@]}" --show-bin-path)
+if [ "$prebuilt" -eq 0 ] || { [ ! -e "$bin/Modules/ConvNet.swiftmodule" ] && [ ! -e "$bin/ConvNet.swiftmodule" ]; }; then
+    swift build "${flags[@]}" --target ConvNet
+fi
 modules="$bin/Modules"
 [ -d "$modules" ] || modules="$bin"
-if [ "$prebuilt" -eq 0 ] || [ ! -e "$modules/ConvNet.swiftmodule" ]; then
-    swift build "${flags[@]}" --target ConvNet
-    [ -d "$bin/Modules" ] && modules="$bin/Modules"
-fi
 triple=$(swift -print-target-info | sed -n 's/.*"triple": *"\([^"]*\)".*/\1/p' | head -n 1)
 sdk=()
 if [ "$(uname)" = Darwin ]; then sdk=(-sdk "$(xcrun --show-sdk-path)"); fi

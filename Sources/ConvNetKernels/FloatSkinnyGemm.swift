@@ -32,6 +32,14 @@ enum FloatSkinnyGemm {
         return min(2048, max(256, depth))
     }
 
+    /// Parts of the depth the dot-block path sums separately (each on its own thread, added in
+    /// order at the end): one per `dotBlockMinimumDepth` of depth, at most one per thread, one
+    /// for a product too small to split.
+    static func dotBlockParts(m: Int, n: Int, k: Int) -> Int {
+        let threads = m * n * k >= parallelThreshold ? ThreadPool.coreCount : 1
+        return min(threads, max(1, k / dotBlockMinimumDepth))
+    }
+
     /// Runs the product when its shape is skinny (returns true), else does nothing (false).
     /// Requires m, n, k > 0 and alpha ≠ 0.
     static func run(
@@ -85,8 +93,7 @@ enum FloatSkinnyGemm {
         guard m > maximumRows, n > 0, m * n <= dotBlockMaximumOutputs, k >= dotBlockMinimumDepth else {
             return false
         }
-        let threads = m * n * k >= parallelThreshold ? ThreadPool.coreCount : 1
-        let parts = min(threads, max(1, k / dotBlockMinimumDepth))
+        let parts = dotBlockParts(m: m, n: n, k: k)
         var work = SkinnyGemmParts(
             transposeA: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
         let reduction = FloatGemmScratchPool.shared.checkOut()

@@ -37,13 +37,21 @@ public protocol ParallelRangeWork {
 /// parallel job is running (from inside a part, or from another thread) runs its parts
 /// serially on the calling thread, so nested kernels never oversubscribe the cores.
 public enum ThreadPool {
-    /// The number of parallel parts a kernel splits its work into.
-    public static let coreCount: Int = {
-        if let text = getenv("CONVNET_THREADS"), let value = Int(String(cString: text)), value > 0 {
-            return value
+    /// The number of parallel parts a kernel splits its work into: `requestedCount`, else
+    /// `onlineCores`. Fixed at its first use.
+    public static let coreCount: Int = requestedCount ?? onlineCores
+
+    /// The cores online now (at least 1).
+    public static var onlineCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The thread count `CONVNET_THREADS` asks for now (a positive integer), nil when it is
+    /// unset or not one. Readable before `coreCount` is fixed.
+    public static var requestedCount: Int? {
+        guard let text = getenv("CONVNET_THREADS"), let value = Int(String(cString: text)), value > 0 else {
+            return nil
         }
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }()
+        return value
+    }
 
     /// Runs `work.run(part:)` for `part` in 0..<parts, in parallel when parts > 1, and returns
     /// when every part is done. Allocates nothing (on Linux): the worker threads read `work` where

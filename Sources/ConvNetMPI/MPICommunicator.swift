@@ -47,7 +47,7 @@ public final class MPICommunicator: Communicator {
     /// ranks on this machine (`OMPI_COMM_WORLD_LOCAL_SIZE`, which `mpirun` sets), at least 1.
     /// Readable before MPI starts (it must be set before the first kernel runs).
     public static func defaultThreadsPerRank() -> Int {
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = ThreadPool.onlineCores
         let local =
             ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) }
             ?? ProcessInfo.processInfo.environment["MPI_LOCALNRANKS"].flatMap { Int($0) } ?? 1

@@ -224,7 +224,7 @@ struct Train: ParsableCommand {
         }
         if bucketKiB != nil { throw ConvNetError.invalidArgument("--bucket-kib applies to --distributed") }
         #endif
-        let note = resumedThreads(available: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let note = resumedThreads(available: ThreadPool.onlineCores)
         try compute.apply()
         try train(communicator: SingleProcess(), threadNote: note)
     }
@@ -241,10 +241,7 @@ struct Train: ParsableCommand {
                 contentsOf: URL(fileURLWithPath: resume).appendingPathComponent(TrainingJob.configurationFileName)),
             let saved = (try? JSONDecoder().decode(TrainingConfiguration.self, from: data))?.threads
         else { return nil }  // an unreadable run is reported by TrainingJob
-        let chosen =
-            compute.threads
-            ?? ProcessInfo.processInfo.environment["CONVNET_THREADS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
-        if let chosen {
+        if let chosen = compute.threads ?? ThreadPool.requestedCount {
             guard chosen != saved else { return nil }
             return "note: \(threads(chosen)) where the run started with \(threads(saved)): "
                 + "the last bits may differ from a run that never stopped"

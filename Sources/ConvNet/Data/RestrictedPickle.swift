@@ -181,9 +181,10 @@ public enum RestrictedPickle {
         /// of `codecs.escape_decode` (\\ \' \" \a \b \f \n \r \t \v, \xhh, 1–3 octal digits;
         /// any other backslash stays as it is).
         func quotedString(_ bytes: ArraySlice<UInt8>) throws -> [UInt8] {
-            let text = String(decoding: bytes, as: UTF8.self)
+            // The argument as text, for a message only (it can be a whole pickled array).
+            func text() -> String { excerpt(String(decoding: bytes.prefix(256), as: UTF8.self)) }
             guard bytes.count >= 2, let quote = bytes.first, quote == 0x27 || quote == 0x22, bytes.last == quote
-            else { throw fail("STRING argument '\(excerpt(text))' is not quoted") }
+            else { throw fail("STRING argument '\(text())' is not quoted") }
             let body = bytes.dropFirst().dropLast()
             var result: [UInt8] = []
             result.reserveCapacity(body.count)
@@ -208,7 +209,7 @@ public enum RestrictedPickle {
                 case 0x76: result.append(0x0B)  // \v
                 case 0x78:  // \xhh
                     guard index + 2 <= body.endIndex, let value = Self.hexValue(body[index..<(index + 2)]) else {
-                        throw fail("STRING argument '\(excerpt(text))' has a bad \\x escape")
+                        throw fail("STRING argument '\(text())' has a bad \\x escape")
                     }
                     result.append(UInt8(value))
                     index += 2

@@ -355,8 +355,7 @@ struct GemmTests {
         var generator = SplitMix64(state: UInt64(7 * m + n + k))
         let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
         let b = (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &generator) }
-        let threads = m * n * k >= FloatSkinnyGemm.parallelThreshold ? ThreadPool.coreCount : 1
-        let parts = min(threads, max(1, k / FloatSkinnyGemm.dotBlockMinimumDepth))
+        let parts = FloatSkinnyGemm.dotBlockParts(m: m, n: n, k: k)
         let blockDepth = FloatSkinnyGemm.dotBlockDepth(m: m, n: n)
         var expected = [Float](repeating: 0, count: m * n)
         for i in 0..<m {
